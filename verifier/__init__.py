@@ -11,25 +11,20 @@ The public API, in the order data flows through it::
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
 from verifier.errors import ExportError, ModelFormatError, VerifierError
 
 __version__ = "0.1.0"
 
-# Submodules are imported on first use so that `import verifier` stays cheap (torch is only imported by
-# the parts that need it) and a CLI run that only validates never pays for torch.
-_LAZY = {
-    "load": "verifier.engine",
-    "Model": "verifier.engine",
-    "export": "verifier.export",
-    "reference": "verifier.reference",
-    "compare": "verifier.compare",
-    "Comparison": "verifier.compare",
-    "validate": "verifier.validate",
-    "Finding": "verifier.validate",
-}
+from verifier.compare import Comparison, compare
+from verifier.engine import Model, load
+from verifier.export import export
+from verifier.reference import reference
+from verifier.validate import Finding, validate
+
+# These are imported eagerly, not lazily: four of the public functions share their name with the module
+# that defines them (verifier.compare.compare ...), and the import system rebinds a package attribute to
+# the submodule the first time that submodule is imported -- a lazy `__getattr__` would then hand out the
+# module instead of the function.
 
 __all__ = [
     "Comparison",
@@ -45,18 +40,3 @@ __all__ = [
     "reference",
     "validate",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'verifier' has no attribute {name!r}")
-    return getattr(import_module(module), name)
-
-
-if TYPE_CHECKING:  # pragma: no cover
-    from verifier.compare import Comparison, compare
-    from verifier.engine import Model, load
-    from verifier.export import export
-    from verifier.reference import reference
-    from verifier.validate import Finding, validate
