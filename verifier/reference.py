@@ -1,0 +1,488 @@
+"""An independent second implementation: keras-json rebuilt as torch modules, and torch modules streamed.
+
+``reference(source)`` reads the JSON and undoes every format transform (dense transpose, GRU z,r,n ->
+r,z,n, one LSTM bias, conv kernel permutation) to build stock torch layers, so it shares no code and no
+layout with the C++ engine: when both agree, neither has misread the format in the same way.
+
+``stream(module, xs)`` runs a torch module of the kind ``verifier.export`` accepts the way RTNeural runs
+its export: batch 1, the whole sequence from zero state, LSTM/GRU output sequences feeding the next module,
+and every Conv1d *causal*: its input is left-padded with ``(K-1)*dilation`` zeros (or, for a module
+with ``padding=(K-1)*dilation``, its first T outputs are kept), so step ``t`` of the result is RTNeural's
+step ``t``. A module with ``padding=0`` on its own gives PyTorch output ``n`` = RTNeural step
+``n + (K-1)*dilation``; ``stream`` instead shows the RTNeural alignment, including the first
+``(K-1)*dilation`` steps computed from zero history. ``frames`` does the same with every step from zero
+state (RTNeural reset before each ``forward()``). The step vector is the feature axis for every layer:
+BatchNorm1d, PReLU and Softmax apply per feature of one step.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from verifier.document import read_document
+from verifier.errors import ModelFormatError
+from verifier.export import Leaf, export, leaf_modules
+
+__all__ = ["ReferenceModel", "frames", "reference", "stream"]
+
+_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "softmax": lambda x: torch.softmax(x, dim=-1),  # over the layer vector of one step
+    "elu": lambda x: F.elu(x, alpha=1.0),
+}
+# Entry types whose `activation` RTNeural applies; on the others it is ignored (FORMAT.md §2.3).
+_APPLIES_ACTIVATION = ("dense", "time-distributed-dense", "conv1d", "conv2d", "activation")
+
+
+# --- reading the document --------------------------------------------------------------------------------
+
+
+class _Place:
+    """A JSON pointer into the document being rebuilt, for errors that say where."""
+
+    def __init__(self, source: str, pointer: str = "") -> None:
+        self.source = source
+        self.pointer = pointer
+
+    def at(self, key: str | int) -> _Place:
+        token = str(key).replace("~", "~0").replace("/", "~1")
+        return _Place(self.source, f"{self.pointer}/{token}")
+
+    def error(self, message: str, expected: str | None = None, found: Any = None) -> ModelFormatError:
+        shown = None if found is None else _short(found)
+        return ModelFormatError(self.pointer, message, expected=expected, found=shown, source=self.source)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _key(obj: Any, key: str | int, place: _Place) -> tuple[Any, _Place]:
+    inner = place.at(key)
+    if isinstance(key, str):
+        if not isinstance(obj, dict) or key not in obj:
+            raise inner.error(f"missing key {key!r}")
+        return obj[key], inner
+    if not isinstance(obj, list) or not -len(obj) <= key < len(obj):
+        raise inner.error("missing array element", expected=f"an array with element {key}", found=obj)
+    return obj[key], inner
+
+
+def _last_int(value: Any, place: _Place) -> int:
+    """RTNeural reads sizes as a number or the last element of a list ("[3]" from Keras)."""
+    if isinstance(value, list) and value:
+        value = value[-1]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+        raise place.error("expected a positive integer (or a list ending in one)", found=value)
+    return int(value)
+
+
+def _width(shape: Any, place: _Place) -> int:
+    if not isinstance(shape, list) or not shape:
+        raise place.error("expected a non-empty array", found=shape)
+    if len(shape) == 4:
+        return _last_int(shape[2], place.at(2)) * _last_int(shape[3], place.at(3))
+    return _last_int(shape[-1], place.at(len(shape) - 1))
+
+
+def _array(value: Any, place: _Place, dims: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    try:
+        tensor = torch.tensor(value, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError):
+        raise place.error("expected a rectangular array of numbers", found=value) from None
+    if tuple(tensor.shape) != dims:
+        raise place.error(
+            "array has the wrong shape", expected=str(list(dims)), found=str(list(tensor.shape))
+        )
+    return tensor
+
+
+# --- the rebuilt layers (all take and give [batch, time, features]) --------------------------------------
+
+
+class _Causal(nn.Module):
+    """A stock Conv1d run causally: left-pad the time axis with (K-1)*d zeros (RTNeural's zero history)."""
+
+    def __init__(self, conv: nn.Conv1d) -> None:
+        super().__init__()
+        self.conv = conv
+        self.latency = (conv.kernel_size[0] - 1) * conv.dilation[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(x.transpose(1, 2), (self.latency, 0))
+        return self.conv(padded).transpose(1, 2)
+
+
+class _Recurrent(nn.Module):
+    def __init__(self, rnn: nn.LSTM | nn.GRU) -> None:
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]  # zero initial state
+
+
+class _Affine(nn.Module):
+    """Batchnorm maths written out: gamma * (x - mean) / sqrt(var + eps) + beta, per feature (channel)."""
+
+    def __init__(
+        self,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        mean: torch.Tensor,
+        var: torch.Tensor,
+        eps: float,
+        channels: int,
+    ) -> None:
+        super().__init__()
+        for name, value in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
+            self.register_buffer(name, value)
+        self.eps = eps
+        self.channels = channels  # the frame is feature-major, channel-minor (batchnorm2d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.unflatten(-1, (-1, self.channels))
+        y = self.gamma * (frames - self.mean) / torch.sqrt(self.var + self.eps) + self.beta
+        return y.flatten(-2)
+
+
+class _PReLU(nn.Module):
+    def __init__(self, alpha: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("alpha", alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x >= 0, x, self.alpha * x)
+
+
+class _Activation(nn.Module):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ACTIVATIONS[self.name](x)
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
+class _Conv2d(nn.Module):
+    """Conv2d over (time, feature) frames: causal 'valid' in time, valid/TF-'same' along features."""
+
+    def __init__(self, conv: nn.Conv2d, features_in: int, channels_in: int, pad: tuple[int, int]) -> None:
+        super().__init__()
+        self.conv = conv
+        self.features_in = features_in
+        self.channels_in = channels_in
+        self.pad = pad
+        self.latency = (conv.kernel_size[0] - 1) * conv.dilation[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.unflatten(-1, (self.features_in, self.channels_in)).permute(0, 3, 1, 2)  # [B, C, T, F]
+        padded = F.pad(frames, (self.pad[0], self.pad[1], self.latency, 0))
+        y = self.conv(padded)  # [B, C_out, T, F_out]
+        return y.permute(0, 2, 3, 1).flatten(-2)
+
+
+class ReferenceModel(nn.Module):
+    """The rebuilt chain. Input ``[T, in]`` or ``[B, T, in]``; output of the same rank, from zero state."""
+
+    def __init__(
+        self, layers: list[nn.Module], in_size: int, out_size: int, source: str, dtype: torch.dtype
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.in_size = in_size
+        self.out_size = out_size
+        self.source = source
+        self.dtype = dtype
+
+    def forward(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        x = torch.as_tensor(x, dtype=self.dtype)
+        if x.dim() not in (2, 3) or x.shape[-1] != self.in_size:
+            raise ValueError(
+                f"{self.source}: input must be [T, {self.in_size}] or [B, T, {self.in_size}], "
+                f"got {list(x.shape)}"
+            )
+        y = x if x.dim() == 3 else x.unsqueeze(0)
+        with torch.no_grad():
+            for layer in self.layers:
+                y = layer(y)
+        return y if x.dim() == 3 else y.squeeze(0)
+
+
+def reference(
+    source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: torch.dtype = torch.float64
+) -> ReferenceModel:
+    """The keras-json model rebuilt from stock torch layers (see the module docstring)."""
+    doc, name = read_document(source)
+    root = _Place(name)
+    in_shape, place = _key(doc, "in_shape", root)
+    in_size = _width(in_shape, place)
+    entries, layers_place = _key(doc, "layers", root)
+    if not isinstance(entries, list) or not entries:
+        raise layers_place.error("expected a non-empty array of layers", found=entries)
+    layers: list[nn.Module] = []
+    width = in_size
+    for index, entry in enumerate(entries):
+        built, width = _build(entry, layers_place.at(index), width, dtype)
+        layers.extend(built)
+    return ReferenceModel(layers, in_size, width, name, dtype).eval()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One JSON layer entry being rebuilt: its fields, where it is, and the widths around it."""
+
+    raw: dict[str, Any]
+    place: _Place
+    width: int  # input width (the previous layer's output)
+    out: int  # output width from `shape`
+    dtype: torch.dtype
+
+    def weight(self, index: int, dims: tuple[int, ...]) -> torch.Tensor:
+        weights, place = _key(self.raw, "weights", self.place)
+        value, inner = _key(weights, index, place)
+        return _array(value, inner, dims, self.dtype)
+
+    def count(self) -> int:
+        return len(self.raw["weights"])
+
+    def size(self, key: str) -> int:
+        return _last_int(_key(self.raw, key, self.place)[0], self.place.at(key))
+
+
+def _build(raw: Any, place: _Place, width: int, dtype: torch.dtype) -> tuple[list[nn.Module], int]:
+    kind, kind_place = _key(raw, "type", place)
+    out = _width(_key(raw, "shape", place)[0], place.at("shape"))
+    weights, weights_place = _key(raw, "weights", place)
+    if not isinstance(weights, list):
+        raise weights_place.error("expected an array", found=weights)
+    builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
+    if builder is None:
+        raise kind_place.error("unknown layer type (RTNeural would drop this layer silently)", found=kind)
+    layer, out = builder(_Entry(raw, place, width, out, dtype))
+    built = [layer] if layer is not None else []
+    activation = raw.get("activation", "")
+    if kind in _APPLIES_ACTIVATION and activation != "":
+        if not isinstance(activation, str) or activation not in _ACTIVATIONS:
+            raise place.at("activation").error(
+                "unknown activation (RTNeural crashes on it)",
+                expected='tanh, relu, sigmoid, softmax, elu or ""',
+                found=activation,
+            )
+        built.append(_Activation(activation))
+    return built, out
+
+
+_Built = tuple[nn.Module | None, int]
+
+
+def _dense(e: _Entry) -> _Built:
+    kernel = e.weight(0, (e.width, e.out))
+    bias = e.weight(1, (e.out,)) if e.count() > 1 else torch.zeros(e.out, dtype=e.dtype)
+    linear = nn.Linear(e.width, e.out, dtype=e.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(kernel.T)  # JSON [in][out] -> torch [out][in]
+        linear.bias.copy_(bias)
+    return linear, e.out
+
+
+def _activation_entry(e: _Entry) -> _Built:
+    return None, e.width  # the activation itself is appended by _build
+
+
+def _lstm(e: _Entry) -> _Built:
+    hidden = e.out
+    kernel = e.weight(0, (e.width, 4 * hidden))
+    recurrent = e.weight(1, (hidden, 4 * hidden))
+    bias = e.weight(2, (4 * hidden,))
+    lstm = nn.LSTM(e.width, hidden, batch_first=True, dtype=e.dtype)
+    with torch.no_grad():  # same gate order i,f,g,o; the one bias goes to b_ih, b_hh stays zero
+        lstm.weight_ih_l0.copy_(kernel.T)
+        lstm.weight_hh_l0.copy_(recurrent.T)
+        lstm.bias_ih_l0.copy_(bias)
+        lstm.bias_hh_l0.zero_()
+    return _Recurrent(lstm), hidden
+
+
+def _rzn(t: torch.Tensor) -> torch.Tensor:
+    """JSON z,r,n column blocks back to PyTorch's r,z,n (last axis)."""
+    z, r, n = t.chunk(3, dim=-1)
+    return torch.cat([r, z, n], dim=-1)
+
+
+def _gru(e: _Entry) -> _Built:
+    hidden = e.out
+    kernel = e.weight(0, (e.width, 3 * hidden))
+    recurrent = e.weight(1, (hidden, 3 * hidden))
+    bias = e.weight(2, (2, 3 * hidden))  # rows: input bias, recurrent bias (inside r * (...))
+    gru = nn.GRU(e.width, hidden, batch_first=True, dtype=e.dtype)
+    with torch.no_grad():
+        gru.weight_ih_l0.copy_(_rzn(kernel).T)
+        gru.weight_hh_l0.copy_(_rzn(recurrent).T)
+        gru.bias_ih_l0.copy_(_rzn(bias[0]))
+        gru.bias_hh_l0.copy_(_rzn(bias[1]))
+    return _Recurrent(gru), hidden
+
+
+def _conv1d(e: _Entry) -> _Built:
+    size, dilation = e.size("kernel_size"), e.size("dilation")
+    groups = _last_int(e.raw.get("groups", 1), e.place.at("groups"))
+    if e.width % groups or e.out % groups:
+        raise e.place.at("groups").error(
+            "groups must divide the input and output widths", found=f"{groups} for {e.width} -> {e.out}"
+        )
+    kernel = e.weight(0, (size, e.width // groups, e.out))
+    bias = e.weight(1, (e.out,))
+    conv = nn.Conv1d(e.width, e.out, size, dilation=dilation, groups=groups, dtype=e.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(kernel.permute(2, 1, 0))  # [K][in/g][out] -> [out][in/g][K], no flip
+        conv.bias.copy_(bias)
+    return _Causal(conv), e.out
+
+
+def _affine(e: _Entry, channels: int) -> _Affine:
+    eps = _key(e.raw, "epsilon", e.place)[0]
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise e.place.at("epsilon").error("expected a non-negative number", found=eps)
+    if e.count() == 4:
+        gamma, beta, mean, var = (e.weight(i, (channels,)) for i in range(4))
+    elif e.count() >= 2:  # RTNeural takes any other count as [mean, var] with gamma 1, beta 0
+        mean, var = e.weight(0, (channels,)), e.weight(1, (channels,))
+        gamma, beta = torch.ones(channels, dtype=e.dtype), torch.zeros(channels, dtype=e.dtype)
+    else:
+        raise e.place.at("weights").error("batchnorm needs 2 or 4 arrays", found=f"{e.count()} arrays")
+    return _Affine(gamma, beta, mean, var, float(eps), channels)
+
+
+def _batchnorm(e: _Entry) -> _Built:
+    return _affine(e, e.width), e.width
+
+
+def _check_frame(e: _Entry, features: int, channels: int) -> None:
+    if features * channels != e.width:
+        raise e.place.error(
+            "num_features_in * num_filters_in is not the input width",
+            expected=str(e.width),
+            found=f"{features} * {channels}",
+        )
+
+
+def _batchnorm2d(e: _Entry) -> _Built:
+    channels = e.size("num_filters_in")
+    _check_frame(e, e.size("num_features_in"), channels)
+    return _affine(e, channels), e.width
+
+
+def _prelu(e: _Entry) -> _Built:
+    weights_place = e.place.at("weights")
+    rows, rows_place = _key(e.raw["weights"], 0, weights_place)
+    alphas, alpha_place = _key(rows, 0, rows_place)
+    count = len(alphas) if isinstance(alphas, list) else 0
+    if count not in (1, e.width):
+        raise alpha_place.error(
+            "expected one alpha or one per feature", expected=f"1 or {e.width}", found=f"{count} values"
+        )
+    return _PReLU(_array(alphas, alpha_place, (count,), e.dtype)), e.width
+
+
+def _conv2d(e: _Entry) -> _Built:
+    k_time, k_feat = e.size("kernel_size_time"), e.size("kernel_size_feature")
+    dilation, stride = e.size("dilation"), e.size("strides")
+    c_in, f_in, c_out = e.size("num_filters_in"), e.size("num_features_in"), e.size("num_filters_out")
+    _check_frame(e, f_in, c_in)
+    if _key(e.raw, "padding", e.place)[0] == "valid":
+        pad, f_out = (0, 0), math.ceil((f_in - k_feat + 1) / stride)
+    else:  # RTNeural takes any other string as TensorFlow 'same' along the feature axis
+        rem = f_in % stride
+        total = max(k_feat - stride, 0) if rem == 0 else max(k_feat - rem, 0)
+        pad, f_out = (total // 2, total - total // 2), math.ceil(f_in / stride)
+    if f_out < 1 or f_out * c_out != e.out:
+        raise e.place.at("shape").error(
+            "conv2d output size disagrees with shape", expected=str(f_out * c_out), found=str(e.out)
+        )
+    kernel = e.weight(0, (k_time, k_feat, c_in, c_out))
+    bias = e.weight(1, (c_out,))
+    conv = nn.Conv2d(c_in, c_out, (k_time, k_feat), stride=(1, stride), dilation=(dilation, 1), dtype=e.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(kernel.permute(3, 2, 0, 1))  # HWIO -> OIHW, no flip
+        conv.bias.copy_(bias)
+    return _Conv2d(conv, f_in, c_in, pad), e.out
+
+
+_BUILDERS: dict[str, Callable[[_Entry], _Built]] = {
+    "dense": _dense,
+    "time-distributed-dense": _dense,
+    "activation": _activation_entry,
+    "lstm": _lstm,
+    "gru": _gru,
+    "conv1d": _conv1d,
+    "batchnorm": _batchnorm,
+    "batchnorm2d": _batchnorm2d,
+    "prelu": _prelu,
+    "conv2d": _conv2d,
+}
+
+
+# --- running a torch module as RTNeural streams its export ----------------------------------------------
+
+
+def stream(module: nn.Module, xs: np.ndarray, dtype: torch.dtype = torch.float64) -> np.ndarray:
+    """``xs`` [T, in] through ``module`` from zero state, as one causal stream -> [T, out]."""
+    return _run(module, _steps(xs, dtype).unsqueeze(0), dtype)[0].numpy()
+
+
+def frames(module: nn.Module, xs: np.ndarray, dtype: torch.dtype = torch.float64) -> np.ndarray:
+    """Every step of ``xs`` [T, in] from zero state (a batch of T one-step sequences) -> [T, out]."""
+    return _run(module, _steps(xs, dtype).unsqueeze(1), dtype)[:, 0].numpy()
+
+
+def _steps(xs: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(xs), dtype=dtype)
+    if x.dim() != 2:
+        raise ValueError(f"xs must be [T, in], got shape {list(x.shape)}")
+    return x
+
+
+def _run(module: nn.Module, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    export(module, in_size=x.shape[-1])  # refuses (ExportError) exactly what the exporter refuses
+    runnable = copy.deepcopy(module).to(dtype).eval()  # the caller's module stays as it was
+    with torch.no_grad():
+        for leaf in leaf_modules(runnable):
+            x = _run_leaf(leaf, x)
+    return x
+
+
+def _run_leaf(leaf: Leaf, x: torch.Tensor) -> torch.Tensor:
+    """One module on [batch, time, features]."""
+    m = leaf.module
+    if isinstance(m, (nn.LSTM, nn.GRU)):
+        if m.batch_first:
+            return m(x)[0]
+        return m(x.transpose(0, 1))[0].transpose(0, 1)
+    if isinstance(m, nn.Conv1d):
+        steps = x.shape[1]
+        channels_first = x.transpose(1, 2)
+        latency = (m.kernel_size[0] - 1) * m.dilation[0]
+        if m.padding in ("valid", (0,)) and latency:
+            channels_first = F.pad(channels_first, (latency, 0))
+        # padding (K-1)*d pads both sides: the first T outputs are the causal ones
+        return m(channels_first)[..., :steps].transpose(1, 2)
+    if isinstance(m, (nn.BatchNorm1d, nn.PReLU)):  # channel axis 1 in torch; the step vector here
+        return m(x.transpose(1, 2)).transpose(1, 2)
+    return m(x)  # Linear, element-wise activations, Softmax(dim=-1), Identity, Dropout (eval)
