@@ -1,0 +1,274 @@
+// The Python face of the engine (the only file that knows pybind11): converts a parsed Python document to
+// rtv::Json, loads it, and exposes Model32 / Model64. verifier/engine.py wraps these in the public API.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "allocation_counter.h"
+#include "bandwidth_probe.h"
+#include "json_value.h"
+#include "kernels.h"
+#include "loader.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// Legitimate keras-json nests 9 levels deep (conv2d kernels); the limit keeps a hostile document from
+// exhausting memory or the loader's stack.
+constexpr std::size_t kMaxDepth = 64;
+
+std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+
+// Converts a JSON scalar; returns false for a container (dict, list, tuple), which the caller queues.
+bool convert_scalar(py::handle obj, rtv::Json& out, const std::string& pointer) {
+    PyObject* p = obj.ptr();
+    if (p == Py_None) out = rtv::Json();
+    else if (PyBool_Check(p)) out = rtv::Json::boolean(p == Py_True);
+    else if (PyFloat_Check(p)) out = rtv::Json::number(PyFloat_AS_DOUBLE(p));
+    else if (PyLong_Check(p)) {
+        double x = PyLong_AsDouble(p);
+        if (x == -1.0 && PyErr_Occurred()) {  // beyond double range: as good as infinite for every check
+            PyErr_Clear();
+            x = _PyLong_Sign(p) < 0 ? -HUGE_VAL : HUGE_VAL;
+        }
+        out = rtv::Json::number(x);
+    } else if (PyUnicode_Check(p)) {
+        Py_ssize_t size = 0;
+        const char* text = PyUnicode_AsUTF8AndSize(p, &size);
+        if (text == nullptr) {
+            PyErr_Clear();
+            throw rtv::FormatError(pointer, "string is not valid Unicode (lone surrogate)", "a UTF-8 string",
+                                   "an unencodable string");
+        }
+        out = rtv::Json::string(std::string(text, static_cast<std::size_t>(size)));
+    } else if (PyDict_Check(p) || PyList_Check(p) || PyTuple_Check(p)) return false;
+    else
+        throw rtv::FormatError(pointer, "not a JSON value", "null, boolean, number, string, list or dict",
+                               "a Python " + type_name(obj));
+    return true;
+}
+
+// Iterative, so that nesting cannot overflow the C++ stack; containers get their final size before
+// their children are filled, so the `target` pointers stay valid.
+rtv::Json to_json(py::handle root) {
+    struct Task {
+        py::handle obj;
+        rtv::Json* target;
+        std::size_t depth;
+        std::string pointer;
+    };
+    rtv::Json result;
+    if (convert_scalar(root, result, "")) return result;
+    std::vector<Task> tasks{{root, &result, 1, ""}};
+    while (!tasks.empty()) {
+        Task task = std::move(tasks.back());
+        tasks.pop_back();
+        if (task.depth > kMaxDepth)
+            throw rtv::FormatError(task.pointer, "the document nests deeper than the engine allows",
+                                   "at most " + std::to_string(kMaxDepth) + " levels", "deeper");
+        auto child = [&](py::handle value, rtv::Json& slot, std::string pointer) {
+            if (!convert_scalar(value, slot, pointer)) tasks.push_back({value, &slot, task.depth + 1, std::move(pointer)});
+        };
+        if (PyDict_Check(task.obj.ptr())) {
+            auto dict = py::reinterpret_borrow<py::dict>(task.obj);
+            *task.target = rtv::Json::object(dict.size());
+            auto& members = task.target->as_object();
+            std::size_t i = 0;
+            for (auto item : dict) {
+                if (!PyUnicode_Check(item.first.ptr()))
+                    throw rtv::FormatError(task.pointer, "object keys must be strings", "a string key",
+                                           "a " + type_name(item.first) + " key");
+                members[i].first = py::cast<std::string>(item.first);
+                child(item.second, members[i].second, rtv::pointer_child(task.pointer, members[i].first));
+                ++i;
+            }
+        } else {
+            auto items = py::reinterpret_borrow<py::sequence>(task.obj);
+            const std::size_t n = items.size();
+            *task.target = rtv::Json::array(n);
+            auto& elements = task.target->as_array();
+            for (std::size_t i = 0; i < n; ++i) child(items[i], elements[i], rtv::pointer_child(task.pointer, i));
+        }
+    }
+    return result;
+}
+
+template <typename T>
+using Array = py::array_t<T, py::array::c_style>;
+
+template <typename T>
+class Engine {
+public:
+    explicit Engine(py::handle document) : loaded_(rtv::load_keras_json<T>(to_json(document))) {
+        // FORMAT.md §3: RTNeural's state starts uninitialised; ours starts as after reset().
+        model().reset();
+    }
+
+    std::size_t in_size() const { return loaded_.model.in_size(); }
+    std::size_t out_size() const { return loaded_.model.out_size(); }
+    std::size_t param_count() const { return loaded_.model.param_count(); }
+    std::size_t bytes_held() const { return loaded_.model.bytes_held(); }
+
+    std::vector<std::tuple<std::string, std::string>> warnings() const {
+        std::vector<std::tuple<std::string, std::string>> out;
+        for (const auto& w : loaded_.warnings) out.emplace_back(w.pointer, w.message);
+        return out;
+    }
+
+    std::vector<std::tuple<std::size_t, std::string, std::size_t, std::size_t, std::string, std::string>> layers() const {
+        std::vector<std::tuple<std::size_t, std::string, std::size_t, std::size_t, std::string, std::string>> out;
+        for (const auto& l : loaded_.layers) out.emplace_back(l.index, l.type, l.in_size, l.out_size, l.activation, l.pointer);
+        return out;
+    }
+
+    void reset() { model().reset(); }
+
+    Array<T> forward(const Array<T>& x) {
+        check(x, 1, "x");
+        Array<T> y(static_cast<py::ssize_t>(out_size()));
+        const T* out = model().forward(x.data());
+        std::copy(out, out + out_size(), y.mutable_data());
+        return y;
+    }
+
+    Array<T> run(const Array<T>& xs, bool reset_each) {
+        check(xs, 2, "xs");
+        const auto steps = static_cast<std::size_t>(xs.shape(0));
+        Array<T> ys({static_cast<py::ssize_t>(steps), static_cast<py::ssize_t>(out_size())});
+        const T* in = xs.data();
+        T* dst = ys.mutable_data();
+        {
+            py::gil_scoped_release release;
+            for (std::size_t t = 0; t < steps; ++t) {
+                if (reset_each) model().reset();
+                const T* out = model().forward(in + t * in_size());
+                std::copy(out, out + out_size(), dst + t * out_size());
+            }
+        }
+        return ys;
+    }
+
+    std::vector<Array<T>> layer_outputs(const Array<T>& x) {
+        check(x, 1, "x");
+        model().forward(x.data());
+        std::vector<Array<T>> out;
+        for (std::ptrdiff_t layer : loaded_.entry_outputs) {
+            const bool input = layer < 0;
+            const std::size_t n = input ? in_size() : model().layer_out_size(static_cast<std::size_t>(layer));
+            const T* src = input ? x.data() : model().layer_output(static_cast<std::size_t>(layer));
+            Array<T> copy(static_cast<py::ssize_t>(n));
+            std::copy(src, src + n, copy.mutable_data());
+            out.push_back(std::move(copy));
+        }
+        return out;
+    }
+
+    // Per-step latency in ns around forward() only (a reset, when asked for, happens outside the timed
+    // span). Inputs are drawn before timing from a pool of uniform [-1, 1] vectors. Leaves the model reset.
+    py::array_t<std::int64_t> time_forward(std::size_t steps, std::size_t warmup, bool reset_each, std::uint64_t seed) {
+        constexpr std::size_t kPool = 1024;
+        const std::size_t pool = std::min(kPool, std::max<std::size_t>(steps + warmup, 1));
+        std::vector<T> inputs(pool * in_size());
+        std::mt19937_64 rng(seed);
+        std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+        for (T& v : inputs) v = static_cast<T>(uniform(rng));
+        py::array_t<std::int64_t> times(static_cast<py::ssize_t>(steps));
+        std::int64_t* dst = times.mutable_data();
+        {
+            py::gil_scoped_release release;
+            using clock = std::chrono::steady_clock;
+            volatile T sink = T(0);
+            model().reset();
+            for (std::size_t i = 0; i < warmup + steps; ++i) {
+                if (reset_each) model().reset();
+                const T* x = inputs.data() + (i % pool) * in_size();
+                const auto start = clock::now();
+                const T* out = model().forward(x);
+                const auto stop = clock::now();
+                sink = out[0];
+                if (i >= warmup)
+                    dst[i - warmup] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+            }
+            (void)sink;
+            model().reset();
+        }
+        return times;
+    }
+
+private:
+    rtv::Model<T>& model() { return loaded_.model; }
+
+    // engine.py validates first; this keeps a direct caller from reading out of bounds.
+    void check(const Array<T>& a, py::ssize_t ndim, const char* name) const {
+        const auto width = static_cast<py::ssize_t>(in_size());
+        if (a.ndim() != ndim || a.shape(ndim - 1) != width)
+            throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimension(s), the last of size " +
+                                  std::to_string(width));
+    }
+
+    rtv::LoadedModel<T> loaded_;
+};
+
+template <typename T>
+void bind_engine(py::module_& m, const char* name) {
+    py::class_<Engine<T>>(m, name)
+        .def(py::init<py::handle>(), py::arg("document"))
+        .def_property_readonly("in_size", &Engine<T>::in_size)
+        .def_property_readonly("out_size", &Engine<T>::out_size)
+        .def_property_readonly("param_count", &Engine<T>::param_count)
+        .def_property_readonly("bytes_held", &Engine<T>::bytes_held)
+        .def_property_readonly("warnings", &Engine<T>::warnings)
+        .def_property_readonly("layers", &Engine<T>::layers)
+        .def("reset", &Engine<T>::reset)
+        .def("forward", &Engine<T>::forward, py::arg("x"))
+        .def("run", &Engine<T>::run, py::arg("xs"), py::arg("reset_each"))
+        .def("layer_outputs", &Engine<T>::layer_outputs, py::arg("x"))
+        .def("time_forward", &Engine<T>::time_forward, py::arg("steps"), py::arg("warmup"), py::arg("reset_each"),
+             py::arg("seed"));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_engine, m) {
+    m.doc() = "Native keras-json engine of rtneural-verifier (use verifier.load).";
+
+    // FormatError(pointer, message, expected, found): engine.py re-raises it as verifier.ModelFormatError.
+    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> format_error;
+    format_error.call_once_and_store_result(
+        [&]() { return py::object(py::exception<rtv::FormatError>(m, "FormatError", PyExc_ValueError)); });
+    py::register_exception_translator([](std::exception_ptr error) {
+        try {
+            if (error) std::rethrow_exception(error);
+        } catch (const rtv::FormatError& e) {
+            py::tuple args = py::make_tuple(e.pointer, std::string(e.what()), e.expected, e.found);
+            PyErr_SetObject(format_error.get_stored().ptr(), args.ptr());
+        }
+    });
+
+    // Performance hooks (tests/bench/test_engine_speed.py, tests/test_no_allocation.py).
+    m.def("simd_level", &rtv::kernels::simd_level,
+          "The x86-64 level whose kernels the run-time dispatch picked on this CPU.");
+    m.def("allocation_count", &rtv::allocation_count,
+          "Calls to operator new made by this module's code so far (compare differences).");
+    m.def(
+        "read_bandwidth",
+        [](std::size_t bytes, std::size_t repeats) {
+            py::gil_scoped_release release;
+            return rtv::read_bandwidth(bytes, repeats);
+        },
+        py::arg("bytes"), py::arg("repeats"),
+        "Median bytes per second at which one core reads a cache-warm array of `bytes` bytes.");
+
+    m.attr("MAX_DEPTH") = kMaxDepth;
+    m.attr("MAX_DECLARED_SIZE") = rtv::kMaxDeclaredSize;
+    bind_engine<float>(m, "Model32");
+    bind_engine<double>(m, "Model64");
+}

@@ -1,0 +1,215 @@
+// verifier._rtneural: the real RTNeural, from a user's checkout (RTNEURAL_DIR), behind the same small model
+// surface as verifier._engine, so that the two can be run side by side on the same file.
+//
+// This file is our adapter only; RTNeural's code is compiled from the user's headers and never copied here.
+// It trusts nothing about the JSON it is given beyond what RTNeural itself checks: the Python side
+// (verifier/backends.py) runs our strict loader first and never hands RTNeural a document our loader
+// refuses, because RTNeural crashes the process on some of them (unknown activation, empty layer list).
+
+#include <RTNeural/RTNeural.h>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace {
+
+// At least RTNEURAL_DEFAULT_ALIGNMENT (16, or 32 with AVX); a cache line covers every build.
+constexpr std::size_t kAlignment = 64;
+
+template <typename T>
+struct AlignedAllocator {
+    using value_type = T;
+    AlignedAllocator() = default;
+    template <typename U>
+    AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{kAlignment}));
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{kAlignment}); }
+    template <typename U>
+    bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
+    template <typename U>
+    bool operator!=(const AlignedAllocator<U>&) const noexcept { return false; }
+};
+
+template <typename T>
+using AlignedVector = std::vector<T, AlignedAllocator<T>>;
+
+template <typename T>
+using Input = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+template <typename T>
+constexpr const char* dtype_name() {
+    return sizeof(T) == sizeof(float) ? "float32" : "float64";
+}
+
+// RTNeural's parseJson either throws (nlohmann or std exceptions) or returns null; both become a Python
+// ValueError naming what RTNeural said, so a refusal is never a crash.
+template <typename T>
+std::unique_ptr<RTNeural::Model<T>> parse_model(const std::string& text) {
+    std::unique_ptr<RTNeural::Model<T>> model;
+    try {
+        const auto document = nlohmann::json::parse(text);
+        model = RTNeural::json_parser::parseJson<T>(document, false);
+    } catch (const std::exception& error) {
+        throw py::value_error(std::string("RTNeural's parseJson threw: ") + error.what());
+    }
+    if (!model)
+        throw py::value_error("RTNeural's parseJson returned no model (in_shape or layers not an array, "
+                              "or a conv2d shape it rejects)");
+    // A model without layers would crash on its first size query or forward() (FORMAT.md 2.1).
+    if (model->layers.empty())
+        throw py::value_error("RTNeural built a model with no layers (every entry was empty or unknown)");
+    for (const auto* layer : model->layers)
+        if (layer == nullptr)
+            throw py::value_error("RTNeural built a model with a null layer");
+    return model;
+}
+
+template <typename T>
+class RTNeuralModel {
+public:
+    explicit RTNeuralModel(const std::string& text)
+        : model_(parse_model<T>(text)),
+          in_size_(model_->getInSize()),
+          out_size_(model_->getOutSize()),
+          input_(static_cast<std::size_t>(in_size_), T(0)) {
+        // RTNeural's STL backend allocates state uninitialised: reset() before the first step (FORMAT.md 3).
+        model_->reset();
+    }
+
+    int in_size() const { return in_size_; }
+    int out_size() const { return out_size_; }
+
+    void reset() { model_->reset(); }
+
+    py::array_t<T> forward(const Input<T>& x) {
+        if (x.ndim() != 1)
+            throw py::value_error("forward(x): expected a 1-D array of " + std::to_string(in_size_) +
+                                  " values, found " + std::to_string(x.ndim()) + " dimension(s)");
+        check_width(x.shape(0), "forward(x)");
+        py::array_t<T> out(out_size_);
+        step(x.data(), out.mutable_data());
+        return out;
+    }
+
+    py::array_t<T> run(const Input<T>& xs) { return stream(xs, false, "run(xs)"); }
+    py::array_t<T> run_frames(const Input<T>& xs) { return stream(xs, true, "run_frames(xs)"); }
+
+    // Per-step latency in ns of forward() alone, measured exactly as verifier._engine measures it (same
+    // input pool drawn from the same seed, reset outside the timed region, GIL released), so that the two
+    // backends' figures can be put side by side.
+    py::array_t<std::int64_t> time_forward(std::size_t steps, std::size_t warmup, bool reset_each,
+                                           std::uint64_t seed) {
+        constexpr std::size_t kPool = 1024;
+        const std::size_t width = static_cast<std::size_t>(in_size_);
+        const std::size_t pool = std::min(kPool, std::max<std::size_t>(steps + warmup, 1));
+        std::vector<T> inputs(pool * width);
+        std::mt19937_64 rng(seed);
+        std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+        for (T& v : inputs)
+            v = static_cast<T>(uniform(rng));
+        py::array_t<std::int64_t> times(static_cast<py::ssize_t>(steps));
+        std::int64_t* dst = times.mutable_data();
+        {
+            py::gil_scoped_release release;
+            using clock = std::chrono::steady_clock;
+            volatile T sink = T(0);  // keeps the compiler from discarding the work
+            model_->reset();
+            for (std::size_t i = 0; i < warmup + steps; ++i) {
+                if (reset_each)
+                    model_->reset();
+                // The aligned copy a plugin makes once per block; outside the timed region, like the reset.
+                std::copy_n(inputs.data() + (i % pool) * width, width, input_.data());
+                const auto start = clock::now();
+                sink = model_->forward(input_.data());
+                const auto stop = clock::now();
+                if (i >= warmup)
+                    dst[i - warmup] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+            }
+            (void)sink;
+            model_->reset();
+        }
+        return times;
+    }
+
+private:
+    void check_width(py::ssize_t found, const char* what) const {
+        if (found != in_size_)
+            throw py::value_error(std::string(what) + ": expected " + std::to_string(in_size_) +
+                                  " input values per step, found " + std::to_string(found));
+    }
+
+    // RTNeural's Eigen layers may map their input as aligned memory, so every step goes through input_.
+    void step(const T* x, T* out) {
+        std::copy_n(x, in_size_, input_.data());
+        model_->forward(input_.data());
+        std::copy_n(model_->getOutputs(), out_size_, out);
+    }
+
+    py::array_t<T> stream(const Input<T>& xs, bool reset_each, const char* what) {
+        if (xs.ndim() != 2)
+            throw py::value_error(std::string(what) + ": expected a [steps, " + std::to_string(in_size_) +
+                                  "] array, found " + std::to_string(xs.ndim()) + " dimension(s)");
+        check_width(xs.shape(1), what);
+        const py::ssize_t steps = xs.shape(0);
+        py::array_t<T> out({steps, static_cast<py::ssize_t>(out_size_)});
+        const T* in = xs.data();
+        T* dst = out.mutable_data();
+        for (py::ssize_t t = 0; t < steps; ++t) {
+            if (reset_each)
+                model_->reset();
+            step(in + t * in_size_, dst + t * out_size_);
+        }
+        return out;
+    }
+
+    std::unique_ptr<RTNeural::Model<T>> model_;
+    int in_size_;
+    int out_size_;
+    AlignedVector<T> input_;
+};
+
+template <typename T>
+void bind_model(py::module_& m, const char* name) {
+    using M = RTNeuralModel<T>;
+    py::class_<M>(m, name)
+        .def(py::init<const std::string&>(), py::arg("text"),
+             "Parse keras-json TEXT with RTNeural::json_parser::parseJson; ValueError when RTNeural refuses.")
+        .def_property_readonly("in_size", &M::in_size)
+        .def_property_readonly("out_size", &M::out_size)
+        .def_property_readonly("dtype", [](const M&) { return dtype_name<T>(); })
+        .def("reset", &M::reset)
+        .def("forward", &M::forward, py::arg("x"), "One step; the whole output vector (getOutputs), a copy.")
+        .def("run", &M::run, py::arg("xs"), "Stream [steps, in] from the current state.")
+        .def("run_frames", &M::run_frames, py::arg("xs"), "Each step from reset state.")
+        .def("time_forward", &M::time_forward, py::arg("steps"), py::arg("warmup"), py::arg("reset_each"),
+             py::arg("seed") = 0, "Per-step latency in ns (steady_clock), random inputs in [-1, 1].");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_rtneural, m) {
+    m.doc() = "The real RTNeural (from RTNEURAL_DIR) behind verifier's model surface; see verifier.backends.";
+    bind_model<float>(m, "ModelFloat32");
+    bind_model<double>(m, "ModelFloat64");
+    m.attr("backend") = VERIFIER_RTNEURAL_BACKEND;
+    m.attr("alignment") = RTNEURAL_DEFAULT_ALIGNMENT;
+    m.attr("rtneural_dir") = VERIFIER_RTNEURAL_DIR;
+#if RTNEURAL_AVX_ENABLED
+    m.attr("avx") = true;
+#else
+    m.attr("avx") = false;
+#endif
+}

@@ -1,0 +1,125 @@
+"""The native engine: load a keras-json model and run it as RTNeural would (FORMAT.md §3).
+
+``load`` reads the document (:mod:`verifier.document`), hands it to the C++ loader, which refuses every
+file RTNeural would refuse, crash on or silently misread, and wraps the result in :class:`Model`. Arrays
+given to a model are checked here, so that a wrong shape or dtype is a ``ValueError`` naming what was
+expected, never a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from verifier import _engine
+from verifier.document import read_document
+from verifier.errors import ModelFormatError
+
+_NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One JSON layer entry as the engine built it."""
+
+    index: int  # position in the JSON `layers` list
+    type: str
+    in_size: int
+    out_size: int
+    activation: str  # as written; "" when absent
+    pointer: str  # "/layers/<index>"
+
+
+class Model:
+    """A loaded model: one ``forward`` per time step, state carried between steps until ``reset``."""
+
+    def __init__(self, native: Any, source: str, dtype: str) -> None:
+        self._native = native
+        self._dtype = np.dtype(dtype)
+        self.source = source
+        self.dtype = dtype
+        self.in_size: int = native.in_size
+        self.out_size: int = native.out_size
+        self.param_count: int = native.param_count
+        self.bytes_held: int = native.bytes_held
+        self.warnings: list[tuple[str, str]] = list(native.warnings)
+        self.layers: list[LayerInfo] = [LayerInfo(*entry) for entry in native.layers]
+
+    def __repr__(self) -> str:
+        return (
+            f"Model({self.source!r}, dtype={self.dtype!r}, in_size={self.in_size}, out_size={self.out_size})"
+        )
+
+    def forward(self, x: Any) -> np.ndarray:
+        """One step: ``x`` of shape ``(in_size,)``; returns the whole output vector (a copy)."""
+        return self._native.forward(self._vector(x, "x"))
+
+    def reset(self) -> None:
+        """Zero all state (LSTM h and c, GRU h, convolution history)."""
+        self._native.reset()
+
+    def run(self, xs: Any) -> np.ndarray:
+        """Stream ``xs`` of shape ``(T, in_size)`` from the current state; returns ``(T, out_size)``."""
+        return self._native.run(self._matrix(xs), False)
+
+    def run_frames(self, xs: Any) -> np.ndarray:
+        """Each step from zero state (a reset before every step), like PyTorch calls without carried state."""
+        return self._native.run(self._matrix(xs), True)
+
+    def layer_outputs(self, x: Any) -> list[np.ndarray]:
+        """One step (advancing state like ``forward``); the output of each JSON layer entry, after the
+        entry's own activation."""
+        return self._native.layer_outputs(self._vector(x, "x"))
+
+    def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray:
+        """Per-step latency of ``forward`` in ns, measured in C++ with steady_clock on random inputs in
+        [-1, 1]; ``reset_each`` resets before every step (outside the timed span). Leaves the model reset."""
+        for name, value in (("steps", steps), ("warmup", warmup), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        return self._native.time_forward(int(steps), int(warmup), bool(reset_each), int(seed))
+
+    def _vector(self, x: Any, name: str) -> np.ndarray:
+        array = self._real_array(x, name)
+        if array.shape != (self.in_size,):
+            raise ValueError(f"{name} must have shape ({self.in_size},) for this model, got {array.shape}")
+        return np.ascontiguousarray(array, dtype=self._dtype)
+
+    def _matrix(self, xs: Any) -> np.ndarray:
+        array = self._real_array(xs, "xs")
+        if array.ndim != 2 or array.shape[1] != self.in_size:
+            raise ValueError(f"xs must have shape (T, {self.in_size}) for this model, got {array.shape}")
+        return np.ascontiguousarray(array, dtype=self._dtype)
+
+    @staticmethod
+    def _real_array(x: Any, name: str) -> np.ndarray:
+        try:
+            array = np.asarray(x)
+        except (ValueError, TypeError) as error:  # ragged nested lists
+            raise ValueError(f"{name} must be a numeric array: {error}") from None
+        if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must hold real numbers (float or int), got dtype {array.dtype}")
+        return array
+
+
+def load(source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: str = "float32") -> Model:
+    """Load a keras-json model (path, JSON text, bytes or dict) into the engine.
+
+    Raises :class:`ModelFormatError` (with ``pointer``, ``expected``, ``found`` and ``source``) for every
+    document RTNeural would refuse, crash on, or silently misread.
+    """
+    name = np.dtype(dtype).name if isinstance(dtype, np.dtype | type) else dtype
+    if name not in _NATIVE:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    document, source_name = read_document(source)
+    try:
+        native = _NATIVE[name](document)
+    except _engine.FormatError as error:
+        pointer, message, expected, found = error.args
+        raise ModelFormatError(
+            pointer, message, expected=expected or None, found=found or None, source=source_name
+        ) from None
+    return Model(native, source_name, name)
