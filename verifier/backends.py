@@ -1,0 +1,180 @@
+"""One model file, two runtimes with the same surface: our engine, and optionally the real RTNeural.
+
+``"engine"`` is :func:`verifier.load` (the native engine built from ``native/``). ``"rtneural"`` is a user's
+own RTNeural checkout compiled into ``verifier._rtneural`` when the package is installed with
+``RTNEURAL_DIR`` pointing at it; RTNeural is never vendored here, so that backend exists only where the user
+built it. Running both on the same file tells whether our engine and the library the plugin ships agree.
+
+RTNeural crashes the process on some documents (an unknown activation name, an empty layer list; see
+FORMAT.md §5), so nothing reaches it that our own strict loader refuses: the document is loaded by the
+engine first and only then handed to RTNeural as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib import import_module
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from verifier.document import read_document
+from verifier.engine import load
+from verifier.errors import ModelFormatError
+from verifier.validate import validate
+
+__all__ = ["BACKENDS", "BackendModel", "RTNeuralModel", "available_backends", "load_backend"]
+
+BACKENDS = ("engine", "rtneural")
+
+NOT_BUILT = (
+    "the RTNeural backend (verifier._rtneural) is not built: reinstall with RTNEURAL_DIR naming an RTNeural "
+    "checkout, e.g. `RTNEURAL_DIR=/path/to/RTNeural pip install --no-build-isolation -e .`"
+)
+
+
+class BackendModel(Protocol):
+    """The surface both backends share (``verifier.Model`` has more: layer outputs, bytes held)."""
+
+    in_size: int
+    out_size: int
+    dtype: str
+    source: str
+
+    def forward(self, x: ArrayLike) -> np.ndarray: ...
+    def reset(self) -> None: ...
+    def run(self, xs: ArrayLike) -> np.ndarray: ...
+    def run_frames(self, xs: ArrayLike) -> np.ndarray: ...
+    def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray: ...
+
+
+def available_backends() -> list[str]:
+    """``["engine"]``, plus ``"rtneural"`` when ``verifier._rtneural`` was built and imports."""
+    return ["engine"] + (["rtneural"] if _rtneural_module() is not None else [])
+
+
+def load_backend(
+    source: str | os.PathLike[str] | dict[str, Any] | bytes,
+    backend: str = "engine",
+    dtype: str = "float32",
+) -> BackendModel:
+    """Load *source* into *backend* (``"engine"`` or ``"rtneural"``) as *dtype* (``"float32"``/``"float64"``).
+
+    Raises :class:`ModelFormatError` for anything our loader refuses, whichever the backend; ``ValueError``
+    for an unknown backend name; ``ImportError`` when ``"rtneural"`` is asked for but not built.
+    """
+    if backend == "engine":
+        return load(source, dtype)
+    if backend != "rtneural":
+        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    native = _rtneural_module()
+    if native is None:
+        raise ImportError(NOT_BUILT)
+    doc, name = read_document(source)
+    gate = _strict_gate(doc, name, dtype)
+    # The engine has normalised dtype (a numpy dtype or type is accepted too) to "float32" or "float64".
+    model_class = native.ModelFloat32 if gate.dtype == "float32" else native.ModelFloat64
+    try:
+        model = model_class(json.dumps(doc, allow_nan=False))
+    except ValueError as error:  # RTNeural threw or returned null on a file our loader accepted
+        raise ModelFormatError(
+            "", f"RTNeural refuses what our engine accepts: {error}", source=name
+        ) from None
+    if (model.in_size, model.out_size) != (gate.in_size, gate.out_size):
+        raise ModelFormatError(
+            "",
+            "RTNeural reads the model's sizes differently from our engine",
+            expected=f"in {gate.in_size}, out {gate.out_size} (our engine)",
+            found=f"in {model.in_size}, out {model.out_size} (RTNeural)",
+            source=name,
+        )
+    return RTNeuralModel(model, source=name, layers=list(gate.layers), warnings=list(gate.warnings))
+
+
+def _rtneural_module() -> ModuleType | None:
+    try:
+        return import_module("verifier._rtneural")
+    except ModuleNotFoundError:
+        return None
+
+
+def _strict_gate(doc: dict[str, Any], name: str, dtype: str) -> Any:
+    """Our engine's loaded model, or the ModelFormatError it raised, now naming the file.
+
+    The validator's "crash" findings are checked too: a document that would take the process down must
+    not reach RTNeural even if the loader and the validator ever disagreed about it.
+    """
+    try:
+        gate = load(doc, dtype)
+    except ModelFormatError as error:
+        raise error.with_source(name) from None
+    for finding in validate(doc):
+        if finding.severity == "error" and finding.rtneural == "crash":
+            raise ModelFormatError(
+                finding.pointer,
+                f"not handed to RTNeural, which would crash on it: {finding.message}",
+                expected=finding.expected,
+                found=finding.found,
+                source=name,
+                rule=finding.rule,
+            )
+    return gate
+
+
+@dataclass(eq=False)
+class RTNeuralModel:
+    """A model running in the real RTNeural (``verifier._rtneural``), with our engine's model surface.
+
+    ``layers`` and ``warnings`` describe the JSON file and come from our loader, which read it first.
+    """
+
+    native: Any
+    source: str
+    layers: list[Any]
+    warnings: list[tuple[str, str]]
+    backend: str = "rtneural"
+
+    @property
+    def in_size(self) -> int:
+        return int(self.native.in_size)
+
+    @property
+    def out_size(self) -> int:
+        return int(self.native.out_size)
+
+    @property
+    def dtype(self) -> str:
+        return str(self.native.dtype)
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        return self.native.forward(_real_array(x, "x"))
+
+    def reset(self) -> None:
+        self.native.reset()
+
+    def run(self, xs: ArrayLike) -> np.ndarray:
+        return self.native.run(_real_array(xs, "xs"))
+
+    def run_frames(self, xs: ArrayLike) -> np.ndarray:
+        return self.native.run_frames(_real_array(xs, "xs"))
+
+    def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray:
+        for name, value in (("steps", steps), ("warmup", warmup), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        return self.native.time_forward(int(steps), int(warmup), bool(reset_each), int(seed))
+
+
+def _real_array(x: ArrayLike, name: str) -> np.ndarray:
+    # The same refusals as the engine's Model: RTNeural's adapter would otherwise cast booleans silently.
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a numeric array: {error}") from None
+    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must hold real numbers (float or int), got dtype {array.dtype}")
+    return array
