@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # tests/corpus.py is a helper module, not a test: make it importable as `corpus` from every test file.
@@ -30,3 +33,25 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_exports() -> Path:
+    """The five production exports in fixtures/production/models/, (re)generated unless they already have
+    the bytes the manifest pins.
+
+    They are too large to commit; ``python -m verifier.production --write fixtures/production/models``
+    writes them byte for byte as the manifest's SHA-256 pins (checked by test_budgets).
+    """
+    from verifier.production import write_exports
+
+    production = Path(__file__).resolve().parents[1] / "fixtures" / "production"
+    pinned = {e["file"]: e["sha256"] for e in json.loads((production / "manifest.json").read_text())["models"]}
+
+    def current(relative: str) -> bool:
+        path = production / relative
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == pinned[relative]
+
+    if not all(current(relative) for relative in pinned):
+        write_exports(production / "models")
+    return production / "models"

@@ -1,0 +1,388 @@
+"""Budget checks: parameter counts, layer widths, latency and memory, each returning a ``Check``.
+
+The measuring functions (``measure_latency``, ``measure_rss_per_copy``) return plain numbers; the ``check_*``
+functions only judge numbers they are given, so every verdict (and every "by how much") is testable with
+injected figures, without timing anything.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from verifier.results import FAIL, PASS, SKIP, WARN, Check
+
+# ---------------------------------------------------------------------------------------------- parameters
+
+
+def torch_parameter_count(module: Any) -> int:
+    """Every number PyTorch trains: ``sum(p.numel())`` (an LSTM counts both of its biases)."""
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def folded_lstm_biases(layers: Sequence[Any]) -> int:
+    """Numbers PyTorch has but keras-json does not: an LSTM's two biases are summed into one ``4H`` vector.
+
+    ``layers`` are the engine's ``LayerInfo`` entries. GRU keeps both bias rows in the JSON: only LSTM folds.
+    """
+    return sum(4 * layer.out_size for layer in layers if layer.type == "lstm")
+
+
+def _signed(n: int) -> str:
+    return f"{n:+,}"
+
+
+def _percent(delta: float, base: float) -> str:
+    return f"{100.0 * delta / base:+.1f}%" if base else "n/a"
+
+
+def check_parameters(
+    *,
+    json_count: int,
+    folded: int,
+    declared: int | None = None,
+    declared_json: int | None = None,
+    torch_count: int | None = None,
+) -> Check:
+    """Declared (manifest) vs the torch module vs the weights the JSON carries.
+
+    The JSON carries ``folded`` fewer numbers than PyTorch (summed LSTM biases), so the three are compared as
+    PyTorch counts: ``json_count + folded`` must equal the torch module's count and the declared one.
+    """
+    json_as_torch = json_count + folded
+    figures: dict[str, Any] = {
+        "json": json_count,
+        "folded_lstm_bias": folded,
+        "json_as_torch": json_as_torch,
+        "torch": torch_count,
+        "declared": declared,
+        "declared_json": declared_json,
+    }
+    problems = []
+    truth = torch_count if torch_count is not None else json_as_torch
+    if torch_count is not None and torch_count != json_as_torch:
+        problems.append(
+            f"the JSON carries {json_count:,} (+{folded:,} folded LSTM bias = {json_as_torch:,}) "
+            f"but the torch module has {torch_count:,} ({_signed(json_as_torch - torch_count)})"
+        )
+    if declared is not None and declared != truth:
+        figures["declared_error"] = declared - truth
+        problems.append(
+            f"declared {declared:,} but the model has {truth:,} "
+            f"(declared is off by {_signed(declared - truth)}, {_percent(declared - truth, truth)})"
+        )
+    if declared_json is not None and declared_json != json_count:
+        problems.append(
+            f"declared {declared_json:,} numbers in the JSON but it carries {json_count:,} "
+            f"({_signed(declared_json - json_count)})"
+        )
+    if problems:
+        return Check("parameters", FAIL, "; ".join(problems), figures)
+    held = f"{truth:,} parameters"
+    if folded:
+        held += f" ({json_count:,} in the JSON: {folded:,} LSTM bias numbers are summed pairwise on export)"
+    if declared is None and torch_count is None:
+        return Check("parameters", PASS, f"{held}; nothing declared to compare with", figures)
+    return Check("parameters", PASS, f"{held}, as declared", figures)
+
+
+# -------------------------------------------------------------------------------------------------- widths
+
+
+def torch_widths(module: Any) -> list[int]:
+    """Output widths of the torch module's weighted layers in forward order (``export_order`` if any)."""
+    from torch import nn
+
+    order = getattr(module, "export_order", None)
+    layers = [module.get_submodule(name) for name in order] if order else list(module.modules())
+    widths = []
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            widths.append(layer.out_features)
+        elif isinstance(layer, (nn.LSTM, nn.GRU)):
+            widths.extend([layer.hidden_size] * layer.num_layers)
+        elif isinstance(layer, nn.Conv1d):
+            widths.append(layer.out_channels)
+    return widths
+
+
+def json_widths(layers: Sequence[Any]) -> list[int]:
+    """Output widths of the engine's weighted layers (activation entries change no width)."""
+    return [layer.out_size for layer in layers if layer.type != "activation"]
+
+
+def check_widths(
+    *,
+    in_size: int,
+    out_size: int,
+    widths: Sequence[int],
+    declared_in: int | None = None,
+    declared_out: int | None = None,
+    declared_widths: Sequence[int] | None = None,
+    torch: Sequence[int] | None = None,
+) -> Check:
+    figures = {
+        "in_size": in_size,
+        "out_size": out_size,
+        "widths": list(widths),
+        "declared_in": declared_in,
+        "declared_out": declared_out,
+        "declared_widths": None if declared_widths is None else list(declared_widths),
+        "torch_widths": None if torch is None else list(torch),
+    }
+    problems = []
+    if declared_in is not None and declared_in != in_size:
+        problems.append(f"input width {in_size}, declared {declared_in}")
+    if declared_out is not None and declared_out != out_size:
+        problems.append(f"output width {out_size}, declared {declared_out}")
+    if declared_widths is not None and list(declared_widths) != list(widths):
+        problems.append(f"layer widths {list(widths)}, declared {list(declared_widths)}")
+    if torch is not None and list(torch) != list(widths):
+        problems.append(f"layer widths {list(widths)}, the torch module has {list(torch)}")
+    text = f"{in_size} -> {' -> '.join(str(w) for w in widths)}"
+    if problems:
+        return Check("widths", FAIL, f"{text}: " + "; ".join(problems), figures)
+    return Check("widths", PASS, text, figures)
+
+
+# ------------------------------------------------------------------------------------------------- latency
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Per-step latency measured inside the engine, in nanoseconds.
+
+    ``spread_ns`` is ``p99 - p50``: how far the slow tail sits above a typical step (the jitter a real-time
+    callback has to absorb).
+    """
+
+    reset_each: bool
+    steps: int
+    warmup: int
+    p50_ns: float
+    p99_ns: float
+    mean_ns: float
+    min_ns: float
+    max_ns: float
+    spread_ns: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def latency_stats(samples_ns: Sequence[int] | np.ndarray, *, reset_each: bool, warmup: int) -> LatencyStats:
+    samples = np.asarray(samples_ns, dtype=np.float64)
+    if samples.size == 0:
+        raise ValueError("no latency samples")
+    p50, p99 = np.percentile(samples, [50, 99])
+    return LatencyStats(
+        reset_each=reset_each,
+        steps=int(samples.size),
+        warmup=warmup,
+        p50_ns=float(p50),
+        p99_ns=float(p99),
+        mean_ns=float(samples.mean()),
+        min_ns=float(samples.min()),
+        max_ns=float(samples.max()),
+        spread_ns=float(p99 - p50),
+    )
+
+
+def measure_latency(
+    model: Any, *, steps: int, warmup: int, seed: int = 0
+) -> tuple[LatencyStats, LatencyStats]:
+    """(per frame with reset, streaming) latency of ``model`` via ``Model.time_forward``."""
+    frame = model.time_forward(steps, warmup, True, seed)
+    stream = model.time_forward(steps, warmup, False, seed)
+    return (
+        latency_stats(frame, reset_each=True, warmup=warmup),
+        latency_stats(stream, reset_each=False, warmup=warmup),
+    )
+
+
+def _us(ns: float) -> str:
+    if ns < 1e3:
+        return f"{ns:.0f} ns"
+    return f"{ns / 1000:.1f} µs" if ns < 1e6 else f"{ns / 1e6:.2f} ms"
+
+
+def check_latency(frame: LatencyStats, stream: LatencyStats, budget_p99_ns: float | None) -> Check:
+    """Both call patterns' p99 against the per-inference budget (the plugin may use either)."""
+    figures: dict[str, Any] = {
+        "budget_p99_ns": budget_p99_ns,
+        "frame": frame.to_dict(),
+        "stream": stream.to_dict(),
+    }
+    text = (
+        f"p50/p99 {_us(frame.p50_ns)}/{_us(frame.p99_ns)} per frame with reset, "
+        f"{_us(stream.p50_ns)}/{_us(stream.p99_ns)} streaming"
+    )
+    if budget_p99_ns is None:
+        return Check("latency", PASS, f"{text}; no budget declared", figures)
+    worst = max(frame.p99_ns, stream.p99_ns)
+    figures["headroom_ns"] = budget_p99_ns - worst
+    if worst > budget_p99_ns:
+        over = worst - budget_p99_ns
+        return Check(
+            "latency",
+            FAIL,
+            f"{text}: p99 {_us(worst)} exceeds the {_us(budget_p99_ns)} budget by {_us(over)} "
+            f"({_percent(over, budget_p99_ns)})",
+            figures,
+        )
+    return Check(
+        "latency",
+        PASS,
+        f"{text}; within the {_us(budget_p99_ns)} budget ({100 * worst / budget_p99_ns:.2g}% of it)",
+        figures,
+    )
+
+
+# -------------------------------------------------------------------------------------------------- memory
+
+
+@dataclass(frozen=True)
+class RssMeasurement:
+    """Process RSS growth over ``copies`` loaded copies of one model (all alive at the second reading)."""
+
+    copies: int
+    rss_before: int
+    rss_after: int
+
+    @property
+    def per_copy(self) -> float:
+        return (self.rss_after - self.rss_before) / self.copies
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "per_copy": self.per_copy}
+
+
+def measure_rss_per_copy(load: Callable[[], Any], copies: int = 50) -> RssMeasurement:
+    """Load ``copies`` models with ``load()`` in this process and read its RSS before and after (psutil).
+
+    One copy is loaded and dropped first so that one-time costs (code pages, allocator arenas, the parsed
+    document) are paid before the first reading. Memory this process freed earlier is reused without
+    growing RSS (glibc raises its mmap threshold after large frees), so a long-lived process under-reads:
+    use :func:`measure_rss_in_fresh_process`.
+    """
+    import psutil
+
+    process = psutil.Process()
+    load()
+    gc.collect()
+    before = process.memory_info().rss
+    held = [load() for _ in range(copies)]
+    gc.collect()
+    after = process.memory_info().rss
+    del held
+    return RssMeasurement(copies, before, after)
+
+
+def _rss_of_copies(path: str, dtype: str, copies: int) -> RssMeasurement:
+    from verifier.document import read_document
+    from verifier.engine import load
+
+    doc, _ = read_document(path)
+    return measure_rss_per_copy(lambda: load(doc, dtype), copies)
+
+
+def measure_rss_in_fresh_process(path: str, dtype: str, copies: int = 50) -> RssMeasurement:
+    """:func:`measure_rss_per_copy` for the model file ``path``, in a freshly spawned interpreter.
+
+    A fresh process has no freed memory to recycle, so RSS growth is the copies' own footprint.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_rss_of_copies, path, dtype, copies).result()
+
+
+# RSS also counts the Python wrapper objects, malloc headers and page granularity, so it is only expected to
+# agree with the engine's own count roughly; a factor outside this band means one of the two is wrong.
+RSS_AGREEMENT = (0.5, 2.0)
+# Below this many bytes per copy a 4 KiB page rounding dominates and a ratio means nothing.
+RSS_FLOOR = 16 * 1024
+
+
+def check_memory(bytes_held: int, rss: RssMeasurement | None, *, dtype: str, param_count: int) -> Check:
+    """The engine's own count of the bytes it holds, cross-checked against RSS growth."""
+    itemsize = {"float32": 4, "float64": 8}.get(dtype, 0)
+    weights = param_count * itemsize
+    figures: dict[str, Any] = {
+        "bytes_held": bytes_held,
+        "dtype": dtype,
+        "weight_bytes": weights,
+        "rss": None if rss is None else rss.to_dict(),
+    }
+    text = f"{bytes_held:,} bytes held by the engine ({weights:,} of them weights at {dtype})"
+    if bytes_held < weights:
+        return Check("memory", FAIL, f"{text}: fewer than the weights themselves need", figures)
+    if rss is None:
+        return Check("memory", PASS, text, figures)
+    ratio = rss.per_copy / bytes_held if bytes_held else float("inf")
+    figures["rss_ratio"] = ratio
+    text += f"; RSS grows {rss.per_copy:,.0f} bytes per copy over {rss.copies} copies ({ratio:.2f}x)"
+    low, high = RSS_AGREEMENT
+    if bytes_held >= RSS_FLOOR and not low <= ratio <= high:
+        return Check("memory", WARN, f"{text}: outside the expected {low}x-{high}x band", figures)
+    return Check("memory", PASS, text, figures)
+
+
+def check_memory_total(
+    bytes_held: Mapping[str, int],
+    budget_bytes: int | None,
+    *,
+    budget_text: str = "",
+    missing: Sequence[str] = (),
+    rss_per_copy: Mapping[str, float] | None = None,
+) -> Check:
+    """The models' engine-held bytes together against the shared memory budget.
+
+    ``rss_per_copy`` (the RSS cross-check of each model, when measured) is reported beside the engine's
+    count: the verdict is on the engine's count, the RSS total says whether the process would see the same.
+    """
+    total = int(sum(bytes_held.values()))
+    figures: dict[str, Any] = {
+        "total_bytes": total,
+        "budget_bytes": budget_bytes,
+        "by_model": dict(bytes_held),
+        "missing": list(missing),
+    }
+    rss_text = ""
+    if rss_per_copy and set(rss_per_copy) == set(bytes_held):
+        figures["rss_total_bytes"] = float(sum(rss_per_copy.values()))
+        rss_text = f" (RSS cross-check: {figures['rss_total_bytes']:,.0f} bytes)"
+    if missing:
+        return Check(
+            "memory-total",
+            SKIP,
+            f"not judged: {len(missing)} of the manifest's models were not checked ({', '.join(missing)})",
+            figures,
+        )
+    if budget_bytes is None:
+        return Check(
+            "memory-total", PASS, f"{total:,} bytes for {len(bytes_held)} models; no budget declared", figures
+        )
+    label = f"the {budget_text} budget" if budget_text else "the budget"
+    figures["over_bytes"] = total - budget_bytes
+    if total > budget_bytes:
+        over = total - budget_bytes
+        return Check(
+            "memory-total",
+            FAIL,
+            f"{total:,} bytes for {len(bytes_held)} models{rss_text} exceeds {label} "
+            f"({budget_bytes:,} bytes) by {over:,} bytes ({_percent(over, budget_bytes)})",
+            figures,
+        )
+    return Check(
+        "memory-total",
+        PASS,
+        f"{total:,} bytes for {len(bytes_held)} models{rss_text}, within {label} ({budget_bytes:,} bytes; "
+        f"{budget_bytes - total:,} to spare)",
+        figures,
+    )

@@ -1,0 +1,270 @@
+"""``verify [options] FILE...``: the command the team runs on exported models before merging.
+
+Thin by design: parse arguments, find the files and the manifest, call ``verifier.run.verify_files``,
+format with ``verifier.report``. Exit status: 0 every check passed, 1 a check failed (an invalid file
+included), 2 a usage error (bad option, no file matched, unusable manifest/baseline/--against). A user error
+is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from verifier import __version__
+from verifier.errors import VerifierError
+from verifier.results import RunResult
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with how ``verify`` was called; exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep our one-line form
+        raise UsageError(message)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="verify",
+        description="Check RTNeural keras-json model files: validation, numeric agreement with PyTorch "
+        "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
+        epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="model files (globs are expanded here too)")
+    parser.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="declared widths, counts, budgets, tolerances "
+        "(default: ./verifier.json, or [tool.verifier] manifest in ./pyproject.toml)",
+    )
+    parser.add_argument(
+        "--no-manifest", action="store_true", help="ignore a manifest found in this directory"
+    )
+    parser.add_argument(
+        "--against",
+        metavar="MODULE:FACTORY|CHECKPOINT",
+        help="torch module to compare with (a factory, or torch.save(module) file); "
+        "default: the manifest's factory, else the JSON's independent torch rebuild",
+    )
+    parser.add_argument(
+        "--atol", type=_tolerance, help="absolute tolerance (default: manifest, else per model)"
+    )
+    parser.add_argument(
+        "--rtol", type=_tolerance, help="relative tolerance (default: manifest, else per model)"
+    )
+    parser.add_argument(
+        "--dtype", choices=("float32", "float64"), help="engine type (default: manifest, else float32)"
+    )
+    parser.add_argument("--steps", type=_positive, default=256, help="time steps compared (default 256)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument("--timing-steps", type=_positive, help="timed steps per call pattern (default 2000)")
+    parser.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
+    parser.add_argument(
+        "--rss-copies",
+        type=int,
+        metavar="N",
+        help="copies loaded for the RSS cross-check (default: manifest, else 0 = off)",
+    )
+    parser.add_argument("--format", choices=("text", "json", "markdown", "junit"), default="text")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    parser.add_argument(
+        "--baseline", metavar="REPORT.json", help="flag regressions against an earlier JSON report"
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        default=1,
+        help="files checked in parallel (latency figures get noisier)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the verdict")
+    parser.add_argument("-v", "--verbose", action="store_true", help="every check's figures too")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def expand_files(patterns: Sequence[str]) -> list[str]:
+    """Every pattern as a glob (quoted globs and Windows shells do not expand them); literal names kept."""
+    found: list[str] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise UsageError(f"no file matches {pattern!r}")
+            found += [m for m in matches if os.path.isfile(m)]
+        elif os.path.isfile(pattern):
+            found.append(pattern)
+        elif os.path.isdir(pattern):
+            raise UsageError(
+                f"{pattern} is a directory; give the files (e.g. {os.path.join(pattern, '*.json')})"
+            )
+        else:
+            raise UsageError(f"{pattern}: no such file")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise UsageError("no model file matched")
+    return unique
+
+
+def _manifest(args: argparse.Namespace):  # -> Manifest | None
+    from verifier.manifest import ManifestError, discover_manifest, load_manifest
+
+    try:
+        path = Path(args.manifest) if args.manifest else None if args.no_manifest else discover_manifest(".")
+        return None if path is None else load_manifest(path)
+    except ManifestError as exc:
+        raise UsageError(f"manifest {exc}") from None
+
+
+def _baseline(path: str) -> RunResult:
+    from jsonschema.exceptions import best_match
+
+    from verifier.schema import validator
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--baseline {path}: cannot read a JSON report: {exc}") from None
+    error = best_match(validator("report").iter_errors(data))
+    if error is not None:
+        where = "/" + "/".join(str(p) for p in error.absolute_path)
+        raise UsageError(f"--baseline {path}: {where}: not a verify JSON report: {error.message}")
+    return RunResult.from_dict(data)
+
+
+class _Progress:
+    """A one-line progress display on a terminal; plain lines otherwise (CI logs, pipes)."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+
+    def __call__(self, done: int, total: int, result) -> None:
+        if self.quiet or (total < 2 and not self.tty):
+            return
+        verdict = "FAIL" if result.failed else "ok"
+        if self.tty:
+            bar = "#" * (20 * done // total)
+            self.stream.write(f"\r[{bar:<20}] {done}/{total} {verdict:4} {result.path[-50:]:<50}")
+            if done == total:
+                self.stream.write("\r" + " " * 90 + "\r")
+        else:
+            self.stream.write(f"[{done}/{total}] {result.path}: {verdict}\n")
+        self.stream.flush()
+
+
+def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
+    from verifier.baseline import apply_baseline
+    from verifier.machine import machine_info
+    from verifier.report import format_report
+    from verifier.run import Options, ReferenceError, resolve_against, verify_files
+
+    args = build_parser().parse_args(argv)
+    files = expand_files(args.files)
+    manifest = _manifest(args)
+    baseline = _baseline(args.baseline) if args.baseline else None
+    if args.against:
+        try:
+            resolve_against(args.against)
+        except ReferenceError as exc:
+            raise UsageError(str(exc)) from None
+    if args.rss_copies is not None and args.rss_copies < 0:
+        raise UsageError(f"--rss-copies must be >= 0, got {args.rss_copies}")
+    options = Options(
+        dtype=args.dtype,
+        atol=args.atol,
+        rtol=args.rtol,
+        steps=args.steps,
+        seed=args.seed,
+        timing=not args.no_timing,
+        timing_steps=args.timing_steps,
+        rss_copies=args.rss_copies,
+        against=args.against,
+    )
+    result = verify_files(
+        files,
+        options,
+        manifest,
+        jobs=args.jobs,
+        progress=_Progress(stderr, args.quiet),
+        tool={"name": "rtneural-verifier", "version": __version__, "backend": _backend()},
+        machine=machine_info(),
+    )
+    if baseline is not None:
+        result = apply_baseline(result, baseline)
+        result = RunResult(
+            result.files,
+            result.suite,
+            result.tool,
+            result.machine,
+            {**result.settings, "baseline": args.baseline},
+        )
+    verbosity = -1 if args.quiet else 1 if args.verbose else 0
+    text = format_report(result, args.format, verbosity=verbosity)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {args.output}: {exc}") from None
+        if args.format != "text" and not args.quiet:
+            stdout.write(format_report(result, "text", verbosity=-1))
+    else:
+        stdout.write(text)
+    return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def _backend() -> str:
+    try:
+        from verifier import _engine
+    except ImportError:
+        return "unavailable"
+    return getattr(_engine, "__backend__", "verifier._engine (native C++, built from native/)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv, sys.stdout, sys.stderr)
+    except UsageError as exc:
+        sys.stderr.write(f"verify: error: {exc}\n")
+        return EXIT_USAGE
+    except VerifierError as exc:  # a library error reaching here is a user input the CLI did not pre-check
+        sys.stderr.write(f"verify: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("verify: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

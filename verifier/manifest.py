@@ -1,0 +1,174 @@
+"""The manifest: what a set of exported models is declared to be, and the budgets they must meet.
+
+A manifest (``schemas/manifest.schema.json``) is found three ways, in order: ``--manifest FILE``; a
+``verifier.json`` in the current directory; ``[tool.verifier] manifest = "path"`` in ``pyproject.toml`` there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import VerifierError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pyproject.toml discovery is simply not available
+    tomllib = None  # type: ignore[assignment]
+
+MANIFEST_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/manifest.schema.json"
+
+# Used when neither the manifest nor the command line gives a tolerance. float32: the engine and the float64
+# reference round differently by a few float32 ulps through tanh/sigmoid chains of ~1e3 terms; float64:
+# RTNeural's own JSON tests assert 1e-6 in double; we keep far tighter since only summation order differs.
+DEFAULT_TOLERANCE = {"float32": (1e-5, 0.0), "float64": (1e-9, 0.0)}
+
+
+class ManifestError(VerifierError):
+    """A manifest that cannot be used: unreadable, invalid JSON, or not valid against the schema."""
+
+    def __init__(self, source: str, pointer: str, message: str) -> None:
+        self.source = source
+        self.pointer = pointer
+        self.message = message
+        super().__init__(f"{source}: {pointer or '/'}: {message}")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    file: Path  # resolved against the manifest's directory
+    factory: str | None = None
+    in_size: int | None = None
+    out_size: int | None = None
+    widths: tuple[int, ...] | None = None
+    parameters: int | None = None
+    json_parameters: int | None = None
+    latency_budget_p99_ns: float | None = None
+    torch_call: str | None = None
+    plugin_call: str = "stream"
+    tolerance: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    models: tuple[ModelEntry, ...]
+    dtype: str = "float32"
+    tolerance: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    latency_steps: int | None = None
+    latency_warmup: int | None = None
+    memory_budget_bytes: int | None = None
+    memory_budget_text: str = ""
+    rss_copies: int | None = None
+
+    def entry_for(self, path: str | os.PathLike) -> ModelEntry | None:
+        """The entry whose file is ``path`` (same file on disk, else the same file name)."""
+        target = Path(path)
+        for entry in self.models:
+            try:
+                if entry.file.exists() and target.exists() and entry.file.samefile(target):
+                    return entry
+            except OSError:
+                continue
+        matches = [e for e in self.models if e.file.name == target.name]
+        return matches[0] if len(matches) == 1 else None
+
+    def tolerance_for(self, entry: ModelEntry | None, dtype: str) -> tuple[float, float]:
+        if entry is not None and dtype in entry.tolerance:
+            return entry.tolerance[dtype]
+        if dtype in self.tolerance:
+            return self.tolerance[dtype]
+        return DEFAULT_TOLERANCE[dtype]
+
+
+def _tolerances(data: Mapping[str, Any] | None) -> dict[str, tuple[float, float]]:
+    return {k: (float(v["atol"]), float(v.get("rtol", 0.0))) for k, v in (data or {}).items()}
+
+
+def _pointer(path: Sequence[Any]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
+    """Validate ``data`` (the parsed JSON) against the manifest schema and build a ``Manifest``."""
+    from jsonschema.exceptions import best_match
+
+    from verifier.schema import validator
+
+    source = str(path)
+    error = best_match(validator(MANIFEST_SCHEMA_ID).iter_errors(data))
+    if error is not None:
+        raise ManifestError(source, _pointer(error.absolute_path), error.message)
+    base = Path(path).resolve().parent
+    latency = data.get("latency", {})
+    memory = data.get("memory", {})
+    default_budget = latency.get("budget_p99_ns")
+    models = tuple(
+        ModelEntry(
+            name=m["name"],
+            file=(base / m["file"]).resolve(),
+            factory=m.get("factory"),
+            in_size=m.get("in_size"),
+            out_size=m.get("out_size"),
+            widths=tuple(m["widths"]) if "widths" in m else None,
+            parameters=m.get("parameters"),
+            json_parameters=m.get("json_parameters"),
+            latency_budget_p99_ns=m.get("latency_budget_p99_ns", default_budget),
+            torch_call=m.get("torch_call"),
+            plugin_call=m.get("plugin_call", "stream"),
+            tolerance=_tolerances(m.get("tolerance")),
+        )
+        for m in data["models"]
+    )
+    return Manifest(
+        path=Path(path),
+        models=models,
+        dtype=data.get("dtype", "float32"),
+        tolerance=_tolerances(data.get("tolerance")),
+        latency_steps=latency.get("steps"),
+        latency_warmup=latency.get("warmup"),
+        memory_budget_bytes=memory.get("budget_bytes"),
+        memory_budget_text=memory.get("budget_text", ""),
+        rss_copies=memory.get("rss_copies"),
+    )
+
+
+def load_manifest(path: str | os.PathLike) -> Manifest:
+    """Read and validate a manifest file; every problem is a ``ManifestError`` naming the file and place."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(source, "", f"cannot read the manifest: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(
+            source, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    return parse_manifest(data, path)
+
+
+def discover_manifest(directory: str | os.PathLike = ".") -> Path | None:
+    """``verifier.json`` in ``directory``, else the manifest named in its pyproject's ``[tool.verifier]``."""
+    here = Path(directory)
+    candidate = here / "verifier.json"
+    if candidate.is_file():
+        return candidate
+    pyproject = here / "pyproject.toml"
+    if tomllib is not None and pyproject.is_file():
+        try:
+            config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ManifestError(str(pyproject), "", f"cannot read [tool.verifier]: {exc}") from None
+        named = config.get("tool", {}).get("verifier", {}).get("manifest")
+        if named is not None:
+            if not isinstance(named, str):
+                raise ManifestError(str(pyproject), "/tool/verifier/manifest", "must be a path string")
+            return here / named
+    return None

@@ -1,0 +1,185 @@
+"""Reports of a run: text for a terminal, JSON for machines and baselines, Markdown for a pull request, JUnit
+XML for CI. Every function here only formats a ``RunResult``; none measures, judges or prints.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+from verifier.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+
+FORMATS = ("text", "json", "markdown", "junit")
+
+_TEXT_LABEL = {PASS: "ok  ", FAIL: "FAIL", WARN: "warn", SKIP: "skip"}
+_MD_LABEL = {PASS: "✅ pass", FAIL: "❌ **fail**", WARN: "⚠️ warn", SKIP: "⏭️ skip"}
+
+
+def _counts_line(run: RunResult) -> str:
+    counts = run.counts()
+    files_failed = sum(f.failed for f in run.files)
+    verdict = "FAILED" if run.failed else "passed"
+    return (
+        f"{verdict}: {len(run.files)} file(s), {files_failed} failing; checks: {counts[PASS]} passed, "
+        f"{counts[FAIL]} failed, {counts[WARN]} warnings, {counts[SKIP]} skipped"
+    )
+
+
+def _figures_text(check: Check) -> str:
+    return json.dumps(dict(check.figures), sort_keys=True, default=str)
+
+
+def format_text(run: RunResult, *, verbosity: int = 0) -> str:
+    """Plain lines: every check (``verbosity`` 0), failures only (-1), or with their figures (1)."""
+    lines: list[str] = []
+    groups: list[tuple[str, tuple[Check, ...], bool]] = [
+        (_file_title(f), f.checks, f.failed) for f in run.files
+    ]
+    if run.suite:
+        groups.append(("all models together", run.suite, any(c.failed for c in run.suite)))
+    for title, checks, failed in groups:
+        shown = [c for c in checks if verbosity >= 0 or c.status in (FAIL, WARN)]
+        if verbosity < 0 and not shown:
+            continue
+        lines.append(f"{title}: {'FAIL' if failed else 'ok'}")
+        width = max((len(c.name) for c in shown), default=0)
+        for check in shown:
+            lines.append(f"  {_TEXT_LABEL[check.status]} {check.name:<{width}}  {check.summary}")
+            if verbosity > 0 and check.figures:
+                lines.append(f"       {' ' * width}  {_figures_text(check)}")
+    lines.append(_counts_line(run))
+    return "\n".join(lines) + "\n"
+
+
+def _file_title(result: FileResult) -> str:
+    return f"{result.path} ({result.model})" if result.model else result.path
+
+
+def format_json(run: RunResult) -> str:
+    """The report as JSON (valid against ``schemas/report.schema.json``); what ``--baseline`` reads back."""
+    return json.dumps(run.to_dict(), indent=2, sort_keys=False, allow_nan=False, default=_json_default) + "\n"
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_markdown(run: RunResult) -> str:
+    """A pull-request comment: the verdict, one row per file, then every check of the failing files."""
+    counts = run.counts()
+    head = (
+        "❌ **rtneural-verifier: checks failed**"
+        if run.failed
+        else "✅ **rtneural-verifier: all checks passed**"
+    )
+    out = [
+        f"### {head}",
+        "",
+        f"{len(run.files)} file(s); {counts[PASS]} checks passed, {counts[FAIL]} failed, "
+        f"{counts[WARN]} warnings, {counts[SKIP]} skipped.",
+        "",
+        "| file | model | result | failing checks |",
+        "|---|---|---|---|",
+    ]
+    for f in run.files:
+        failing = ", ".join(f"`{c.name}`" for c in f.checks if c.failed) or "—"
+        out.append(
+            f"| `{_md_escape(f.path)}` | {f.model or '—'} | {_MD_LABEL[FAIL if f.failed else PASS]} "
+            f"| {failing} |"
+        )
+    if run.suite:
+        out += ["", "**All models together**", "", "| check | result | details |", "|---|---|---|"]
+        out += [f"| `{c.name}` | {_MD_LABEL[c.status]} | {_md_escape(c.summary)} |" for c in run.suite]
+    for f in run.files:
+        out += [
+            "",
+            "<details" + (" open" if f.failed else "") + f"><summary><code>{f.path}</code></summary>",
+            "",
+            "| check | result | details |",
+            "|---|---|---|",
+        ]
+        out += [f"| `{c.name}` | {_MD_LABEL[c.status]} | {_md_escape(c.summary)} |" for c in f.checks]
+        out += ["", "</details>"]
+    machine = run.machine
+    tool = run.tool
+    out += [
+        "",
+        f"<sub>{tool.get('name', 'rtneural-verifier')} {tool.get('version', '')} · "
+        f"backend {tool.get('backend', '?')} · {machine.get('cpu', '?')}, "
+        f"{machine.get('cores_logical', '?')} cores · Python {machine.get('python', '?')} · "
+        f"dtype {run.settings.get('dtype', '?')}</sub>",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _testcase(parent: ET.Element, classname: str, check: Check) -> None:
+    case = ET.SubElement(parent, "testcase", classname=classname, name=check.name, time="0")
+    if check.status == FAIL:
+        failure = ET.SubElement(case, "failure", message=check.summary, type=check.name)
+        failure.text = _figures_text(check)
+    elif check.status == SKIP:
+        ET.SubElement(case, "skipped", message=check.summary)
+    else:
+        out = ET.SubElement(case, "system-out")
+        out.text = ("warning: " if check.status == WARN else "") + check.summary + "\n" + _figures_text(check)
+
+
+def _suite(parent: ET.Element, name: str, checks: tuple[Check, ...]) -> None:
+    suite = ET.SubElement(
+        parent,
+        "testsuite",
+        name=name,
+        tests=str(len(checks)),
+        failures=str(sum(c.status == FAIL for c in checks)),
+        errors="0",
+        skipped=str(sum(c.status == SKIP for c in checks)),
+    )
+    classname = "verify." + name.replace("/", ".").replace("\\", ".")
+    for check in checks:
+        _testcase(suite, classname, check)
+
+
+def format_junit(run: RunResult) -> str:
+    """JUnit XML: one ``testsuite`` per file, one ``testcase`` per check (a failure carries the figures)."""
+    checks = run.all_checks()
+    root = ET.Element(
+        "testsuites",
+        name="rtneural-verifier",
+        tests=str(len(checks)),
+        failures=str(sum(c.status == FAIL for c in checks)),
+        errors="0",
+        skipped=str(sum(c.status == SKIP for c in checks)),
+    )
+    for f in run.files:
+        _suite(root, f.path, f.checks)
+    if run.suite:
+        _suite(root, "all-models", run.suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+FORMATTERS: dict[str, Callable[[RunResult], str]] = {
+    "text": format_text,
+    "json": format_json,
+    "markdown": format_markdown,
+    "junit": format_junit,
+}
+
+
+def format_report(run: RunResult, fmt: str, *, verbosity: int = 0) -> str:
+    if fmt == "text":
+        return format_text(run, verbosity=verbosity)
+    try:
+        return FORMATTERS[fmt](run)
+    except KeyError:
+        raise ValueError(f"unknown report format {fmt!r}; one of {', '.join(FORMATS)}") from None
