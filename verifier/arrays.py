@@ -1,0 +1,142 @@
+"""Shapes and numbers of nested-list weight arrays, checked fast and located exactly when wrong.
+
+The fast path looks at every number once through C-level loops (``set(map(type, row))`` and one
+``numpy.asarray``), so a million weights take tens of milliseconds; only when it sees a problem does the
+slow path walk the array in Python to name the first offending element.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from verifier.findings import Finding, finding, pointer_join
+
+_NUMBER_TYPES = {float, int}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"string {value[:20]!r}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "an object"
+    return repr(value)
+
+
+def array_shape(value: Any, ndim: int, pointer: str) -> tuple[int, ...] | Finding:
+    """The shape of ``value`` as a rectangular ``ndim``-deep nest of lists of finite numbers, else a finding.
+
+    A list of lists whose rows differ in length, a number where a list belongs (or the reverse) is
+    RTN-E202; a non-number leaf RTN-E102; a non-finite one RTN-E005.
+    """
+    dims: list[int] = []
+    level = [value]
+    for depth in range(ndim):
+        if not all(type(item) is list for item in level):
+            return _locate(value, ndim, pointer)
+        size = len(level[0]) if level else 0
+        if any(len(item) != size for item in level):
+            return _locate(value, ndim, pointer)
+        dims.append(size)
+        if depth < ndim - 1:
+            level = [child for item in level for child in item]
+    kinds: set[type] = set()
+    for leaf in level:
+        kinds.update(map(type, leaf))
+    if not kinds <= _NUMBER_TYPES:
+        return _locate(value, ndim, pointer)
+    try:
+        finite = bool(np.isfinite(np.asarray(value, dtype=np.float64)).all())
+    except OverflowError:  # an integer beyond the double range
+        finite = False
+    if not finite:
+        return _locate(value, ndim, pointer)
+    return tuple(dims)
+
+
+def _reference_dims(value: Any, ndim: int) -> list[int | None]:
+    """Lengths along the first element at each level: what every list at that level must match."""
+    dims: list[int | None] = []
+    node = value
+    for _ in range(ndim):
+        if isinstance(node, list):
+            dims.append(len(node))
+            node = node[0] if node else None
+        else:
+            dims.append(None)
+    return dims
+
+
+def _locate(value: Any, ndim: int, pointer: str) -> Finding:
+    """The first problem in ``value`` (slow, only called once the fast path has seen one)."""
+    dims = _reference_dims(value, ndim)
+    stack: list[tuple[Any, int, str]] = [(value, 0, pointer)]
+    while stack:
+        node, level, where = stack.pop()
+        if level == ndim:
+            if isinstance(node, list):
+                return finding(
+                    "RTN-E202",
+                    where,
+                    "a list where a number belongs: the array is nested too deep",
+                    expected="a number",
+                    found=_describe(node),
+                )
+            if not _is_number(node):
+                return finding(
+                    "RTN-E102",
+                    where,
+                    "every weight must be a JSON number",
+                    expected="a number",
+                    found=_describe(node),
+                )
+            if not _finite(node):
+                return finding(
+                    "RTN-E005",
+                    where,
+                    "every weight must be a finite number",
+                    expected="a finite number",
+                    found=str(node),
+                )
+            continue
+        if not isinstance(node, list):
+            return finding(
+                "RTN-E202",
+                where,
+                f"the array is not nested deep enough: expected {ndim - level} more level(s) of lists",
+                expected="a list",
+                found=_describe(node),
+            )
+        if len(node) != dims[level]:
+            return finding(
+                "RTN-E202",
+                where,
+                "the array is ragged: lists at one level must all have the same length",
+                expected=f"{dims[level]} entries (as the first at this level)",
+                found=f"{len(node)} entries",
+            )
+        stack.extend((node[i], level + 1, pointer_join(where, i)) for i in range(len(node) - 1, -1, -1))
+    raise AssertionError(f"no problem found at {pointer} although the fast path saw one")
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def is_finite_number(value: Any) -> bool:
+    return _is_number(value) and _finite(value)

@@ -1,0 +1,80 @@
+"""What ``verifier.validate`` returns (:class:`Finding`) and the size limits it enforces (:class:`Limits`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from verifier.rules import Outcome, Severity, rule
+
+_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a model file.
+
+    ``rule`` is a stable id from :mod:`verifier.rules`; ``pointer`` an RFC 6901 JSON pointer to the place
+    (``""`` is the whole document; a pointer to a missing key names where the key should be); ``rtneural``
+    what RTNeural would do with the file; ``expected``/``found`` short descriptions when it is a mismatch.
+    """
+
+    rule: str
+    severity: Severity
+    pointer: str
+    message: str
+    rtneural: Outcome
+    expected: str | None = None
+    found: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.pointer or '/'}: {self.rule} {self.severity}: {self.message}"
+        if self.expected is not None or self.found is not None:
+            text += f" (expected {self.expected}, found {self.found})"
+        return f"{text} [RTNeural: {self.rtneural}]"
+
+
+def finding(
+    rule_id: str,
+    pointer: str,
+    message: str,
+    *,
+    expected: object = None,
+    found: object = None,
+    rtneural: Outcome | None = None,
+) -> Finding:
+    """A finding of ``rule_id``, taking severity and (unless given) the RTNeural outcome from the rule."""
+    entry = rule(rule_id)
+    return Finding(
+        rule=rule_id,
+        severity=entry.severity,
+        pointer=pointer,
+        message=message,
+        rtneural=rtneural or entry.rtneural,
+        expected=None if expected is None else str(expected),
+        found=None if found is None else str(found),
+    )
+
+
+def severity_rank(item: Finding) -> int:
+    return _SEVERITY_RANK[item.severity]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes above which a file is refused before anything proportional to a declared size is allocated.
+
+    The defaults admit every realistic real-time audio model (RTNeural models are typically well under a
+    million weights and a few hundred units wide) with a wide margin, and refuse files that would take
+    minutes or gigabytes to check or load.
+    """
+
+    max_file_bytes: int = 256 * 1024 * 1024
+    max_layer_width: int = 65_536
+    max_total_parameters: int = 50_000_000
+    max_depth: int = 64
+
+
+def pointer_join(base: str, *parts: object) -> str:
+    """``base`` extended by ``parts``, each escaped per RFC 6901."""
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return base + "".join("/" + p for p in escaped)

@@ -1,0 +1,257 @@
+"""The catalogue of rules ``verifier.validate`` reports, with stable ids.
+
+Ids never change meaning once released: ``RTN-E…`` rules are errors (``verifier.load`` refuses the file),
+``RTN-W…`` warnings and ``RTN-I…`` information (the file loads; a person should look). The ``rtneural``
+column says what RTNeural's dynamic ``json_parser::parseJson`` does with such a file (FORMAT.md §5):
+"loads fine", "silently wrong" (loads and computes something else), "exception" (throws while parsing) or
+"crash" (the process dies, or a null model is returned that the caller dereferences). A single finding may
+state a more precise outcome than its rule's default (e.g. a weight array that is too long throws, one that
+is too short is read as zeros).
+
+``python -m verifier.catalogue`` prints the catalogue as a Markdown table (the README embeds it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+Outcome = Literal["loads fine", "silently wrong", "exception", "crash"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    rtneural: Outcome
+    doc: str
+
+
+_RULES = (
+    # --- reading the file ---------------------------------------------------------------------------
+    Rule("RTN-E001", "unreadable-file", "error", "exception", "The file does not exist or cannot be read."),
+    Rule(
+        "RTN-E002",
+        "empty-file",
+        "error",
+        "exception",
+        "The file is empty (or only whitespace): not a JSON document.",
+    ),
+    Rule("RTN-E003", "not-utf8", "error", "exception", "The bytes are not valid UTF-8, which JSON requires."),
+    Rule(
+        "RTN-E004",
+        "json-syntax",
+        "error",
+        "exception",
+        "The text is not valid JSON (truncated file, missing comma, trailing text...).",
+    ),
+    Rule(
+        "RTN-E005",
+        "non-finite-number",
+        "error",
+        "exception",
+        "A NaN/Infinity literal, or a number too large for a double; every number must be finite.",
+    ),
+    Rule(
+        "RTN-E006",
+        "duplicate-key",
+        "error",
+        "silently wrong",
+        "An object has the same key twice; parsers keep one of the values without a word.",
+    ),
+    Rule(
+        "RTN-E007",
+        "legacy-format",
+        "error",
+        "exception",
+        "The team's legacy export (in_size/out_size, weights_ih/weights_hh, per-gate bias lists, "
+        "metadata): re-export with verifier.export.",
+    ),
+    # --- keys and types (the JSON Schema) -------------------------------------------------------------
+    Rule(
+        "RTN-E101",
+        "missing-key",
+        "error",
+        "exception",
+        "A required key is missing (in_shape, layers, a layer's type/shape/weights, conv/batchnorm keys).",
+    ),
+    Rule(
+        "RTN-E102",
+        "wrong-type",
+        "error",
+        "exception",
+        "A value has the wrong JSON type (e.g. activation null, in_shape a number, a weight a string).",
+    ),
+    Rule(
+        "RTN-E103",
+        "invalid-value",
+        "error",
+        "silently wrong",
+        "A value is out of its range (kernel_size 0, negative epsilon, variance + epsilon <= 0, conv2d "
+        "padding other than valid/same...).",
+    ),
+    Rule(
+        "RTN-E104",
+        "empty-model",
+        "error",
+        "crash",
+        "layers is empty: RTNeural builds a model whose first forward() crashes.",
+    ),
+    Rule(
+        "RTN-E105",
+        "unknown-layer-type",
+        "error",
+        "silently wrong",
+        "A layer type RTNeural does not know; it drops the layer without a word.",
+    ),
+    Rule(
+        "RTN-E106",
+        "unknown-activation",
+        "error",
+        "crash",
+        'An activation name other than tanh, relu, sigmoid, softmax, elu or "" on an entry that applies '
+        "it; RTNeural's loader dereferences a null layer.",
+    ),
+    Rule(
+        "RTN-E107",
+        "weight-count",
+        "error",
+        "exception",
+        "A layer has the wrong number of weight arrays (conv1d bias missing, batchnorm with 3 arrays, "
+        "prelu weights [] ...).",
+    ),
+    Rule(
+        "RTN-E108",
+        "undefined-width",
+        "error",
+        "exception",
+        "in_shape or a layer's shape does not end in a positive integer (or, with 4 entries, [2] and [3]).",
+    ),
+    # --- structure the schema cannot express ----------------------------------------------------------
+    Rule(
+        "RTN-E201",
+        "width-chain",
+        "error",
+        "silently wrong",
+        "A layer's input width differs from the previous layer's output width (or in_shape's width).",
+    ),
+    Rule(
+        "RTN-E202",
+        "weight-shape",
+        "error",
+        "exception",
+        "A weight array's shape differs from what the layer's widths imply (too long throws, too short "
+        "is read as zeros or past its end).",
+    ),
+    Rule(
+        "RTN-E203",
+        "dense-kernel-transposed",
+        "error",
+        "exception",
+        "A dense kernel is written [out][in] (PyTorch orientation) instead of [in][out].",
+    ),
+    Rule(
+        "RTN-E204",
+        "conv1d-groups-missing",
+        "error",
+        "silently wrong",
+        "A grouped conv1d kernel without a groups key: RTNeural builds one group and zero-fills.",
+    ),
+    Rule(
+        "RTN-E205",
+        "conv1d-groups-invalid",
+        "error",
+        "silently wrong",
+        "conv1d groups does not divide the input and output widths.",
+    ),
+    Rule(
+        "RTN-E206",
+        "conv2d-output-shape",
+        "error",
+        "crash",
+        "A conv2d shape disagrees with the output size its keys imply; parseJson returns a null model.",
+    ),
+    # --- limits (refused before anything large is allocated) ----------------------------------------
+    Rule(
+        "RTN-E301", "file-too-large", "error", "loads fine", "The file is larger than Limits.max_file_bytes."
+    ),
+    Rule("RTN-E302", "too-deep", "error", "exception", "JSON nesting deeper than Limits.max_depth."),
+    Rule(
+        "RTN-E303",
+        "layer-too-wide",
+        "error",
+        "exception",
+        "A declared width exceeds Limits.max_layer_width (RTNeural would try to allocate it).",
+    ),
+    Rule(
+        "RTN-E304",
+        "too-many-parameters",
+        "error",
+        "loads fine",
+        "The declared widths imply more than Limits.max_total_parameters weights.",
+    ),
+    # --- accepted but suspicious ----------------------------------------------------------------------
+    Rule(
+        "RTN-W001",
+        "ignored-activation",
+        "warning",
+        "silently wrong",
+        "An activation on an lstm/gru/prelu/batchnorm entry, which RTNeural ignores; add a separate "
+        "activation entry.",
+    ),
+    Rule(
+        "RTN-W002",
+        "no-op-activation-layer",
+        "warning",
+        "loads fine",
+        "An activation entry with no (or an empty) activation: it does nothing.",
+    ),
+    Rule(
+        "RTN-W003",
+        "square-dense-kernel",
+        "warning",
+        "loads fine",
+        "A square dense kernel: a transposed export loads fine, so only a numerical comparison can "
+        "confirm the [in][out] orientation.",
+    ),
+    Rule(
+        "RTN-W004",
+        "conv1d-ignored-key",
+        "warning",
+        "silently wrong",
+        "A conv1d with strides != 1 or a non-causal padding: RTNeural has no such keys and streams a "
+        "causal stride-1 convolution.",
+    ),
+    Rule(
+        "RTN-W005",
+        "prelu-shape-ignored",
+        "warning",
+        "loads fine",
+        "A prelu whose shape disagrees with the incoming width; RTNeural ignores a prelu's shape.",
+    ),
+    Rule(
+        "RTN-I001",
+        "bias-free-dense",
+        "info",
+        "loads fine",
+        "A dense entry without a bias array; RTNeural uses a zero bias.",
+    ),
+)
+
+RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+
+
+def rule(rule_id: str) -> Rule:
+    """The rule with this id (KeyError for an unknown id: a programmer error)."""
+    return RULES[rule_id]
+
+
+def markdown_table() -> str:
+    """The catalogue as a Markdown table, one rule per row."""
+    lines = ["| id | name | severity | RTNeural | what it means |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {r.id} | {r.name} | {r.severity} | {r.rtneural} | {r.doc.replace('|', '/')} |" for r in _RULES
+    ]
+    return "\n".join(lines)

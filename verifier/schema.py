@@ -1,0 +1,96 @@
+"""The JSON Schemas shipped with the package, loaded by ``$id``.
+
+Schemas live in ``verifier/schemas/`` of an installed package (native/CMakeLists.txt installs them there)
+and, when running from a source checkout or an editable install, in the repository's top-level ``schemas/``
+folder; the source tree wins when both hold the same ``$id``, so an edited schema is seen without a
+reinstall. Every schema is draft 2020-12 and names itself with an ``$id`` of the form
+``https://rtneural-verifier.dev/schemas/<name>.schema.json``; cross-references between them resolve through
+one :class:`referencing.Registry`.
+
+Reads are cached (the files do not change while a process runs); nothing else is global.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+BASE_URI = "https://rtneural-verifier.dev/schemas/"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def schema_dirs() -> list[Path]:
+    """Folders searched for ``*.schema.json``, lowest precedence first."""
+    dirs = [_PACKAGE_DIR / "schemas"]
+    source_root = _PACKAGE_DIR.parent
+    # Only a checkout has pyproject.toml next to the package; this keeps an unrelated site-packages/schemas
+    # folder from being picked up by an installed copy.
+    if (source_root / "pyproject.toml").is_file():
+        dirs.append(source_root / "schemas")
+    return [d for d in dirs if d.is_dir()]
+
+
+@cache
+def _schemas() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for folder in schema_dirs():
+        for path in sorted(folder.glob("*.schema.json")):
+            document = json.loads(path.read_text(encoding="utf-8"))
+            found[document["$id"]] = document
+    return found
+
+
+def schema_ids() -> list[str]:
+    """The ``$id`` of every schema found, sorted."""
+    return sorted(_schemas())
+
+
+def resolve_id(id_or_name: str) -> str:
+    """The full ``$id`` for ``"rtneural-model"``, ``"rtneural-model.schema.json"`` or the ``$id`` itself."""
+    if "://" in id_or_name:
+        return id_or_name
+    name = id_or_name if id_or_name.endswith(".schema.json") else f"{id_or_name}.schema.json"
+    return BASE_URI + name
+
+
+def schema(id_or_name: str) -> dict[str, Any]:
+    """The parsed schema (a shared cached object: do not mutate it)."""
+    schemas = _schemas()
+    key = resolve_id(id_or_name)
+    if key not in schemas:
+        known = ", ".join(schema_ids()) or "none"
+        raise KeyError(f"no schema with $id {key!r} (found: {known}; searched {schema_dirs()})")
+    return schemas[key]
+
+
+@cache
+def registry() -> Registry:
+    """Every shipped schema, registered under its ``$id``."""
+    resources = [
+        (uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+        for uri, doc in _schemas().items()
+    ]
+    return Registry().with_resources(resources).crawl()
+
+
+@cache
+def validator(id_or_name: str) -> Draft202012Validator:
+    """A draft 2020-12 validator for the named schema, resolving ``$ref`` through :func:`registry`."""
+    return Draft202012Validator(schema(id_or_name), registry=registry())
+
+
+def structural_variant(document: dict[str, Any], shallow_defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A copy of ``document`` with some ``$defs`` replaced, under a derived ``$id``.
+
+    verifier.validate uses it to check the nesting of weight arrays without the validator visiting every
+    number (a million numbers take seconds in jsonschema; a numeric pass does them in milliseconds).
+    """
+    defs = {**document.get("$defs", {}), **shallow_defs}
+    derived_id = document["$id"].removesuffix(".schema.json") + ".structure.json"
+    return {**document, "$id": derived_id, "$defs": defs}

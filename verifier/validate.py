@@ -1,0 +1,436 @@
+"""``validate(source) -> list[Finding]``: every problem of a keras-json model file, named, located, explained.
+
+The passes, in order (each stops the ones after it when the document is unusable for them):
+
+1. size of the file (``Limits.max_file_bytes``), checked before it is read;
+2. reading: ``verifier.document.read_document`` (empty file, non-UTF-8, syntax errors, NaN/Infinity
+   literals, duplicate keys, its own size/depth limits), each ``ModelFormatError`` becoming one finding;
+   then the nesting depth against ``Limits.max_depth``;
+3. the team's legacy export format, recognised as a whole and reported as ONE finding;
+4. the JSON Schema ``rtneural-model.schema.json`` -- in its structural variant, which checks the nesting of
+   weight arrays but not each number (jsonschema takes about 3 s per million numbers; the numeric pass in
+   :mod:`verifier.arrays` takes about 50 ms). Errors are ranked like ``jsonschema.exceptions.best_match``
+   (shallow and specific first), one finding per place;
+5. declared sizes against the limits (:func:`verifier.structure.check_limits`), before any weight array is
+   converted;
+6. widths chaining from layer to layer and the exact shape of every weight array, every number a finite
+   number, and the suspicious-but-legal entries (:func:`verifier.structure.check_layers`).
+
+The rules are catalogued in :mod:`verifier.rules` (``python -m verifier.catalogue``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import relevance
+
+from verifier.errors import ModelFormatError
+from verifier.findings import Finding, Limits, finding, pointer_join, severity_rank
+from verifier.rules import RULES
+from verifier.schema import registry, schema, structural_variant
+from verifier.structure import check_layers, check_limits
+
+__all__ = ["Finding", "Limits", "validate"]
+
+MODEL_SCHEMA = "rtneural-model"
+_LEGACY_LAYER_KEYS = frozenset({"in_size", "out_size", "weights_ih", "weights_hh", "bias_ih", "bias_hh"})
+_MISSING_KEY_HINTS = {
+    "in_shape": "the model's input shape, e.g. [null, null, 1]",
+    "layers": "the list of layer entries",
+    "type": "every entry needs its type",
+    "shape": "every entry needs its output shape, e.g. [null, null, 8]",
+    "weights": "every entry needs weights, [] for weightless layers such as activation",
+    "epsilon": "batchnorm needs the epsilon it was trained with (PyTorch's eps, default 1e-5)",
+    "kernel_size": "conv1d needs kernel_size, e.g. [3]",
+    "dilation": "conv1d needs dilation, e.g. [1]",
+    "padding": 'conv2d needs padding: "valid" or "same"',
+}
+# When several schema errors land on one place the most specific explanation wins.
+_KEYWORD_PRIORITY = {"required": 0, "type": 1, "enum": 2, "const": 2}
+
+
+def validate(
+    source: str | os.PathLike[str] | bytes | dict[str, Any], *, limits: Limits | None = None
+) -> list[Finding]:
+    """Findings for ``source`` (a path, JSON text, bytes or a parsed dict), errors first.
+
+    Never raises for bad input: an unreadable file is a finding too. ``limits`` defaults to :class:`Limits`.
+    """
+    limits = limits or Limits()
+    too_big = _check_size(source, limits)
+    if too_big is not None:
+        return [too_big]
+    doc, problem = _read(source)
+    if problem is not None:
+        return [problem]
+    return sorted(check_document(doc, limits), key=severity_rank)
+
+
+def check_document(doc: Any, limits: Limits) -> list[Finding]:
+    """Findings for an already-parsed document (passes 2b to 6), in discovery order."""
+    deep = _too_deep(doc, limits.max_depth)
+    if deep is not None:
+        return [
+            finding(
+                "RTN-E302",
+                deep,
+                "the JSON is nested deeper than any model file needs",
+                expected=f"at most {limits.max_depth} levels (Limits.max_depth)",
+                found=f"more than {limits.max_depth}",
+            )
+        ]
+    legacy = _legacy_format(doc)
+    if legacy is not None:
+        return [legacy]
+    found, bad_layers, usable = _schema_findings(doc)
+    if not usable:
+        return found
+    over = check_limits(doc, limits)
+    if over:
+        return found + over
+    return found + check_layers(doc, bad_layers)
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+def _check_size(source: Any, limits: Limits) -> Finding | None:
+    size: int | None = None
+    if isinstance(source, bytes):
+        size = len(source)
+    elif isinstance(source, str) and source.lstrip().startswith("{"):
+        size = len(source.encode("utf-8", "surrogatepass"))
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            size = os.stat(source).st_size
+        except OSError:
+            size = None  # reported by the reader, with its reason
+    if size is None or size <= limits.max_file_bytes:
+        return None
+    return finding(
+        "RTN-E301",
+        "",
+        "the file is larger than the configured limit; it was not read",
+        expected=f"at most {limits.max_file_bytes} bytes (Limits.max_file_bytes)",
+        found=f"{size} bytes",
+    )
+
+
+def _read(source: Any) -> tuple[Any, Finding | None]:
+    from verifier.document import read_document
+
+    try:
+        doc, _name = read_document(source)
+    except ModelFormatError as error:
+        return None, _from_format_error(error)
+    except OSError as error:
+        return None, finding(
+            "RTN-E001",
+            "",
+            f"cannot read the file: {error.strerror or error}",
+            found=str(getattr(error, "filename", None) or source),
+        )
+    except RecursionError:  # a reader without a depth limit on a pathologically nested file
+        return None, finding("RTN-E302", "", "the JSON is nested too deep to read")
+    return doc, None
+
+
+# Reader errors carry a rule id when the reader sets one; otherwise the kind is told by its message.
+_READ_ERROR_WORDS = (
+    ("RTN-E102", ("must be a json object", "keys must be strings")),
+    ("RTN-E002", ("empty",)),
+    ("RTN-E003", ("utf-8", "utf8", "decode")),
+    ("RTN-E006", ("duplicate",)),
+    ("RTN-E005", ("nan", "infinity", "finite", "overflow")),
+    ("RTN-E302", ("deep", "depth", "nest")),
+    ("RTN-E301", ("large", "bytes", "size limit")),
+    ("RTN-E001", ("no such file", "not found", "cannot read", "permission")),
+)
+
+
+def _from_format_error(error: ModelFormatError) -> Finding:
+    rule_id = error.rule if error.rule in RULES else None
+    if rule_id is None:
+        text = error.message.lower()
+        rule_id = next((rid for rid, words in _READ_ERROR_WORDS if any(w in text for w in words)), "RTN-E004")
+    return finding(rule_id, error.pointer, error.message, expected=error.expected, found=error.found)
+
+
+def _too_deep(doc: Any, max_depth: int) -> str | None:
+    """Pointer of a container deeper than ``max_depth`` (the document is level 1), else None."""
+    stack: list[tuple[Any, int, str]] = [(doc, 1, "")]
+    containers = (list, dict)
+    while stack:
+        node, depth, where = stack.pop()
+        if depth > max_depth:
+            return where
+        # Children are pushed last-first so that the first offending place in document order is found.
+        if type(node) is dict:
+            stack.extend(
+                (v, depth + 1, pointer_join(where, k))
+                for k, v in reversed(node.items())
+                if type(v) in containers
+            )
+        elif type(node) is list:
+            kinds = set(map(type, node))
+            if list in kinds or dict in kinds:
+                stack.extend(
+                    (node[i], depth + 1, pointer_join(where, i))
+                    for i in range(len(node) - 1, -1, -1)
+                    if type(node[i]) in containers
+                )
+    return None
+
+
+def _legacy_format(doc: Any) -> Finding | None:
+    if not isinstance(doc, dict):
+        return None
+    layers = doc.get("layers")
+    entries = [e for e in layers if isinstance(e, dict)] if isinstance(layers, list) else []
+    legacy_layer = any(_LEGACY_LAYER_KEYS & e.keys() and "weights" not in e for e in entries)
+    legacy_top = "metadata" in doc and "in_shape" not in doc and not any("weights" in e for e in entries)
+    if not (legacy_layer or legacy_top):
+        return None
+    return finding(
+        "RTN-E007",
+        "",
+        "this is the team's legacy export format (a top-level metadata block, in_size/out_size per layer, "
+        "weights_ih/weights_hh and bias_ih/bias_hh split into per-gate lists), which RTNeural cannot read: "
+        "re-export the torch module with verifier.export(module, path) to get keras-json",
+        expected="keras-json: in_shape and layers of {type, shape, weights}",
+        found="legacy export (" + ", ".join(sorted(_legacy_keys(doc, entries))) + ")",
+    )
+
+
+def _legacy_keys(doc: dict[str, Any], entries: list[dict[str, Any]]) -> set[str]:
+    keys = {k for e in entries for k in _LEGACY_LAYER_KEYS & e.keys()}
+    return keys | ({"metadata"} if "metadata" in doc else set())
+
+
+# --- the schema -----------------------------------------------------------------------------------------
+
+
+@cache
+def _structural_validator() -> Draft202012Validator:
+    shallow = structural_variant(schema(MODEL_SCHEMA), {"vector": {"type": "array"}})
+    return Draft202012Validator(shallow, registry=registry())
+
+
+def _schema_findings(doc: Any) -> tuple[list[Finding], set[int], bool]:
+    """Findings of the schema, the indices of layers they concern, and whether the top level is usable."""
+    errors = sorted(_structural_validator().iter_errors(doc), key=relevance, reverse=True)
+    chosen: dict[str, ValidationError] = {}
+    for error in errors:
+        place = _place(error)
+        best = chosen.get(place)
+        if best is None or _priority(error) < _priority(best):
+            chosen[place] = error
+    found: list[Finding] = []
+    bad_layers: set[int] = set()
+    usable = True
+    for error in chosen.values():
+        found.extend(_to_findings(error, doc))
+        path = list(error.absolute_path)
+        if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
+            bad_layers.add(path[1])
+        else:
+            usable = False
+    return found, bad_layers, usable
+
+
+def _place(error: ValidationError) -> str:
+    """Errors are grouped per place; inside a weight array the whole array is one place."""
+    path = list(error.absolute_path)
+    if len(path) > 4 and path[0] == "layers" and path[2] == "weights":
+        path = path[:4]
+    return pointer_join("", *path)
+
+
+def _priority(error: ValidationError) -> int:
+    return _KEYWORD_PRIORITY.get(str(error.validator), 3)
+
+
+def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
+    path = list(error.absolute_path)
+    where = pointer_join("", *path)
+    keyword = error.validator
+    instance = error.instance
+    layer = _layer_label(doc, path)
+    in_weights = len(path) >= 3 and path[0] == "layers" and path[2] == "weights"
+    if keyword == "required":
+        return [
+            finding(
+                "RTN-E101",
+                pointer_join(where, key),
+                f"{layer or 'the model'} has no {key!r} key: {_MISSING_KEY_HINTS.get(key, 'required')}",
+                expected=f"key {key!r}",
+                found="no such key",
+            )
+            for key in error.validator_value
+            if isinstance(instance, dict) and key not in instance
+        ]
+    if keyword == "type" or (keyword == "oneOf" and _wrong_kind(instance)):
+        if in_weights and len(path) >= 4 and not _wrong_kind(instance):
+            return [
+                finding(
+                    "RTN-E202",
+                    pointer_join("", *path[:4]),
+                    f"{layer}: this weight array is nested wrongly ({_weights_description(doc, path)})",
+                    expected=_expected_type(error),
+                    found=_kind(instance),
+                )
+            ]
+        outcome = "crash" if path in (["in_shape"], ["layers"]) else "exception"
+        extra = "; RTNeural's parseJson returns a null model" if outcome == "crash" else ""
+        return [
+            finding(
+                "RTN-E102",
+                where,
+                f"{_name(path, layer)} has the wrong JSON type{extra}",
+                expected=_expected_type(error),
+                found=_kind(instance),
+                rtneural=outcome,
+            )
+        ]
+    if keyword in ("enum", "const") and path and path[-1] == "activation":
+        return [
+            finding(
+                "RTN-E106",
+                where,
+                f"{layer}: {instance!r} is not an RTNeural activation; RTNeural's loader crashes on it. "
+                'Use one of tanh, relu, sigmoid, softmax, elu, or "" for none (never "linear")',
+                expected='one of "", tanh, relu, sigmoid, softmax, elu',
+                found=repr(instance),
+            )
+        ]
+    if keyword in ("enum", "const") and len(path) == 3 and path[2] == "type":
+        return [
+            finding(
+                "RTN-E105",
+                where,
+                f"layer {path[1]}: RTNeural does not know the layer type {instance!r} and silently "
+                "drops the entry; remove it or export a supported layer",
+                expected="one of " + ", ".join(error.validator_value),
+                found=repr(instance),
+            )
+        ]
+    if in_weights and len(path) == 3:
+        count = len(instance) if isinstance(instance, list) else 0
+        fewer = keyword == "minItems"
+        return [
+            finding(
+                "RTN-E107",
+                where,
+                f"{layer}: {_weights_description(doc, path)}",
+                expected=_count_expected(error),
+                found=f"{count} arrays",
+                rtneural="exception" if fewer else "silently wrong",
+            )
+        ]
+    if keyword == "minItems" and path == ["layers"]:
+        return [
+            finding(
+                "RTN-E104",
+                where,
+                "the model has no layers; RTNeural loads it and crashes on the first forward()",
+                expected="at least one layer",
+                found="[]",
+            )
+        ]
+    if keyword == "minItems" and path and path[-1] in ("in_shape", "shape"):
+        return [
+            finding(
+                "RTN-E108",
+                where,
+                f"{_name(path, layer)} is empty: it must end in the width",
+                expected="a positive integer width",
+                found="[]",
+            )
+        ]
+    if keyword == "oneOf":
+        return [
+            finding(
+                "RTN-E103",
+                where,
+                f"{_name(path, layer)} must be a positive integer or a list ending in one",
+                expected="a positive integer",
+                found=repr(instance)[:40],
+            )
+        ]
+    return [
+        finding(
+            "RTN-E103",
+            where,
+            f"{_name(path, layer)}: {error.message}",
+            expected=_schema_text(error),
+            found=repr(instance)[:40],
+        )
+    ]
+
+
+def _layer_label(doc: Any, path: list[Any]) -> str:
+    if len(path) < 2 or path[0] != "layers" or not isinstance(path[1], int):
+        return ""
+    try:
+        kind = doc["layers"][path[1]].get("type")
+    except (AttributeError, LookupError, TypeError):
+        kind = None
+    return f"layer {path[1]} ({kind})" if isinstance(kind, str) else f"layer {path[1]}"
+
+
+def _name(path: list[Any], layer: str) -> str:
+    if not path:
+        return "the document"
+    tail = "/".join(str(p) for p in path[2:]) if layer else "/".join(str(p) for p in path)
+    return f"{layer} {tail}".strip() if layer else tail
+
+
+def _wrong_kind(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, str, dict))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "boolean", str: "string", dict: "object", list: "array", int: "integer", float: "number"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _expected_type(error: ValidationError) -> str:
+    if error.validator == "type":
+        value = error.validator_value
+        return " or ".join(value) if isinstance(value, list) else str(value)
+    return "an integer or a list ending in one" if error.validator == "oneOf" else _schema_text(error)
+
+
+def _schema_text(error: ValidationError) -> str:
+    return str(error.schema.get("description") or f"{error.validator} {error.validator_value!r}")[:200]
+
+
+def _weights_description(doc: Any, path: list[Any]) -> str:
+    """What the weights of this entry's type must be, from the schema's own description."""
+    try:
+        kind = doc["layers"][path[1]]["type"]
+    except (LookupError, TypeError):
+        kind = None
+    defs = schema(MODEL_SCHEMA)["$defs"]
+    name = {"time-distributed-dense": "dense", "batchnorm2d": "batchnorm"}.get(kind, kind)
+    node = defs.get(name, {}) if isinstance(name, str) else {}
+    weights = (
+        defs["batchnormWeights"] if name == "batchnorm" else node.get("properties", {}).get("weights", {})
+    )
+    return weights.get("description", "the weights do not have the layout this layer type needs")
+
+
+def _count_expected(error: ValidationError) -> str:
+    bounds = error.schema
+    low, high = bounds.get("minItems"), bounds.get("maxItems")
+    if "not" in bounds:
+        return "2 or 4 arrays"
+    if low == high:
+        return f"{low} arrays"
+    return f"{low} to {high} arrays" if high is not None else f"at least {low} arrays"
