@@ -527,7 +527,12 @@ private:
         // FORMAT.md §2.3: RTNeural reads weights[0][0] only; one alpha is broadcast to every channel.
         const auto d = matrix_dims(alpha);
         if (d && d->first == 1 && d->second != 1) expect_input(d->second, alpha.pointer, "the number of alphas");
-        expect_same_width(shape);
+        // FORMAT.md §2.3: a prelu's shape is read but not used (its width is the previous layer's), so a
+        // mismatch computes correctly in RTNeural: worth a warning, not a refusal.
+        const Width declared = width_of(shape, "shape");
+        if (declared.value != width_)
+            warn(declared.pointer, "prelu shape says " + std::to_string(declared.value) + " but " +
+                                       std::to_string(width_) + " channels arrive; RTNeural ignores a prelu's shape");
         const std::size_t n = d && d->second == 1 ? 1 : width_;
         spec.arrays.push_back(read_tensor(alpha, {1, n}, "prelu alpha",
                                           "one row [[alpha per channel]] or [[shared alpha]] (RTNeural reads only the first row)"));

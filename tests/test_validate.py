@@ -11,7 +11,7 @@ from typing import Any
 
 import corpus
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -106,23 +106,7 @@ def test_errors_come_before_warnings_and_information():
     assert ranks == [0, 1, 2]
 
 
-# Files where verifier.load and validate disagree and FORMAT.md sides with validate; strict xfails, so the
-# day the loader is fixed these turn into failures that ask for the entry to be removed.
-LOADER_DISAGREEMENTS = {
-    "prelu_shape_mismatch.json": "FORMAT.md §2.3 prelu: 'shape is read but not used' (the width is the "
-    "previous layer's), so RTNeural computes this file correctly; the loader refuses it",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=LOADER_DISAGREEMENTS[name]))
-        if name in LOADER_DISAGREEMENTS
-        else name
-        for name in sorted(EXPECTED)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_loader_refuses_a_bad_fixture_iff_validate_reports_an_error(name):
     has_error = bool(errors(validate(BAD / name)))
     assert has_error == EXPECTED[name]["refuse"]
@@ -426,7 +410,6 @@ def mutated_documents(draw: st.DrawFn) -> dict[str, Any]:
 @given(doc=mutated_documents())
 def test_loader_refuses_a_mutated_file_iff_validate_reports_an_error(doc):
     findings = validate(doc)
-    assume(not any(f.rule == "RTN-W005" for f in findings))  # see LOADER_DISAGREEMENTS
     refusal = refused_by_loader(doc)
     assert bool(errors(findings)) == (refusal is not None), (
         f"validate: {[str(f) for f in errors(findings)]}\nloader: {refusal}"

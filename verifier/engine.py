@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from verifier import _engine
+try:
+    from verifier import _engine
+except ImportError as missing:  # the usual cause: importing the source tree, which has no compiled engine
+    raise ImportError(
+        f"the native engine (verifier._engine) is not built next to {os.path.dirname(__file__)}: install the "
+        "package (`pip install .`, or `pip install --no-build-isolation -e .` for development) and run "
+        "from outside the source tree, or with the installed copy first on sys.path"
+    ) from missing
 from verifier.document import read_document
 from verifier.errors import ModelFormatError
 
