@@ -40,7 +40,7 @@ def production_exports() -> Path:
     """The five production exports in fixtures/production/models/, (re)generated unless they already have
     the bytes the manifest pins.
 
-    They are too large to commit; ``python -m verifier.production --write fixtures/production/models``
+    They are too large to commit; ``verify-production --write fixtures/production/models``
     writes them byte for byte as the manifest's SHA-256 pins (checked by test_budgets).
     """
     from verifier.production import write_exports

@@ -11,8 +11,8 @@ convention ``verifier.reference`` uses — so a one-step call is ``model(x[None,
 
 Weights come from ``numpy.random.default_rng(seed)`` with PyTorch's default bounds (``±1/sqrt(fan_in)`` for
 Linear, ``±1/sqrt(H)`` for LSTM) rather than from ``torch.manual_seed``: NumPy's PCG64 stream is documented
-as stable, so ``python -m verifier.production --write fixtures/production/models`` regenerates the committed
-files byte for byte on any machine.
+as stable, so ``verify-production --write fixtures/production/models`` regenerates the
+exports (too large to commit) byte for byte on any machine, as the manifest's SHA-256 pins them.
 
 The layer tables are the design document's; the parameter counts it claims are kept, wrong as they are, in
 ``fixtures/production/claimed.json``.
@@ -222,7 +222,7 @@ def write_exports(directory: str | Path) -> list[WrittenFile]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m verifier.production",
+        prog="verify-production",
         description="Regenerate the production fixtures (the five models' keras-json exports).",
     )
     parser.add_argument("--write", metavar="DIR", required=True, help="directory to write the exports to")
