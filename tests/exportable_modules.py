@@ -127,6 +127,26 @@ MODULES: dict[str, tuple[Callable[[], nn.Module], int]] = {
         2,
     ),
     "export_order_time_major": (_build(LegacyRecurrent, 17), 2),
+    # Activations that cannot fold: each becomes its own `activation` entry after the layer it follows.
+    "standalone_activations": (
+        _build(
+            lambda: nn.Sequential(
+                nn.LSTM(2, 5, batch_first=True),
+                nn.Tanh(),
+                nn.GRU(5, 4, batch_first=True),
+                nn.ELU(),
+                nn.BatchNorm1d(4),
+                nn.Softmax(dim=-1),
+                nn.PReLU(4),
+                nn.ReLU(),
+                nn.Conv1d(4, 3, 2, bias=False),
+                nn.Sigmoid(),
+                nn.Tanh(),
+            ),
+            18,
+        ),
+        2,
+    ),
 }
 
 

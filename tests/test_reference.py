@@ -18,7 +18,7 @@ from exportable_modules import MODULES, inputs
 from torch import nn
 
 from verifier.errors import ExportError, ModelFormatError
-from verifier.export import export
+from verifier.export import document_bytes, export, leaf_modules
 from verifier.reference import frames, reference, stream
 
 TORCH_VS_TORCH = 1e-12
@@ -127,6 +127,128 @@ def test_stream_uses_running_statistics_even_for_a_module_in_training_mode():
 def test_stream_rejects_input_that_is_not_two_dimensional():
     with pytest.raises(ValueError, match=r"\[T, in\]"):
         stream(nn.Linear(1, 1), np.zeros(5))
+
+
+# --- the rebuild exports back to the document it was built from --------------------------------------------
+# Exact equality, compared as file bytes (which also tells -0.0 from 0.0): the JSON numbers go into float64
+# tensors and come back out through float(), with no arithmetic in between except LSTM's bias sum.
+
+_EXPORTED_TYPES = {"dense", "lstm", "gru", "conv1d", "batchnorm", "prelu", "activation"}
+
+
+def _round_trip(doc: dict, in_size: int, dtype: torch.dtype = torch.float64) -> dict:
+    return export(reference(doc, dtype=dtype), in_size=in_size)
+
+
+@pytest.mark.parametrize("source_dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_export_of_reference_reproduces_every_exported_layer_type(name, source_dtype):
+    build, width = MODULES[name]
+    doc = export(build().to(source_dtype))
+    again = _round_trip(doc, width)
+    assert again == doc
+    assert document_bytes(again) == document_bytes(doc)
+
+
+def test_the_round_trip_modules_cover_every_entry_type_export_writes():
+    docs = [export(build()) for build, _ in MODULES.values()]
+    entries = [entry for doc in docs for entry in doc["layers"]]
+    assert {entry["type"] for entry in entries} == _EXPORTED_TYPES
+    folded = {e["activation"] for e in entries if e["type"] in ("dense", "conv1d")}
+    standalone = {e["activation"] for e in entries if e["type"] == "activation"}
+    assert folded >= {"tanh", "relu", "sigmoid", "softmax", "elu"}
+    assert standalone >= {"tanh", "relu", "softmax", "elu"}
+    batchnorm_array_counts = {len(e["weights"]) for e in entries if e["type"] == "batchnorm"}
+    prelu_alpha_counts = {len(e["weights"][0][0]) > 1 for e in entries if e["type"] == "prelu"}
+    assert batchnorm_array_counts == {2, 4}
+    assert prelu_alpha_counts == {False, True}
+
+
+def test_export_of_reference_reproduces_a_model_that_starts_with_an_activation():
+    torch.manual_seed(0)
+    doc = export(nn.Sequential(nn.Tanh(), nn.Linear(3, 2)), in_size=3)
+    assert _round_trip(doc, 3) == doc
+
+
+def test_export_of_reference_keeps_the_sign_of_a_zero_lstm_bias():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(2, 3, batch_first=True)
+    with torch.no_grad():
+        lstm.bias_ih_l0[:4] = -0.0
+        lstm.bias_hh_l0[:4] = -0.0
+    doc = export(lstm)
+    assert "-0.0" in document_bytes(doc).decode()
+    assert document_bytes(_round_trip(doc, 2)) == document_bytes(doc)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_a_float32_reference_reproduces_every_document_except_summed_lstm_biases(name):
+    # The float32 rebuild holds every float32 value exactly; only an LSTM bias, written as the float64 sum
+    # of PyTorch's two float32 biases (FORMAT: one bias), is rounded by it.
+    build, width = MODULES[name]
+    doc = export(build())
+    again = _round_trip(doc, width, torch.float32)
+    assert again["in_shape"] == doc["in_shape"]
+    assert list(map(_without_lstm_bias, again["layers"])) == list(map(_without_lstm_bias, doc["layers"]))
+
+
+def _without_lstm_bias(entry: dict) -> dict:
+    return dict(entry, weights=entry["weights"][:2]) if entry["type"] == "lstm" else entry
+
+
+def test_reference_is_exported_through_stock_torch_modules_only():
+    build, _ = MODULES["standalone_activations"]
+    rebuilt = reference(export(build()))
+    kinds = {type(leaf.module) for leaf in leaf_modules(rebuilt)}
+    assert all(kind.__module__.startswith("torch.nn") for kind in kinds), kinds
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_the_reference_computes_what_streaming_its_exported_modules_computes(name):
+    # export() reads each wrapper as the stock module it declares; that is sound only if the wrapper runs
+    # that module exactly as stream() does.
+    build, width = MODULES[name]
+    rebuilt = reference(export(build()))
+    xs = inputs(width, steps=24)
+    np.testing.assert_array_equal(rebuilt(xs).numpy(), stream(rebuilt, xs))
+
+
+def test_export_of_a_reference_holding_conv2d_is_refused_naming_the_layer():
+    doc = {
+        "in_shape": [None, None, 3],
+        "layers": [
+            {
+                "type": "conv2d",
+                "activation": "",
+                "shape": [None, None, 3],
+                "num_filters_in": 1,
+                "num_features_in": 3,
+                "num_filters_out": 1,
+                "kernel_size_time": 1,
+                "kernel_size_feature": 1,
+                "dilation": 1,
+                "strides": 1,
+                "padding": "valid",
+                "weights": [[[[[2.0]]]], [0.5]],
+            }
+        ],
+    }
+    rebuilt = reference(doc)
+    np.testing.assert_array_equal(rebuilt(np.array([[1.0, 2.0, 3.0]])).numpy(), [[2.5, 4.5, 6.5]])
+    with pytest.raises(ExportError) as caught:
+        export(rebuilt)
+    assert caught.value.module == "layers.0"
+
+
+def test_reference_keeps_the_files_batchnorm_statistics_in_training_mode():
+    build, width = MODULES["conv_bn_prelu"]
+    doc = export(build())
+    rebuilt = reference(doc)
+    xs = inputs(width, steps=32)
+    in_eval = rebuilt(xs).numpy()
+    rebuilt.train()
+    np.testing.assert_array_equal(rebuilt(xs).numpy(), in_eval)
+    assert export(rebuilt) == doc  # the statistics were not overwritten
 
 
 # --- reference on documents (errors point at the place) --------------------------------------------------

@@ -4,6 +4,16 @@
 r,z,n, one LSTM bias, conv kernel permutation) to build stock torch layers, so it shares no code and no
 layout with the C++ engine: when both agree, neither has misread the format in the same way.
 
+The rebuild is itself a module ``verifier.export`` accepts, so ``export(reference(doc)) == doc`` for every
+document ``export`` writes: each JSON entry becomes exactly the stock module ``export`` turns back into
+that entry (``nn.Linear`` without bias when the JSON has none, ``nn.BatchNorm1d`` with ``affine`` only for
+four arrays, one single-layer ``nn.LSTM``/``nn.GRU`` per entry, an activation module after a dense or
+conv1d entry, which ``export`` folds back). Where PyTorch's layout or alignment is not RTNeural's, a small
+wrapper (causal padding, RNN output sequence, feature axis) holds the stock module and declares it with
+``export_order``, the exporter's ordinary protocol for a container whose forward is the RTNeural stream of
+its submodules. Conv2d and batchnorm2d entries, which ``export`` never writes, are rebuilt by wrappers that
+the exporter refuses.
+
 ``stream(module, xs)`` runs a torch module of the kind ``verifier.export`` accepts the way RTNeural runs
 its export: batch 1, the whole sequence from zero state, LSTM/GRU output sequences feeding the next module,
 and every Conv1d *causal*: its input is left-padded with ``(K-1)*dilation`` zeros (or, for a module
@@ -35,12 +45,14 @@ from verifier.export import Leaf, export, leaf_modules
 
 __all__ = ["ReferenceModel", "frames", "reference", "stream"]
 
-_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "sigmoid": torch.sigmoid,
-    "softmax": lambda x: torch.softmax(x, dim=-1),  # over the layer vector of one step
-    "elu": lambda x: F.elu(x, alpha=1.0),
+# The stock modules `export` names exactly these activations (nn.Softmax only with dim=-1, nn.ELU only
+# with alpha=1), so each one exports back to its name.
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "softmax": lambda: nn.Softmax(dim=-1),  # over the layer vector of one step
+    "elu": lambda: nn.ELU(alpha=1.0),
 }
 # Entry types whose `activation` RTNeural applies; on the others it is ignored (FORMAT.md §2.3).
 _APPLIES_ACTIVATION = ("dense", "time-distributed-dense", "conv1d", "conv2d", "activation")
@@ -111,10 +123,14 @@ def _array(value: Any, place: _Place, dims: tuple[int, ...], dtype: torch.dtype)
 
 
 # --- the rebuilt layers (all take and give [batch, time, features]) --------------------------------------
+# A wrapper with `export_order` computes exactly what verifier.reference.stream computes for the stock
+# module it names, so export() may read it as that module.
 
 
 class _Causal(nn.Module):
     """A stock Conv1d run causally: left-pad the time axis with (K-1)*d zeros (RTNeural's zero history)."""
+
+    export_order = ("conv",)  # padding 0: export's causal streaming convolution
 
     def __init__(self, conv: nn.Conv1d) -> None:
         super().__init__()
@@ -127,6 +143,10 @@ class _Causal(nn.Module):
 
 
 class _Recurrent(nn.Module):
+    """A stock batch-first LSTM/GRU from zero state; its output sequence feeds the next layer."""
+
+    export_order = ("rnn",)
+
     def __init__(self, rnn: nn.LSTM | nn.GRU) -> None:
         super().__init__()
         self.rnn = rnn
@@ -135,8 +155,21 @@ class _Recurrent(nn.Module):
         return self.rnn(x)[0]  # zero initial state
 
 
+class _Features(nn.Module):
+    """A stock channel-axis module (BatchNorm1d, PReLU) applied to the feature vector of every step."""
+
+    export_order = ("module",)
+
+    def __init__(self, module: nn.BatchNorm1d | nn.PReLU) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.transpose(1, 2)).transpose(1, 2)  # torch's channel axis is 1
+
+
 class _Affine(nn.Module):
-    """Batchnorm maths written out: gamma * (x - mean) / sqrt(var + eps) + beta, per feature (channel)."""
+    """Batchnorm2d maths written out: gamma * (x - mean) / sqrt(var + eps) + beta, per channel of a frame."""
 
     def __init__(
         self,
@@ -159,27 +192,6 @@ class _Affine(nn.Module):
         return y.flatten(-2)
 
 
-class _PReLU(nn.Module):
-    def __init__(self, alpha: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("alpha", alpha)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.where(x >= 0, x, self.alpha * x)
-
-
-class _Activation(nn.Module):
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _ACTIVATIONS[self.name](x)
-
-    def extra_repr(self) -> str:
-        return self.name
-
-
 class _Conv2d(nn.Module):
     """Conv2d over (time, feature) frames: causal 'valid' in time, valid/TF-'same' along features."""
 
@@ -199,13 +211,18 @@ class _Conv2d(nn.Module):
 
 
 class ReferenceModel(nn.Module):
-    """The rebuilt chain. Input ``[T, in]`` or ``[B, T, in]``; output of the same rank, from zero state."""
+    """The rebuilt chain. Input ``[T, in]`` or ``[B, T, in]``; output of the same rank, from zero state.
+
+    ``layers`` is an ``nn.Sequential`` in JSON order, which is what ``export`` walks.
+    """
+
+    export_order = ("layers",)
 
     def __init__(
         self, layers: list[nn.Module], in_size: int, out_size: int, source: str, dtype: torch.dtype
     ) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(layers)
+        self.layers = nn.Sequential(*layers)
         self.in_size = in_size
         self.out_size = out_size
         self.source = source
@@ -220,9 +237,13 @@ class ReferenceModel(nn.Module):
             )
         y = x if x.dim() == 3 else x.unsqueeze(0)
         with torch.no_grad():
-            for layer in self.layers:
-                y = layer(y)
+            y = self.layers(y)
         return y if x.dim() == 3 else y.squeeze(0)
+
+    def train(self, mode: bool = True) -> ReferenceModel:
+        # The file's model has no training mode: batchnorm always uses the file's statistics (in train mode
+        # nn.BatchNorm1d would use batch statistics and overwrite them).
+        return super().train(False)
 
 
 def reference(
@@ -285,7 +306,7 @@ def _build(raw: Any, place: _Place, width: int, dtype: torch.dtype) -> tuple[lis
                 expected='tanh, relu, sigmoid, softmax, elu or ""',
                 found=activation,
             )
-        built.append(_Activation(activation))
+        built.append(_ACTIVATIONS[activation]())
     return built, out
 
 
@@ -294,11 +315,12 @@ _Built = tuple[nn.Module | None, int]
 
 def _dense(e: _Entry) -> _Built:
     kernel = e.weight(0, (e.width, e.out))
-    bias = e.weight(1, (e.out,)) if e.count() > 1 else torch.zeros(e.out, dtype=e.dtype)
-    linear = nn.Linear(e.width, e.out, dtype=e.dtype)
+    has_bias = e.count() > 1  # RTNeural: no bias array means a zero bias
+    linear = nn.Linear(e.width, e.out, bias=has_bias, dtype=e.dtype)
     with torch.no_grad():
         linear.weight.copy_(kernel.T)  # JSON [in][out] -> torch [out][in]
-        linear.bias.copy_(bias)
+        if has_bias:
+            linear.bias.copy_(e.weight(1, (e.out,)))
     return linear, e.out
 
 
@@ -312,11 +334,13 @@ def _lstm(e: _Entry) -> _Built:
     recurrent = e.weight(1, (hidden, 4 * hidden))
     bias = e.weight(2, (4 * hidden,))
     lstm = nn.LSTM(e.width, hidden, batch_first=True, dtype=e.dtype)
-    with torch.no_grad():  # same gate order i,f,g,o; the one bias goes to b_ih, b_hh stays zero
+    with torch.no_grad():  # same gate order i,f,g,o; the one bias goes to b_ih, b_hh adds nothing
         lstm.weight_ih_l0.copy_(kernel.T)
         lstm.weight_hh_l0.copy_(recurrent.T)
         lstm.bias_ih_l0.copy_(bias)
-        lstm.bias_hh_l0.zero_()
+        # -0.0, not 0.0: x + (-0.0) is x bit for bit, even for x = -0.0, so export's b_ih + b_hh gives
+        # back the JSON bias exactly (0.0 would turn a -0.0 bias into 0.0).
+        lstm.bias_hh_l0.fill_(-0.0)
     return _Recurrent(lstm), hidden
 
 
@@ -356,22 +380,34 @@ def _conv1d(e: _Entry) -> _Built:
     return _Causal(conv), e.out
 
 
-def _affine(e: _Entry, channels: int) -> _Affine:
+def _epsilon(e: _Entry) -> float:
     eps = _key(e.raw, "epsilon", e.place)[0]
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
         raise e.place.at("epsilon").error("expected a non-negative number", found=eps)
+    return float(eps)
+
+
+def _statistics(e: _Entry, channels: int) -> tuple[torch.Tensor, ...]:
+    """[gamma, beta, mean, var] for four arrays, [mean, var] otherwise (RTNeural: gamma 1, beta 0)."""
     if e.count() == 4:
-        gamma, beta, mean, var = (e.weight(i, (channels,)) for i in range(4))
-    elif e.count() >= 2:  # RTNeural takes any other count as [mean, var] with gamma 1, beta 0
-        mean, var = e.weight(0, (channels,)), e.weight(1, (channels,))
-        gamma, beta = torch.ones(channels, dtype=e.dtype), torch.zeros(channels, dtype=e.dtype)
-    else:
-        raise e.place.at("weights").error("batchnorm needs 2 or 4 arrays", found=f"{e.count()} arrays")
-    return _Affine(gamma, beta, mean, var, float(eps), channels)
+        return tuple(e.weight(i, (channels,)) for i in range(4))
+    if e.count() >= 2:  # RTNeural takes any other count as [mean, var]
+        return e.weight(0, (channels,)), e.weight(1, (channels,))
+    raise e.place.at("weights").error("batchnorm needs 2 or 4 arrays", found=f"{e.count()} arrays")
 
 
 def _batchnorm(e: _Entry) -> _Built:
-    return _affine(e, e.width), e.width
+    eps = _epsilon(e)
+    arrays = _statistics(e, e.width)
+    affine = len(arrays) == 4  # without gamma and beta, export writes [mean, var] back
+    norm = nn.BatchNorm1d(e.width, eps=eps, affine=affine, dtype=e.dtype).eval()
+    with torch.no_grad():
+        if affine:
+            norm.weight.copy_(arrays[0])
+            norm.bias.copy_(arrays[1])
+        norm.running_mean.copy_(arrays[-2])
+        norm.running_var.copy_(arrays[-1])
+    return _Features(norm), e.width
 
 
 def _check_frame(e: _Entry, features: int, channels: int) -> None:
@@ -386,7 +422,10 @@ def _check_frame(e: _Entry, features: int, channels: int) -> None:
 def _batchnorm2d(e: _Entry) -> _Built:
     channels = e.size("num_filters_in")
     _check_frame(e, e.size("num_features_in"), channels)
-    return _affine(e, channels), e.width
+    arrays = _statistics(e, channels)
+    if len(arrays) == 2:  # gamma 1, beta 0
+        arrays = (torch.ones_like(arrays[0]), torch.zeros_like(arrays[0]), *arrays)
+    return _Affine(*arrays, _epsilon(e), channels), e.width
 
 
 def _prelu(e: _Entry) -> _Built:
@@ -398,7 +437,10 @@ def _prelu(e: _Entry) -> _Built:
         raise alpha_place.error(
             "expected one alpha or one per feature", expected=f"1 or {e.width}", found=f"{count} values"
         )
-    return _PReLU(_array(alphas, alpha_place, (count,), e.dtype)), e.width
+    prelu = nn.PReLU(count, dtype=e.dtype)
+    with torch.no_grad():
+        prelu.weight.copy_(_array(alphas, alpha_place, (count,), e.dtype))
+    return _Features(prelu), e.width
 
 
 def _conv2d(e: _Entry) -> _Built:
