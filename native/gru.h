@@ -26,9 +26,10 @@ public:
                          [&](std::size_t r, std::size_t c) {
                              return c < in ? kernel[c * 3 * hidden + r] : recurrent[(c - in) * 3 * hidden + r];
                          }),
-          input_candidate_(hidden, in, [&](std::size_t r, std::size_t c) { return kernel[c * 3 * hidden + 2 * hidden + r]; }),
+          input_candidate_(hidden, in,
+                           [&](std::size_t r, std::size_t c) { return kernel[(3 * c + 2) * hidden + r]; }),
           recurrent_candidate_(hidden, hidden,
-                               [&](std::size_t r, std::size_t c) { return recurrent[c * 3 * hidden + 2 * hidden + r]; }),
+                               [&](std::size_t r, std::size_t c) { return recurrent[(3 * c + 2) * hidden + r]; }),
           gates_bias_(2 * hidden), input_candidate_bias_(hidden), recurrent_candidate_bias_(hidden),
           gates_(2 * hidden), input_part_(hidden), recurrent_part_(hidden), xh_(in + hidden) {
         const std::size_t rows = 3 * hidden;

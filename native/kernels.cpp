@@ -1,50 +1,45 @@
-// The inner loops of kernels.h, written once with GCC vector types of 64 bytes (one AVX-512 register) and
-// compiled by function multi-versioning for three x86-64 levels; the dynamic loader picks the best one the
-// CPU runs when the module loads (an ifunc), so the default build runs on any x86-64 and uses AVX-512 where
-// it exists. On a narrower level the compiler splits each 64-byte vector into two AVX2 or four SSE2
-// registers: the same operations, lane for lane, so the numbers do not depend on the level (no FMA: the
-// build passes -ffp-contract=off, and nothing here asks for one).
+// The inner loops of kernels.h, written once over GCC vector types of B bytes and compiled three times by
+// function multi-versioning: B = 64 for x86-64-v4 (AVX-512), 32 for x86-64-v3 (AVX2), 16 for the x86-64
+// baseline (SSE2). The dynamic loader picks the version the CPU runs when the module loads (an ifunc), so
+// the default build runs on any x86-64 and uses AVX-512 where it exists. Each level uses its own native
+// width: a 64-byte vector type compiled for AVX2 or SSE2 is not split into registers but goes through
+// memory, which measured 3x slower than plain AVX2 code. Every operation is element-wise or a sum in a
+// fixed order, so a lane computes exactly what the scalar code would and the numbers do not depend on the
+// level (no FMA either: the build passes -ffp-contract=off, and nothing here asks for one).
 //
 // Activations are computed with one exp kernel (range reduction x = n ln2 + r, a polynomial for e^r,
 // scaling by 2^n in two halves so that overflow gives inf and the subnormal range is kept) and the
-// formulas of FORMAT.md §4 on top. Measured against std:: functions over dense grids on [-30, 30] and at
-// the extremes (tests/test_fast_activations.py pins the bounds):
-//   float32: exp relative error <= 2 ulp; tanh, sigmoid, elu absolute error <= 1.2e-7 (one float32 ulp
-//            of 1) — the float32 rounding of the inputs is already larger.
-//   float64: exp relative error <= 2 ulp; tanh, sigmoid, elu absolute error <= 4.5e-16.
-// NaN propagates, tanh(+-inf) = +-1, sigmoid(-inf) = 0, exp overflows to inf where std::exp does, and
-// softmax therefore overflows (inf / inf = NaN) exactly where RTNeural's does.
+// formulas of FORMAT.md §4 on top. Measured against the exact functions (long double) on dense grids of
+// [-30, 30] and at the branch, saturation, overflow and underflow points (tests/test_kernels.py pins the
+// bounds):
+//   float32: exp <= 1 ulp; absolute error of tanh 7.0e-8, sigmoid 8.9e-8, elu 4.6e-8 (bound 1.2e-7, one
+//            float32 ulp of 1.0: the float32 rounding of the inputs is already larger);
+//   float64: exp <= 1 ulp; absolute error of tanh 1.4e-16, sigmoid 1.7e-16, elu 8.8e-17 (bound 2.3e-16).
+// NaN propagates, tanh(+-inf) = +-1, tanh(-0) = -0, sigmoid(-inf) = 0, exp overflows to inf where std::exp
+// does, and softmax therefore overflows (inf / inf = NaN) exactly where RTNeural's does.
 #include "kernels.h"
 
 #include <cstdint>
+#include <type_traits>
 
-#ifndef RTV_DISPATCH  // a build for one fixed level (to compare levels) defines it empty
-#define RTV_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
 #define RTV_INLINE inline __attribute__((always_inline))
 
 namespace rtv::kernels {
 namespace {
 
-typedef float VF __attribute__((vector_size(64)));
-typedef double VD __attribute__((vector_size(64)));
-typedef std::int32_t VI32 __attribute__((vector_size(64)));
-typedef std::int64_t VI64 __attribute__((vector_size(64)));
-
-template <typename T>
-struct Vector;
-template <>
-struct Vector<float> {
-    using type = VF;
+// Vectors of B bytes of T, and the integer vectors of the same shape (what a comparison yields).
+template <typename T, std::size_t B>
+struct Simd {
+    typedef T V __attribute__((vector_size(B)));
 };
-template <>
-struct Vector<double> {
-    using type = VD;
-};
-template <typename T>
-using Vec = typename Vector<T>::type;
-template <typename T>
-constexpr std::size_t kLanes = sizeof(Vec<T>) / sizeof(T);
+template <typename T, std::size_t B>
+using Vec = typename Simd<T, B>::V;
+template <typename V>
+using Mask = decltype(V{} < V{});
+template <typename V>
+using Element = std::remove_reference_t<decltype(V{}[0])>;
+template <typename V>
+constexpr std::size_t kLanes = sizeof(V) / sizeof(Element<V>);
 
 // Unaligned by construction (memcpy): activations, biases and layer outputs have no alignment promise.
 template <typename V, typename T>
@@ -64,10 +59,10 @@ RTV_INLINE To bits(const From& v) {
     __builtin_memcpy(&out, &v, sizeof(To));
     return out;
 }
-template <typename V, typename T>
-RTV_INLINE V splat(T x) {
+template <typename V>
+RTV_INLINE V splat(Element<V> x) {
     V v;
-    for (std::size_t k = 0; k < sizeof(V) / sizeof(v[0]); ++k) v[k] = x;
+    for (std::size_t k = 0; k < kLanes<V>; ++k) v[k] = x;
     return v;
 }
 
@@ -84,98 +79,122 @@ RTV_INLINE void prefetch(const T* p) {
 
 // --- matvec -----------------------------------------------------------------------------------------------
 
-// One panel of NV vectors of rows: acc = init; acc += W[:, c] * x[c] for c in order.
-template <typename T, int NV>
-RTV_INLINE void panel(T* out, const T* init, const T* w, const T* x, std::size_t cols) {
-    using V = Vec<T>;
-    constexpr std::size_t L = kLanes<T>;
+// At most this many accumulator registers per pass over the columns: with the broadcast x[c] and a loaded
+// weight vector it fits the 16 registers of SSE2 and AVX2. A wider panel (SSE2's is 16 vectors) is done in
+// two passes over the same columns, each summing its rows in the same column order.
+constexpr int kMaxAccumulators = 8;
+
+// NV vectors of rows: acc = init; acc += W[:, c] * x[c] for c in order. Column c of these rows starts at
+// w + c * stride (stride = the panel's width in values).
+template <std::size_t B, int NV, typename T>
+RTV_INLINE void rows_pass(T* out, const T* init, const T* w, std::size_t stride, const T* x,
+                          std::size_t cols) {
+    using V = Vec<T, B>;
+    constexpr std::size_t L = kLanes<V>;
     V acc[NV];
     for (int v = 0; v < NV; ++v) acc[v] = load<V>(init + v * L);
-    const T* wp = static_cast<const T*>(__builtin_assume_aligned(w, 64));
-    for (std::size_t c = 0; c < cols; ++c, wp += NV * L) {
-        for (int v = 0; v < NV; ++v) prefetch(wp + v * L);
+    for (std::size_t c = 0; c < cols; ++c, w += stride) {
+        for (int v = 0; v < NV; ++v) prefetch(w + v * L);
         const T xc = x[c];
-        for (int v = 0; v < NV; ++v) acc[v] += load<V>(wp + v * L) * xc;
+        for (int v = 0; v < NV; ++v) acc[v] += load<V>(w + v * L) * xc;
     }
     for (int v = 0; v < NV; ++v) store(out + v * L, acc[v]);
 }
 
-// The last, narrower panel: its rows go through a padded local copy so that nothing past `rows` is touched.
-template <typename T>
-RTV_INLINE void tail_panel(T* out, const T* init, const T* w, const T* x, std::size_t rows, std::size_t cols) {
-    constexpr std::size_t L = kLanes<T>;
-    alignas(64) T tmp[panel_rows<T>()] = {};
-    for (std::size_t r = 0; r < rows; ++r) tmp[r] = init[r];
-    switch ((padded_rows(rows, panel_rows<T>()) + L - 1) / L) {
-        case 1: panel<T, 1>(tmp, tmp, w, x, cols); break;
-        case 2: panel<T, 2>(tmp, tmp, w, x, cols); break;
-        case 3: panel<T, 3>(tmp, tmp, w, x, cols); break;
-        default: panel<T, 4>(tmp, tmp, w, x, cols); break;
+// rows_pass<NV> for a count known only at run time (1 <= count <= NV).
+template <std::size_t B, int NV, typename T>
+RTV_INLINE void rows_pass_of(int count, T* out, const T* init, const T* w, std::size_t stride, const T* x,
+                             std::size_t cols) {
+    if constexpr (NV > 1) {
+        if (count < NV) return rows_pass_of<B, NV - 1>(count, out, init, w, stride, x, cols);
     }
-    for (std::size_t r = 0; r < rows; ++r) out[r] = tmp[r];
+    rows_pass<B, NV>(out, init, w, stride, x, cols);
 }
 
-template <typename T>
+// One panel of `width` rows (a multiple of kRowPadding), in passes of at most kMaxAccumulators vectors.
+template <std::size_t B, typename T>
+RTV_INLINE void panel(T* out, const T* init, const T* w, std::size_t width, const T* x, std::size_t cols) {
+    constexpr std::size_t L = kLanes<Vec<T, B>>;
+    constexpr int kPanelVectors = static_cast<int>(panel_rows<T>() / L);
+    constexpr int kPass = kPanelVectors < kMaxAccumulators ? kPanelVectors : kMaxAccumulators;
+    for (std::size_t first = 0; first < width; first += kPass * L) {
+        const int rest = static_cast<int>((width - first) / L);
+        const int count = rest < kPass ? rest : kPass;
+        rows_pass_of<B, kPass>(count, out + first, init + first, w + first, width, x, cols);
+    }
+}
+
+template <std::size_t B, typename T>
 RTV_INLINE void matvec_impl(T* out, const T* init, const T* packed, const T* x, std::size_t rows,
                             std::size_t cols) {
     constexpr std::size_t P = panel_rows<T>();
-    static_assert(P == 4 * kLanes<T>, "a full panel is four vectors");
     std::size_t r = 0;
-    for (; r + P <= rows; r += P, packed += P * cols) panel<T, 4>(out + r, init + r, packed, x, cols);
-    if (r < rows) tail_panel(out + r, init + r, packed, x, rows - r, cols);
+    for (; r + P <= rows; r += P, packed += P * cols) panel<B>(out + r, init + r, packed, P, x, cols);
+    if (r < rows) {
+        // The last, narrower panel goes through a padded local copy so that nothing past `rows` is touched.
+        alignas(64) T tmp[P] = {};
+        const std::size_t rest = rows - r;
+        for (std::size_t k = 0; k < rest; ++k) tmp[k] = init[r + k];
+        panel<B>(tmp, tmp, packed, padded_rows(rest, P), x, cols);
+        for (std::size_t k = 0; k < rest; ++k) out[r + k] = tmp[k];
+    }
 }
 
-// --- exp and the activations built on it --------------------------------------------------------------------
+// --- exp and the activations built on it -------------------------------------------------------------------
 
 // e^x = 2^n e^r with n = round(x / ln2), r = x - n ln2 (ln2 split in two so that n * hi is exact), and
-// 2^n applied as 2^(n/2) 2^(n - n/2), each a normal number, so that results near overflow and in the
-// subnormal range are rounded once, as std::exp rounds them.
-RTV_INLINE VF exp_v(VF x) {
-    const VF lo = splat<VF>(-104.0f), hi = splat<VF>(89.0f);  // beyond these e^x is 0 / inf in float
-    x = x < lo ? lo : x;  // written so that a NaN fails both tests and passes through
-    x = x > hi ? hi : x;
-    const VF magic = splat<VF>(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer in the low bits
-    const VF t = x * 1.44269504088896341f + magic;
-    const VF n = t - magic;
-    const VI32 ni = bits<VI32>(t) - bits<VI32>(magic);
-    VF r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    // Cephes expf: e^r = 1 + r + r^2 P(r) on |r| <= ln2 / 2.
-    VF p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    const VI32 n1 = ni >> 1, n2 = ni - n1;
-    return p * bits<VF>((n1 + 127) << 23) * bits<VF>((n2 + 127) << 23);
-}
-
-RTV_INLINE VD exp_v(VD x) {
-    const VD lo = splat<VD>(-746.0), hi = splat<VD>(710.0);
-    x = x < lo ? lo : x;
-    x = x > hi ? hi : x;
-    const VD magic = splat<VD>(6755399441055744.0);  // 1.5 * 2^52
-    const VD t = x * 1.4426950408889634074 + magic;
-    const VD n = t - magic;
-    const VI64 ni = bits<VI64>(t) - bits<VI64>(magic);
-    VD r = x - n * 6.93147180369123816490e-01;  // fdlibm's ln2_hi / ln2_lo
-    r = r - n * 1.90821492927058770002e-10;
-    // Taylor to r^13: the next term is below 4e-18 relative on |r| <= ln2 / 2.
-    VD p = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * (r * r) + r + 1.0;
-    const VI64 n1 = ni >> 1, n2 = ni - n1;
-    return p * bits<VD>((n1 + 1023) << 52) * bits<VD>((n2 + 1023) << 52);
+// 2^n applied as 2^n1 2^n2 with n1 + n2 = n, each a normal number, so that results near overflow and in the
+// subnormal range are rounded once, as std::exp rounds them. The integers are read off the bits of a float
+// that a "magic" constant rounded (no float-to-int conversion: SSE2 and AVX2 have none for 64-bit lanes).
+template <typename V>
+RTV_INLINE V exp_v(V x) {
+    using I = Mask<V>;
+    if constexpr (std::is_same_v<Element<V>, float>) {
+        const V lo = splat<V>(-104.0f), hi = splat<V>(89.0f);  // beyond these e^x is 0 / inf in float
+        x = x < lo ? lo : x;  // written so that a NaN fails both tests and passes through
+        x = x > hi ? hi : x;
+        const V magic = splat<V>(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer in the low bits
+        const V t = x * 1.44269504088896341f + magic;
+        const V n = t - magic;
+        const I ni = bits<I>(t) - bits<I>(magic);
+        V r = x - n * 0.693359375f;
+        r = r - n * -2.12194440e-4f;
+        // Cephes expf: e^r = 1 + r + r^2 P(r) on |r| <= ln2 / 2.
+        V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * (r * r) + r + 1.0f;
+        const I n1 = ni >> 1, n2 = ni - n1;
+        return p * bits<V>((n1 + 127) << 23) * bits<V>((n2 + 127) << 23);
+    } else {
+        const V lo = splat<V>(-746.0), hi = splat<V>(710.0);
+        x = x < lo ? lo : x;
+        x = x > hi ? hi : x;
+        const V magic = splat<V>(6755399441055744.0);  // 1.5 * 2^52
+        const V t = x * 1.4426950408889634074 + magic;
+        const V n = t - magic;
+        const I ni = bits<I>(t) - bits<I>(magic);
+        V r = x - n * 6.93147180369123816490e-01;  // fdlibm's ln2_hi / ln2_lo
+        r = r - n * 1.90821492927058770002e-10;
+        // Taylor to r^13: the next term is below 4e-18 relative on |r| <= ln2 / 2.
+        V p = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+        p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0;
+        p = p * r + 1.0 / 362880.0;
+        p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * (r * r) + r + 1.0;
+        const I n1 = bits<I>((n * 0.5 + magic)) - bits<I>(magic);  // n / 2 rounded: exact, no shift needed
+        const I n2 = ni - n1;
+        return p * bits<V>((n1 + 1023) << 52) * bits<V>((n2 + 1023) << 52);
+    }
 }
 
 template <typename V>
@@ -187,31 +206,30 @@ RTV_INLINE V sigmoid_v(V x) {
 // would lose relative precision; above, that formula. In double both branches end in a division, the
 // costliest instruction here, so the operands are chosen first and divided once. Both branches run on |x|
 // and the sign is put back last: tanh is odd, and tanh(-0) stays -0.
-RTV_INLINE VF tanh_v(VF x) {
-    const VI32 sign = bits<VI32>(x) & bits<VI32>(splat<VF>(-0.0f));
-    const VF ax = bits<VF>(bits<VI32>(x) ^ sign);
-    const VF large = 1.0f - 2.0f / (exp_v(ax + ax) + 1.0f);
-    const VF z = ax * ax;
-    VF p = z * -5.70498872745e-3f + 2.06390887954e-2f;
-    p = p * z + -5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z + -3.33332819422e-1f;
-    const VF small = p * z * ax + ax;
-    return bits<VF>(bits<VI32>(ax < 0.625f ? small : large) | sign);
-}
-
-RTV_INLINE VD tanh_v(VD x) {
-    const VI64 sign = bits<VI64>(x) & bits<VI64>(splat<VD>(-0.0));
-    const VD ax = bits<VD>(bits<VI64>(x) ^ sign);
-    const VD z = ax * ax;
-    VD p = z * -9.64399179425052238628e-1 + -9.92877231001918586564e1;
-    p = p * z + -1.61468768441708447952e3;
-    VD q = z + 1.12811678491632931402e2;
-    q = q * z + 2.23548839060100448583e3;
-    q = q * z + 4.84406305325125486048e3;
-    const auto small = ax < 0.625;
-    const VD quotient = small ? (ax * q + ax * (z * p)) / q : 2.0 / (exp_v(ax + ax) + 1.0);
-    return bits<VD>(bits<VI64>(small ? quotient : 1.0 - quotient) | sign);
+template <typename V>
+RTV_INLINE V tanh_v(V x) {
+    using I = Mask<V>;
+    const I sign = bits<I>(x) & bits<I>(splat<V>(-0.0));
+    const V ax = bits<V>(bits<I>(x) ^ sign);
+    const V z = ax * ax;
+    const auto small = ax < 0.625f;
+    V y;
+    if constexpr (std::is_same_v<Element<V>, float>) {
+        V p = z * -5.70498872745e-3f + 2.06390887954e-2f;
+        p = p * z + -5.37397155531e-2f;
+        p = p * z + 1.33314422036e-1f;
+        p = p * z + -3.33332819422e-1f;
+        y = small ? p * z * ax + ax : 1.0f - 2.0f / (exp_v(ax + ax) + 1.0f);
+    } else {
+        V p = z * -9.64399179425052238628e-1 + -9.92877231001918586564e1;
+        p = p * z + -1.61468768441708447952e3;
+        V q = z + 1.12811678491632931402e2;
+        q = q * z + 2.23548839060100448583e3;
+        q = q * z + 4.84406305325125486048e3;
+        const V quotient = small ? (ax * q + ax * (z * p)) / q : 2.0 / (exp_v(ax + ax) + 1.0);
+        y = small ? quotient : 1.0 - quotient;
+    }
+    return bits<V>(bits<I>(y) | sign);
 }
 
 template <typename V>
@@ -220,7 +238,7 @@ RTV_INLINE V elu_v(V x) {
 }
 
 // Function objects rather than lambdas: a lambda's body is a function of its own, compiled for the baseline
-// target, and would run SSE2 code inside an AVX-512 clone whenever the compiler chose not to inline it.
+// target, and would run SSE2 code inside an AVX-512 version whenever the compiler chose not to inline it.
 struct Exp {
     template <typename V>
     RTV_INLINE V operator()(V x) const { return exp_v(x); }
@@ -240,39 +258,46 @@ struct Elu {
 template <typename T>
 struct DivideBy {
     T divisor;
-    RTV_INLINE Vec<T> operator()(Vec<T> x) const { return x / divisor; }
+    template <typename V>
+    RTV_INLINE V operator()(V x) const { return x / divisor; }
 };
 
 // Applies f to n values, whole vectors first, then the remainder through a padded local vector.
-template <typename T, typename F>
+template <std::size_t B, typename T, typename F>
 RTV_INLINE void map(T* out, const T* in, std::size_t n, F f) {
-    using V = Vec<T>;
-    constexpr std::size_t L = kLanes<T>;
+    using V = Vec<T, B>;
+    constexpr std::size_t L = kLanes<V>;
     std::size_t i = 0;
     for (; i + L <= n; i += L) store(out + i, f(load<V>(in + i)));
     if (i < n) {
         T tmp[L] = {};
         for (std::size_t k = 0; i + k < n; ++k) tmp[k] = in[i + k];
-        const V y = f(load<V>(tmp));
-        store(tmp, y);
+        store(tmp, f(load<V>(tmp)));
         for (std::size_t k = 0; i + k < n; ++k) out[i + k] = tmp[k];
     }
 }
 
-template <typename T>
+template <std::size_t B, typename T>
+RTV_INLINE void tanh_impl(T* out, const T* in, std::size_t n) { map<B>(out, in, n, Tanh{}); }
+template <std::size_t B, typename T>
+RTV_INLINE void sigmoid_impl(T* out, const T* in, std::size_t n) { map<B>(out, in, n, Sigmoid{}); }
+template <std::size_t B, typename T>
+RTV_INLINE void elu_impl(T* out, const T* in, std::size_t n) { map<B>(out, in, n, Elu{}); }
+
+template <std::size_t B, typename T>
 RTV_INLINE void softmax_impl(T* out, const T* in, std::size_t n) {
-    map(out, in, n, Exp{});
+    map<B>(out, in, n, Exp{});
     T sum = T(0);
     for (std::size_t i = 0; i < n; ++i) sum += out[i];
-    map(out, out, n, DivideBy<T>{sum});
+    map<B>(out, out, n, DivideBy<T>{sum});
 }
 
 // --- recurrent cells -------------------------------------------------------------------------------------
 
 // One vector of cells; `stride` is the distance between gate blocks.
-template <typename T>
+template <std::size_t B, typename T>
 RTV_INLINE void lstm_step(const T* g, std::size_t stride, T* cj, T* hj) {
-    using V = Vec<T>;
+    using V = Vec<T, B>;
     const V i = sigmoid_v(load<V>(g));
     const V f = sigmoid_v(load<V>(g + stride));
     const V candidate = tanh_v(load<V>(g + 2 * stride));
@@ -284,11 +309,11 @@ RTV_INLINE void lstm_step(const T* g, std::size_t stride, T* cj, T* hj) {
 
 // Whole vectors of cells first; the last partial vector goes through padded copies of every array the cell
 // reads or writes, so that nothing past `hidden` is touched.
-template <typename T>
+template <std::size_t B, typename T>
 RTV_INLINE void lstm_cell_impl(const T* gates, T* c, T* h, std::size_t H) {
-    constexpr std::size_t L = kLanes<T>;
-        std::size_t j = 0;
-    for (; j + L <= H; j += L) lstm_step(gates + j, H, c + j, h + j);
+    constexpr std::size_t L = kLanes<Vec<T, B>>;
+    std::size_t j = 0;
+    for (; j + L <= H; j += L) lstm_step<B>(gates + j, H, c + j, h + j);
     if (j < H) {
         T g[4 * L] = {}, cj[L] = {}, hj[L] = {};
         const std::size_t rest = H - j;
@@ -296,7 +321,7 @@ RTV_INLINE void lstm_cell_impl(const T* gates, T* c, T* h, std::size_t H) {
             for (std::size_t gate = 0; gate < 4; ++gate) g[gate * L + k] = gates[gate * H + j + k];
             cj[k] = c[j + k];
         }
-        lstm_step<T>(g, L, cj, hj);
+        lstm_step<B>(g, L, cj, hj);
         for (std::size_t k = 0; k < rest; ++k) {
             c[j + k] = cj[k];
             h[j + k] = hj[k];
@@ -304,20 +329,20 @@ RTV_INLINE void lstm_cell_impl(const T* gates, T* c, T* h, std::size_t H) {
     }
 }
 
-template <typename T>
+template <std::size_t B, typename T>
 RTV_INLINE void gru_step(const T* zrj, std::size_t stride, const T* nxj, const T* nhj, T* hj) {
-    using V = Vec<T>;
+    using V = Vec<T, B>;
     const V z = sigmoid_v(load<V>(zrj));
     const V r = sigmoid_v(load<V>(zrj + stride));
     const V candidate = tanh_v(load<V>(nxj) + r * load<V>(nhj));
     store(hj, (1 - z) * candidate + z * load<V>(hj));
 }
 
-template <typename T>
+template <std::size_t B, typename T>
 RTV_INLINE void gru_cell_impl(const T* zr, const T* nx, const T* nh, T* h, std::size_t H) {
-    constexpr std::size_t L = kLanes<T>;
+    constexpr std::size_t L = kLanes<Vec<T, B>>;
     std::size_t j = 0;
-    for (; j + L <= H; j += L) gru_step(zr + j, H, nx + j, nh + j, h + j);
+    for (; j + L <= H; j += L) gru_step<B>(zr + j, H, nx + j, nh + j, h + j);
     if (j < H) {
         T zrj[2 * L] = {}, nxj[L] = {}, nhj[L] = {}, hj[L] = {};
         const std::size_t rest = H - j;
@@ -328,89 +353,115 @@ RTV_INLINE void gru_cell_impl(const T* zr, const T* nx, const T* nh, T* h, std::
             nhj[k] = nh[j + k];
             hj[k] = h[j + k];
         }
-        gru_step<T>(zrj, L, nxj, nhj, hj);
+        gru_step<B>(zrj, L, nxj, nhj, hj);
         for (std::size_t k = 0; k < rest; ++k) h[j + k] = hj[k];
     }
 }
 
-}  // namespace
+// --- the bandwidth probe -----------------------------------------------------------------------------------
 
-// --- the dispatched entry points -------------------------------------------------------------------------
-
-RTV_DISPATCH void matvec(float* out, const float* init, const float* packed, const float* x, std::size_t rows,
-                         std::size_t cols) noexcept {
-    matvec_impl(out, init, packed, x, rows, cols);
-}
-RTV_DISPATCH void matvec(double* out, const double* init, const double* packed, const double* x,
-                         std::size_t rows, std::size_t cols) noexcept {
-    matvec_impl(out, init, packed, x, rows, cols);
-}
-
-RTV_DISPATCH void tanh(float* out, const float* in, std::size_t n) noexcept {
-    map(out, in, n, Tanh{});
-}
-RTV_DISPATCH void tanh(double* out, const double* in, std::size_t n) noexcept {
-    map(out, in, n, Tanh{});
-}
-RTV_DISPATCH void sigmoid(float* out, const float* in, std::size_t n) noexcept {
-    map(out, in, n, Sigmoid{});
-}
-RTV_DISPATCH void sigmoid(double* out, const double* in, std::size_t n) noexcept {
-    map(out, in, n, Sigmoid{});
-}
-RTV_DISPATCH void elu(float* out, const float* in, std::size_t n) noexcept {
-    map(out, in, n, Elu{});
-}
-RTV_DISPATCH void elu(double* out, const double* in, std::size_t n) noexcept {
-    map(out, in, n, Elu{});
-}
-RTV_DISPATCH void softmax(float* out, const float* in, std::size_t n) noexcept { softmax_impl(out, in, n); }
-RTV_DISPATCH void softmax(double* out, const double* in, std::size_t n) noexcept { softmax_impl(out, in, n); }
-
-RTV_DISPATCH void lstm_cell(const float* gates, float* c, float* h, std::size_t hidden) noexcept {
-    lstm_cell_impl(gates, c, h, hidden);
-}
-RTV_DISPATCH void lstm_cell(const double* gates, double* c, double* h, std::size_t hidden) noexcept {
-    lstm_cell_impl(gates, c, h, hidden);
-}
-RTV_DISPATCH void gru_cell(const float* zr, const float* nx, const float* nh, float* h,
-                           std::size_t hidden) noexcept {
-    gru_cell_impl(zr, nx, nh, h, hidden);
-}
-RTV_DISPATCH void gru_cell(const double* zr, const double* nx, const double* nh, double* h,
-                           std::size_t hidden) noexcept {
-    gru_cell_impl(zr, nx, nh, h, hidden);
-}
-
-RTV_DISPATCH float read_sweep(const float* data, std::size_t n, bool ahead) noexcept {
+template <std::size_t B>
+RTV_INLINE float read_sweep_impl(const float* data, std::size_t n, bool ahead) {
     // Four independent sums, so that the loop is bound by the reads and not by the adds' latency.
-    constexpr std::size_t L = kLanes<float>;
-    VF a0{}, a1{}, a2{}, a3{};
+    using V = Vec<float, B>;
+    constexpr std::size_t L = kLanes<V>;
+    V a0{}, a1{}, a2{}, a3{};
     std::size_t i = 0;
     for (; i + 4 * L <= n; i += 4 * L) {
         if (ahead)
             for (std::size_t v = 0; v < 4; ++v) prefetch(data + i + v * L);
-        a0 += load<VF>(data + i);
-        a1 += load<VF>(data + i + L);
-        a2 += load<VF>(data + i + 2 * L);
-        a3 += load<VF>(data + i + 3 * L);
+        a0 += load<V>(data + i);
+        a1 += load<V>(data + i + L);
+        a2 += load<V>(data + i + 2 * L);
+        a3 += load<V>(data + i + 3 * L);
     }
-    const VF a = (a0 + a1) + (a2 + a3);
+    const V a = (a0 + a1) + (a2 + a3);
     float sum = 0.0f;
     for (std::size_t k = 0; k < L; ++k) sum += a[k];
     for (; i < n; ++i) sum += data[i];
     return sum;
 }
 
-// Versioned by hand with the same three targets, so that the dispatcher's choice here is the one the
-// target_clones resolver makes for every kernel above. GCC emits a hand-versioned function's dispatcher
-// only where it is called, so the versions stay in this file behind one ordinary function.
-namespace {
-__attribute__((target("arch=x86-64-v4"))) const char* dispatched_level() noexcept { return "x86-64-v4"; }
-__attribute__((target("arch=x86-64-v3"))) const char* dispatched_level() noexcept { return "x86-64-v3"; }
-__attribute__((target("default"))) const char* dispatched_level() noexcept { return "x86-64"; }
+// --- one version per level ---------------------------------------------------------------------------------
+//
+// GCC's function multi-versioning: the same function written for three targets, the dispatcher (an ifunc
+// resolved when the module loads) picks the best the CPU supports. GCC emits that dispatcher only where a
+// versioned function is called, so the versions stay in this file behind the ordinary functions below.
+// Defining RTV_FIXED_BYTES (16, 32 or 64) instead compiles one width with no dispatch: how the levels were
+// compared with each other, bit for bit, on one machine.
+#ifdef RTV_FIXED_BYTES
+#define RTV_VERSIONS(ret, name, params, args) \
+    ret name params noexcept { return name##_impl<RTV_FIXED_BYTES> args; }
+#else
+#define RTV_VERSIONS(ret, name, params, args)                                                        \
+    __attribute__((target("arch=x86-64-v4"))) ret name params noexcept { return name##_impl<64> args; } \
+    __attribute__((target("arch=x86-64-v3"))) ret name params noexcept { return name##_impl<32> args; } \
+    __attribute__((target("default"))) ret name params noexcept { return name##_impl<16> args; }
+#endif
+
+namespace versions {
+RTV_VERSIONS(void, matvec,
+             (float* o, const float* i, const float* w, const float* x, std::size_t r, std::size_t c),
+             (o, i, w, x, r, c))
+RTV_VERSIONS(void, matvec,
+             (double* o, const double* i, const double* w, const double* x, std::size_t r, std::size_t c),
+             (o, i, w, x, r, c))
+RTV_VERSIONS(void, tanh, (float* o, const float* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, tanh, (double* o, const double* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, sigmoid, (float* o, const float* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, sigmoid, (double* o, const double* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, elu, (float* o, const float* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, elu, (double* o, const double* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, softmax, (float* o, const float* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, softmax, (double* o, const double* i, std::size_t n), (o, i, n))
+RTV_VERSIONS(void, lstm_cell, (const float* g, float* c, float* h, std::size_t n), (g, c, h, n))
+RTV_VERSIONS(void, lstm_cell, (const double* g, double* c, double* h, std::size_t n), (g, c, h, n))
+RTV_VERSIONS(void, gru_cell, (const float* zr, const float* nx, const float* nh, float* h, std::size_t n),
+             (zr, nx, nh, h, n))
+RTV_VERSIONS(void, gru_cell, (const double* zr, const double* nx, const double* nh, double* h, std::size_t n),
+             (zr, nx, nh, h, n))
+RTV_VERSIONS(float, read_sweep, (const float* d, std::size_t n, bool ahead), (d, n, ahead))
+
+template <std::size_t B>
+const char* level_name_impl() {
+    return B == 64 ? "x86-64-v4" : B == 32 ? "x86-64-v3" : "x86-64";
+}
+RTV_VERSIONS(const char*, level_name, (), ())
+}  // namespace versions
+
 }  // namespace
 
-const char* simd_level() noexcept { return dispatched_level(); }
+void matvec(float* out, const float* init, const float* packed, const float* x, std::size_t rows,
+            std::size_t cols) noexcept {
+    versions::matvec(out, init, packed, x, rows, cols);
+}
+void matvec(double* out, const double* init, const double* packed, const double* x, std::size_t rows,
+            std::size_t cols) noexcept {
+    versions::matvec(out, init, packed, x, rows, cols);
+}
+void tanh(float* out, const float* in, std::size_t n) noexcept { versions::tanh(out, in, n); }
+void tanh(double* out, const double* in, std::size_t n) noexcept { versions::tanh(out, in, n); }
+void sigmoid(float* out, const float* in, std::size_t n) noexcept { versions::sigmoid(out, in, n); }
+void sigmoid(double* out, const double* in, std::size_t n) noexcept { versions::sigmoid(out, in, n); }
+void elu(float* out, const float* in, std::size_t n) noexcept { versions::elu(out, in, n); }
+void elu(double* out, const double* in, std::size_t n) noexcept { versions::elu(out, in, n); }
+void softmax(float* out, const float* in, std::size_t n) noexcept { versions::softmax(out, in, n); }
+void softmax(double* out, const double* in, std::size_t n) noexcept { versions::softmax(out, in, n); }
+void lstm_cell(const float* gates, float* c, float* h, std::size_t hidden) noexcept {
+    versions::lstm_cell(gates, c, h, hidden);
+}
+void lstm_cell(const double* gates, double* c, double* h, std::size_t hidden) noexcept {
+    versions::lstm_cell(gates, c, h, hidden);
+}
+void gru_cell(const float* zr, const float* nx, const float* nh, float* h, std::size_t hidden) noexcept {
+    versions::gru_cell(zr, nx, nh, h, hidden);
+}
+void gru_cell(const double* zr, const double* nx, const double* nh, double* h, std::size_t hidden) noexcept {
+    versions::gru_cell(zr, nx, nh, h, hidden);
+}
+float read_sweep(const float* data, std::size_t n, bool ahead) noexcept {
+    return versions::read_sweep(data, n, ahead);
+}
+const char* simd_level() noexcept { return versions::level_name(); }
 
 }  // namespace rtv::kernels
