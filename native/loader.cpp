@@ -274,7 +274,10 @@ private:
         // FORMAT.md §2.3: the entry's activation is applied after dense, conv1d and conv2d only.
         const bool applied = type == "dense" || type == "time-distributed-dense" || type == "conv1d" || type == "conv2d";
         if (applied) spec.activation = resolve_activation(entry, activation);
-        else if (type != "activation" && !activation.empty())
+        // Keras writes "tanh" on every recurrent layer, and tanh is what RTNeural's fixed gates use anyway:
+        // only another name deserves a warning (validate draws the same line, RTN-W001).
+        else if (type != "activation" && !activation.empty() &&
+                 !((type == "lstm" || type == "gru") && activation == "tanh"))
             warn(pointer_child(entry.pointer, "activation"),
                  "activation " + quoted(activation) + " is ignored by RTNeural on a " + type +
                      " layer; add a separate activation entry to apply it");
