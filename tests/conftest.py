@@ -46,7 +46,8 @@ def production_exports() -> Path:
     from verifier.production import write_exports
 
     production = Path(__file__).resolve().parents[1] / "fixtures" / "production"
-    pinned = {e["file"]: e["sha256"] for e in json.loads((production / "manifest.json").read_text())["models"]}
+    entries = json.loads((production / "manifest.json").read_text())["models"]
+    pinned = {e["file"]: e["sha256"] for e in entries}
 
     def current(relative: str) -> bool:
         path = production / relative
@@ -55,3 +56,15 @@ def production_exports() -> Path:
     if not all(current(relative) for relative in pinned):
         write_exports(production / "models")
     return production / "models"
+
+
+@pytest.fixture(scope="module")
+def load():
+    """``verifier.load``, or a skip (a failure under CI) when the engine is not built."""
+    try:
+        from verifier.engine import load
+    except ImportError as error:  # the extension is built by `pip install --no-build-isolation -e .`
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"engine not importable under CI: {error}", pytrace=False)
+        pytest.skip(f"engine not built: {error}")
+    return load

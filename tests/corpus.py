@@ -82,7 +82,22 @@ def steps(entry: dict[str, Any], which: str) -> np.ndarray:
     return np.ascontiguousarray(table)
 
 
+def aligned(entry: dict[str, Any], produced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ours, expected)`` steps to compare, per the case's ``compare`` block (README step 5): our step
+    ``rtneural_first_step + n * rtneural_step_stride`` against expected step ``expected_first_step + n``."""
+    expected = steps(entry, "expected")
+    spec = entry["compare"]
+    start, stride = spec["rtneural_first_step"], spec["rtneural_step_stride"]
+    first = spec["expected_first_step"]
+    count = len(expected) - first if spec["num_steps"] == "all" else spec["num_steps"]
+    ours = produced[start : start + count * stride : stride]
+    if spec["outputs"].startswith("output 0"):
+        ours = ours[:, :1]  # what forward() returns; the expected file has one column
+    return ours, expected[first : first + count]
+
+
 # --- probe mutations (manifest "negative_cases") -------------------------------------------------------
+
 
 def _split(path: str) -> list[str]:
     return [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]

@@ -11,7 +11,6 @@ Each test prints its worst absolute error (``pytest tests/test_conformance.py -r
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -37,17 +36,6 @@ def _params() -> list[Any]:
     return found
 
 
-@pytest.fixture(scope="module")
-def load():
-    try:
-        from verifier.engine import load
-    except ImportError as error:  # the extension is built by `pip install --no-build-isolation -e .`
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"engine not importable under CI: {error}", pytrace=False)
-        pytest.skip(f"engine not built: {error}")
-    return load
-
-
 @pytest.mark.parametrize(("name", "dtype"), _params())
 def test_conformance_case(name, dtype, request, record_property):
     case = corpus.case(name)
@@ -69,18 +57,8 @@ def test_conformance_case(name, dtype, request, record_property):
 
 
 def _aligned_comparison(case: dict[str, Any], produced: np.ndarray) -> Comparison:
-    expected = corpus.steps(case, "expected")
-    spec = case["compare"]
-    start, stride, first = (
-        spec["rtneural_first_step"],
-        spec["rtneural_step_stride"],
-        spec["expected_first_step"],
-    )
-    count = len(expected) - first if spec["num_steps"] == "all" else spec["num_steps"]
-    ours = produced[start : start + count * stride : stride]
-    if spec["outputs"].startswith("output 0"):
-        ours = ours[:, :1]  # what forward() returns; the expected file has one column
-    return compare(expected[first : first + count], ours, atol=case["tolerance"]["abs"])
+    ours, expected = corpus.aligned(case, produced)
+    return compare(expected, ours, atol=case["tolerance"]["abs"])
 
 
 def _stream(model, xs: np.ndarray) -> np.ndarray:

@@ -565,14 +565,7 @@ def test_keras_corpus_case_matches_rtneural_reference_output(name, dtype):
     case = corpus.case(name)
     model = load(corpus.require_corpus() / case["model"], dtype)
     got = model.run(corpus.steps(case, "input"))
-    expected = corpus.steps(case, "expected")
-    spec = case["compare"]
-    count = len(expected) - spec["expected_first_step"] if spec["num_steps"] == "all" else spec["num_steps"]
-    first, stride = spec["rtneural_first_step"], spec["rtneural_step_stride"]
-    ours = got[first : first + count * stride : stride]
-    theirs = expected[spec["expected_first_step"] : spec["expected_first_step"] + count]
-    if spec["outputs"].startswith("output 0"):
-        ours, theirs = ours[:, :1], theirs[:, :1]
+    ours, theirs = corpus.aligned(case, got)
     assert ours.shape == theirs.shape
     # RTNeural asserts these in double; its float runs stayed below 2e-7 (FORMAT.md §11.18)
     assert np.abs(ours - theirs).max() <= case["tolerance"]["abs"]

@@ -470,17 +470,6 @@ def test_export_error_names_the_module_and_the_reason(case):
 # --- round trips through the engine -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def load():
-    try:
-        from verifier.engine import load
-    except ImportError as error:  # the extension is built by `pip install --no-build-isolation -e .`
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"engine not importable under CI: {error}", pytrace=False)
-        pytest.skip(f"engine not built: {error}")
-    return load
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_export_streamed_by_the_engine_matches_the_torch_module(load, name, dtype):

@@ -70,15 +70,7 @@ def _model_path(name: str) -> str:
 
 def _aligned(entry: dict[str, Any], outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(expected, actual) steps the manifest says to compare, following its offsets and output choice."""
-    rule = entry["compare"]
-    expected = corpus.steps(entry, "expected")
-    first_expected = rule["expected_first_step"]
-    n = len(expected) - first_expected if rule["num_steps"] == "all" else rule["num_steps"]
-    first, stride = rule["rtneural_first_step"], rule["rtneural_step_stride"]
-    actual = outputs[first : first + n * stride : stride]
-    expected = expected[first_expected : first_expected + n]
-    if rule["outputs"].startswith("output 0"):
-        return expected[:, :1], actual[:, :1]
+    actual, expected = corpus.aligned(entry, outputs)
     return expected, actual
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from verifier.document import read_document
-from verifier.engine import load
+from verifier.engine import load, real_array
 from verifier.errors import ModelFormatError
 from verifier.validate import validate
 
@@ -151,30 +151,19 @@ class RTNeuralModel:
         return str(self.native.dtype)
 
     def forward(self, x: ArrayLike) -> np.ndarray:
-        return self.native.forward(_real_array(x, "x"))
+        return self.native.forward(real_array(x, "x"))
 
     def reset(self) -> None:
         self.native.reset()
 
     def run(self, xs: ArrayLike) -> np.ndarray:
-        return self.native.run(_real_array(xs, "xs"))
+        return self.native.run(real_array(xs, "xs"))
 
     def run_frames(self, xs: ArrayLike) -> np.ndarray:
-        return self.native.run_frames(_real_array(xs, "xs"))
+        return self.native.run_frames(real_array(xs, "xs"))
 
     def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray:
         for name, value in (("steps", steps), ("warmup", warmup), ("seed", seed)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         return self.native.time_forward(int(steps), int(warmup), bool(reset_each), int(seed))
-
-
-def _real_array(x: ArrayLike, name: str) -> np.ndarray:
-    # The same refusals as the engine's Model: RTNeural's adapter would otherwise cast booleans silently.
-    try:
-        array = np.asarray(x)
-    except (ValueError, TypeError) as error:  # ragged nested lists
-        raise ValueError(f"{name} must be a numeric array: {error}") from None
-    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must hold real numbers (float or int), got dtype {array.dtype}")
-    return array

@@ -90,26 +90,16 @@ class Model:
         return self._native.time_forward(int(steps), int(warmup), bool(reset_each), int(seed))
 
     def _vector(self, x: Any, name: str) -> np.ndarray:
-        array = self._real_array(x, name)
+        array = real_array(x, name)
         if array.shape != (self.in_size,):
             raise ValueError(f"{name} must have shape ({self.in_size},) for this model, got {array.shape}")
         return np.ascontiguousarray(array, dtype=self._dtype)
 
     def _matrix(self, xs: Any) -> np.ndarray:
-        array = self._real_array(xs, "xs")
+        array = real_array(xs, "xs")
         if array.ndim != 2 or array.shape[1] != self.in_size:
             raise ValueError(f"xs must have shape (T, {self.in_size}) for this model, got {array.shape}")
         return np.ascontiguousarray(array, dtype=self._dtype)
-
-    @staticmethod
-    def _real_array(x: Any, name: str) -> np.ndarray:
-        try:
-            array = np.asarray(x)
-        except (ValueError, TypeError) as error:  # ragged nested lists
-            raise ValueError(f"{name} must be a numeric array: {error}") from None
-        if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
-            raise ValueError(f"{name} must hold real numbers (float or int), got dtype {array.dtype}")
-        return array
 
 
 def load(source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: str = "float32") -> Model:
@@ -130,3 +120,14 @@ def load(source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: str = "
             pointer, message, expected=expected or None, found=found or None, source=source_name
         ) from None
     return Model(native, source_name, name)
+
+
+def real_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a numeric array, or a ValueError naming it (booleans and strings are refused, not cast)."""
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a numeric array: {error}") from None
+    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must hold real numbers (float or int), got dtype {array.dtype}")
+    return array
