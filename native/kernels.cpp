@@ -9,9 +9,10 @@
 //
 // Activations are computed with one exp kernel (range reduction x = n ln2 + r, a polynomial for e^r,
 // scaling by 2^n in two halves so that overflow gives inf and the subnormal range is kept) and the
-// formulas of FORMAT.md §4 on top. Measured against the exact functions (long double) on dense grids of
-// [-30, 30] and at the branch, saturation, overflow and underflow points (tests/test_kernels.py pins the
-// bounds):
+// formulas of FORMAT.md §4 on top (float tanh and sigmoid clamp their argument to where the result is not
+// yet saturated and use that kernel with one scale multiply: exp_narrow_v). Measured against the exact
+// functions (long double) on dense grids of [-30, 30] and at the branch, saturation, overflow and underflow
+// points (tests/test_kernels.py pins the bounds):
 //   float32: exp <= 1 ulp; absolute error of tanh 7.0e-8, sigmoid 8.9e-8, elu 4.6e-8 (bound 1.2e-7, one
 //            float32 ulp of 1.0: the float32 rounding of the inputs is already larger);
 //   float64: exp <= 1 ulp; absolute error of tanh 1.4e-16, sigmoid 1.7e-16, elu 8.8e-17 (bound 2.3e-16).
@@ -197,9 +198,45 @@ RTV_INLINE V exp_v(V x) {
     }
 }
 
+// e^x in float for x that the caller has clamped to [-87, 89]: n = round(x / ln2) is in [-126, 128], so 2^n
+// is one scale factor, normal or (n = 128) +inf, and exp_v's clamps and second multiply drop out. The
+// reduction and polynomial are exp_v's, operation for operation, and p 2^n equals p 2^n1 2^n2 exactly while
+// 2^n is normal: the results are exp_v's bit for bit for x <= 88.37; above, this gives inf where exp_v
+// still has its last finite values (up to 88.72). tanh and sigmoid clamp to where their results are not yet
+// saturated (a NaN passes every clamp and comes out NaN).
+template <typename V>
+RTV_INLINE V exp_narrow_v(V x) {
+    static_assert(std::is_same_v<Element<V>, float>);
+    using I = Mask<V>;
+    const V magic = splat<V>(12582912.0f);
+    const V t = x * 1.44269504088896341f + magic;
+    const V n = t - magic;
+    const I ni = bits<I>(t) - bits<I>(magic);
+    V r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    return p * bits<V>((ni + 127) << 23);
+}
+
+// float: -x is clamped to [-17.5, 89]. Below, e^-x < 2.6e-8 and 1 + e^-x rounds to 1 either way; above
+// 88.37, 2^n is inf and the result 0. The one difference from 1 / (1 + exp_v(-x)), checked on every float:
+// for x in (-88.73, -88.37] that gave the subnormal 1 / e^-x (at most 4.2e-39), this gives 0.
 template <typename V>
 RTV_INLINE V sigmoid_v(V x) {
-    return 1 / (1 + exp_v(-x));
+    if constexpr (std::is_same_v<Element<V>, float>) {
+        const V lo = splat<V>(-17.5f), hi = splat<V>(89.0f);
+        V m = -x;
+        m = m < lo ? lo : m;
+        m = m > hi ? hi : m;
+        return 1 / (1 + exp_narrow_v(m));
+    } else {
+        return 1 / (1 + exp_v(-x));
+    }
 }
 
 // |x| < 0.625: Cephes' odd polynomial (float) or rational function (double), where 1 - 2 / (e^2|x| + 1)
@@ -219,7 +256,11 @@ RTV_INLINE V tanh_v(V x) {
         p = p * z + -5.37397155531e-2f;
         p = p * z + 1.33314422036e-1f;
         p = p * z + -3.33332819422e-1f;
-        y = small ? p * z * ax + ax : 1.0f - 2.0f / (exp_v(ax + ax) + 1.0f);
+        // Beyond 9.25 (from 9.01 on, in fact) 1 - 2 / (e^2|x| + 1) rounds to 1: clamping there keeps
+        // 2|x| <= 18.5 in exp_narrow_v's range and gives tanh(+-inf) = +-1.
+        const V cap = splat<V>(9.25f);
+        const V a = ax > cap ? cap : ax;
+        y = small ? p * z * ax + ax : 1.0f - 2.0f / (exp_narrow_v(a + a) + 1.0f);
     } else {
         V p = z * -9.64399179425052238628e-1 + -9.92877231001918586564e1;
         p = p * z + -1.61468768441708447952e3;
