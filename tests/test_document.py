@@ -183,3 +183,30 @@ def test_arbitrary_text_gives_a_document_or_a_format_error(text):
     except ModelFormatError:
         return
     assert isinstance(parsed, dict)
+
+
+@pytest.mark.parametrize(
+    ("source", "rule"),
+    [
+        (b"", "RTN-E002"),
+        (b"\xff{}", "RTN-E003"),
+        ('{"in_shape": [', "RTN-E004"),
+        ('{"a": NaN}', "RTN-E005"),
+        ('{"a": 1e999}', "RTN-E005"),
+        ('{"a": 1, "a": 2}', "RTN-E006"),
+        (b"[1, 2]", "RTN-E102"),
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "RTN-E302"),
+    ],
+    ids=["empty", "not-utf8", "syntax", "nan", "overflow", "duplicate", "not-object", "too-deep"],
+)
+def test_every_reader_error_names_its_validation_rule(source, rule):
+    # validate() reports a reader error under this id; it must not have to guess from the message.
+    assert _error(source).rule == rule
+
+
+def test_unreadable_and_oversized_files_name_their_rules(tmp_path, monkeypatch):
+    assert _error(tmp_path / "missing.json").rule == "RTN-E001"
+    monkeypatch.setattr(document, "MAX_BYTES", 10)
+    path = tmp_path / "big.json"
+    path.write_text(TEXT)
+    assert _error(path).rule == "RTN-E301"

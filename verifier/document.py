@@ -48,6 +48,7 @@ def _read_file(path: Path, name: str) -> bytes:
             raise ModelFormatError(
                 "",
                 "file too large",
+                rule="RTN-E301",
                 expected=f"at most {MAX_BYTES} bytes",
                 found=f"{size} bytes",
                 source=name,
@@ -55,7 +56,9 @@ def _read_file(path: Path, name: str) -> bytes:
         with path.open("rb") as handle:
             return handle.read(MAX_BYTES + 1)
     except OSError as error:
-        raise ModelFormatError("", f"cannot read the file: {error.strerror or error}", source=name) from None
+        raise ModelFormatError(
+            "", f"cannot read the file: {error.strerror or error}", source=name, rule="RTN-E001"
+        ) from None
 
 
 def _parse_bytes(data: bytes, name: str) -> dict[str, Any]:
@@ -63,6 +66,7 @@ def _parse_bytes(data: bytes, name: str) -> dict[str, Any]:
         raise ModelFormatError(
             "",
             "document too large",
+            rule="RTN-E301",
             expected=f"at most {MAX_BYTES} bytes",
             found=f"{len(data)} bytes",
             source=name,
@@ -74,6 +78,7 @@ def _parse_bytes(data: bytes, name: str) -> dict[str, Any]:
         raise ModelFormatError(
             "",
             f"not valid UTF-8 (byte {error.start}: {error.reason})",
+            rule="RTN-E003",
             expected="UTF-8 text",
             found=f"byte 0x{data[error.start]:02x}",
             source=name,
@@ -93,12 +98,15 @@ def _parse_text(text: str, name: str) -> dict[str, Any]:
         raise ModelFormatError(
             "",
             "document too large",
+            rule="RTN-E301",
             expected=f"at most {MAX_BYTES} characters",
             found=str(len(text)),
             source=name,
         )
     if not text.strip():
-        raise ModelFormatError("", "empty document", expected="a JSON object", found="nothing", source=name)
+        raise ModelFormatError(
+            "", "empty document", expected="a JSON object", found="nothing", source=name, rule="RTN-E002"
+        )
     duplicates: list[tuple[dict[str, Any], str]] = []
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -113,12 +121,16 @@ def _parse_text(text: str, name: str) -> dict[str, Any]:
         doc = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_NonFinite)
     except json.JSONDecodeError as error:
         raise ModelFormatError(
-            "", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}", source=name
+            "",
+            f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}",
+            source=name,
+            rule="RTN-E004",
         ) from None
     except RecursionError:
         raise ModelFormatError(
             "",
             "the document nests too deeply",
+            rule="RTN-E302",
             expected=f"at most {MAX_DEPTH} levels",
             found="deeper",
             source=name,
@@ -127,6 +139,7 @@ def _parse_text(text: str, name: str) -> dict[str, Any]:
         raise ModelFormatError(
             "",
             "a keras-json model must be a JSON object",
+            rule="RTN-E102",
             expected="an object",
             found=_kind(doc),
             source=name,
@@ -137,6 +150,7 @@ def _parse_text(text: str, name: str) -> dict[str, Any]:
         raise ModelFormatError(
             f"{pointer}/{_escape(key)}",
             f"duplicate key {key!r} (JSON parsers disagree on which value wins)",
+            rule="RTN-E006",
             expected="unique keys",
             found=f"{key!r} twice",
             source=name,
@@ -154,6 +168,7 @@ def _check_tree(doc: dict[str, Any], name: str) -> None:
             raise ModelFormatError(
                 pointer,
                 "the document nests too deeply",
+                rule="RTN-E302",
                 expected=f"at most {MAX_DEPTH} levels",
                 found="deeper",
                 source=name,
@@ -164,6 +179,7 @@ def _check_tree(doc: dict[str, Any], name: str) -> None:
                     raise ModelFormatError(
                         pointer,
                         "object keys must be strings",
+                        rule="RTN-E102",
                         expected="a string",
                         found=repr(key),
                         source=name,
@@ -175,13 +191,19 @@ def _check_tree(doc: dict[str, Any], name: str) -> None:
             raise ModelFormatError(
                 pointer,
                 f"{node.literal} is not valid JSON (RTNeural's parser rejects it)",
+                rule="RTN-E005",
                 expected="a finite number",
                 found=node.literal,
                 source=name,
             )
         elif isinstance(node, float) and not math.isfinite(node):
             raise ModelFormatError(
-                pointer, "numbers must be finite", expected="a finite number", found=repr(node), source=name
+                pointer,
+                "numbers must be finite",
+                expected="a finite number",
+                found=repr(node),
+                source=name,
+                rule="RTN-E005",
             )
 
 

@@ -139,24 +139,10 @@ def _read(source: Any) -> tuple[Any, Finding | None]:
     return doc, None
 
 
-# Reader errors carry a rule id when the reader sets one; otherwise the kind is told by its message.
-_READ_ERROR_WORDS = (
-    ("RTN-E102", ("must be a json object", "keys must be strings")),
-    ("RTN-E002", ("empty",)),
-    ("RTN-E003", ("utf-8", "utf8", "decode")),
-    ("RTN-E006", ("duplicate",)),
-    ("RTN-E005", ("nan", "infinity", "finite", "overflow")),
-    ("RTN-E302", ("deep", "depth", "nest")),
-    ("RTN-E301", ("large", "bytes", "size limit")),
-    ("RTN-E001", ("no such file", "not found", "cannot read", "permission")),
-)
-
-
 def _from_format_error(error: ModelFormatError) -> Finding:
-    rule_id = error.rule if error.rule in RULES else None
-    if rule_id is None:
-        text = error.message.lower()
-        rule_id = next((rid for rid, words in _READ_ERROR_WORDS if any(w in text for w in words)), "RTN-E004")
+    # verifier.document names the rule of every error it raises (unreadable, empty, not UTF-8, syntax,
+    # non-finite, duplicate key, too deep, too large); a JSON syntax error is the only other way in.
+    rule_id = error.rule if error.rule in RULES else "RTN-E004"
     return finding(rule_id, error.pointer, error.message, expected=error.expected, found=error.found)
 
 
