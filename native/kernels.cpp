@@ -147,6 +147,26 @@ RTV_INLINE void matvec_impl(T* out, const T* init, const T* packed, const T* x, 
 // 2^n applied as 2^n1 2^n2 with n1 + n2 = n, each a normal number, so that results near overflow and in the
 // subnormal range are rounded once, as std::exp rounds them. The integers are read off the bits of a float
 // that a "magic" constant rounded (no float-to-int conversion: SSE2 and AVX2 have none for 64-bit lanes).
+// The float e^x before scaling: returns e^r for x = n ln2 + r and sets n. The range reduction and
+// polynomial shared by exp_v and exp_narrow_v, which differ only in how they apply 2^n.
+template <typename V>
+RTV_INLINE V exp_reduced_f(V x, Mask<V>& ni) {
+    using I = Mask<V>;
+    const V magic = splat<V>(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer in the low bits
+    const V t = x * 1.44269504088896341f + magic;
+    const V n = t - magic;
+    ni = bits<I>(t) - bits<I>(magic);
+    V r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    // Cephes expf: e^r = 1 + r + r^2 P(r) on |r| <= ln2 / 2.
+    V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    return p * (r * r) + r + 1.0f;
+}
+
 template <typename V>
 RTV_INLINE V exp_v(V x) {
     using I = Mask<V>;
@@ -154,19 +174,8 @@ RTV_INLINE V exp_v(V x) {
         const V lo = splat<V>(-104.0f), hi = splat<V>(89.0f);  // beyond these e^x is 0 / inf in float
         x = x < lo ? lo : x;  // written so that a NaN fails both tests and passes through
         x = x > hi ? hi : x;
-        const V magic = splat<V>(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer in the low bits
-        const V t = x * 1.44269504088896341f + magic;
-        const V n = t - magic;
-        const I ni = bits<I>(t) - bits<I>(magic);
-        V r = x - n * 0.693359375f;
-        r = r - n * -2.12194440e-4f;
-        // Cephes expf: e^r = 1 + r + r^2 P(r) on |r| <= ln2 / 2.
-        V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * (r * r) + r + 1.0f;
+        I ni;
+        const V p = exp_reduced_f(x, ni);
         const I n1 = ni >> 1, n2 = ni - n1;
         return p * bits<V>((n1 + 127) << 23) * bits<V>((n2 + 127) << 23);
     } else {
@@ -200,26 +209,15 @@ RTV_INLINE V exp_v(V x) {
 
 // e^x in float for x that the caller has clamped to [-87, 89]: n = round(x / ln2) is in [-126, 128], so 2^n
 // is one scale factor, normal or (n = 128) +inf, and exp_v's clamps and second multiply drop out. The
-// reduction and polynomial are exp_v's, operation for operation, and p 2^n equals p 2^n1 2^n2 exactly while
+// reduction and polynomial are exp_v's (exp_reduced_f), and p 2^n equals p 2^n1 2^n2 exactly while
 // 2^n is normal: the results are exp_v's bit for bit for x <= 88.37; above, this gives inf where exp_v
 // still has its last finite values (up to 88.72). tanh and sigmoid clamp to where their results are not yet
 // saturated (a NaN passes every clamp and comes out NaN).
 template <typename V>
 RTV_INLINE V exp_narrow_v(V x) {
     static_assert(std::is_same_v<Element<V>, float>);
-    using I = Mask<V>;
-    const V magic = splat<V>(12582912.0f);
-    const V t = x * 1.44269504088896341f + magic;
-    const V n = t - magic;
-    const I ni = bits<I>(t) - bits<I>(magic);
-    V r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    Mask<V> ni;
+    const V p = exp_reduced_f(x, ni);
     return p * bits<V>((ni + 127) << 23);
 }
 
