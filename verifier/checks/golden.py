@@ -1,0 +1,272 @@
+"""Golden bundles: a model's inputs and expected outputs on disk, for a C++ test to check the plugin's build.
+
+``write_bundle(model_file, directory)`` writes ``directory/`` (docs/golden.md is the format's definition):
+
+* ``index.txt``: ``key=value`` lines: format and version, the model file's SHA-256, sizes, the reference
+  kind, the cases and patterns, the tolerance per dtype;
+* ``inputs/<case>.csv``: ``[steps x in_size]``, one line per step, comma-separated, no header;
+* ``expected/<case>.<pattern>.csv``: ``[steps x out_size]`` for the patterns ``frame`` (every step from zero
+  state) and ``stream`` (state carried from step to step, reset once at the start of the case);
+* ``README.md``: what the bundle is and how to check it.
+
+The expected outputs come from the PyTorch module when one is given (reference kind ``torch``), else from
+our engine in float64 (``engine-float64``): the bundle says which, because an engine-made bundle shows that
+the plugin's RTNeural computes what our engine computes, not what PyTorch does. Inputs are exact float32
+values, so a float32 and a float64 build see the same numbers. ``read_bundle`` is the Python reader of the
+same format (tests, tools); the C++ reader is ``verifier/cpp/include/rtneural_verifier/golden.hpp``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from verifier.errors import VerifierError
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "PATTERNS",
+    "Bundle",
+    "GoldenError",
+    "golden_inputs",
+    "read_bundle",
+    "reference_outputs",
+    "write_bundle",
+]
+
+FORMAT = "rtneural-verifier-golden"
+# golden.hpp's kGoldenFormatVersion must equal this (tests/test_golden.py pins it).
+FORMAT_VERSION = 1
+PATTERNS = ("frame", "stream")
+DTYPES = ("float32", "float64")
+# The short cases need enough steps for a recurrent state to settle after an impulse or a constant step.
+SHORT_CASE_STEPS = 32
+
+
+class GoldenError(VerifierError):
+    """A bundle that cannot be written (the target is not ours to replace) or read (malformed)."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A golden bundle as read back: the index, and per case its inputs and expected outputs."""
+
+    directory: Path
+    index: Mapping[str, str]
+    inputs: Mapping[str, np.ndarray]  # case -> [steps, in_size]
+    expected: Mapping[tuple[str, str], np.ndarray]  # (case, pattern) -> [steps, out_size]
+
+    @property
+    def reference(self) -> str:
+        return self.index["reference"]
+
+    def tolerance(self, dtype: str) -> tuple[float, float]:
+        return float(self.index[f"tolerance.{dtype}.atol"]), float(self.index[f"tolerance.{dtype}.rtol"])
+
+
+def golden_inputs(in_size: int, steps: int, seed: int) -> dict[str, np.ndarray]:
+    """The cases of a bundle, ``name -> [steps, in_size]`` float64 arrays of exact float32 values.
+
+    ``random`` is uniform in [-1, 1] (the range audio features are normalised to); ``zeros``, ``plus_one``,
+    ``minus_one`` are constant signals (a bias or saturation error shows on them alone); ``impulse`` is one
+    step of ones then zeros (a recurrent state's decay).
+    """
+    rng = np.random.default_rng(seed)
+    random = rng.uniform(-1.0, 1.0, size=(steps, in_size)).astype(np.float32).astype(np.float64)
+    short = min(steps, SHORT_CASE_STEPS)
+    impulse = np.zeros((short, in_size))
+    impulse[0] = 1.0
+    return {
+        "random": random,
+        "zeros": np.zeros((short, in_size)),
+        "plus_one": np.ones((short, in_size)),
+        "minus_one": -np.ones((short, in_size)),
+        "impulse": impulse,
+    }
+
+
+def reference_outputs(
+    model_file: str | os.PathLike[str], xs: np.ndarray, torch_module: Any | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(frame, stream) expected outputs for ``xs``: the torch module in float64, else our engine in float64."""
+    if torch_module is not None:
+        import torch
+
+        from verifier.reference import frames, stream
+
+        return frames(torch_module, xs, torch.float64), stream(torch_module, xs, torch.float64)
+    from verifier.engine import load
+
+    model = load(model_file, "float64")
+    frame = model.run_frames(xs)
+    model.reset()
+    return frame, model.run(xs)
+
+
+def _csv(path: Path, values: np.ndarray) -> None:
+    # repr() is the shortest text that reads back as the same double (std::istream and numpy alike).
+    text = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.asarray(values, dtype=np.float64))
+    path.write_text(text, encoding="ascii")
+
+
+def _sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _readme(index: Mapping[str, str]) -> str:
+    source = {
+        "torch": f"the PyTorch module `{index['reference_source']}`, in float64",
+        "engine-float64": "rtneural-verifier's engine in float64 (no PyTorch module was given: the bundle "
+        "checks that a build computes what that engine computes, not what PyTorch computes)",
+    }[index["reference"]]
+    cases = index["cases"].replace(",", ", ")
+    return f"""# Golden bundle: {index["model_file"]}
+
+Written by `verify --save-golden` ({index["created_by"]}) for the model file with SHA-256
+`{index["model_sha256"]}` ({index["in_size"]} inputs, {index["out_size"]} outputs).
+
+* Expected outputs: from {source}.
+* Cases: {cases}; `inputs/<case>.csv` holds one step per line.
+* Patterns: `frame` (reset() before every forward(), PyTorch's one-step call) and `stream` (reset() once,
+  state carried, RTNeural's usage): `expected/<case>.<pattern>.csv`.
+* Tolerance: |actual - expected| <= atol + rtol |expected|; float32 atol {index["tolerance.float32.atol"]},
+  rtol {index["tolerance.float32.rtol"]}; float64 atol {index["tolerance.float64.atol"]}, rtol
+  {index["tolerance.float64.rtol"]}.
+
+Check a C++ build against it (header from `python -m verifier.cpp --includedir`):
+
+```cpp
+#include <rtneural_verifier/golden.hpp>
+auto result = rtv::check_golden(model, "{index["model_stem"]}");  // this directory
+```
+
+The format is documented in rtneural-verifier's docs/golden.md.
+"""
+
+
+def _replaceable(directory: Path) -> bool:
+    """An existing target may be replaced only when it is an earlier bundle (or an empty directory)."""
+    if not directory.exists():
+        return True
+    if not directory.is_dir():
+        return False
+    index = directory / "index.txt"
+    if index.is_file():
+        try:
+            return index.read_text(encoding="ascii").splitlines()[0] == f"format={FORMAT}"
+        except (OSError, UnicodeDecodeError, IndexError):
+            return False
+    return not any(directory.iterdir())
+
+
+def write_bundle(
+    model_file: str | os.PathLike[str],
+    directory: str | os.PathLike[str],
+    *,
+    torch_module: Any | None = None,
+    reference_source: str | None = None,
+    tolerance: Callable[[str], tuple[float, float]],
+    steps: int = 256,
+    seed: int = 0,
+    created_by: str = "rtneural-verifier",
+) -> Path:
+    """Write the bundle of ``model_file`` into ``directory`` (created; an earlier bundle there is replaced).
+
+    ``tolerance(dtype)`` gives (atol, rtol) for "float32" and "float64". The model must load in our engine
+    (``ModelFormatError`` otherwise). Raises :class:`GoldenError` when ``directory`` exists and is not a
+    bundle, so nothing of the user's is overwritten. Written into a temporary sibling and renamed, so a
+    failure leaves no half bundle.
+    """
+    from verifier.engine import load
+
+    target = Path(directory)
+    if not _replaceable(target):
+        raise GoldenError(f"{target} exists and is not a golden bundle; not overwriting it")
+    model = load(model_file, "float64")  # refuses what the engine refuses, before anything is written
+    cases = golden_inputs(model.in_size, steps, seed)
+    index: dict[str, str] = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "created_by": created_by,
+        "model_file": Path(model_file).name,
+        "model_stem": target.name,
+        "model_sha256": _sha256(model_file),
+        "in_size": str(model.in_size),
+        "out_size": str(model.out_size),
+        "reference": "torch" if torch_module is not None else "engine-float64",
+        "reference_source": reference_source or ("torch module" if torch_module is not None else "engine"),
+        "seed": str(seed),
+        "patterns": ",".join(PATTERNS),
+        "cases": ",".join(cases),
+    }
+    index.update({f"case.{name}.steps": str(len(xs)) for name, xs in cases.items()})
+    for dtype in DTYPES:
+        atol, rtol = tolerance(dtype)
+        index[f"tolerance.{dtype}.atol"] = repr(float(atol))
+        index[f"tolerance.{dtype}.rtol"] = repr(float(rtol))
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        (staging / "inputs").mkdir()
+        (staging / "expected").mkdir()
+        for name, xs in cases.items():
+            _csv(staging / "inputs" / f"{name}.csv", xs)
+            frame, stream = reference_outputs(model_file, xs, torch_module)
+            _csv(staging / "expected" / f"{name}.frame.csv", frame)
+            _csv(staging / "expected" / f"{name}.stream.csv", stream)
+        (staging / "index.txt").write_text("".join(f"{k}={v}\n" for k, v in index.items()), encoding="ascii")
+        (staging / "README.md").write_text(_readme(index), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _read_csv(path: Path, rows: int, columns: int) -> np.ndarray:
+    try:
+        lines = [line for line in path.read_text(encoding="ascii").splitlines() if line and line[0] != "#"]
+        values = np.array([[float(v) for v in line.split(",")] for line in lines], dtype=np.float64)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise GoldenError(f"{path}: {exc}") from None
+    if values.shape != (rows, columns) or not np.all(np.isfinite(values)):
+        raise GoldenError(f"{path}: expected {rows} x {columns} finite values, found shape {values.shape}")
+    return values
+
+
+def read_bundle(directory: str | os.PathLike[str], cases: Sequence[str] | None = None) -> Bundle:
+    """Read a bundle back; :class:`GoldenError` names the file of any problem."""
+    root = Path(directory)
+    try:
+        lines = (root / "index.txt").read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldenError(f"{root}: not a golden bundle: {exc}") from None
+    index = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    if index.get("format") != FORMAT or index.get("format_version") != str(FORMAT_VERSION):
+        raise GoldenError(f"{root}/index.txt: not a version {FORMAT_VERSION} {FORMAT} index")
+    in_size, out_size = int(index["in_size"]), int(index["out_size"])
+    names = index["cases"].split(",") if cases is None else list(cases)
+    inputs: dict[str, np.ndarray] = {}
+    expected: dict[tuple[str, str], np.ndarray] = {}
+    for name in names:
+        steps = int(index[f"case.{name}.steps"])
+        inputs[name] = _read_csv(root / "inputs" / f"{name}.csv", steps, in_size)
+        for pattern in index["patterns"].split(","):
+            expected[name, pattern] = _read_csv(root / "expected" / f"{name}.{pattern}.csv", steps, out_size)
+    return Bundle(root, index, inputs, expected)

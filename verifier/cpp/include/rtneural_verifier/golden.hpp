@@ -1,0 +1,491 @@
+// rtneural_verifier/golden.hpp: checks a model running in C++ against a golden bundle written by
+// `verify --save-golden DIR model.json` (the format: docs/golden.md in rtneural-verifier).
+//
+// Header-only, C++17, standard library only. One call:
+//
+//   #include <rtneural_verifier/golden.hpp>
+//   auto result = rtv::check_golden(model, "golden/EmotionRecognizer");
+//   if (!result.passed) { std::cerr << result.message << "\n"; return 1; }
+//
+// `model` is anything with reset(), forward(const T*) and getOutputs() returning const T* (T = float or
+// double): RTNeural's dynamic Model<T> and its compile-time ModelT<T, ...> both fit, as does an adapter
+// over another engine. For every case of the bundle it runs both call patterns the bundle holds:
+//   frame:  reset() before every forward(), i.e. every step from zero state (PyTorch's one-step call);
+//   stream: reset() once, then forward() step after step with the state carried (RTNeural's usage);
+// and compares every output element with |actual - expected| <= atol + rtol * |expected|, using the
+// bundle's tolerance for the model's type. It also times every forward() (steady_clock; p50/p99) and,
+// when count_heap.hpp is compiled into the program, counts operator new calls made while it runs.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <locale>
+#include <map>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "heap.hpp"
+
+namespace rtv {
+
+// The bundle format version this header reads (index.txt `format_version`).
+constexpr int kGoldenFormatVersion = 1;
+
+struct GoldenOptions {
+    // When set, the SHA-256 of this file must equal the bundle's model_sha256: the bundle was written from
+    // exactly the model file the program loaded.
+    std::string model_file;
+    // Cases to run (names from the bundle's `cases`); empty runs them all.
+    std::vector<std::string> cases;
+};
+
+struct GoldenResult {
+    bool passed = false;
+    std::string message;  // one line: the verdict and the worst element (pattern, case, step, output)
+
+    double worst_abs_error = 0.0;  // largest |actual - expected| over every element compared
+    // The element that decides the verdict: the largest |error| / (atol + rtol |expected|).
+    std::string worst_pattern;  // "frame" | "stream"
+    std::string worst_case;     // e.g. "random", "impulse"
+    std::size_t worst_step = 0;
+    std::size_t worst_output = 0;
+    double worst_expected = 0.0;
+    double worst_actual = 0.0;
+    std::size_t failing_elements = 0;
+    std::size_t elements = 0;  // elements compared
+
+    std::string dtype;  // "float32" | "float64": the model's type, which picked the tolerance
+    double atol = 0.0;
+    double rtol = 0.0;
+    std::string reference;  // the bundle's reference kind ("torch", "engine-float64")
+
+    std::size_t forward_calls = 0;
+    double forward_ns_p50 = 0.0;  // per forward() call, steady_clock, every call of both patterns
+    double forward_ns_p99 = 0.0;
+
+    bool heap_counted = false;        // count_heap.hpp is compiled in; the two figures below mean something
+    std::uint64_t heap_bytes = 0;     // operator new bytes requested while the model ran (reset + forward)
+    std::uint64_t heap_allocations = 0;
+};
+
+// An unreadable or malformed bundle. check_golden() catches it and returns a failed result whose message
+// is this text; read_golden_bundle() throws it.
+struct GoldenFormatError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+namespace golden_detail {
+
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw GoldenFormatError(path + ": cannot open");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+inline std::string trim(const std::string& s) {
+    const char* space = " \t\r\n";
+    const auto first = s.find_first_not_of(space);
+    if (first == std::string::npos) return {};
+    return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+inline std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const auto end = s.find(sep, start);
+        parts.push_back(trim(s.substr(start, end == std::string::npos ? std::string::npos : end - start)));
+        if (end == std::string::npos) return parts;
+        start = end + 1;
+    }
+}
+
+// Numbers are read in the "C" locale whatever the program's global locale is (a host may set one with a
+// decimal comma).
+inline bool parse_double(const std::string& token, double& value) {
+    std::istringstream in(token);
+    in.imbue(std::locale::classic());
+    in >> value;
+    if (in.fail()) return false;
+    in >> std::ws;
+    return in.eof() && std::isfinite(value);
+}
+
+inline std::map<std::string, std::string> read_index(const std::string& path) {
+    std::map<std::string, std::string> index;
+    std::istringstream lines(read_file(path));
+    std::string line;
+    for (std::size_t number = 1; std::getline(lines, line); ++number) {
+        line = trim(line);
+        if (line.empty() || line[0] == '#') continue;
+        const auto eq = line.find('=');
+        if (eq == std::string::npos)
+            throw GoldenFormatError(path + ":" + std::to_string(number) + ": expected key=value, found '" +
+                                    line + "'");
+        index[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+    }
+    return index;
+}
+
+inline const std::string& require(const std::map<std::string, std::string>& index, const std::string& key,
+                                  const std::string& path) {
+    const auto it = index.find(key);
+    if (it == index.end()) throw GoldenFormatError(path + ": missing key '" + key + "'");
+    return it->second;
+}
+
+inline double require_number(const std::map<std::string, std::string>& index, const std::string& key,
+                             const std::string& path) {
+    double value = 0.0;
+    if (!parse_double(require(index, key, path), value) || value < 0)
+        throw GoldenFormatError(path + ": '" + key + "' must be a finite number >= 0");
+    return value;
+}
+
+inline std::size_t require_size(const std::map<std::string, std::string>& index, const std::string& key,
+                                const std::string& path) {
+    const double value = require_number(index, key, path);
+    if (value != std::floor(value) || value < 1 || value > 1e9)
+        throw GoldenFormatError(path + ": '" + key + "' must be a positive whole number");
+    return static_cast<std::size_t>(value);
+}
+
+// A [rows x columns] matrix: one line per step, comma-separated, no header; '#' lines are comments.
+inline std::vector<double> read_csv(const std::string& path, std::size_t rows, std::size_t columns) {
+    std::vector<double> values;
+    values.reserve(rows * columns);
+    std::istringstream lines(read_file(path));
+    std::string line;
+    std::size_t row = 0;
+    for (std::size_t number = 1; std::getline(lines, line); ++number) {
+        const std::string text = trim(line);
+        if (text.empty() || text[0] == '#') continue;
+        const auto fields = split(text, ',');
+        const std::string where = path + ":" + std::to_string(number);
+        if (fields.size() != columns)
+            throw GoldenFormatError(where + ": expected " + std::to_string(columns) + " values, found " +
+                                    std::to_string(fields.size()));
+        for (const auto& field : fields) {
+            double value = 0.0;
+            if (!parse_double(field, value))
+                throw GoldenFormatError(where + ": '" + field + "' is not a finite number");
+            values.push_back(value);
+        }
+        ++row;
+    }
+    if (row != rows)
+        throw GoldenFormatError(path + ": expected " + std::to_string(rows) + " rows, found " +
+                                std::to_string(row));
+    return values;
+}
+
+// SHA-256 (FIPS 180-4), to tie a bundle to the exact model file it was written from.
+class Sha256 {
+public:
+    void update(const unsigned char* data, std::size_t size) {
+        for (std::size_t i = 0; i < size; ++i) {
+            block_[used_++] = data[i];
+            if (used_ == 64) {
+                compress();
+                used_ = 0;
+            }
+        }
+        length_ += size;
+    }
+
+    std::string hex() {
+        const std::uint64_t bits = length_ * 8;
+        const unsigned char one = 0x80, zero = 0x00;
+        update(&one, 1);
+        while (used_ != 56) update(&zero, 1);
+        for (int i = 7; i >= 0; --i) {
+            const unsigned char byte = static_cast<unsigned char>(bits >> (8 * i));
+            update(&byte, 1);
+        }
+        std::ostringstream out;
+        for (std::uint32_t word : state_) out << std::hex << std::setw(8) << std::setfill('0') << word;
+        return out.str();
+    }
+
+private:
+    static std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+    void compress() {
+        static constexpr std::array<std::uint32_t, 64> k = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+            0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+            0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+            0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+            0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+            0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+            0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+        std::array<std::uint32_t, 64> w{};
+        for (int i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t(block_[4 * i]) << 24) | (std::uint32_t(block_[4 * i + 1]) << 16) |
+                   (std::uint32_t(block_[4 * i + 2]) << 8) | std::uint32_t(block_[4 * i + 3]);
+        for (int i = 16; i < 64; ++i) {
+            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::array<std::uint32_t, 8> v = state_;
+        for (int i = 0; i < 64; ++i) {
+            const std::uint32_t s1 = rotr(v[4], 6) ^ rotr(v[4], 11) ^ rotr(v[4], 25);
+            const std::uint32_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
+            const std::uint32_t t1 = v[7] + s1 + ch + k[i] + w[i];
+            const std::uint32_t s0 = rotr(v[0], 2) ^ rotr(v[0], 13) ^ rotr(v[0], 22);
+            const std::uint32_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+            const std::uint32_t t2 = s0 + maj;
+            v = {t1 + t2, v[0], v[1], v[2], v[3] + t1, v[4], v[5], v[6]};
+        }
+        for (int i = 0; i < 8; ++i) state_[i] += v[i];
+    }
+
+    std::array<std::uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                           0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<unsigned char, 64> block_{};
+    std::size_t used_ = 0;
+    std::uint64_t length_ = 0;
+};
+
+template <typename T>
+constexpr const char* dtype_name() {
+    return std::is_same<T, float>::value ? "float32" : "float64";
+}
+
+inline std::string format_number(double x) {
+    std::ostringstream out;
+    out.imbue(std::locale::classic());
+    out << std::setprecision(9) << x;
+    return out.str();
+}
+
+// Every sample is kept (preallocated before the run), so p99 is exact.
+inline double percentile(std::vector<std::int64_t> samples, double q) {
+    if (samples.empty()) return 0.0;
+    const std::size_t index = std::min(samples.size() - 1, static_cast<std::size_t>(q * (samples.size() - 1) + 0.5));
+    std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(index), samples.end());
+    return static_cast<double>(samples[index]);
+}
+
+// The input of a step, in memory aligned for any SIMD width (RTNeural's Eigen layers may map it as
+// aligned); allocated before the measured region.
+template <typename T>
+class AlignedRow {
+public:
+    explicit AlignedRow(std::size_t n)
+        : data_(static_cast<T*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(T), std::align_val_t{64}))) {}
+    ~AlignedRow() { ::operator delete(data_, std::align_val_t{64}); }
+    AlignedRow(const AlignedRow&) = delete;
+    AlignedRow& operator=(const AlignedRow&) = delete;
+    T* data() noexcept { return data_; }
+
+private:
+    T* data_;
+};
+
+}  // namespace golden_detail
+
+// One case of a bundle: inputs [steps x in_size] and the expected outputs of each pattern
+// [steps x out_size], all as doubles (inputs are exact in float32).
+struct GoldenCase {
+    std::string name;
+    std::size_t steps = 0;
+    std::vector<double> inputs;
+    std::vector<std::pair<std::string, std::vector<double>>> expected;  // (pattern, values)
+};
+
+struct GoldenBundle {
+    std::string directory;
+    std::map<std::string, std::string> index;  // every key of index.txt, as written
+    std::size_t in_size = 0;
+    std::size_t out_size = 0;
+    std::string model_sha256;
+    std::string reference;
+    std::vector<GoldenCase> cases;
+
+    std::pair<double, double> tolerance(const std::string& dtype) const {
+        const std::string path = directory + "/index.txt";
+        return {golden_detail::require_number(index, "tolerance." + dtype + ".atol", path),
+                golden_detail::require_number(index, "tolerance." + dtype + ".rtol", path)};
+    }
+};
+
+// Reads and checks a bundle directory; throws GoldenFormatError naming the file and line of a problem.
+inline GoldenBundle read_golden_bundle(const std::string& directory, const std::vector<std::string>& only = {}) {
+    using namespace golden_detail;
+    GoldenBundle bundle;
+    bundle.directory = directory;
+    const std::string path = directory + "/index.txt";
+    bundle.index = read_index(path);
+    if (require(bundle.index, "format", path) != "rtneural-verifier-golden")
+        throw GoldenFormatError(path + ": not a golden bundle index (format is not rtneural-verifier-golden)");
+    const std::string& version = require(bundle.index, "format_version", path);
+    if (version != std::to_string(kGoldenFormatVersion))
+        throw GoldenFormatError(path + ": format_version " + version + ", this header reads " +
+                                std::to_string(kGoldenFormatVersion) + " (update rtneural-verifier)");
+    bundle.in_size = require_size(bundle.index, "in_size", path);
+    bundle.out_size = require_size(bundle.index, "out_size", path);
+    bundle.model_sha256 = require(bundle.index, "model_sha256", path);
+    bundle.reference = require(bundle.index, "reference", path);
+    const auto patterns = split(require(bundle.index, "patterns", path), ',');
+    for (const auto& name : split(require(bundle.index, "cases", path), ',')) {
+        if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+        GoldenCase c;
+        c.name = name;
+        c.steps = require_size(bundle.index, "case." + name + ".steps", path);
+        c.inputs = read_csv(directory + "/inputs/" + name + ".csv", c.steps, bundle.in_size);
+        for (const auto& pattern : patterns)
+            c.expected.emplace_back(
+                pattern, read_csv(directory + "/expected/" + name + "." + pattern + ".csv", c.steps, bundle.out_size));
+        bundle.cases.push_back(std::move(c));
+    }
+    for (const auto& name : only)
+        if (std::none_of(bundle.cases.begin(), bundle.cases.end(), [&](const GoldenCase& c) { return c.name == name; }))
+            throw GoldenFormatError(path + ": no case named '" + name + "'");
+    if (bundle.cases.empty()) throw GoldenFormatError(path + ": no cases");
+    return bundle;
+}
+
+// The SHA-256 of a file, lower-case hex.
+inline std::string sha256_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw GoldenFormatError(path + ": cannot open");
+    golden_detail::Sha256 hash;
+    std::array<char, 65536> buffer;
+    while (in) {
+        in.read(buffer.data(), buffer.size());
+        hash.update(reinterpret_cast<const unsigned char*>(buffer.data()), static_cast<std::size_t>(in.gcount()));
+    }
+    return hash.hex();
+}
+
+template <typename Model>
+GoldenResult check_golden(Model& model, const GoldenBundle& bundle, const GoldenOptions& options = {}) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(model.getOutputs())>>;
+    static_assert(std::is_same<T, float>::value || std::is_same<T, double>::value,
+                  "check_golden: getOutputs() must return const float* or const double*");
+    using namespace golden_detail;
+
+    GoldenResult result;
+    result.dtype = dtype_name<T>();
+    result.reference = bundle.reference;
+    result.heap_counted = heap::counting();
+    std::tie(result.atol, result.rtol) = bundle.tolerance(result.dtype);
+    if (!options.model_file.empty()) {
+        const std::string found = sha256_file(options.model_file);
+        if (found != bundle.model_sha256) {
+            result.message = "FAIL: " + options.model_file + " is not the file the bundle " + bundle.directory +
+                             " was written from (SHA-256 " + found + ", bundle " + bundle.model_sha256 + ")";
+            return result;
+        }
+    }
+
+    // Everything the run needs is allocated here, so that the heap figures are the model's alone.
+    std::size_t total_steps = 0;
+    for (const auto& c : bundle.cases) total_steps += c.steps * c.expected.size();
+    std::vector<std::int64_t> times(total_steps);
+    AlignedRow<T> input(bundle.in_size);
+    double worst_ratio = -1.0;
+
+    const heap::Usage heap_start = heap::snapshot();
+    std::size_t call = 0;
+    for (const auto& c : bundle.cases) {
+        for (const auto& [pattern, expected] : c.expected) {
+            const bool reset_each = pattern == "frame";
+            model.reset();
+            for (std::size_t t = 0; t < c.steps; ++t) {
+                if (reset_each) model.reset();
+                for (std::size_t i = 0; i < bundle.in_size; ++i)
+                    input.data()[i] = static_cast<T>(c.inputs[t * bundle.in_size + i]);
+                const auto start = std::chrono::steady_clock::now();
+                model.forward(input.data());
+                const auto stop = std::chrono::steady_clock::now();
+                times[call++] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+                const T* out = model.getOutputs();
+                for (std::size_t j = 0; j < bundle.out_size; ++j) {
+                    const double want = expected[t * bundle.out_size + j];
+                    const double got = static_cast<double>(out[j]);
+                    const double error = std::fabs(got - want);
+                    const double allowed = result.atol + result.rtol * std::fabs(want);
+                    // A NaN output fails: it is never <= anything, and it is the worst element.
+                    const double ratio = std::isnan(error) ? std::numeric_limits<double>::infinity()
+                                         : allowed > 0    ? error / allowed
+                                         : error > 0      ? std::numeric_limits<double>::infinity()
+                                                          : 0.0;
+                    ++result.elements;
+                    if (!(error <= allowed)) ++result.failing_elements;
+                    if (std::isnan(error) || error > result.worst_abs_error)
+                        result.worst_abs_error = std::isnan(error) ? std::numeric_limits<double>::infinity() : error;
+                    if (ratio > worst_ratio) {
+                        worst_ratio = ratio;
+                        result.worst_pattern = pattern;
+                        result.worst_case = c.name;
+                        result.worst_step = t;
+                        result.worst_output = j;
+                        result.worst_expected = want;
+                        result.worst_actual = got;
+                    }
+                }
+            }
+        }
+    }
+    const heap::Usage heap_used = heap::since(heap_start);
+    if (result.heap_counted) {
+        result.heap_bytes = heap_used.bytes;
+        result.heap_allocations = heap_used.allocations;
+    }
+    result.forward_calls = call;
+    result.forward_ns_p50 = percentile(times, 0.50);
+    result.forward_ns_p99 = percentile(times, 0.99);
+
+    result.passed = result.failing_elements == 0;
+    const std::string where = "pattern " + result.worst_pattern + ", case " + result.worst_case + ", step " +
+                              std::to_string(result.worst_step) + ", output " + std::to_string(result.worst_output);
+    const std::string tolerance =
+        "atol " + format_number(result.atol) + " + rtol " + format_number(result.rtol) + " |expected|";
+    if (result.passed) {
+        result.message = "PASS: " + std::to_string(result.elements) + " elements within " + tolerance + " (" +
+                         result.dtype + ", reference " + result.reference + "); worst |error| " +
+                         format_number(result.worst_abs_error) + " at " + where;
+    } else {
+        result.message = "FAIL: " + std::to_string(result.failing_elements) + " of " +
+                         std::to_string(result.elements) + " elements outside " + tolerance + " (" + result.dtype +
+                         ", reference " + result.reference + "); worst at " + where + ": expected " +
+                         format_number(result.worst_expected) + ", got " + format_number(result.worst_actual) +
+                         " (|error| " + format_number(std::fabs(result.worst_actual - result.worst_expected)) + ")";
+    }
+    return result;
+}
+
+// Reads the bundle in `bundle_dir` and checks `model` against it. Never throws for a bad bundle: the
+// result fails and its message says what is wrong with which file.
+template <typename Model>
+GoldenResult check_golden(Model& model, const std::string& bundle_dir, const GoldenOptions& options = {}) {
+    try {
+        return check_golden(model, read_golden_bundle(bundle_dir, options.cases), options);
+    } catch (const GoldenFormatError& error) {
+        GoldenResult result;
+        result.message = std::string("FAIL: unusable golden bundle: ") + error.what();
+        return result;
+    }
+}
+
+}  // namespace rtv
