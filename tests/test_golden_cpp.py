@@ -1,0 +1,247 @@
+"""The C++ golden checker (verifier/cpp/include/rtneural_verifier/golden.hpp), built and run as a plugin would.
+
+A small C++ program (tests/cpp/) is built here with CMake through the package's own
+``find_package(rtneural_verifier CONFIG)``, against our engine's sources (``check_engine``, an adapter with
+RTNeural's three methods over ``native/``) and, when ``RTNEURAL_DIR`` names an RTNeural checkout, against
+the real RTNeural (``check_rtneural``, its own ``parseJson``). Both must pass the bundles of correct
+exports and fail those of a tampered export, naming the element that is furthest out of tolerance.
+
+Without a C++ compiler or CMake these tests skip, except under ``CI=true`` where that is a failure; without
+``RTNEURAL_DIR`` the RTNeural variants skip (also under CI: RTNeural is never vendored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from verifier.checks.golden import read_bundle, write_bundle
+from verifier.engine import load
+from verifier.export import export
+from verifier.manifest import load_manifest
+from verifier.mistakes import corrupt
+from verifier.run import resolve_against
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PROGRAMS = ("check_engine", "check_rtneural")
+
+
+def _toolchain_or_skip() -> None:
+    missing = [tool for tool in ("cmake",) if shutil.which(tool) is None]
+    if not any(shutil.which(cxx) for cxx in (os.environ.get("CXX", ""), "c++", "g++", "clang++") if cxx):
+        missing.append("a C++ compiler")
+    if missing:
+        reason = f"no {' and no '.join(missing)} to build the C++ checker's test program"
+        if IN_CI:
+            pytest.fail(f"{reason}; under CI that is a failure", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The test programs, configured and built once for this module in a temporary directory."""
+    _toolchain_or_skip()
+    build = tmp_path_factory.mktemp("golden-cpp")
+    cmake_dir = subprocess.run(
+        [sys.executable, "-m", "verifier.cpp", "--cmakedir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    configure = [
+        "cmake",
+        "-S",
+        str(ROOT / "tests" / "cpp"),
+        "-B",
+        str(build),
+        f"-Drtneural_verifier_DIR={cmake_dir}",
+        f"-DVERIFIER_NATIVE_DIR={ROOT / 'native'}",
+        "-DCMAKE_BUILD_TYPE=Release",
+    ]
+    if os.environ.get("RTNEURAL_DIR"):
+        configure.append(f"-DRTNEURAL_DIR={os.environ['RTNEURAL_DIR']}")
+    for command in (configure, ["cmake", "--build", str(build), "--parallel", "2"]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return {name: build / name for name in PROGRAMS if (build / name).exists()}
+
+
+def _program(programs: dict[str, Path], name: str) -> Path:
+    if name == "check_rtneural" and name not in programs:
+        pytest.skip("RTNEURAL_DIR is not set: the checker is not run against the real RTNeural")
+    return programs[name]
+
+
+def _check(program: Path, dtype: str, model: Path, bundle: Path) -> tuple[int, dict[str, str]]:
+    done = subprocess.run([str(program), dtype, str(model), str(bundle)], capture_output=True, text=True)
+    assert done.returncode in (0, 1), f"{program.name} could not run: {done.stderr}"
+    fields = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return done.returncode, fields
+
+
+class Small(nn.Module):
+    """A square dense kernel (a transposed one loads fine), a GRU and an LSTM: every tampering applies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(7)
+        self.fc = nn.Linear(6, 6)
+        self.act = nn.Tanh()
+        self.gru = nn.GRU(6, 5, batch_first=True)
+        self.lstm = nn.LSTM(5, 4, batch_first=True)
+        self.out = nn.Linear(4, 3)
+        self.export_order = ("fc", "act", "gru", "lstm", "out")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.gru(self.act(self.fc(x)))[0]
+        return self.out(self.lstm(x)[0])
+
+
+def _tolerance(dtype: str) -> tuple[float, float]:
+    # The production manifest's tolerances: 1e-5 covers float32 round-off over 256 streamed steps here.
+    return {"float32": (1e-5, 0.0), "float64": (1e-9, 0.0)}[dtype]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("small")
+    module = Small().eval()
+    good = root / "small.json"
+    export(module, good)
+    return {"module": module, "root": root, "good": good}
+
+
+def _tampered(small: dict[str, Any], mistake: str, type_: str) -> tuple[Path, Path]:
+    """An export with *mistake* made, and its bundle written from the correct torch module: what
+    `verify --save-golden` writes when the exporter is the thing that is wrong."""
+    doc = json.loads(small["good"].read_text())
+    index = next(i for i, entry in enumerate(doc["layers"]) if entry["type"] == type_)
+    bad = small["root"] / f"{mistake}.json"
+    bad.write_text(json.dumps(corrupt(doc, mistake, index)))
+    bundle = write_bundle(
+        bad, small["root"] / "bundles" / mistake, torch_module=small["module"], tolerance=_tolerance, steps=64
+    )
+    return bad, bundle
+
+
+def _worst_element(model_file: Path, bundle_dir: Path, dtype: str) -> tuple[str, str, int, int]:
+    """(pattern, case, step, output) furthest out of tolerance, from our Python-bound engine and numpy."""
+    bundle = read_bundle(bundle_dir)
+    atol, rtol = bundle.tolerance(dtype)
+    model = load(model_file, dtype)
+    worst = (-1.0, ("", "", 0, 0))
+    for case, xs in bundle.inputs.items():
+        frame = model.run_frames(xs)
+        model.reset()  # run_frames leaves the state of its last step
+        actual = {"frame": frame, "stream": model.run(xs)}
+        for pattern in ("frame", "stream"):
+            expected = bundle.expected[case, pattern]
+            ratio = np.abs(actual[pattern] - expected) / (atol + rtol * np.abs(expected))
+            step, output = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+            if ratio[step, output] > worst[0]:
+                worst = (float(ratio[step, output]), (pattern, case, int(step), int(output)))
+    return worst[1]
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_correct_export_passes_its_torch_bundle(
+    programs: dict[str, Path], small: dict[str, Any], program: str, dtype: str
+) -> None:
+    bundle = write_bundle(
+        small["good"], small["root"] / "bundles" / "good", torch_module=small["module"], tolerance=_tolerance
+    )
+    status, result = _check(_program(programs, program), dtype, small["good"], bundle)
+    assert (status, result["passed"]) == (0, "1"), result["message"]
+    assert result["message"].startswith("PASS: ") and "reference torch" in result["message"]
+    assert float(result["worst_abs_error"]) <= _tolerance(dtype)[0]
+    assert int(result["elements"]) == (256 + 4 * 32) * 3 * 2  # every element of both patterns was compared
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_the_five_production_exports_pass_their_bundles(
+    programs: dict[str, Path], production_exports: Path, tmp_path: Path, program: str
+) -> None:
+    manifest = load_manifest(production_exports.parent / "manifest.json")
+    failures = []
+    for entry in manifest.models:
+        assert entry.factory is not None
+        bundle = write_bundle(
+            entry.file,
+            tmp_path / entry.name,
+            torch_module=resolve_against(entry.factory)(),
+            tolerance=lambda dtype: manifest.tolerance_for(entry, dtype),
+            steps=64,
+        )
+        status, result = _check(_program(programs, program), "float32", entry.file, bundle)
+        if status != 0:
+            failures.append(f"{entry.name}: {result['message']}")
+    assert len(manifest.models) == 5 and not failures
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize(("mistake", "layer"), [("transposed_kernel", "dense"), ("gru_gates_not_reordered", "gru")])
+def test_a_tampered_export_fails_naming_its_worst_element(
+    programs: dict[str, Path], small: dict[str, Any], program: str, mistake: str, layer: str
+) -> None:
+    bad, bundle = _tampered(small, mistake, layer)
+    status, result = _check(_program(programs, program), "float32", bad, bundle)
+    assert (status, result["passed"]) == (1, "0")
+    pattern, case, step, output = _worst_element(bad, bundle, "float32")
+    assert (result["worst_pattern"], result["worst_case"], result["worst_step"], result["worst_output"]) == (
+        pattern,
+        case,
+        str(step),
+        str(output),
+    )
+    assert f"worst at pattern {pattern}, case {case}, step {step}, output {output}: expected " in result["message"]
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_a_bundle_of_another_model_file_fails_on_its_sha256(
+    programs: dict[str, Path], small: dict[str, Any], program: str
+) -> None:
+    bad, bundle = _tampered(small, "transposed_kernel", "dense")
+    status, result = _check(_program(programs, program), "float32", small["good"], bundle)
+    assert status == 1
+    assert "is not the file the bundle" in result["message"] and "SHA-256" in result["message"]
+
+
+def test_a_damaged_bundle_is_a_failure_naming_the_file(
+    programs: dict[str, Path], small: dict[str, Any], tmp_path: Path
+) -> None:
+    bundle = write_bundle(small["good"], tmp_path / "bundle", tolerance=_tolerance, steps=8)
+    stream = bundle / "expected" / "impulse.stream.csv"
+    stream.write_text(stream.read_text().replace(",", ";", 1))
+    status, result = _check(programs["check_engine"], "float32", small["good"], bundle)
+    assert status == 1
+    assert result["message"].startswith("FAIL: unusable golden bundle: ")
+    assert "impulse.stream.csv:1: expected 3 values, found 2" in result["message"]
+
+
+def test_heap_is_counted_while_loading_and_is_zero_while_running(
+    programs: dict[str, Path], small: dict[str, Any], tmp_path: Path
+) -> None:
+    bundle = write_bundle(small["good"], tmp_path / "bundle", tolerance=_tolerance, steps=16)
+    status, result = _check(programs["check_engine"], "float32", small["good"], bundle)
+    assert status == 0 and result["heap_counted"] == "1"
+    assert int(result["heap_bytes_load"]) > 0  # the counter is live: loading allocates the weights
+    assert (result["heap_bytes_run"], result["heap_allocations_run"]) == ("0", "0")
+
+
+def test_forward_is_timed_on_every_call(programs: dict[str, Path], small: dict[str, Any], tmp_path: Path) -> None:
+    bundle = write_bundle(small["good"], tmp_path / "bundle", tolerance=_tolerance, steps=16)
+    _, result = _check(programs["check_engine"], "float32", small["good"], bundle)
+    assert int(result["forward_calls"]) == (16 + 4 * 16) * 2
+    assert 0 < float(result["forward_ns_p50"]) <= float(result["forward_ns_p99"])
