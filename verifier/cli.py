@@ -185,12 +185,13 @@ class _Progress:
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
+    args = build_parser().parse_args(argv)
+    # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files
     from verifier.report.baseline import apply_baseline
     from verifier.report.formats import format_report
     from verifier.report.machine import machine_info
 
-    args = build_parser().parse_args(argv)
     files = expand_files(args.files)
     manifest = _manifest(args)
     baseline = _baseline(args.baseline) if args.baseline else None
