@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from verifier import __version__
 from verifier.checks.results import RunResult
@@ -29,7 +29,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep our one-line form
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep our one-line form
         raise UsageError(message)
 
 

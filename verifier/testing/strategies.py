@@ -300,8 +300,8 @@ def _build(spec: Mapping[str, Any], seed: int | None) -> Any:
         elif kind == "batchnorm":
             bn = nn.BatchNorm1d(width, eps=layer.get("eps", 1e-5), affine=layer.get("affine", True))
             with torch.no_grad():
-                bn.running_mean.copy_(uniform((width,), 0.5))
-                bn.running_var.copy_(0.25 + uniform((width,), 1.0).abs() * 1.75)
+                bn.get_buffer("running_mean").copy_(uniform((width,), 0.5))
+                bn.get_buffer("running_var").copy_(0.25 + uniform((width,), 1.0).abs() * 1.75)
                 if bn.affine:
                     bn.weight.copy_(0.5 + uniform((width,), 1.0).abs())
                     bn.bias.copy_(uniform((width,), 0.3))
