@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import Any
 
 from verifier.errors import VerifierError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: pyproject.toml discovery is simply not available
-    tomllib = None  # type: ignore[assignment]
+else:  # Python 3.10: pyproject.toml discovery is simply not available
+    tomllib = None
 
 MANIFEST_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/manifest.schema.json"
 
@@ -98,7 +99,7 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
     """Validate ``data`` (the parsed JSON) against the manifest schema and build a ``Manifest``."""
     from jsonschema.exceptions import best_match
 
-    from verifier.schema import validator
+    from verifier.format.schema import validator
 
     source = str(path)
     error = best_match(validator(MANIFEST_SCHEMA_ID).iter_errors(data))
