@@ -1,4 +1,4 @@
-"""The C++ golden checker (verifier/cpp/include/rtneural_verifier/golden.hpp), built and run as a plugin would.
+"""The C++ golden checker (rtneural_verifier/golden.hpp), built and run as a plugin would build and run it.
 
 A small C++ program (tests/cpp/) is built here with CMake through the package's own
 ``find_package(rtneural_verifier CONFIG)``, against our engine's sources (``check_engine``, an adapter with
@@ -26,11 +26,11 @@ import torch
 from torch import nn
 
 from verifier.checks.golden import read_bundle, write_bundle
-from verifier.engine import load
-from verifier.export import export
-from verifier.manifest import load_manifest
-from verifier.mistakes import corrupt
-from verifier.run import resolve_against
+from verifier.checks.manifest import load_manifest
+from verifier.checks.run import resolve_against
+from verifier.engine.model import load
+from verifier.pytorch.export import export
+from verifier.testing.mistakes import corrupt
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -70,7 +70,9 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         configure.append(f"-DRTNEURAL_DIR={os.environ['RTNEURAL_DIR']}")
     for command in (configure, ["cmake", "--build", str(build), "--parallel", "2"]):
         done = subprocess.run(command, capture_output=True, text=True)
-        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        assert done.returncode == 0, (
+            f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
     return {name: build / name for name in PROGRAMS if (build / name).exists()}
 
 
@@ -164,7 +166,8 @@ def test_a_correct_export_passes_its_torch_bundle(
     )
     status, result = _check(_program(programs, program), dtype, small["good"], bundle)
     assert (status, result["passed"]) == (0, "1"), result["message"]
-    assert result["message"].startswith("PASS: ") and "reference torch" in result["message"]
+    assert result["message"].startswith("PASS: ")
+    assert "reference torch" in result["message"]
     assert float(result["worst_abs_error"]) <= _tolerance(dtype)[0]
     assert int(result["elements"]) == (256 + 4 * 32) * 3 * 2  # every element of both patterns was compared
 
@@ -181,17 +184,20 @@ def test_the_five_production_exports_pass_their_bundles(
             entry.file,
             tmp_path / entry.name,
             torch_module=resolve_against(entry.factory)(),
-            tolerance=lambda dtype: manifest.tolerance_for(entry, dtype),
+            tolerance=lambda dtype, entry=entry: manifest.tolerance_for(entry, dtype),
             steps=64,
         )
         status, result = _check(_program(programs, program), "float32", entry.file, bundle)
         if status != 0:
             failures.append(f"{entry.name}: {result['message']}")
-    assert len(manifest.models) == 5 and not failures
+    assert len(manifest.models) == 5
+    assert not failures
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-@pytest.mark.parametrize(("mistake", "layer"), [("transposed_kernel", "dense"), ("gru_gates_not_reordered", "gru")])
+@pytest.mark.parametrize(
+    ("mistake", "layer"), [("transposed_kernel", "dense"), ("gru_gates_not_reordered", "gru")]
+)
 def test_a_tampered_export_fails_naming_its_worst_element(
     programs: dict[str, Path], small: dict[str, Any], program: str, mistake: str, layer: str
 ) -> None:
@@ -205,17 +211,21 @@ def test_a_tampered_export_fails_naming_its_worst_element(
         str(step),
         str(output),
     )
-    assert f"worst at pattern {pattern}, case {case}, step {step}, output {output}: expected " in result["message"]
+    assert (
+        f"worst at pattern {pattern}, case {case}, step {step}, output {output}: expected "
+        in result["message"]
+    )
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_a_bundle_of_another_model_file_fails_on_its_sha256(
     programs: dict[str, Path], small: dict[str, Any], program: str
 ) -> None:
-    bad, bundle = _tampered(small, "transposed_kernel", "dense")
+    _, bundle = _tampered(small, "transposed_kernel", "dense")
     status, result = _check(_program(programs, program), "float32", small["good"], bundle)
     assert status == 1
-    assert "is not the file the bundle" in result["message"] and "SHA-256" in result["message"]
+    assert "is not the file the bundle" in result["message"]
+    assert "SHA-256" in result["message"]
 
 
 def test_a_damaged_bundle_is_a_failure_naming_the_file(
@@ -235,12 +245,15 @@ def test_heap_is_counted_while_loading_and_is_zero_while_running(
 ) -> None:
     bundle = write_bundle(small["good"], tmp_path / "bundle", tolerance=_tolerance, steps=16)
     status, result = _check(programs["check_engine"], "float32", small["good"], bundle)
-    assert status == 0 and result["heap_counted"] == "1"
+    assert status == 0
+    assert result["heap_counted"] == "1"
     assert int(result["heap_bytes_load"]) > 0  # the counter is live: loading allocates the weights
     assert (result["heap_bytes_run"], result["heap_allocations_run"]) == ("0", "0")
 
 
-def test_forward_is_timed_on_every_call(programs: dict[str, Path], small: dict[str, Any], tmp_path: Path) -> None:
+def test_forward_is_timed_on_every_call(
+    programs: dict[str, Path], small: dict[str, Any], tmp_path: Path
+) -> None:
     bundle = write_bundle(small["good"], tmp_path / "bundle", tolerance=_tolerance, steps=16)
     _, result = _check(programs["check_engine"], "float32", small["good"], bundle)
     assert int(result["forward_calls"]) == (16 + 4 * 16) * 2

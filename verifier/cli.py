@@ -110,7 +110,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the verdict")
     parser.add_argument("-v", "--verbose", action="store_true", help="every check's figures too")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_golden_options(parser)
     return parser
+
+
+def _add_golden_options(parser: argparse.ArgumentParser) -> None:
+    """The runtime (--backend) and the golden-data writers (docs/golden.md)."""
+    group = parser.add_argument_group("runtime and golden data (docs/golden.md)")
+    group.add_argument(
+        "--backend",
+        choices=("engine", "rtneural"),
+        default="engine",
+        help="run the numeric, latency and memory checks on our engine (default) or on the RTNeural "
+        "build compiled in with RTNEURAL_DIR at install time",
+    )
+    writers = group.add_mutually_exclusive_group()
+    writers.add_argument(
+        "--save-golden",
+        metavar="DIR",
+        help="instead of checking, write a golden bundle per file to DIR/<file stem>/ for the C++ checker",
+    )
+    writers.add_argument(
+        "--embed-golden",
+        metavar="DIR",
+        help="instead of checking, write a copy of each file to DIR/<file name> carrying input_batch and "
+        "output_batch (the input files are never modified; DIR must not be their directory)",
+    )
 
 
 def expand_files(patterns: Sequence[str]) -> list[str]:
@@ -202,6 +227,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
             raise UsageError(str(exc)) from None
     if args.rss_copies is not None and args.rss_copies < 0:
         raise UsageError(f"--rss-copies must be >= 0, got {args.rss_copies}")
+    backend = _describe_backend(args.backend)
     options = Options(
         dtype=args.dtype,
         atol=args.atol,
@@ -212,14 +238,17 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         timing_steps=args.timing_steps,
         rss_copies=args.rss_copies,
         against=args.against,
+        backend=args.backend,
     )
+    if args.save_golden or args.embed_golden:
+        return _write_golden(args, files, options, manifest, stdout, stderr)
     result = verify_files(
         files,
         options,
         manifest,
         jobs=args.jobs,
         progress=_Progress(stderr, args.quiet),
-        tool={"name": "rtneural-verifier", "version": __version__, "backend": _backend()},
+        tool={"name": "rtneural-verifier", "version": __version__, "backend": backend},
         machine=machine_info(),
     )
     if baseline is not None:
@@ -245,12 +274,30 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
-def _backend() -> str:
+def _describe_backend(name: str) -> str:
+    from verifier.engine.backends import describe_backend
+
     try:
-        import _verifier_engine as _engine
-    except ImportError:
-        return "unavailable"
-    return getattr(_engine, "__backend__", "_verifier_engine (native C++, built from native/)")
+        return describe_backend(name)
+    except ImportError as exc:
+        raise UsageError(f"--backend {name}: {exc}") from None
+
+
+def _write_golden(
+    args: argparse.Namespace, files: list[str], options, manifest, stdout: TextIO, stderr: TextIO
+) -> int:
+    from verifier.checks.golden import GoldenError, embed_golden, save_golden
+
+    write, directory = (
+        (save_golden, args.save_golden) if args.save_golden else (embed_golden, args.embed_golden)
+    )
+    try:
+        written = write(files, directory, options, manifest)
+    except GoldenError as exc:
+        raise UsageError(str(exc)) from None
+    for item in written:
+        (stderr if item.failed else stdout).write(f"{item.path}: {item.summary}\n")
+    return EXIT_FAILED if any(item.failed for item in written) else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

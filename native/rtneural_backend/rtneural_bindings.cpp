@@ -11,6 +11,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -77,23 +81,43 @@ std::unique_ptr<RTNeural::Model<T>> parse_model(const std::string& text) {
     return model;
 }
 
+// Bytes the C allocator has handed out and not taken back, all arenas and mmapped chunks (glibc), or -1
+// where that is not known. RTNeural's Eigen backend takes its matrices from malloc directly, not from
+// operator new, so a malloc-level figure is the only one that sees everything a loaded model holds.
+inline std::int64_t heap_in_use() noexcept {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    const struct mallinfo2 info = mallinfo2();
+    return static_cast<std::int64_t>(info.uordblks + info.hblkhd);
+#else
+    return -1;
+#endif
+}
+
 template <typename T>
 class RTNeuralModel {
 public:
-    explicit RTNeuralModel(const std::string& text)
+    explicit RTNeuralModel(const std::string& text) : RTNeuralModel(text, heap_in_use()) {}
+
+    int in_size() const { return in_size_; }
+    int out_size() const { return out_size_; }
+    // Heap bytes still held once parseJson returned and its parsed document was freed: the model's own
+    // weights, state and buffers (and this adapter's input row). -1 where the allocator cannot say.
+    std::int64_t bytes_held() const { return bytes_held_; }
+
+    void reset() { model_->reset(); }
+
+private:
+    RTNeuralModel(const std::string& text, std::int64_t heap_before)
         : model_(parse_model<T>(text)),
           in_size_(model_->getInSize()),
           out_size_(model_->getOutSize()),
-          input_(static_cast<std::size_t>(in_size_), T(0)) {
+          input_(static_cast<std::size_t>(in_size_), T(0)),
+          bytes_held_(heap_before < 0 ? -1 : heap_in_use() - heap_before) {
         // RTNeural's STL backend allocates state uninitialised: reset() before the first step (FORMAT.md 3).
         model_->reset();
     }
 
-    int in_size() const { return in_size_; }
-    int out_size() const { return out_size_; }
-
-    void reset() { model_->reset(); }
-
+public:
     py::array_t<T> forward(const Input<T>& x) {
         if (x.ndim() != 1)
             throw py::value_error("forward(x): expected a 1-D array of " + std::to_string(in_size_) +
@@ -179,6 +203,7 @@ private:
     int in_size_;
     int out_size_;
     AlignedVector<T> input_;
+    std::int64_t bytes_held_;  // after every allocating member above
 };
 
 template <typename T>
@@ -190,6 +215,8 @@ void bind_model(py::module_& m, const char* name) {
         .def_property_readonly("in_size", &M::in_size)
         .def_property_readonly("out_size", &M::out_size)
         .def_property_readonly("dtype", [](const M&) { return dtype_name<T>(); })
+        .def_property_readonly("bytes_held", &M::bytes_held,
+                               "Heap bytes the loaded model holds (glibc mallinfo2 growth over the load); -1 unknown.")
         .def("reset", &M::reset)
         .def("forward", &M::forward, py::arg("x"), "One step; the whole output vector (getOutputs), a copy.")
         .def("run", &M::run, py::arg("xs"), "Stream [steps, in] from the current state.")
@@ -207,6 +234,7 @@ PYBIND11_MODULE(_verifier_rtneural, m) {
     m.attr("backend") = VERIFIER_RTNEURAL_BACKEND;
     m.attr("alignment") = RTNEURAL_DEFAULT_ALIGNMENT;
     m.attr("rtneural_dir") = VERIFIER_RTNEURAL_DIR;
+    m.attr("build_flags") = VERIFIER_RTNEURAL_FLAGS;
 #if RTNEURAL_AVX_ENABLED
     m.attr("avx") = true;
 #else

@@ -282,15 +282,17 @@ def measure_rss_per_copy(load: Callable[[], Any], copies: int = 50) -> RssMeasur
     return RssMeasurement(copies, before, after)
 
 
-def _rss_of_copies(path: str, dtype: str, copies: int) -> RssMeasurement:
-    from verifier.engine.model import load
+def _rss_of_copies(path: str, dtype: str, copies: int, backend: str = "engine") -> RssMeasurement:
+    from verifier.engine.backends import load_backend
     from verifier.format.document import read_document
 
     doc, _ = read_document(path)
-    return measure_rss_per_copy(lambda: load(doc, dtype), copies)
+    return measure_rss_per_copy(lambda: load_backend(doc, backend, dtype), copies)
 
 
-def measure_rss_in_fresh_process(path: str, dtype: str, copies: int = 50) -> RssMeasurement:
+def measure_rss_in_fresh_process(
+    path: str, dtype: str, copies: int = 50, backend: str = "engine"
+) -> RssMeasurement:
     """:func:`measure_rss_per_copy` for the model file ``path``, in a freshly spawned interpreter.
 
     A fresh process has no freed memory to recycle, so RSS growth is the copies' own footprint.
@@ -299,7 +301,7 @@ def measure_rss_in_fresh_process(path: str, dtype: str, copies: int = 50) -> Rss
     from multiprocessing import get_context
 
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_rss_of_copies, path, dtype, copies).result()
+        return pool.submit(_rss_of_copies, path, dtype, copies, backend).result()
 
 
 # RSS also counts the Python wrapper objects, malloc headers and page granularity, so it is only expected to
@@ -309,8 +311,15 @@ RSS_AGREEMENT = (0.5, 2.0)
 RSS_FLOOR = 16 * 1024
 
 
-def check_memory(bytes_held: int, rss: RssMeasurement | None, *, dtype: str, param_count: int) -> Check:
-    """The engine's own count of the bytes it holds, cross-checked against RSS growth."""
+def check_memory(
+    bytes_held: int,
+    rss: RssMeasurement | None,
+    *,
+    dtype: str,
+    param_count: int,
+    holder: str = "the engine",
+) -> Check:
+    """The runtime's own count of the bytes it holds (``holder`` names it), cross-checked with RSS growth."""
     itemsize = {"float32": 4, "float64": 8}.get(dtype, 0)
     weights = param_count * itemsize
     figures: dict[str, Any] = {
@@ -319,7 +328,7 @@ def check_memory(bytes_held: int, rss: RssMeasurement | None, *, dtype: str, par
         "weight_bytes": weights,
         "rss": None if rss is None else rss.to_dict(),
     }
-    text = f"{bytes_held:,} bytes held by the engine ({weights:,} of them weights at {dtype})"
+    text = f"{bytes_held:,} bytes held by {holder} ({weights:,} of them weights at {dtype})"
     if bytes_held < weights:
         return Check("memory", FAIL, f"{text}: fewer than the weights themselves need", figures)
     if rss is None:

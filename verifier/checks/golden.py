@@ -37,9 +37,12 @@ __all__ = [
     "PATTERNS",
     "Bundle",
     "GoldenError",
+    "Written",
+    "embed_golden",
     "golden_inputs",
     "read_bundle",
     "reference_outputs",
+    "save_golden",
     "write_bundle",
 ]
 
@@ -97,14 +100,14 @@ def golden_inputs(in_size: int, steps: int, seed: int) -> dict[str, np.ndarray]:
 def reference_outputs(
     model_file: str | os.PathLike[str], xs: np.ndarray, torch_module: Any | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(frame, stream) expected outputs for ``xs``: the torch module in float64, else our engine in float64."""
+    """(frame, stream) expected outputs for ``xs``: the torch module, else our engine, in float64."""
     if torch_module is not None:
         import torch
 
-        from verifier.reference import frames, stream
+        from verifier.pytorch.reference import frames, stream
 
         return frames(torch_module, xs, torch.float64), stream(torch_module, xs, torch.float64)
-    from verifier.engine import load
+    from verifier.engine.model import load
 
     model = load(model_file, "float64")
     frame = model.run_frames(xs)
@@ -114,7 +117,9 @@ def reference_outputs(
 
 def _csv(path: Path, values: np.ndarray) -> None:
     # repr() is the shortest text that reads back as the same double (std::istream and numpy alike).
-    text = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.asarray(values, dtype=np.float64))
+    text = "".join(
+        ",".join(repr(float(v)) for v in row) + "\n" for row in np.asarray(values, dtype=np.float64)
+    )
     path.write_text(text, encoding="ascii")
 
 
@@ -190,7 +195,7 @@ def write_bundle(
     bundle, so nothing of the user's is overwritten. Written into a temporary sibling and renamed, so a
     failure leaves no half bundle.
     """
-    from verifier.engine import load
+    from verifier.engine.model import load
 
     target = Path(directory)
     if not _replaceable(target):
@@ -270,3 +275,114 @@ def read_bundle(directory: str | os.PathLike[str], cases: Sequence[str] | None =
         for pattern in index["patterns"].split(","):
             expected[name, pattern] = _read_csv(root / "expected" / f"{name}.{pattern}.csv", steps, out_size)
     return Bundle(root, index, inputs, expected)
+
+
+# ----------------------------------------------------------------------------------- for `verify` files
+
+
+@dataclass(frozen=True)
+class Written:
+    """What ``verify --save-golden`` / ``--embed-golden`` did with one model file."""
+
+    path: str
+    target: str | None  # the bundle directory or the file written; None when nothing was written
+    summary: str  # one line: what was written and from which reference, or why nothing was
+
+    @property
+    def failed(self) -> bool:
+        return self.target is None
+
+
+def _reference(path: str, options: Any, manifest: Any) -> tuple[Any | None, str]:
+    """The torch module for ``path`` (``--against``, else the manifest's factory) and how it was named."""
+    from verifier.checks.run import resolve_against
+
+    entry = manifest.entry_for(path) if manifest is not None else None
+    spec = options.against or (entry.factory if entry is not None else None)
+    if spec is None:
+        return None, "engine"
+    return resolve_against(spec)(), spec
+
+
+def _targets(paths: Sequence[str], directory: Path, name: Callable[[Path], str]) -> dict[str, Path]:
+    """One target per file under ``directory``; two files that would share one are a GoldenError."""
+    targets: dict[str, Path] = {}
+    for path in paths:
+        target = directory / name(Path(path))
+        clash = next((p for p, t in targets.items() if t == target), None)
+        if clash is not None:
+            raise GoldenError(
+                f"{clash} and {path} would both be written to {target}; give them one at a time"
+            )
+        targets[path] = target
+    return targets
+
+
+def save_golden(
+    paths: Sequence[str], directory: str | os.PathLike[str], options: Any, manifest: Any = None
+) -> list[Written]:
+    """``verify --save-golden DIR``: one bundle per file at ``DIR/<file stem>/``.
+
+    ``options`` is a ``verifier.checks.run.Options`` (``against``, ``steps``, ``seed``, ``atol``/``rtol``
+    are used); tolerances follow ``verify``'s order (command line, manifest, tolerance policy). A file that
+    does not load or whose reference fails is reported, not raised; the others are still written.
+    """
+    from verifier import __version__
+    from verifier.checks.run import _tolerance
+
+    targets = _targets(paths, Path(directory), lambda p: p.stem)
+    written: list[Written] = []
+    for path, target in targets.items():
+        entry = manifest.entry_for(path) if manifest is not None else None
+
+        def tolerance(dtype: str, path: str = path, entry: Any = entry) -> tuple[float, float]:
+            atol, rtol, _ = _tolerance(options, manifest, entry, dtype, path)
+            return atol, rtol
+
+        try:
+            module, source = _reference(path, options, manifest)
+            bundle = write_bundle(
+                path,
+                target,
+                torch_module=module,
+                reference_source=source,
+                tolerance=tolerance,
+                steps=options.steps,
+                seed=options.seed,
+                created_by=f"rtneural-verifier {__version__}",
+            )
+        except Exception as exc:  # user code (a factory) or a bad file: one line, never a traceback
+            written.append(Written(path, None, f"not written: {type(exc).__name__}: {exc}"))
+            continue
+        kind = "torch module " + source if module is not None else "the engine in float64 (no torch module)"
+        written.append(Written(path, str(bundle), f"bundle {bundle} from {kind}"))
+    return written
+
+
+def embed_golden(
+    paths: Sequence[str], directory: str | os.PathLike[str], options: Any, manifest: Any = None
+) -> list[Written]:
+    """``verify --embed-golden DIR``: a copy of each file at ``DIR/<file name>`` carrying ``input_batch``
+    (``options.steps`` random steps) and ``output_batch`` (streamed from zero state by the torch module, else
+    by our engine in float64). A target that is the input file itself is refused: inputs are never modified.
+    """
+    from verifier.checks.embedded import write_embedded
+    from verifier.engine.model import load
+
+    targets = _targets(paths, Path(directory), lambda p: p.name)
+    written: list[Written] = []
+    for path, target in targets.items():
+        try:
+            if target.exists() and target.samefile(path):
+                raise GoldenError(f"{target} is the input file itself; choose another directory")
+            module, source = _reference(path, options, manifest)
+            in_size = load(path, "float64").in_size
+            xs = golden_inputs(in_size, options.steps, options.seed)["random"]
+            _, ys = reference_outputs(path, xs, module)
+            write_embedded(path, target, xs, ys)
+        except Exception as exc:
+            written.append(Written(path, None, f"not written: {type(exc).__name__}: {exc}"))
+            continue
+        kind = "torch module " + source if module is not None else "the engine in float64 (no torch module)"
+        written.append(Written(path, str(target), f"{target}: {len(xs)} steps of golden data from {kind}"))
+    return written

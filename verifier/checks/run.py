@@ -58,6 +58,9 @@ class Options:
     warmup: int | None = None
     rss_copies: int | None = None  # 0 skips the RSS cross-check
     against: str | None = None  # "module:factory" or a saved torch module (torch.save(module, path))
+    # The runtime the numeric, latency and memory checks run on: "engine" (ours) or "rtneural" (the user's
+    # RTNeural build, verifier.engine.backends); validation, parameters and widths read the file either way.
+    backend: str = "engine"
 
 
 class ReferenceError(VerifierError):
@@ -153,6 +156,31 @@ def _load(path: str, dtype: str) -> tuple[Any, Check]:
     return model, Check("load", PASS, shape, figures)
 
 
+def _load_backend(path: str, dtype: str, backend: str, engine_check: Check) -> tuple[Any, Check]:
+    """The model on ``backend`` (our loader has accepted the file), and the load check naming that runtime."""
+    from verifier.engine.backends import load_backend
+    from verifier.errors import ModelFormatError
+
+    try:
+        runner = load_backend(path, backend, dtype)
+    except ModelFormatError as exc:
+        figures = {"pointer": exc.pointer, "expected": exc.expected, "found": exc.found, "backend": backend}
+        return None, Check("load", FAIL, f"{exc.pointer or '/'}: {exc.message}", figures)
+    figures = {**engine_check.figures, "backend": backend}
+    return runner, replace(
+        engine_check, summary=f"{engine_check.summary}; runs on {backend}", figures=figures
+    )
+
+
+def _embedded(path: str, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The file's own golden data (input_batch, output_batch), when it carries any."""
+    from verifier.checks.embedded import embedded_data
+    from verifier.format.document import read_document
+
+    doc, name = read_document(path)
+    return embedded_data(doc, model.in_size, model.out_size, source=name)
+
+
 def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> Outputs:
     import torch
 
@@ -206,6 +234,10 @@ def verify_file(
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
     checks: list[Check] = [_validate_check(path)]
     model, load_check = _load(path, dtype)
+    runner = model
+    if model is not None and options.backend != "engine":
+        runner, load_check = _load_backend(path, dtype, options.backend, load_check)
+        model = model if runner is not None else None
     checks.append(load_check)
     later = ["numeric-frame", "numeric-stream", "plugin-state", "parameters", "widths", "latency", "memory"]
     if model is None:
@@ -218,33 +250,56 @@ def verify_file(
     atol, rtol, origin = _tolerance(options, manifest, entry, dtype, path)
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
     # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
+    stream_tolerance = (atol, rtol, origin)
     try:
         torch_module = resolve_against(spec)() if spec else None
-        xs = random_inputs(options.steps, model.in_size, options.seed)
-        outputs = _outputs(model, path, torch_module, xs)
+        embedded = None if torch_module is not None else _embedded(path, model)
+        xs = random_inputs(options.steps, model.in_size, options.seed) if embedded is None else embedded[0]
+        outputs = _outputs(runner, path, torch_module, xs)
+        kinds = {"frame": "torch" if torch_module is not None else "rebuild"}
+        kinds["stream"] = kinds["frame"]
+        if embedded is not None:
+            outputs = replace(outputs, expected_stream=embedded[1])
+            kinds["stream"] = "embedded"
+            if dtype == "float64":
+                # Embedded outputs may have been computed in float32 (AIDA-X's are): their round-off is
+                # float32's, which the float64 tolerance would report as a mismatch.
+                stream_tolerance = _tolerance(options, manifest, entry, "float32", path)
         numeric = [
-            replace(check, figures={**check.figures, "tolerance_origin": origin})
-            for check in (
-                check_agreement(
-                    "numeric-frame",
-                    outputs.expected_frame,
-                    outputs.actual_frame,
-                    atol=atol,
-                    rtol=rtol,
-                    dtype=dtype,
+            replace(check, figures={**check.figures, "tolerance_origin": tol[2], "reference": kind})
+            for check, tol, kind in (
+                (
+                    check_agreement(
+                        "numeric-frame",
+                        outputs.expected_frame,
+                        outputs.actual_frame,
+                        atol=atol,
+                        rtol=rtol,
+                        dtype=dtype,
+                    ),
+                    (atol, rtol, origin),
+                    kinds["frame"],
                 ),
-                check_agreement(
-                    "numeric-stream",
-                    outputs.expected_stream,
-                    outputs.actual_stream,
-                    atol=atol,
-                    rtol=rtol,
-                    dtype=dtype,
+                (
+                    check_agreement(
+                        "numeric-stream",
+                        outputs.expected_stream,
+                        outputs.actual_stream,
+                        atol=stream_tolerance[0],
+                        rtol=stream_tolerance[1],
+                        dtype=dtype,
+                    ),
+                    stream_tolerance,
+                    kinds["stream"],
                 ),
             )
         ]
+        if embedded is not None:
+            numeric[1] = replace(
+                numeric[1], summary=f"{numeric[1].summary} (against the file's output_batch)"
+            )
     except Exception as exc:
-        source = spec or "the JSON's torch rebuild"
+        source = spec or "the file's input_batch/output_batch or its torch rebuild"
         checks += [
             Check(
                 "numeric-frame",
@@ -295,7 +350,7 @@ def verify_file(
             if options.warmup is not None
             else (manifest and manifest.latency_warmup) or DEFAULT_WARMUP
         )
-        frame, stream = measure_latency(model, steps=steps, warmup=warmup, seed=options.seed)
+        frame, stream = measure_latency(runner, steps=steps, warmup=warmup, seed=options.seed)
         checks.append(check_latency(frame, stream, entry.latency_budget_p99_ns if entry else None))
     else:
         checks.append(Check("latency", SKIP, "timing disabled (--no-timing)", {}))
@@ -305,8 +360,17 @@ def verify_file(
         if options.rss_copies is not None
         else (manifest.rss_copies if manifest else 0) or 0
     )
-    rss = measure_rss_in_fresh_process(path, dtype, copies) if copies else None
-    checks.append(check_memory(model.bytes_held, rss, dtype=dtype, param_count=model.param_count))
+    rss = measure_rss_in_fresh_process(path, dtype, copies, backend=options.backend) if copies else None
+    if options.backend == "engine":
+        checks.append(check_memory(model.bytes_held, rss, dtype=dtype, param_count=model.param_count))
+    elif runner.bytes_held is None:
+        checks.append(Check("memory", SKIP, "RTNeural's heap use is not measurable here (needs glibc)", {}))
+    else:
+        checks.append(
+            check_memory(
+                runner.bytes_held, rss, dtype=dtype, param_count=model.param_count, holder="RTNeural's heap"
+            )
+        )
     return FileResult(path, tuple(checks), entry.name if entry else None)
 
 
@@ -372,6 +436,7 @@ def verify_files(
         "warmup": options.warmup,
         "rss_copies": options.rss_copies,
         "against": options.against,
+        "backend": options.backend,
         "manifest": None if manifest is None else os.fspath(manifest.path),
         "jobs": jobs,
         "baseline": None,

@@ -27,7 +27,14 @@ from verifier.errors import ModelFormatError
 from verifier.format.document import read_document
 from verifier.format.validate import validate
 
-__all__ = ["BACKENDS", "BackendModel", "RTNeuralModel", "available_backends", "load_backend"]
+__all__ = [
+    "BACKENDS",
+    "BackendModel",
+    "RTNeuralModel",
+    "available_backends",
+    "describe_backend",
+    "load_backend",
+]
 
 BACKENDS = ("engine", "rtneural")
 
@@ -95,6 +102,28 @@ def load_backend(
     return RTNeuralModel(model, source=name, layers=list(gate.layers), warnings=list(gate.warnings))
 
 
+def describe_backend(backend: str = "engine") -> str:
+    """One line naming the runtime that ``backend`` runs models on and how it was built, for reports."""
+    if backend == "engine":
+        try:
+            engine = import_module("_verifier_engine")
+        except ImportError:
+            return "unavailable"
+        level = engine.simd_level() if hasattr(engine, "simd_level") else "?"
+        return f"_verifier_engine (our C++ engine, built from native/; kernels {level})"
+    if backend != "rtneural":
+        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    native = _rtneural_module()
+    if native is None:
+        raise ImportError(NOT_BUILT)
+    isa = "AVX2+FMA" if native.avx else "no AVX"
+    flags = getattr(native, "build_flags", "flags not recorded")
+    return (
+        f"RTNeural ({native.backend} backend, alignment {native.alignment}, {isa}; {flags}; "
+        f"headers from {native.rtneural_dir})"
+    )
+
+
 def _rtneural_module() -> ModuleType | None:
     try:
         return import_module("_verifier_rtneural")
@@ -149,6 +178,14 @@ class RTNeuralModel:
     @property
     def dtype(self) -> str:
         return str(self.native.dtype)
+
+    @property
+    def bytes_held(self) -> int | None:
+        """Heap bytes the loaded RTNeural model holds: the C allocator's growth over ``parseJson`` once its
+        parsed document is freed (glibc ``mallinfo2``, which also sees Eigen's malloc'd matrices); None where
+        the allocator cannot tell (not glibc, or a module built before this was measured)."""
+        held = int(getattr(self.native, "bytes_held", -1))
+        return None if held < 0 else held
 
     def forward(self, x: ArrayLike) -> np.ndarray:
         return self.native.forward(real_array(x, "x"))
