@@ -9,7 +9,8 @@
 //
 // `model` is anything with reset(), forward(const T*) and getOutputs() returning const T* (T = float or
 // double): RTNeural's dynamic Model<T> and its compile-time ModelT<T, ...> both fit, as does an adapter
-// over another engine. For every case of the bundle it runs both call patterns the bundle holds:
+// over another engine (a model that also has getInSize()/getOutSize() has its widths checked first).
+// For every case of the bundle it runs both call patterns the bundle holds:
 //   frame:  reset() before every forward(), i.e. every step from zero state (PyTorch's one-step call);
 //   stream: reset() once, then forward() step after step with the state carried (RTNeural's usage);
 // and compares every output element with |actual - expected| <= atol + rtol * |expected|, using the
@@ -287,6 +288,26 @@ inline double percentile(std::vector<std::int64_t> samples, double q) {
 
 // The input of a step, in memory aligned for any SIMD width (RTNeural's Eigen layers may map it as
 // aligned); allocated before the measured region.
+// Models that can say their widths (RTNeural's Model<T>: getInSize()/getOutSize()) are checked against the
+// bundle's before running: reading out_size values from a narrower output would read past it.
+template <typename M, typename = void>
+struct has_sizes : std::false_type {};
+template <typename M>
+struct has_sizes<M, std::void_t<decltype(std::declval<const M&>().getInSize()),
+                                decltype(std::declval<const M&>().getOutSize())>> : std::true_type {};
+
+template <typename M>
+std::string size_mismatch(const M& model, std::size_t in_size, std::size_t out_size) {
+    if constexpr (has_sizes<M>::value) {
+        const auto in = static_cast<std::size_t>(model.getInSize());
+        const auto out = static_cast<std::size_t>(model.getOutSize());
+        if (in != in_size || out != out_size)
+            return "the model is " + std::to_string(in) + " -> " + std::to_string(out) + " wide, the bundle " +
+                   std::to_string(in_size) + " -> " + std::to_string(out_size);
+    }
+    return {};
+}
+
 template <typename T>
 class AlignedRow {
 public:
@@ -396,6 +417,12 @@ GoldenResult check_golden(Model& model, const GoldenBundle& bundle, const Golden
                              " was written from (SHA-256 " + found + ", bundle " + bundle.model_sha256 + ")";
             return result;
         }
+    }
+
+    const std::string mismatch = size_mismatch(model, bundle.in_size, bundle.out_size);
+    if (!mismatch.empty()) {
+        result.message = "FAIL: " + mismatch + " (" + bundle.directory + ")";
+        return result;
     }
 
     // Everything the run needs is allocated here, so that the heap figures are the model's alone.
