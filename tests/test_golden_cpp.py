@@ -34,7 +34,7 @@ from verifier.testing.mistakes import corrupt
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PROGRAMS = ("check_engine", "check_rtneural")
+PROGRAMS = ("check_engine", "check_rtneural")  # parametrised over; check_rtneural_modelt is built beside
 
 
 def _toolchain_or_skip() -> None:
@@ -73,17 +73,19 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert done.returncode == 0, (
             f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
         )
-    return {name: build / name for name in PROGRAMS if (build / name).exists()}
+    names = (*PROGRAMS, "check_rtneural_modelt")
+    return {name: build / name for name in names if (build / name).exists()}
 
 
 def _program(programs: dict[str, Path], name: str) -> Path:
-    if name == "check_rtneural" and name not in programs:
+    if name.startswith("check_rtneural") and name not in programs:
         pytest.skip("RTNEURAL_DIR is not set: the checker is not run against the real RTNeural")
     return programs[name]
 
 
-def _check(program: Path, dtype: str, model: Path, bundle: Path) -> tuple[int, dict[str, str]]:
-    done = subprocess.run([str(program), dtype, str(model), str(bundle)], capture_output=True, text=True)
+def _check(program: Path, mode: str, model: Path, bundle: Path) -> tuple[int, dict[str, str]]:
+    """Run a test program; ``mode`` is the dtype (check_engine, check_rtneural) or the ModelT architecture."""
+    done = subprocess.run([str(program), mode, str(model), str(bundle)], capture_output=True, text=True)
     assert done.returncode in (0, 1), f"{program.name} could not run: {done.stderr}"
     fields = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     return done.returncode, fields
@@ -258,3 +260,39 @@ def test_forward_is_timed_on_every_call(
     _, result = _check(programs["check_engine"], "float32", small["good"], bundle)
     assert int(result["forward_calls"]) == (16 + 4 * 16) * 2
     assert 0 < float(result["forward_ns_p50"]) <= float(result["forward_ns_p99"])
+
+
+def test_rtneurals_compile_time_modelt_fits_the_same_check(
+    programs: dict[str, Path], small: dict[str, Any]
+) -> None:
+    program = _program(programs, "check_rtneural_modelt")
+    good = write_bundle(
+        small["good"],
+        small["root"] / "bundles" / "modelt",
+        torch_module=small["module"],
+        tolerance=_tolerance,
+    )
+    status, result = _check(program, "small", small["good"], good)
+    assert (status, result["passed"]) == (0, "1"), result["message"]
+    bad, bundle = _tampered(small, "gru_gates_not_reordered", "gru")
+    status, result = _check(program, "small", bad, bundle)
+    assert (status, result["passed"]) == (1, "0")
+    assert "worst at pattern " in result["message"]
+
+
+def test_the_production_dynamics_engine_passes_as_a_modelt(
+    programs: dict[str, Path], production_exports: Path, tmp_path: Path
+) -> None:
+    program = _program(programs, "check_rtneural_modelt")
+    manifest = load_manifest(production_exports.parent / "manifest.json")
+    entry = next(e for e in manifest.models if e.name == "DynamicsEngine")
+    assert entry.factory is not None
+    bundle = write_bundle(
+        entry.file,
+        tmp_path / entry.name,
+        torch_module=resolve_against(entry.factory)(),
+        tolerance=lambda dtype: manifest.tolerance_for(entry, dtype),
+        steps=64,
+    )
+    status, result = _check(program, "dynamics", entry.file, bundle)
+    assert (status, result["passed"]) == (0, "1"), result["message"]
