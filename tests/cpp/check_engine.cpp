@@ -31,7 +31,8 @@ private:
 template <typename T>
 int run(const char* model_file, const char* bundle) {
     std::unique_ptr<EngineModel<T>> model;
-    const auto load = rtv::heap::measure([&] { model = std::make_unique<EngineModel<T>>(test_json::read_file(model_file)); });
+    const auto load = rtv::heap::measure(
+        [&] { model = std::make_unique<EngineModel<T>>(test_json::read_file(model_file)); });
     rtv::GoldenOptions options;
     options.model_file = model_file;
     return report(rtv::check_golden(*model, bundle, options), load);

@@ -21,8 +21,9 @@ using Small = RTNeural::ModelT<float, 6, 3, RTNeural::DenseT<float, 6, 6>, RTNeu
                                RTNeural::GRULayerT<float, 6, 5>, RTNeural::LSTMLayerT<float, 5, 4>,
                                RTNeural::DenseT<float, 4, 3>>;
 // The production DynamicsEngine: 32 -> Linear 128 relu -> Linear 64 relu -> Linear 16 sigmoid.
-using Dynamics = RTNeural::ModelT<float, 32, 16, RTNeural::DenseT<float, 32, 128>, RTNeural::ReLuActivationT<float, 128>,
-                                  RTNeural::DenseT<float, 128, 64>, RTNeural::ReLuActivationT<float, 64>,
+using Dynamics = RTNeural::ModelT<float, 32, 16, RTNeural::DenseT<float, 32, 128>,
+                                  RTNeural::ReLuActivationT<float, 128>, RTNeural::DenseT<float, 128, 64>,
+                                  RTNeural::ReLuActivationT<float, 64>,
                                   RTNeural::DenseT<float, 64, 16>, RTNeural::SigmoidActivationT<float, 16>>;
 
 template <typename Model>

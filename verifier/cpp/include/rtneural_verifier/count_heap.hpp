@@ -70,14 +70,21 @@ static const Installer installer;
 }  // namespace heap
 }  // namespace rtv
 
-void* operator new(std::size_t size) { return rtv::heap::count_heap_detail::or_throw(rtv::heap::count_heap_detail::plain(size)); }
-void* operator new[](std::size_t size) { return rtv::heap::count_heap_detail::or_throw(rtv::heap::count_heap_detail::plain(size)); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return rtv::heap::count_heap_detail::plain(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return rtv::heap::count_heap_detail::plain(size); }
-void* operator new(std::size_t size, std::align_val_t a) { return rtv::heap::count_heap_detail::or_throw(rtv::heap::count_heap_detail::aligned(size, a)); }
-void* operator new[](std::size_t size, std::align_val_t a) { return rtv::heap::count_heap_detail::or_throw(rtv::heap::count_heap_detail::aligned(size, a)); }
-void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept { return rtv::heap::count_heap_detail::aligned(size, a); }
-void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept { return rtv::heap::count_heap_detail::aligned(size, a); }
+// A short name for the definitions below; this header is compiled into one translation unit only.
+namespace rtv_heap = rtv::heap::count_heap_detail;
+
+void* operator new(std::size_t size) { return rtv_heap::or_throw(rtv_heap::plain(size)); }
+void* operator new[](std::size_t size) { return rtv_heap::or_throw(rtv_heap::plain(size)); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return rtv_heap::plain(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return rtv_heap::plain(size); }
+void* operator new(std::size_t size, std::align_val_t a) { return rtv_heap::or_throw(rtv_heap::aligned(size, a)); }
+void* operator new[](std::size_t size, std::align_val_t a) { return rtv_heap::or_throw(rtv_heap::aligned(size, a)); }
+void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return rtv_heap::aligned(size, a);
+}
+void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return rtv_heap::aligned(size, a);
+}
 
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
@@ -85,9 +92,9 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { rtv::heap::count_heap_detail::release_aligned(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { rtv::heap::count_heap_detail::release_aligned(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { rtv::heap::count_heap_detail::release_aligned(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { rtv::heap::count_heap_detail::release_aligned(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { rtv::heap::count_heap_detail::release_aligned(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { rtv::heap::count_heap_detail::release_aligned(p); }
+void operator delete(void* p, std::align_val_t) noexcept { rtv_heap::release_aligned(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { rtv_heap::release_aligned(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { rtv_heap::release_aligned(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { rtv_heap::release_aligned(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { rtv_heap::release_aligned(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { rtv_heap::release_aligned(p); }

@@ -411,7 +411,13 @@ GoldenResult check_golden(Model& model, const GoldenBundle& bundle, const Golden
     result.heap_counted = heap::counting();
     std::tie(result.atol, result.rtol) = bundle.tolerance(result.dtype);
     if (!options.model_file.empty()) {
-        const std::string found = sha256_file(options.model_file);
+        std::string found;
+        try {
+            found = sha256_file(options.model_file);
+        } catch (const GoldenFormatError& error) {
+            result.message = std::string("FAIL: cannot read the model file to check its SHA-256: ") + error.what();
+            return result;
+        }
         if (found != bundle.model_sha256) {
             result.message = "FAIL: " + options.model_file + " is not the file the bundle " + bundle.directory +
                              " was written from (SHA-256 " + found + ", bundle " + bundle.model_sha256 + ")";
