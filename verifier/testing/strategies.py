@@ -395,7 +395,7 @@ class CorruptedExport:
 
 @st.composite
 def corrupted_exports(draw: st.DrawFn, mistake: str) -> CorruptedExport:
-    """Generated models exported with *mistake* (a name from verifier.mistakes.MISTAKES) made on a drawn
+    """Generated models exported with *mistake* (a name from verifier.testing.mistakes.MISTAKES) made on a drawn
     entry. Cases where the mistake cannot change the maths (a 1x1 kernel, one group, identical gate
     blocks...) are rejected with ``assume`` and the reason recorded as a Hypothesis event, so they are
     never counted as detected."""
