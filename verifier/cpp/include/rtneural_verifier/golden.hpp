@@ -238,16 +238,16 @@ private:
             0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
             0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
         std::array<std::uint32_t, 64> w{};
-        for (int i = 0; i < 16; ++i)
+        for (std::size_t i = 0; i < 16; ++i)
             w[i] = (std::uint32_t(block_[4 * i]) << 24) | (std::uint32_t(block_[4 * i + 1]) << 16) |
                    (std::uint32_t(block_[4 * i + 2]) << 8) | std::uint32_t(block_[4 * i + 3]);
-        for (int i = 16; i < 64; ++i) {
+        for (std::size_t i = 16; i < 64; ++i) {
             const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
             const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
             w[i] = w[i - 16] + s0 + w[i - 7] + s1;
         }
         std::array<std::uint32_t, 8> v = state_;
-        for (int i = 0; i < 64; ++i) {
+        for (std::size_t i = 0; i < 64; ++i) {
             const std::uint32_t s1 = rotr(v[4], 6) ^ rotr(v[4], 11) ^ rotr(v[4], 25);
             const std::uint32_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
             const std::uint32_t t1 = v[7] + s1 + ch + k[i] + w[i];
@@ -256,7 +256,7 @@ private:
             const std::uint32_t t2 = s0 + maj;
             v = {t1 + t2, v[0], v[1], v[2], v[3] + t1, v[4], v[5], v[6]};
         }
-        for (int i = 0; i < 8; ++i) state_[i] += v[i];
+        for (std::size_t i = 0; i < 8; ++i) state_[i] += v[i];
     }
 
     std::array<std::uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -281,7 +281,8 @@ inline std::string format_number(double x) {
 // Every sample is kept (preallocated before the run), so p99 is exact.
 inline double percentile(std::vector<std::int64_t> samples, double q) {
     if (samples.empty()) return 0.0;
-    const std::size_t index = std::min(samples.size() - 1, static_cast<std::size_t>(q * (samples.size() - 1) + 0.5));
+    const double rank = q * static_cast<double>(samples.size() - 1) + 0.5;  // nearest rank
+    const std::size_t index = std::min(samples.size() - 1, static_cast<std::size_t>(rank));
     std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(index), samples.end());
     return static_cast<double>(samples[index]);
 }
