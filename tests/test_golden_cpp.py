@@ -74,7 +74,9 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
         )
     names = (*PROGRAMS, "check_rtneural_modelt")
-    return {name: build / name for name in names if (build / name).exists()}
+    found = {name: build / name for name in names if (build / name).exists()}
+    found["strict_header"] = next(build.rglob("strict_header.cpp.o*"))
+    return found
 
 
 def _program(programs: dict[str, Path], name: str) -> Path:
@@ -156,6 +158,12 @@ def _worst_element(model_file: Path, bundle_dir: Path, dtype: str) -> tuple[str,
 
 
 # ------------------------------------------------------------------------------------------------ tests
+
+
+def test_the_header_compiles_under_strict_warnings_as_errors(programs: dict[str, Path]) -> None:
+    # tests/cpp/strict_header.cpp is built with -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+    # -Wsign-conversion -Wold-style-cast -Werror; the build (the fixture) fails on any warning.
+    assert programs["strict_header"].stat().st_size > 0
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
