@@ -15,10 +15,12 @@ inline int report(const rtv::GoldenResult& r, const rtv::heap::Usage& load) {
     std::printf("forward_calls=%zu\nforward_ns_p50=%.0f\nforward_ns_p99=%.0f\n", r.forward_calls,
                 r.forward_ns_p50, r.forward_ns_p99);
     std::printf("heap_counted=%d\n", r.heap_counted ? 1 : 0);
-    std::printf("heap_bytes_load=%llu\nheap_allocations_load=%llu\n",
-                static_cast<unsigned long long>(load.bytes), static_cast<unsigned long long>(load.allocations));
-    std::printf("heap_bytes_run=%llu\nheap_allocations_run=%llu\n",
-                static_cast<unsigned long long>(r.heap_bytes), static_cast<unsigned long long>(r.heap_allocations));
+    std::printf("heap_bytes_load=%llu\nheap_allocations_load=%llu\nheap_held_load=%lld\n",
+                static_cast<unsigned long long>(load.bytes), static_cast<unsigned long long>(load.allocations),
+                static_cast<long long>(load.held));
+    std::printf("heap_bytes_run=%llu\nheap_allocations_run=%llu\nheap_held_run=%lld\n",
+                static_cast<unsigned long long>(r.heap_bytes), static_cast<unsigned long long>(r.heap_allocations),
+                static_cast<long long>(r.heap_held));
     std::printf("message=%s\n", r.message.c_str());
     return r.passed ? 0 : 1;
 }

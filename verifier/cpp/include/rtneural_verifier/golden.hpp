@@ -81,6 +81,8 @@ struct GoldenResult {
     bool heap_counted = false;        // count_heap.hpp is compiled in; the two figures below mean something
     std::uint64_t heap_bytes = 0;     // operator new bytes requested while the model ran (reset + forward)
     std::uint64_t heap_allocations = 0;
+    // Growth of the C heap over the run (heap::malloc_in_use; needs no counter, glibc only): -1 unknown.
+    std::int64_t heap_held = -1;
 };
 
 // An unreadable or malformed bundle. check_golden() catches it and returns a failed result whose message
@@ -486,6 +488,7 @@ GoldenResult check_golden(Model& model, const GoldenBundle& bundle, const Golden
         result.heap_bytes = heap_used.bytes;
         result.heap_allocations = heap_used.allocations;
     }
+    result.heap_held = heap_used.held;
     result.forward_calls = call;
     result.forward_ns_p50 = percentile(times, 0.50);
     result.forward_ns_p99 = percentile(times, 0.99);
