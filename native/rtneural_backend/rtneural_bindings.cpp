@@ -8,12 +8,10 @@
 
 #include <RTNeural/RTNeural.h>
 
+#include <rtneural_verifier/heap.hpp>
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #include <algorithm>
 #include <chrono>
@@ -81,17 +79,10 @@ std::unique_ptr<RTNeural::Model<T>> parse_model(const std::string& text) {
     return model;
 }
 
-// Bytes the C allocator has handed out and not taken back, all arenas and mmapped chunks (glibc), or -1
-// where that is not known. RTNeural's Eigen backend takes its matrices from malloc directly, not from
+// The C heap a load leaves held (rtv::heap::malloc_in_use, the C++ checker's own measure, so that both
+// report the same figure): RTNeural's Eigen backend takes its matrices from malloc directly, not from
 // operator new, so a malloc-level figure is the only one that sees everything a loaded model holds.
-inline std::int64_t heap_in_use() noexcept {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-    const struct mallinfo2 info = mallinfo2();
-    return static_cast<std::int64_t>(info.uordblks + info.hblkhd);
-#else
-    return -1;
-#endif
-}
+inline std::int64_t heap_in_use() noexcept { return rtv::heap::malloc_in_use(); }
 
 template <typename T>
 class RTNeuralModel {
