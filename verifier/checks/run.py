@@ -158,7 +158,7 @@ def _load(path: str, dtype: str) -> tuple[Any, Check]:
 
 def _load_backend(path: str, dtype: str, backend: str, engine_check: Check) -> tuple[Any, Check]:
     """The model on ``backend`` (our loader has accepted the file), and the load check naming that runtime."""
-    from verifier.engine.backends import load_backend
+    from verifier.engine.backends import describe_backend, load_backend
     from verifier.errors import ModelFormatError
 
     try:
@@ -166,10 +166,10 @@ def _load_backend(path: str, dtype: str, backend: str, engine_check: Check) -> t
     except ModelFormatError as exc:
         figures = {"pointer": exc.pointer, "expected": exc.expected, "found": exc.found, "backend": backend}
         return None, Check("load", FAIL, f"{exc.pointer or '/'}: {exc.message}", figures)
-    figures = {**engine_check.figures, "backend": backend}
-    return runner, replace(
-        engine_check, summary=f"{engine_check.summary}; runs on {backend}", figures=figures
-    )
+    # The build is named on every file's line, so that a text report says what was measured, not only JSON.
+    build = describe_backend(backend)
+    figures = {**engine_check.figures, "backend": backend, "build": build}
+    return runner, replace(engine_check, summary=f"{engine_check.summary}; runs on {build}", figures=figures)
 
 
 def _embedded(path: str, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
