@@ -362,6 +362,8 @@ def test_backend_rtneural_runs_every_runtime_check_on_rtneural(capsys, recurrent
     assert data["settings"]["backend"] == "rtneural"
     checks = {c["name"]: c for c in data["files"][0]["checks"]}
     assert checks["load"]["figures"]["backend"] == "rtneural"
+    assert checks["load"]["figures"]["build"] == data["tool"]["backend"]
+    assert data["tool"]["backend"] in checks["load"]["summary"]
     assert "held by RTNeural's heap" in checks["memory"]["summary"]
     assert checks["memory"]["figures"]["bytes_held"] >= checks["memory"]["figures"]["weight_bytes"]
     assert checks["latency"]["status"] == "pass"
