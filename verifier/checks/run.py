@@ -256,6 +256,10 @@ def verify_file(
         ]
         torch_module = None
     else:
+        if any(check.failed for check in numeric):
+            from verifier.checks.diverge import annotate
+
+            numeric = annotate(numeric, model, path, torch_module, xs, atol=atol, rtol=rtol)
         checks += numeric
         checks.append(
             check_plugin_state(
