@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="verify",
         description="Check RTNeural keras-json model files: validation, numeric agreement with PyTorch "
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
-        epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error.",
+        epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error. Diagnosis: "
+        "`verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, `verify replay DIR` "
+        "(each with --help).",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="model files (globs are expanded here too)")
     parser.add_argument(
@@ -185,6 +187,11 @@ class _Progress:
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("inspect", "reduce", "replay") and not os.path.exists(argv[0]):
+        from verifier.cli_diagnose import run_subcommand  # a file of that name is still checked
+
+        return run_subcommand(argv, stdout, stderr)
     args = build_parser().parse_args(argv)
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files

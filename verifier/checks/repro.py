@@ -132,7 +132,7 @@ def readme(reduction: Reduction, directory: Path, *, origin: str, command: str) 
     else:
         lines.append(f"- {reduction.rule}: {reduction.message}")
     lines += [*(f"- {note}" for note in reduction.notes), "", "Reproduce (needs only this folder):", ""]
-    lines += ["```sh", replay_command, "```", ""]
+    lines += ["```sh", replay_command, "```", "", "(or, inside this folder, `verify replay .`)", ""]
     if reduction.pattern is None:
         lines += [
             "or",
