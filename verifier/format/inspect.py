@@ -120,8 +120,9 @@ class Inspection:
 
     @property
     def document_findings(self) -> tuple[Finding, ...]:
-        """Findings that point at no entry (the file, in_shape, a top-level key)."""
-        return tuple(f for f in self.findings if _row_index(f.pointer) is None)
+        """Findings on no row (the file, in_shape, a top-level key, an entry of an unreadable file)."""
+        shown = {r.index for r in self.rows}
+        return tuple(f for f in self.findings if _row_index(f.pointer) not in shown)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -93,7 +93,7 @@ def inspection_text(inspection: Inspection) -> str:
             lines.append(f"    {key.pointer}{who}: {key.meaning}")
     if inspection.findings:
         lines.append("  what RTNeural does with what is unusual here:")
-        lines += [f"    {finding}" for finding in inspection.findings]
+        lines += [f"    {finding}" for finding in inspection.findings]  # errors first, as validate sorts
     return "\n".join(lines) + "\n"
 
 
