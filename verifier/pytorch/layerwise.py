@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from verifier.errors import ExportError
 from verifier.pytorch.export import Leaf, leaf_modules
 from verifier.pytorch.reference import _run_leaf
 
@@ -35,6 +36,7 @@ _ACTIVATION_KINDS: dict[type[nn.Module], str] = {
     nn.ELU: "elu",
     nn.Softmax: "softmax",
 }
+_NO_OPS = (nn.Identity, nn.Dropout, nn.Dropout1d)  # eval mode: no entry of their own
 _STATEFUL = frozenset({"lstm", "gru", "conv1d", "conv2d"})
 # Entry types whose own `activation` RTNeural applies (FORMAT.md §2.3); on the others it is not read.
 _APPLIES_ACTIVATION = frozenset({"dense", "time-distributed-dense", "conv1d", "conv2d", "activation"})
@@ -78,7 +80,12 @@ def _split(leaf: Leaf, width: int) -> list[Unit]:
             Unit(f"{leaf.name}[l{k}]", _single_layer(m, k), (_kind(m), m.hidden_size), leaf.in_sequential)
             for k in range(m.num_layers)
         ]
-    return [Unit(leaf.name, m, (_kind(m), _out_width(m, width)), leaf.in_sequential)]
+    kind = _kind(m)
+    if kind == "identity" and not isinstance(m, _NO_OPS):
+        raise ExportError(
+            leaf.name, f"{type(m).__name__} is not a module the export knows; no layer to compare"
+        )
+    return [Unit(leaf.name, m, (kind, _out_width(m, width)), leaf.in_sequential)]
 
 
 def _single_layer(m: nn.LSTM | nn.GRU, k: int) -> nn.Module:
