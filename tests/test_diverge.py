@@ -161,3 +161,26 @@ def test_without_against_the_json_rebuild_is_the_reference_and_nothing_diverges(
     path, _ = corrupted
     assert main([str(path), *FAST]) == 0  # the rebuild reads the same (wrong) file: no numeric failure
     assert "diverging" not in capsys.readouterr().out
+
+
+def test_a_chaotic_models_failure_is_put_down_to_its_sensitivity_not_a_layer():
+    from verifier.testing.variants import chaotic_lstm
+
+    module = chaotic_lstm()
+    doc = export(module)
+    model = load(doc)
+    xs = random_inputs(256, 8, 0)
+    checks = [Check("numeric-stream", FAIL, "FAIL x", {})]
+    out = annotate(checks, model, doc, module, xs, atol=3.2e-5, rtol=3.2e-5)
+    figures = out[0].figures["diverging_layer"]
+    assert figures["sensitivity"] is not None
+    assert figures["sensitivity"] > 3.2e-5
+    assert "sensitivity to rounding, not an export mistake" in out[0].summary
+
+
+def test_a_real_mistake_is_not_put_down_to_sensitivity():
+    module = _dense_chain()
+    bad = corrupt(export(module), "transposed_kernel", 1)
+    checks = [Check("numeric-stream", FAIL, "FAIL x", {})]
+    out = annotate(checks, load(bad), bad, module, random_inputs(8, 6, 0), **TOL)
+    assert out[0].figures["diverging_layer"]["sensitivity"] is None

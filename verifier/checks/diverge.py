@@ -99,6 +99,9 @@ class Divergence:
     max_abs_error: float | None = None  # this layer's worst error (all steps)
     input_max_abs_error: float | None = None  # its input's worst error up to `step`
     cause: str = ""
+    # The module's own output change for a one-ulp input change, when it is outside tolerance: then the
+    # failure is the model's sensitivity to rounding rather than this layer (verifier.checks.sensitivity).
+    sensitivity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,16 +114,24 @@ class Divergence:
             "max_abs_error": self.max_abs_error,
             "input_max_abs_error": self.input_max_abs_error,
             "cause": self.cause,
+            "sensitivity": self.sensitivity,
         }
 
     def summary(self) -> str:
         if self.index is None:
-            return f"no single layer named: {self.cause}"
-        against = f" against module {self.module}" if self.module else ""
-        return (
-            f"first diverging layer {self.pointer} ({self.type}){against}, {self.pattern} step {self.step}: "
-            f"{self.cause}"
-        )
+            text = f"no single layer named: {self.cause}"
+        else:
+            against = f" against module {self.module}" if self.module else ""
+            text = (
+                f"first diverging layer {self.pointer} ({self.type}){against}, {self.pattern} step "
+                f"{self.step}: {self.cause}"
+            )
+        if self.sensitivity is not None:
+            text += (
+                f"; but the module itself moves its output by up to {self.sensitivity:.3g} when its inputs "
+                "move by one float32 ulp: the failure is its sensitivity to rounding, not an export mistake"
+            )
+        return text
 
 
 def engine_layer_outputs(model: Any, xs: np.ndarray, *, frame: bool) -> dict[int, np.ndarray]:
@@ -282,8 +293,12 @@ def annotate(
             out.append(check)
             continue
         try:
-            found = first_divergence(
-                model, doc, chain, xs, atol=atol, rtol=rtol, pattern=CHECK_PATTERN[check.name]
+            from verifier.checks.sensitivity import sensitivity
+
+            pattern = CHECK_PATTERN[check.name]
+            found = first_divergence(model, doc, chain, xs, atol=atol, rtol=rtol, pattern=pattern)
+            found = replace(
+                found, sensitivity=sensitivity(chain, xs, frame=pattern == FRAME, atol=atol, rtol=rtol)
             )
         except Exception as exc:
             out.append(

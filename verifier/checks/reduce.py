@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from verifier.checks.diverge import FRAME, STREAM, Divergence, align, failing_steps, first_divergence
+from verifier.checks.sensitivity import sensitivity
 from verifier.errors import VerifierError
 
 __all__ = ["ReduceError", "Reduction", "reduce", "sensitivity"]
@@ -129,29 +130,6 @@ def _bisect(lo: int, hi: int, holds: Callable[[int], bool], *, smallest: bool) -
             mid = (lo + hi + 1) // 2
             lo, hi = (mid, hi) if holds(mid) else (lo, mid - 1)
     return lo
-
-
-# --- sensitivity ----------------------------------------------------------------------------------------
-
-
-def sensitivity(
-    chain: Sequence[Any], xs: np.ndarray, *, frame: bool, atol: float, rtol: float
-) -> float | None:
-    """The worst output change of the module (float64) when every input moves by one float32 ulp, if that
-    change is outside ``atol``/``rtol``; None when the module is not that sensitive.
-
-    A float32 engine rounds every intermediate value by about that much, so a model that amplifies it past
-    the tolerance fails against any reference, whatever its export: its own rounding is the cause.
-    """
-    from verifier.pytorch.layerwise import run_units
-
-    base = np.asarray(xs, dtype=np.float64)
-    nudged = np.nextafter(base.astype(np.float32), np.float32(np.inf)).astype(np.float64)
-    a = run_units(chain, base, frame=frame)[-1]
-    b = run_units(chain, nudged, frame=frame)[-1]
-    if not failing_steps(a, b, atol, rtol).any():
-        return None
-    return float(np.max(np.abs(a - b)))
 
 
 # --- the reduction --------------------------------------------------------------------------------------
