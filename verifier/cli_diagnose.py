@@ -17,9 +17,12 @@ import argparse
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from verifier.cli import EXIT_FAILED, EXIT_OK, UsageError, _Parser, _positive, _tolerance, expand_files
+
+if TYPE_CHECKING:
+    from verifier.checks.reduce import Reduction
 
 SUBCOMMANDS = ("inspect", "reduce", "replay")
 
@@ -120,7 +123,7 @@ def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> in
     return EXIT_OK
 
 
-def reduction_text(reduction, path: str, directory: str) -> str:  # reduction: Reduction
+def reduction_text(reduction: Reduction, path: str, directory: str) -> str:
     a, b = reduction.layers
     kept = f"layer {a}" if b - a == 1 else f"layers {a}..{b - 1}"
     lines = [
@@ -130,8 +133,8 @@ def reduction_text(reduction, path: str, directory: str) -> str:  # reduction: R
     if reduction.steps is not None:
         s, t = reduction.steps
         lines.append(f"  input: {t - s + 1} of {reduction.original_steps} steps (original steps {s}..{t})")
-    if reduction.divergence is not None and reduction.divergence.index is not None:
-        d = reduction.divergence
+    d = reduction.divergence
+    if d is not None and d.index is not None:
         lines.append(f"  faulty layer: /layers/{a + d.index} ({d.type}): {d.cause}")
     elif reduction.message:
         lines.append(f"  {reduction.message}")

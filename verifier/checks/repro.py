@@ -123,8 +123,8 @@ def readme(reduction: Reduction, directory: Path, *, origin: str, command: str) 
             f"- `actual.csv`: the engine at {reduction.dtype}, {call}",
             f"- judged at atol {reduction.atol:g}, rtol {reduction.rtol:g} (the original check's tolerance)",
         ]
-        if reduction.divergence is not None and reduction.divergence.index is not None:
-            d = reduction.divergence
+        d = reduction.divergence
+        if d is not None and d.index is not None:
             lines.append(
                 f"- first diverging layer: `/layers/{d.index}` of `model.json` = original "
                 f"`/layers/{a + d.index}` ({d.type}), step {d.step}: {d.cause}"

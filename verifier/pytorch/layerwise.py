@@ -97,7 +97,7 @@ def _single_layer(m: nn.LSTM | nn.GRU, k: int) -> nn.Module:
             source = getattr(m, f"{name}_l{k}", None)
             if source is not None:
                 getattr(one, f"{name}_l0").copy_(source)
-    return one.to(m.weight_ih_l0.dtype).eval()
+    return one.to(m.get_parameter("weight_ih_l0").dtype).eval()
 
 
 def _kind(m: nn.Module) -> str:

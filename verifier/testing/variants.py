@@ -84,5 +84,6 @@ def chaotic_lstm() -> nn.Module:
     torch.manual_seed(0)
     lstm = nn.LSTM(8, 64, batch_first=True)
     with torch.no_grad():
-        lstm.weight_hh_l0.copy_(torch.randn_like(lstm.weight_hh_l0) * 8.0 / 8.0)  # gain 8 over 1/sqrt(64)
+        recurrent = lstm.get_parameter("weight_hh_l0")
+        recurrent.copy_(torch.randn_like(recurrent) * 8.0 / 8.0)  # gain 8 over PyTorch's 1/sqrt(64)
     return _chain([("lstm", lstm), ("fc", nn.Linear(64, 4))])
