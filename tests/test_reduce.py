@@ -222,6 +222,8 @@ def test_cli_reduce_usage_errors_exit_2(bad_file, tmp_path, capsys):
     assert main(["reduce", str(bad_file), "--against", "no_such_module:f", "-o", str(tmp_path / "r")]) == 2
     assert main(["reduce", str(bad_file), "-o", str(tmp_path / "r")]) == 2
     assert main(["replay", str(tmp_path)]) == 2
+    wrong = ["--against", "verifier.production:groove_predictor"]  # 64 inputs, the file takes 32
+    assert main(["reduce", str(bad_file), *wrong, "-o", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.count("verify: error:") == 3
+    assert err.count("verify: error:") == 4

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from verifier.cli import EXIT_FAILED, EXIT_OK, UsageError, _Parser, _positive, _tolerance, expand_files
+from verifier.errors import VerifierError
 
 if TYPE_CHECKING:
     from verifier.checks.reduce import Reduction
@@ -114,6 +115,12 @@ def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> in
     except ReduceError as exc:
         stdout.write(f"{path}: {exc}\n")
         return EXIT_FAILED
+    except VerifierError:
+        raise
+    except Exception as exc:  # the module's own code failing on the file's inputs (e.g. another width)
+        raise UsageError(
+            f"--against {args.against}: cannot run it on {path}'s inputs: {type(exc).__name__}: {exc}"
+        ) from None
     command = shlex.join(["verify", "reduce", *rest])
     try:
         write_repro(reduction, args.output, origin=path, command=command)
