@@ -184,3 +184,19 @@ def test_a_real_mistake_is_not_put_down_to_sensitivity():
     checks = [Check("numeric-stream", FAIL, "FAIL x", {})]
     out = annotate(checks, load(bad), bad, module, random_inputs(8, 6, 0), **TOL)
     assert out[0].figures["diverging_layer"]["sensitivity"] is None
+
+
+def test_which_of_two_same_sized_layers_was_dropped_is_told_by_their_weights():
+    torch.manual_seed(5)
+    module = nn.Sequential(nn.LSTM(1, 1, num_layers=2, batch_first=True), nn.PReLU())
+    bad = corrupt(export(module), "dropped_layer", 1)  # the second LSTM; both are lstm 1 -> 1
+    alignment = align(bad, units(module, 1))
+    assert [u.name for u in alignment.missing[1]] == ["0[l1]"]
+    assert alignment.boundary == (1, 3)
+
+
+def test_alignment_falls_back_to_kind_and_width_when_the_weights_were_changed_otherwise():
+    module = _dense_chain()
+    doc = export(module)
+    doc["layers"][1]["weights"][0] = (np.asarray(doc["layers"][1]["weights"][0]) * 2).tolist()
+    assert align(doc, units(module, 6)).boundary == (2, 4, 5)

@@ -45,22 +45,46 @@ class Alignment:
 
 
 def align(doc: Mapping[str, Any], chain: Sequence[Any]) -> Alignment:
-    """Line up the entries of ``doc`` with the units ``chain`` (see :class:`Alignment`)."""
+    """Line up the entries of ``doc`` with the units ``chain`` (see :class:`Alignment`).
+
+    Keys are (kind, width), refined by the fingerprint of each kernel's values, which every known export
+    mistake keeps and which tells apart two layers of the same kind and width (which of two identical LSTMs
+    was dropped). When the fingerprints match fewer entries (weights the export changed some other way),
+    kind and width alone decide.
+    """
     from verifier.format.structure import shape_width
-    from verifier.pytorch.layerwise import entry_keys
+    from verifier.pytorch.layerwise import entry_fingerprint, entry_keys
 
     entries = list(doc["layers"])
     width = shape_width(doc.get("in_shape"))
-    json_keys: list[tuple[str, int]] = []
+    plain: list[tuple[Any, ...]] = []
+    printed: list[tuple[Any, ...]] = []
     owner: list[int] = []
     for e, entry in enumerate(entries):
         keys = entry_keys(entry, width) if isinstance(entry, dict) else []
-        json_keys += keys
+        kernel = entry_fingerprint(entry) if isinstance(entry, dict) else None
+        plain += keys
+        printed += [(*key, kernel if k == 0 else None) for k, key in enumerate(keys)]
         owner += [e] * len(keys)
         width = keys[-1][1] if keys else width
     real = [i for i, u in enumerate(chain) if u.key[0] != "identity"]
-    module_keys = [chain[i].key for i in real]
-    matcher = difflib.SequenceMatcher(None, json_keys, module_keys, autojunk=False)
+    by_print = _align(
+        printed, [(*chain[i].key, chain[i].fingerprint) for i in real], owner, real, chain, entries
+    )
+    by_kind = _align(plain, [chain[i].key for i in real], owner, real, chain, entries)
+    matched = [sum(b is not None for b in a.boundary) for a in (by_print, by_kind)]
+    return by_print if matched[0] >= matched[1] else by_kind
+
+
+def _align(
+    json_keys: Sequence[tuple[Any, ...]],
+    module_keys: Sequence[tuple[Any, ...]],
+    owner: Sequence[int],
+    real: Sequence[int],
+    chain: Sequence[Any],
+    entries: Sequence[Any],
+) -> Alignment:
+    matcher = difflib.SequenceMatcher(None, list(json_keys), list(module_keys), autojunk=False)
     matched: dict[int, int] = {}  # JSON key position -> unit index
     missing: dict[int, list[Any]] = {}
     extra: set[int] = set()

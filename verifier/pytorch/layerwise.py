@@ -15,6 +15,7 @@ same vocabulary :func:`entry_keys` gives a JSON entry) used to line the two chai
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from verifier.errors import ExportError
 from verifier.pytorch.export import Leaf, leaf_modules
 from verifier.pytorch.reference import _run_leaf
 
-__all__ = ["Unit", "entry_keys", "run_units", "units"]
+__all__ = ["Unit", "entry_fingerprint", "entry_keys", "fingerprint", "run_units", "units"]
 
 _ACTIVATION_KINDS: dict[type[nn.Module], str] = {
     nn.Tanh: "tanh",
@@ -52,6 +53,7 @@ class Unit:
     module: nn.Module
     key: Key  # (kind, output width): ("dense", 256), ("tanh", 256), ("lstm", 128)...
     in_sequential: bool
+    fingerprint: str | None = None  # of its input kernel's values (see `fingerprint`); None: no kernel
 
     @property
     def stateful(self) -> bool:
@@ -76,16 +78,36 @@ def units(module: nn.Module, in_size: int, dtype: torch.dtype = torch.float64) -
 def _split(leaf: Leaf, width: int) -> list[Unit]:
     m = leaf.module
     if isinstance(m, (nn.LSTM, nn.GRU)) and m.num_layers > 1:
+        layers = [_single_layer(m, k) for k in range(m.num_layers)]
         return [
-            Unit(f"{leaf.name}[l{k}]", _single_layer(m, k), (_kind(m), m.hidden_size), leaf.in_sequential)
-            for k in range(m.num_layers)
+            Unit(
+                f"{leaf.name}[l{k}]",
+                one,
+                (_kind(m), m.hidden_size),
+                leaf.in_sequential,
+                fingerprint(one.get_parameter("weight_ih_l0")),
+            )
+            for k, one in enumerate(layers)
         ]
     kind = _kind(m)
     if kind == "identity" and not isinstance(m, _NO_OPS):
         raise ExportError(
             leaf.name, f"{type(m).__name__} is not a module the export knows; no layer to compare"
         )
-    return [Unit(leaf.name, m, (kind, _out_width(m, width)), leaf.in_sequential)]
+    return [Unit(leaf.name, m, (kind, _out_width(m, width)), leaf.in_sequential, _unit_fingerprint(m, kind))]
+
+
+def _unit_fingerprint(m: nn.Module, kind: str) -> str | None:
+    """What :func:`entry_fingerprint` gives for this module's export."""
+    if kind in ("lstm", "gru"):
+        return fingerprint(m.get_parameter("weight_ih_l0"))
+    if kind in ("dense", "conv1d", "prelu"):
+        return fingerprint(m.get_parameter("weight"))
+    if isinstance(m, nn.BatchNorm1d) and m.running_mean is not None and m.running_var is not None:
+        arrays: list[torch.Tensor | None] = [m.weight, m.bias] if m.affine else []
+        arrays += [m.running_mean, m.running_var]
+        return fingerprint(torch.cat([a.detach().reshape(-1) for a in arrays if a is not None]))
+    return None
 
 
 def _single_layer(m: nn.LSTM | nn.GRU, k: int) -> nn.Module:
@@ -98,6 +120,36 @@ def _single_layer(m: nn.LSTM | nn.GRU, k: int) -> nn.Module:
             if source is not None:
                 getattr(one, f"{name}_l0").copy_(source)
     return one.to(m.get_parameter("weight_ih_l0").dtype).eval()
+
+
+def fingerprint(values: Any) -> str | None:
+    """The multiset of an array's values at float32, hashed: the same for a kernel transposed, flipped or
+    with its gate blocks reordered (every known export mistake keeps it), different for another layer's
+    weights. None when ``values`` is not a numeric array."""
+    try:
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        array = np.sort(np.asarray(values, dtype=np.float64).astype(np.float32).ravel())
+    except (TypeError, ValueError):
+        return None
+    return hashlib.blake2b(array.tobytes(), digest_size=8).hexdigest()
+
+
+def entry_fingerprint(entry: Mapping[str, Any]) -> str | None:
+    """The fingerprint of a JSON entry's input kernel (``weights[0]``; for prelu and batchnorm, all its
+    numbers), for the kinds that have one. Biases are left out: two known mistakes change them."""
+    weights = entry.get("weights")
+    if not isinstance(weights, list) or not weights:
+        return None
+    kind = entry.get("type")
+    if kind in ("dense", "time-distributed-dense", "lstm", "gru", "conv1d"):
+        return fingerprint(weights[0])
+    if kind in ("prelu", "batchnorm"):
+        try:
+            return fingerprint(np.concatenate([np.asarray(w, dtype=np.float64).ravel() for w in weights]))
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def _kind(m: nn.Module) -> str:
