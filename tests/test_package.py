@@ -31,7 +31,10 @@ def test_import_verifier_imports_neither_torch_nor_numpy_nor_the_engine():
 
 
 def test_verify_help_imports_neither_torch_nor_numpy_nor_the_engine():
-    code = "from verifier.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    code = (
+        "from verifier.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
     assert _modules_after(code) == set()
 
 
