@@ -61,6 +61,9 @@ class FileResult:
     path: str
     checks: tuple[Check, ...]
     model: str | None = None  # the manifest's name for it, when a manifest covers the file
+    # What the numeric checks compared the engine with: {"kind": "module" | "checkpoint" | "json-rebuild" |
+    # "embedded", "summary": one line, ...details} (verifier.checks.run.describe_reference).
+    reference: Mapping[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -70,16 +73,24 @@ class FileResult:
         return next((c for c in self.checks if c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "path": self.path,
             "model": self.model,
             "status": FAIL if self.failed else PASS,
             "checks": [c.to_dict() for c in self.checks],
         }
+        if self.reference is not None:
+            data["reference"] = dict(self.reference)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileResult:
-        return cls(data["path"], tuple(Check.from_dict(c) for c in data["checks"]), data.get("model"))
+        return cls(
+            data["path"],
+            tuple(Check.from_dict(c) for c in data["checks"]),
+            data.get("model"),
+            data.get("reference"),
+        )
 
 
 @dataclass(frozen=True)
