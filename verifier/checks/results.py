@@ -17,6 +17,9 @@ FAIL = "fail"
 WARN = "warn"
 SKIP = "skip"
 STATUSES = (PASS, FAIL, WARN, SKIP)
+# The check a file gets when its checks could not finish (verifier.checks.isolation): the verifier broke, the
+# model was not judged.
+INTERNAL_ERROR = "internal-error"
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,11 @@ class RunResult:
     @property
     def failed(self) -> bool:
         return any(f.failed for f in self.files) or any(c.failed for c in self.suite)
+
+    @property
+    def internal_errors(self) -> list[FileResult]:
+        """The files whose checks could not finish (``verify`` exits 3 when there is one)."""
+        return [f for f in self.files if f.check(INTERNAL_ERROR) is not None]
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from importlib import import_module
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
+from verifier.checks.isolation import check_in_processes, checked
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.errors import VerifierError
@@ -135,7 +134,7 @@ def describe_reference(spec: str | None, origin: str) -> dict[str, Any]:
 def _validate_check(path: str) -> Check:
     from verifier.format.validate import validate
 
-    findings = validate(path)
+    findings = validate(Path(path))  # a path, never JSON text (a file may be named {model}.json)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     figures = {
@@ -166,7 +165,7 @@ def _load(path: str, dtype: str) -> tuple[Any, Check]:
     from verifier.errors import ModelFormatError
 
     try:
-        model = load(path, dtype)
+        model = load(Path(path), dtype)
     except ModelFormatError as exc:
         return None, Check(
             "load",
@@ -198,7 +197,7 @@ def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> tuple[
         ran = run_module(torch_module, xs, torch.float64)
         expected_frame, expected_stream, mismatches = ran.frames, ran.stream, ran.mismatches
     else:
-        rebuilt = reference(path, torch.float64)
+        rebuilt = reference(Path(path), torch.float64)
         expected_stream = rebuilt(xs).numpy()
         expected_frame = rebuilt(xs[:, None, :])[:, 0].numpy()  # a batch of T one-step sequences
     model.reset()
@@ -264,7 +263,7 @@ def verify_file(
         return FileResult(
             path,
             tuple(checks + _skipped(later, "the file does not load")),
-            entry and entry.name,
+            entry.name if entry else None,
             reference,
         )
 
@@ -401,19 +400,17 @@ def verify_files(
 ) -> RunResult:
     """Every file through :func:`verify_file` (``jobs`` processes), results in the order of ``paths``."""
     results: dict[int, FileResult] = {}
+
+    def done(index: int, result: FileResult) -> None:
+        results[index] = result
+        if progress:
+            progress(len(results), len(paths), result)
+
     if jobs > 1 and len(paths) > 1:
-        # spawn, not fork: a forked child inherits torch's thread pools mid-state and can deadlock in them.
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(verify_file, p, options, manifest): i for i, p in enumerate(paths)}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if progress:
-                    progress(len(results), len(paths), results[futures[future]])
+        check_in_processes(paths, options, manifest, jobs, done)
     else:
         for i, path in enumerate(paths):
-            results[i] = verify_file(path, options, manifest)
-            if progress:
-                progress(len(results), len(paths), results[i])
+            done(i, checked(path, options, manifest))
     files = tuple(results[i] for i in range(len(paths)))
     suite = (memory_total(files, manifest),) if manifest is not None and manifest.memory_budget_bytes else ()
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
