@@ -160,3 +160,47 @@ def test_a_nan_output_is_written_as_strict_json_with_its_name(tmp_path):
     figures = next(c for c in data["files"][0]["checks"] if c["name"] == "numeric-stream")["figures"]
     assert figures["max_abs_error"] is None
     assert figures["nonfinite"]["max_abs_error"] == "nan"
+
+
+# --- 4. chaotic recurrent models: streamed agreement checked as far as the model is reproducible ---------
+
+
+def _chaotic(seed: int = 0) -> nn.Module:
+    """An LSTM with recurrent weights x8 into a sharpened softmax: a 4-ulp input change grows to O(1)."""
+    torch.manual_seed(seed)
+    module = nn.Sequential(nn.LSTM(4, 32, batch_first=True), nn.Linear(32, 8), nn.Softmax(dim=-1))
+    with torch.no_grad():
+        module[0].weight_hh_l0.mul_(8.0)
+        module[1].weight.mul_(4.0)
+    return module.eval()
+
+
+def test_a_chaotic_model_warns_naming_the_step_where_it_stops_being_reproducible(tmp_path):
+    path = _exported(tmp_path, _chaotic(), "chaotic.json")
+    result = verify_file(path, Options(timing=False, rss_copies=0, steps=400))
+    checks = _checks(result)
+    assert checks["numeric-frame"].status == PASS, checks["numeric-frame"].summary
+    stream_check = checks["numeric-stream"]
+    assert stream_check.status == "warn", stream_check.summary
+    k = stream_check.figures["reproducible_steps"]
+    assert 0 < k < 400
+    assert f"checked only up to step {k}" in stream_check.summary
+    assert stream_check.figures["within_horizon"]["n_failing"] == 0
+    # the whole-stream figures still show the divergence that was not judged
+    assert stream_check.figures["max_abs_error"] > 0.01
+    assert not result.failed
+
+
+def test_an_export_mistake_on_a_chaotic_model_still_fails(tmp_path):
+    module = _chaotic()
+    path = Path(_exported(tmp_path, module, "chaotic.json"))
+    doc = json.loads(path.read_text())
+    doc["layers"][0]["weights"][2][0] += 0.05  # one LSTM bias off: visible from the first steps
+    path.write_text(json.dumps(doc))
+    checkpoint = tmp_path / "chaotic.pt"
+    torch.save(module, checkpoint)
+    result = verify_file(str(path), Options(timing=False, rss_copies=0, steps=400, against=str(checkpoint)))
+    checks = _checks(result)
+    assert checks["numeric-frame"].status == FAIL
+    assert checks["numeric-stream"].status == FAIL
+    assert result.failed
