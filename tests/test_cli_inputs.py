@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import verdict_modules
+from torch import nn
 
 import verifier.checks.run
 from verifier.cli import main
@@ -144,28 +146,29 @@ def test_an_exception_inside_a_check_exits_3_and_the_other_files_are_reported(
 
 
 @pytest.mark.skipif(os.cpu_count() is None or os.cpu_count() < 2, reason="needs two cores")
-def test_a_worker_that_dies_loses_only_its_own_file(model, tmp_path):
-    for name in ("a.json", "dies.json", "c.json"):
+@pytest.mark.parametrize("factory", ["dies", "raises_in_a_check"])
+def test_with_jobs_one_files_error_loses_only_that_file(model, tmp_path, factory):
+    for name in ("a.json", "broken.json", "c.json"):
         shutil.copy(model, tmp_path / name)
     manifest = {
         "models": [
             {"name": "A", "file": "a.json", "factory": "verdict_modules:faithful"},
-            {"name": "Dies", "file": "dies.json", "factory": "verdict_modules:dies"},
+            {"name": "Broken", "file": "broken.json", "factory": f"verdict_modules:{factory}"},
             {"name": "C", "file": "c.json", "factory": "verdict_modules:faithful"},
         ]
     }
     (tmp_path / "verifier.json").write_text(json.dumps(manifest))
     args = ["--no-timing", "--rss-copies", "0", "--steps", "16", "--jobs", "2", "-o", "report.json"]
-    proc = verify_process("a.json", "dies.json", "c.json", *args, "--format", "json", cwd=tmp_path)
+    proc = verify_process("a.json", "broken.json", "c.json", *args, "--format", "json", cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "this is a bug in rtneural-verifier" in proc.stderr
-    assert "dies.json" in proc.stderr
+    assert "broken.json" in proc.stderr
     files = {f["path"]: f for f in json.loads((tmp_path / "report.json").read_text())["files"]}
-    assert list(files) == ["a.json", "dies.json", "c.json"]
+    assert list(files) == ["a.json", "broken.json", "c.json"]
     assert files["a.json"]["status"] == "pass"
     assert files["c.json"]["status"] == "pass"
-    assert files["dies.json"]["checks"][0]["name"] == "internal-error"
+    assert files["broken.json"]["checks"][-1]["name"] == "internal-error"
 
 
 # --- stdout that cannot be written ----------------------------------------------------------------------
@@ -189,3 +192,18 @@ def test_stdout_on_a_full_device_is_one_line_and_a_nonzero_exit(model, tmp_path)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "No space left on device" in lines[0]
+
+
+def test_a_nan_output_exits_1_with_its_report_written(capsys, tmp_path):
+    torch.manual_seed(5)
+    module = nn.Sequential(nn.Linear(4, 6), nn.Softmax(dim=-1))
+    with torch.no_grad():
+        module[0].weight.mul_(400.0)  # logits up to ~200: exp overflows float32 in RTNeural's softmax
+    path = tmp_path / "overflow.json"
+    export(module, path)
+    report = tmp_path / "report.json"
+    code, out, _ = verify(capsys, path, *FAST, "--format", "json", "-o", report)
+    assert code == 1
+    assert "FAIL numeric-stream" in out
+    data = json.loads(report.read_text(), parse_constant=lambda name: pytest.fail(f"JSON literal {name}"))
+    assert data["status"] == "fail"

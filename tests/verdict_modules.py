@@ -73,6 +73,18 @@ def faithful() -> nn.Module:
     return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4))
 
 
+class _RaisesWhenCounted(nn.Sequential):
+    """Runs and exports like its layers, but raises when a check counts its parameters."""
+
+    def parameters(self, recurse: bool = True):  # type: ignore[override]
+        raise RuntimeError("parameters() raised inside the parameters check")
+
+
+def raises_in_a_check() -> nn.Module:
+    torch.manual_seed(3)
+    return _RaisesWhenCounted(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4))
+
+
 def dies() -> nn.Module:
     """Kills the process that calls it (a worker dying mid-check, as a segfault in user code would)."""
     os._exit(7)

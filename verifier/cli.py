@@ -254,7 +254,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     else:
         _write(stdout, text)
     for broken in result.internal_errors:
-        stderr.write(f"verify: internal error: {broken.path}: {broken.checks[0].summary}\n")
+        stderr.write(f"verify: internal error: {broken.checks[-1].summary}\n")  # names the file
     if result.internal_errors:
         return EXIT_INTERNAL
     return EXIT_FAILED if result.failed else EXIT_OK

@@ -610,7 +610,7 @@ def _own_forward(
             continue
         aligned = _aligned(y, back, chain)
         if aligned is not None:
-            gap = float((aligned - chain).abs().nan_to_num(nan=math.inf).max()) if chain.numel() else 0.0
+            gap = float(_gaps(aligned, chain).max()) if chain.numel() else 0.0
             if gap <= bound:
                 return chain  # forward() is the chain: keep RTNeural's alignment of every step
             runs.append((gap, aligned))
@@ -621,11 +621,17 @@ def _own_forward(
             f"[time, batch, features], [batch, features, time] ({reason})"
         )
     gap, aligned = runs[0]  # the layout its layers suggest (see _layout_preference)
-    gaps = (aligned - chain).abs().nan_to_num(nan=math.inf)
+    gaps = _gaps(aligned, chain)
     per_step = gaps.amax(dim=(0, 2)) if x.shape[0] == 1 else gaps.amax(dim=(1, 2))  # frames: axis 0
     step = int(torch.nonzero(per_step > bound)[0, 0])
     found.append(ChainMismatch(name, order, pattern, gap, step))
     return aligned
+
+
+def _gaps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """|a - b| element-wise; the same NaN or infinity on both sides is no gap, a NaN on one side is inf."""
+    same = (a == b) | (a.isnan() & b.isnan())
+    return torch.where(same, torch.zeros_like(a), (a - b).abs().nan_to_num(nan=math.inf))
 
 
 def _layout_preference(m: nn.Module) -> list[int]:
