@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from verifier import __version__
 from verifier.checks.results import RunResult
@@ -32,7 +32,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep our one-line form
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep our one-line form
         raise UsageError(message)
 
 
@@ -199,12 +199,13 @@ class _Progress:
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
+    args = build_parser().parse_args(argv)
+    # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files
     from verifier.report.baseline import apply_baseline
     from verifier.report.formats import format_report
     from verifier.report.machine import machine_info
 
-    args = build_parser().parse_args(argv)
     files = expand_files(args.files)
     manifest = _manifest(args)
     baseline = _baseline(args.baseline) if args.baseline else None

@@ -187,8 +187,9 @@ class _Affine(nn.Module):
         self.channels = channels  # the frame is feature-major, channel-minor (batchnorm2d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gamma, beta, mean, var = (self.get_buffer(n) for n in ("gamma", "beta", "mean", "var"))
         frames = x.unflatten(-1, (-1, self.channels))
-        y = self.gamma * (frames - self.mean) / torch.sqrt(self.var + self.eps) + self.beta
+        y = gamma * (frames - mean) / torch.sqrt(var + self.eps) + beta
         return y.flatten(-2)
 
 
@@ -335,12 +336,12 @@ def _lstm(e: _Entry) -> _Built:
     bias = e.weight(2, (4 * hidden,))
     lstm = nn.LSTM(e.width, hidden, batch_first=True, dtype=e.dtype)
     with torch.no_grad():  # same gate order i,f,g,o; the one bias goes to b_ih, b_hh adds nothing
-        lstm.weight_ih_l0.copy_(kernel.T)
-        lstm.weight_hh_l0.copy_(recurrent.T)
-        lstm.bias_ih_l0.copy_(bias)
+        lstm.get_parameter("weight_ih_l0").copy_(kernel.T)
+        lstm.get_parameter("weight_hh_l0").copy_(recurrent.T)
+        lstm.get_parameter("bias_ih_l0").copy_(bias)
         # -0.0, not 0.0: x + (-0.0) is x bit for bit, even for x = -0.0, so export's b_ih + b_hh gives
         # back the JSON bias exactly (0.0 would turn a -0.0 bias into 0.0).
-        lstm.bias_hh_l0.fill_(-0.0)
+        lstm.get_parameter("bias_hh_l0").fill_(-0.0)
     return _Recurrent(lstm), hidden
 
 
@@ -357,10 +358,10 @@ def _gru(e: _Entry) -> _Built:
     bias = e.weight(2, (2, 3 * hidden))  # rows: input bias, recurrent bias (inside r * (...))
     gru = nn.GRU(e.width, hidden, batch_first=True, dtype=e.dtype)
     with torch.no_grad():
-        gru.weight_ih_l0.copy_(_rzn(kernel).T)
-        gru.weight_hh_l0.copy_(_rzn(recurrent).T)
-        gru.bias_ih_l0.copy_(_rzn(bias[0]))
-        gru.bias_hh_l0.copy_(_rzn(bias[1]))
+        gru.get_parameter("weight_ih_l0").copy_(_rzn(kernel).T)
+        gru.get_parameter("weight_hh_l0").copy_(_rzn(recurrent).T)
+        gru.get_parameter("bias_ih_l0").copy_(_rzn(bias[0]))
+        gru.get_parameter("bias_hh_l0").copy_(_rzn(bias[1]))
     return _Recurrent(gru), hidden
 
 
@@ -376,7 +377,7 @@ def _conv1d(e: _Entry) -> _Built:
     conv = nn.Conv1d(e.width, e.out, size, dilation=dilation, groups=groups, dtype=e.dtype)
     with torch.no_grad():
         conv.weight.copy_(kernel.permute(2, 1, 0))  # [K][in/g][out] -> [out][in/g][K], no flip
-        conv.bias.copy_(bias)
+        conv.get_parameter("bias").copy_(bias)
     return _Causal(conv), e.out
 
 
@@ -403,10 +404,10 @@ def _batchnorm(e: _Entry) -> _Built:
     norm = nn.BatchNorm1d(e.width, eps=eps, affine=affine, dtype=e.dtype).eval()
     with torch.no_grad():
         if affine:
-            norm.weight.copy_(arrays[0])
-            norm.bias.copy_(arrays[1])
-        norm.running_mean.copy_(arrays[-2])
-        norm.running_var.copy_(arrays[-1])
+            norm.get_parameter("weight").copy_(arrays[0])
+            norm.get_parameter("bias").copy_(arrays[1])
+        norm.get_buffer("running_mean").copy_(arrays[-2])
+        norm.get_buffer("running_var").copy_(arrays[-1])
     return _Features(norm), e.width
 
 
@@ -425,7 +426,8 @@ def _batchnorm2d(e: _Entry) -> _Built:
     arrays = _statistics(e, channels)
     if len(arrays) == 2:  # gamma 1, beta 0
         arrays = (torch.ones_like(arrays[0]), torch.zeros_like(arrays[0]), *arrays)
-    return _Affine(*arrays, _epsilon(e), channels), e.width
+    gamma, beta, mean, var = arrays
+    return _Affine(gamma, beta, mean, var, _epsilon(e), channels), e.width
 
 
 def _prelu(e: _Entry) -> _Built:
@@ -463,7 +465,7 @@ def _conv2d(e: _Entry) -> _Built:
     conv = nn.Conv2d(c_in, c_out, (k_time, k_feat), stride=(1, stride), dilation=(dilation, 1), dtype=e.dtype)
     with torch.no_grad():
         conv.weight.copy_(kernel.permute(3, 2, 0, 1))  # HWIO -> OIHW, no flip
-        conv.bias.copy_(bias)
+        conv.get_parameter("bias").copy_(bias)
     return _Conv2d(conv, f_in, c_in, pad), e.out
 
 
