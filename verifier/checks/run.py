@@ -152,9 +152,9 @@ def _validate_check(path: str) -> Check:
             for f in findings
         ],
     }
-    first = (errors or warnings or findings or [None])[0]
-    if first is None:
+    if not findings:
         return Check("validate", PASS, "no findings", figures)
+    first = (errors or warnings or findings)[0]
     lead = f"{first.rule} {first.pointer or '/'}: {first.message}"
     more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
     status = FAIL if errors else WARN if warnings else PASS

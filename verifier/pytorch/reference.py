@@ -4,8 +4,8 @@
 r,z,n, one LSTM bias, conv kernel permutation) to build stock torch layers, so it shares no code and no
 layout with the C++ engine: when both agree, neither has misread the format in the same way.
 
-The rebuild is itself a module ``verifier.pytorch.export`` accepts, so ``export(reference(doc)) == doc`` for every
-document ``export`` writes: each JSON entry becomes exactly the stock module ``export`` turns back into
+The rebuild is itself a module ``verifier.pytorch.export`` accepts, so ``export(reference(doc)) == doc`` for
+every document ``export`` writes: each JSON entry becomes exactly the stock module ``export`` turns back into
 that entry (``nn.Linear`` without bias when the JSON has none, ``nn.BatchNorm1d`` with ``affine`` only for
 four arrays, one single-layer ``nn.LSTM``/``nn.GRU`` per entry, an activation module after a dense or
 conv1d entry, which ``export`` folds back). Where PyTorch's layout or alignment is not RTNeural's, a small
@@ -14,15 +14,18 @@ wrapper (causal padding, RNN output sequence, feature axis) holds the stock modu
 its submodules. Conv2d and batchnorm2d entries, which ``export`` never writes, are rebuilt by wrappers that
 the exporter refuses.
 
-``stream(module, xs)`` runs a torch module of the kind ``verifier.pytorch.export`` accepts the way RTNeural runs
-its export: batch 1, the whole sequence from zero state, LSTM/GRU output sequences feeding the next module,
-and every Conv1d *causal*: its input is left-padded with ``(K-1)*dilation`` zeros (or, for a module
+``stream(module, xs)`` runs a torch module of the kind ``verifier.pytorch.export`` accepts the way RTNeural
+runs its export: batch 1, the whole sequence from zero state, LSTM/GRU output sequences feeding the next
+module, and every Conv1d *causal*: its input is left-padded with ``(K-1)*dilation`` zeros (or, for a module
 with ``padding=(K-1)*dilation``, its first T outputs are kept), so step ``t`` of the result is RTNeural's
 step ``t``. A module with ``padding=0`` on its own gives PyTorch output ``n`` = RTNeural step
 ``n + (K-1)*dilation``; ``stream`` instead shows the RTNeural alignment, including the first
 ``(K-1)*dilation`` steps computed from zero history. ``frames`` does the same with every step from zero
 state (RTNeural reset before each ``forward()``). The step vector is the feature axis for every layer:
-BatchNorm1d, PReLU and Softmax apply per feature of one step.
+BatchNorm1d, PReLU and Softmax apply per feature of one step. A container declaring ``export_order`` is run
+by its own ``forward()``, which is the model the export must reproduce; where it is not the chain it
+declares (a residual branch, say) ``run_module`` reports a ``ChainMismatch``, since the export writes the
+chain.
 """
 
 from __future__ import annotations
