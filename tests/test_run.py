@@ -82,6 +82,14 @@ def test_a_faithful_time_major_module_passes_against_its_own_forward(tmp_path):
     assert checks["numeric-stream"].status == PASS, checks["numeric-stream"].summary
 
 
+def test_a_faithful_unpadded_conv_module_passes_though_one_step_is_too_short_for_its_forward(tmp_path):
+    path = _exported(tmp_path, verdict_modules.valid_conv())
+    result = verify_file(path, Options(**FAST, against="verdict_modules:valid_conv"))
+    checks = _checks(result)
+    assert checks["numeric-frame"].status == PASS, checks["numeric-frame"].summary
+    assert checks["numeric-stream"].status == PASS, checks["numeric-stream"].summary
+
+
 # --- 2. every report says what was compared -------------------------------------------------------------
 
 

@@ -88,3 +88,22 @@ def raises_in_a_check() -> nn.Module:
 def dies() -> nn.Module:
     """Kills the process that calls it (a worker dying mid-check, as a segfault in user code would)."""
     os._exit(7)
+
+
+class ValidConv(nn.Module):
+    """A faithful channels-first Conv1d with no padding: T - 2 outputs, and no output for one step alone."""
+
+    export_order = ("conv", "act")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(3, 4, 3)
+        self.act = nn.Tanh()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, 3, T]
+        return self.act(self.conv(x))
+
+
+def valid_conv() -> nn.Module:
+    torch.manual_seed(6)
+    return ValidConv().eval()
