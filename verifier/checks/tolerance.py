@@ -20,8 +20,8 @@
   four runs of 2000 generated models (2.17, float32), times a safety factor of 8, rounded up to a power of
   two. Measurement: ``python tools/measure.py tolerance --models 2000``.
 
-Takes a keras-json document or an architecture spec (verifier.testing.strategies); never imports torch, so the CLI
-can use it.
+Takes a keras-json document or an architecture spec (verifier.testing.strategies); never imports torch, so the
+CLI can use it.
 """
 
 from __future__ import annotations
