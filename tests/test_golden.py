@@ -225,7 +225,8 @@ def test_a_file_with_embedded_data_is_checked_against_it_without_torch(
     assert code == 0
     checks = {c["name"]: c for c in json.loads(report.read_text())["files"][0]["checks"]}
     assert checks["numeric-stream"]["figures"]["reference"] == "embedded"
-    assert checks["numeric-frame"]["figures"]["reference"] == "rebuild"
+    assert checks["numeric-frame"]["figures"]["reference"] == "json-rebuild"
+    assert json.loads(report.read_text())["files"][0]["reference"]["kind"] == "embedded"
     assert "output_batch" in checks["numeric-stream"]["summary"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -286,7 +287,7 @@ def _rss_of_copies(path: str, dtype: str, copies: int, backend: str = "engine") 
     from verifier.engine.backends import load_backend
     from verifier.format.document import read_document
 
-    doc, _ = read_document(path)
+    doc, _ = read_document(Path(path))  # a Path: a file name is never read as JSON text
     return measure_rss_per_copy(lambda: load_backend(doc, backend, dtype), copies)
 
 

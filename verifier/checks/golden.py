@@ -109,7 +109,7 @@ def reference_outputs(
         return frames(torch_module, xs, torch.float64), stream(torch_module, xs, torch.float64)
     from verifier.engine.model import load
 
-    model = load(model_file, "float64")
+    model = load(Path(model_file), "float64")  # a Path: a file name is never read as JSON text
     frame = model.run_frames(xs)
     model.reset()
     return frame, model.run(xs)
@@ -200,7 +200,7 @@ def write_bundle(
     target = Path(directory)
     if not _replaceable(target):
         raise GoldenError(f"{target} exists and is not a golden bundle; not overwriting it")
-    model = load(model_file, "float64")  # refuses what the engine refuses, before anything is written
+    model = load(Path(model_file), "float64")  # refuses what the engine refuses, before anything is written
     cases = golden_inputs(model.in_size, steps, seed)
     index: dict[str, str] = {
         "format": FORMAT,
@@ -336,8 +336,8 @@ def save_golden(
         entry = manifest.entry_for(path) if manifest is not None else None
 
         def tolerance(dtype: str, path: str = path, entry: Any = entry) -> tuple[float, float]:
-            atol, rtol, _ = _tolerance(options, manifest, entry, dtype, path)
-            return atol, rtol
+            # The stream tolerance: a bundle's cases are streams of up to options.steps steps.
+            return _tolerance(options, manifest, entry, dtype, path).stream
 
         try:
             module, source = _reference(path, options, manifest)
@@ -376,7 +376,7 @@ def embed_golden(
             if target.exists() and target.samefile(path):
                 raise GoldenError(f"{target} is the input file itself; choose another directory")
             module, source = _reference(path, options, manifest)
-            in_size = load(path, "float64").in_size
+            in_size = load(Path(path), "float64").in_size
             xs = golden_inputs(in_size, options.steps, options.seed)["random"]
             _, ys = reference_outputs(path, xs, module)
             write_embedded(path, target, xs, ys)

@@ -196,7 +196,7 @@ def _load_backend(path: str, dtype: str, backend: str, engine_check: Check) -> t
     from verifier.errors import ModelFormatError
 
     try:
-        runner = load_backend(path, backend, dtype)
+        runner = load_backend(Path(path), backend, dtype)
     except ModelFormatError as exc:
         figures = {"pointer": exc.pointer, "expected": exc.expected, "found": exc.found, "backend": backend}
         return None, Check("load", FAIL, f"{exc.pointer or '/'}: {exc.message}", figures)
@@ -211,7 +211,7 @@ def _embedded(path: str, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
     from verifier.checks.embedded import embedded_data
     from verifier.format.document import read_document
 
-    doc, name = read_document(path)
+    doc, name = read_document(Path(path))  # a Path: a file name is never read as JSON text
     return embedded_data(doc, model.in_size, model.out_size, source=name)
 
 
