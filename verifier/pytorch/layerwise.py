@@ -26,7 +26,7 @@ from torch import nn
 
 from verifier.errors import ExportError
 from verifier.pytorch.export import Leaf, leaf_modules
-from verifier.pytorch.reference import _run_leaf
+from verifier.pytorch.reference import run_leaf
 
 __all__ = ["Unit", "entry_fingerprint", "entry_keys", "fingerprint", "run_units", "units"]
 
@@ -193,7 +193,7 @@ def run_units(
     outputs: list[np.ndarray] = []
     with torch.no_grad():
         for unit in chain:
-            x = _run_leaf(Leaf(unit.name, unit.module, unit.in_sequential), x)
+            x = run_leaf(unit.module, x)
             outputs.append((x[:, 0] if frame else x[0]).numpy().copy())
     return outputs
 

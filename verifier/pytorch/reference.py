@@ -46,7 +46,16 @@ from verifier.errors import ModelFormatError
 from verifier.format.document import read_document
 from verifier.pytorch.export import export
 
-__all__ = ["ChainMismatch", "ModuleRun", "ReferenceModel", "frames", "reference", "run_module", "stream"]
+__all__ = [
+    "ChainMismatch",
+    "ModuleRun",
+    "ReferenceModel",
+    "frames",
+    "reference",
+    "run_leaf",
+    "run_module",
+    "stream",
+]
 
 # The stock modules `export` names exactly these activations (nn.Softmax only with dim=-1, nn.ELU only
 # with alpha=1), so each one exports back to its name.
@@ -571,7 +580,7 @@ def _run_tree(
         for child_name, child in m.named_children():
             x = _run_tree(child, f"{name}.{child_name}" if name else child_name, x, found, pattern)
         return x
-    return _run_leaf(m, x)
+    return run_leaf(m, x)
 
 
 # The input layouts a container's forward() may expect, tried in this order: (to its layout, back to ours).
@@ -675,7 +684,7 @@ def _aligned(
     return y.to(chain.dtype)
 
 
-def _run_leaf(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def run_leaf(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """One stock module on [batch, time, features]."""
     if isinstance(m, (nn.LSTM, nn.GRU)):
         if m.batch_first:
