@@ -276,7 +276,7 @@ void bind_engine(py::module_& m, const char* name) {
 
 }  // namespace
 
-PYBIND11_MODULE(_engine, m) {
+PYBIND11_MODULE(_verifier_engine, m) {
     m.doc() = "Native keras-json engine of rtneural-verifier (use verifier.load).";
 
     // FormatError(rule, pointer, message, expected, found): the engine package re-raises it as

@@ -62,7 +62,7 @@ def production_exports() -> Path:
 def load():
     """``verifier.load``, or a skip (a failure under CI) when the engine is not built."""
     try:
-        from verifier.engine import load
+        from verifier.engine.model import load
     except ImportError as error:  # the extension is built by `pip install --no-build-isolation -e .`
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"engine not importable under CI: {error}", pytrace=False)

@@ -1,4 +1,4 @@
-"""Torch modules of every kind `verifier.export` accepts, alone and stacked, for the round-trip tests.
+"""Torch modules of every kind `verifier.pytorch.export` accepts, alone and stacked, for the round-trip tests.
 
 Each builder seeds torch itself, so a module is the same on every run; BatchNorm statistics and PReLU
 alphas are randomised so that a swapped or dropped array changes the output.

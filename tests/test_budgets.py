@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from verifier import production
-from verifier.agreement import Outputs, check_plugin_state
-from verifier.budgets import (
+from verifier.checks.agreement import Outputs, check_plugin_state
+from verifier.checks.budgets import (
     LatencyStats,
     RssMeasurement,
     check_latency,
@@ -27,8 +27,8 @@ from verifier.budgets import (
     torch_parameter_count,
     torch_widths,
 )
-from verifier.manifest import ManifestError, load_manifest, parse_manifest
-from verifier.results import FAIL, PASS, SKIP, WARN
+from verifier.checks.manifest import ManifestError, load_manifest, parse_manifest
+from verifier.checks.results import FAIL, PASS, SKIP, WARN
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "production"
 

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from verifier.cli import expand_files, main
-from verifier.export import export
-from verifier.schema import validator
+from verifier.format.schema import validator
+from verifier.pytorch.export import export
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "production"

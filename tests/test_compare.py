@@ -1,4 +1,4 @@
-"""verifier.compare: the pass rule, the statistics and where the worst and first failures are."""
+"""verifier.checks.compare: the pass rule, the statistics and where the worst and first failures are."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from verifier.compare import Comparison, compare
+from verifier.checks.compare import Comparison, compare
 
 
 def test_identical_arrays_pass_with_zero_error():

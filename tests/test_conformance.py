@@ -1,7 +1,7 @@
 """The RTNeural conformance corpus through our engine: one test per manifest case and numeric type.
 
 keras-json cases load the corpus file directly; torch-state-dict cases rebuild the PyTorch module from the
-state_dict, export it with ``verifier.export`` and load the export -- so those cases test the exporter's
+state_dict, export it with ``verifier.pytorch.export`` and load the export -- so those cases test the exporter's
 transforms (FORMAT.md §7/§10) and the engine together. Cases RTNeural runs only through C++ helpers with
 no keras-json form (strided conv, ConvTranspose1d) must be refused by the exporter, naming the module.
 
@@ -20,9 +20,9 @@ import pytest
 import torch
 from torch import nn
 
-from verifier.compare import Comparison, compare
+from verifier.checks.compare import Comparison, compare
 from verifier.errors import ExportError
-from verifier.export import export
+from verifier.pytorch.export import export
 
 DTYPES = {"float": "float32", "double": "float64"}
 

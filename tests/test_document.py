@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier import document
-from verifier.document import read_document
 from verifier.errors import ModelFormatError
+from verifier.format import document
+from verifier.format.document import read_document
 
 DOC = {"in_shape": [None, 1], "layers": [{"type": "dense", "shape": [None, 1], "weights": [[[0.5]]]}]}
 TEXT = json.dumps(DOC)

@@ -12,7 +12,7 @@ import corpus
 import numpy as np
 import pytest
 
-from verifier.engine import LayerInfo, Model, load
+from verifier.engine.model import LayerInfo, Model, load
 from verifier.errors import ModelFormatError
 
 DTYPES = ["float32", "float64"]

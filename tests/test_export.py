@@ -1,4 +1,4 @@
-"""verifier.export: every format transform pinned, every refusal named, files byte-stable, and round trips
+"""verifier.pytorch.export: every format transform pinned, every refusal named, files byte-stable, and round trips
 through the engine that match the torch module streamed the way RTNeural streams it.
 
 Round-trip tolerances (engine vs ``verifier.reference.stream``, which runs the module in float64 torch;
@@ -25,8 +25,8 @@ from exportable_modules import MODULES, inputs
 from torch import nn
 
 from verifier.errors import ExportError
-from verifier.export import document_bytes, export
-from verifier.reference import frames, reference, stream
+from verifier.pytorch.export import document_bytes, export
+from verifier.pytorch.reference import frames, reference, stream
 
 ROUND_TRIP_ATOL = {"float64": 1e-12, "float32": 5e-6}
 
@@ -498,7 +498,7 @@ def test_export_run_frame_by_frame_by_the_engine_matches_zero_state_torch_calls(
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_every_export_passes_validation_without_errors(name):
-    from verifier.validate import validate
+    from verifier.format.validate import validate
 
     build, _ = MODULES[name]
     errors = [finding for finding in validate(export(build())) if finding.severity == "error"]

@@ -7,11 +7,11 @@ extended precision (np.longdouble) so that the measured error is the engine's, n
 
 from __future__ import annotations
 
+import _verifier_engine as _engine
 import numpy as np
 import pytest
 
-from verifier import _engine
-from verifier.engine import load
+from verifier.engine.model import load
 
 DTYPES = ["float32", "float64"]
 # Products of O(1) values over up to a few hundred terms, summed in a different order than numpy's.

@@ -19,7 +19,7 @@ import corpus
 import numpy as np
 import pytest
 
-from verifier.engine import load
+from verifier.engine.model import load
 from verifier.errors import ModelFormatError
 
 # The most precise place of each defect. A missing key or array points where it should be.

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import _verifier_engine as _engine
 import numpy as np
 import pytest
 
-from verifier import _engine
-from verifier.engine import Model, load
+from verifier.engine.model import Model, load
 
 DTYPES = ["float32", "float64"]
 STEPS = 257  # crosses every ring-buffer wrap of the convolutions below many times

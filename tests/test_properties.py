@@ -14,14 +14,21 @@ import torch
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
 
-from verifier import mistakes
-from verifier.compare import compare
-from verifier.engine import load
-from verifier.export import export
-from verifier.reference import frames, reference, stream
-from verifier.strategies import architectures, corrupted_exports, describe, inputs, modules, smooth_inputs
-from verifier.tolerance import tolerance_for
-from verifier.validate import validate
+from verifier.checks.compare import compare
+from verifier.checks.tolerance import tolerance_for
+from verifier.engine.model import load
+from verifier.format.validate import validate
+from verifier.pytorch.export import export
+from verifier.pytorch.reference import frames, reference, stream
+from verifier.testing import mistakes
+from verifier.testing.strategies import (
+    architectures,
+    corrupted_exports,
+    describe,
+    inputs,
+    modules,
+    smooth_inputs,
+)
 
 DTYPES = ("float32", "float64")
 

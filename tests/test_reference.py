@@ -1,4 +1,4 @@
-"""verifier.reference: the JSON rebuilt in torch, and torch modules streamed the way RTNeural streams them.
+"""verifier.pytorch.reference: the JSON rebuilt in torch, and torch modules streamed the way RTNeural streams them.
 
 Both sides here are float64 torch: reference(export(m)) undoes the export's transforms with stock torch
 layers, stream(m) runs m's own layers. They differ only by summation order (e.g. one LSTM bias vs two), so
@@ -18,8 +18,8 @@ from exportable_modules import MODULES, inputs
 from torch import nn
 
 from verifier.errors import ExportError, ModelFormatError
-from verifier.export import document_bytes, export, leaf_modules
-from verifier.reference import frames, reference, stream
+from verifier.pytorch.export import document_bytes, export, leaf_modules
+from verifier.pytorch.reference import frames, reference, stream
 
 TORCH_VS_TORCH = 1e-12
 

@@ -8,11 +8,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from verifier.baseline import Margins, apply_baseline, compare_file
-from verifier.budgets import LatencyStats
-from verifier.report import format_json, format_junit, format_markdown, format_report, format_text
-from verifier.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
-from verifier.schema import validator
+from verifier.checks.budgets import LatencyStats
+from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+from verifier.format.schema import validator
+from verifier.report.baseline import Margins, apply_baseline, compare_file
+from verifier.report.formats import format_json, format_junit, format_markdown, format_report, format_text
 
 
 def _latency(p50: float, p99: float, *, reset_each: bool) -> dict:

@@ -1,6 +1,6 @@
 """The optional RTNeural backend: the real library, run side by side with our engine on the same files.
 
-Everything that needs ``verifier._rtneural`` skips when it is not built (install with ``RTNEURAL_DIR``
+Everything that needs ``_verifier_rtneural`` skips when it is not built (install with ``RTNEURAL_DIR``
 naming an RTNeural checkout); when ``RTNEURAL_DIR`` is set but the module is missing, those tests fail
 instead, so that a run meant to check against RTNeural never passes without doing so.
 """
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier.backends import BACKENDS, available_backends, load_backend
-from verifier.compare import compare
+from verifier.checks.compare import compare
+from verifier.engine.backends import BACKENDS, available_backends, load_backend
 from verifier.errors import ModelFormatError
 
 DTYPES = ("float32", "float64")
@@ -36,11 +36,11 @@ ENGINE_VS_RTNEURAL_ATOL = {"float32": 1e-5, "float64": 1e-12}
 
 def _rtneural_or_skip() -> ModuleType:
     try:
-        return import_module("verifier._rtneural")
+        return import_module("_verifier_rtneural")
     except ModuleNotFoundError:
         if os.environ.get("RTNEURAL_DIR"):
             pytest.fail(
-                "RTNEURAL_DIR is set but verifier._rtneural is not built: reinstall the package with "
+                "RTNEURAL_DIR is set but _verifier_rtneural is not built: reinstall the package with "
                 "RTNEURAL_DIR exported (pip install --no-build-isolation -e .)",
                 pytrace=False,
             )
@@ -88,7 +88,7 @@ def test_unknown_backend_name_is_refused_with_the_known_names() -> None:
 
 
 def test_asking_for_rtneural_when_it_is_not_built_says_how_to_build_it(monkeypatch) -> None:
-    import verifier.backends as backends
+    import verifier.engine.backends as backends
 
     monkeypatch.setattr(backends, "_rtneural_module", lambda: None)
     assert backends.available_backends() == ["engine"]
@@ -98,7 +98,7 @@ def test_asking_for_rtneural_when_it_is_not_built_says_how_to_build_it(monkeypat
 
 def test_rtneural_is_listed_exactly_when_its_module_imports() -> None:
     try:
-        import_module("verifier._rtneural")
+        import_module("_verifier_rtneural")
         built = True
     except ModuleNotFoundError:
         built = False
@@ -142,8 +142,8 @@ def test_engine_agrees_with_rtneural_on_corpus_model(rtneural: ModuleType, name:
 
 
 def _export_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    from verifier.export import export
-    from verifier.strategies import modules
+    from verifier.pytorch.export import export
+    from verifier.testing.strategies import modules
 
     return export(modules(spec), in_size=spec["in_size"])
 
@@ -151,13 +151,13 @@ def _export_spec(spec: dict[str, Any]) -> dict[str, Any]:
 def _random_model_tolerance(doc: dict[str, Any], dtype: str) -> tuple[float, float]:
     # The engine's own tolerance against the float64 reference. Between the engine and RTNeural, in the same
     # type, the worst error measured over 5,000 generated models was a few percent of it.
-    from verifier.tolerance import tolerance_for
+    from verifier.checks.tolerance import tolerance_for
 
     return tolerance_for(doc, dtype)
 
 
 def _architectures() -> st.SearchStrategy[dict[str, Any]]:
-    from verifier.strategies import architectures
+    from verifier.testing.strategies import architectures
 
     return architectures()
 
@@ -168,7 +168,7 @@ def _architectures() -> st.SearchStrategy[dict[str, Any]]:
 def test_engine_agrees_with_rtneural_on_random_models(
     rtneural: ModuleType, dtype: str, data: st.DataObject
 ) -> None:
-    from verifier.strategies import describe, inputs
+    from verifier.testing.strategies import describe, inputs
 
     spec = data.draw(_architectures(), label="spec")
     doc = _export_spec(spec)

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import find, given
 from hypothesis import strategies as st
 
-from verifier.export import export
-from verifier.mistakes import MISTAKES
-from verifier.schema import validator
-from verifier.strategies import (
+from verifier.checks.tolerance import CALIBRATED_STEPS
+from verifier.format.schema import validator
+from verifier.pytorch.export import export
+from verifier.testing.mistakes import MISTAKES
+from verifier.testing.strategies import (
     ARCHITECTURE_SCHEMA_ID,
     architecture_schema,
     architectures,
@@ -26,7 +27,6 @@ from verifier.strategies import (
     modules,
     widths,
 )
-from verifier.tolerance import CALIBRATED_STEPS
 
 # See tests/test_properties.py: keeps a failing Hypothesis test from becoming a pytest INTERNALERROR.
 

@@ -1,4 +1,4 @@
-"""verifier.validate: every bad export is named, located and explained -- and agrees with verifier.load."""
+"""verifier.format.validate: every bad export is named, located and explained -- and agrees with verifier.load."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from jsonschema import Draft202012Validator
 
 import verifier
 from verifier.errors import ModelFormatError
-from verifier.rules import RULES, markdown_table
-from verifier.schema import schema, schema_ids, validator
-from verifier.validate import Finding, Limits, validate
+from verifier.format.rules import RULES, markdown_table
+from verifier.format.schema import schema, schema_ids, validator
+from verifier.format.validate import Finding, Limits, validate
 
 REPO = Path(__file__).resolve().parents[1]
 BAD = REPO / "fixtures" / "bad"
@@ -228,7 +228,7 @@ def test_rule_ids_encode_their_severity():
 def test_rule_catalogue_prints_as_a_markdown_table_with_one_row_per_rule(tmp_path):
     # Run outside the checkout, whose source tree (first on sys.path with -m) has no compiled engine.
     run = subprocess.run(
-        [sys.executable, "-m", "verifier.catalogue"], capture_output=True, text=True, check=True, cwd=tmp_path
+        [sys.executable, "-m", "verifier.format.catalogue"], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert run.stderr == ""
     out = run.stdout

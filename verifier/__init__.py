@@ -2,29 +2,61 @@
 
 The public API, in the order data flows through it::
 
-    export(module) -> dict          # torch module -> keras-json       (verifier.export)
-    validate(source) -> [Finding]   # schema + structural rules         (verifier.validate)
-    load(source) -> Model           # the native engine                 (verifier.engine)
-    reference(source) -> nn.Module  # the same JSON rebuilt in torch    (verifier.reference)
-    compare(expected, actual, ...)  # error statistics                  (verifier.compare)
+    export(module) -> dict          # torch module -> keras-json       (verifier.pytorch.export)
+    validate(source) -> [Finding]   # schema + structural rules         (verifier.format.validate)
+    load(source) -> Model           # the native engine                 (verifier.engine.model)
+    reference(source) -> nn.Module  # the same JSON rebuilt in torch    (verifier.pytorch.reference)
+    compare(expected, actual, ...)  # error statistics                  (verifier.checks.compare)
+
+Every name is imported on first use, so ``import verifier`` costs neither torch nor the compiled engine:
+a validate-only caller never pays for torch. Each stage lives in its own subpackage, so no public name is
+shadowed by a submodule of the same name.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from verifier.errors import ExportError, ModelFormatError, VerifierError
 
+# The one place the version is written: pyproject.toml reads it from here (scikit-build-core's regex
+# provider). importlib.metadata would cost more start-up time than the rest of the package.
 __version__ = "0.1.0"
 
-from verifier.compare import Comparison, compare
-from verifier.engine import Model, load
-from verifier.export import export
-from verifier.reference import reference
-from verifier.validate import Finding, validate
+# public name -> the module that defines it
+_LAZY = {
+    "Comparison": "verifier.checks.compare",
+    "compare": "verifier.checks.compare",
+    "Model": "verifier.engine.model",
+    "load": "verifier.engine.model",
+    "export": "verifier.pytorch.export",
+    "reference": "verifier.pytorch.reference",
+    "Finding": "verifier.format.findings",
+    "validate": "verifier.format.validate",
+}
 
-# These are imported eagerly, not lazily: four of the public functions share their name with the module
-# that defines them (verifier.compare.compare ...), and the import system rebinds a package attribute to
-# the submodule the first time that submodule is imported -- a lazy `__getattr__` would then hand out the
-# module instead of the function.
+if TYPE_CHECKING:
+    from verifier.checks.compare import Comparison, compare
+    from verifier.engine.model import Model, load
+    from verifier.format.findings import Finding
+    from verifier.format.validate import validate
+    from verifier.pytorch.export import export
+    from verifier.pytorch.reference import reference
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'verifier' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "Comparison",

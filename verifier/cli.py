@@ -1,7 +1,7 @@
 """``verify [options] FILE...``: the command the team runs on exported models before merging.
 
 Thin by design: parse arguments, find the files and the manifest, call ``verifier.run.verify_files``,
-format with ``verifier.report``. Exit status: 0 every check passed, 1 a check failed (an invalid file
+format with ``verifier.report.formats``. Exit status: 0 every check passed, 1 a check failed (an invalid file
 included), 2 a usage error (bad option, no file matched, unusable manifest/baseline/--against). A user error
 is one line on stderr, never a traceback.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TextIO
 
 from verifier import __version__
+from verifier.checks.results import RunResult
 from verifier.errors import VerifierError
-from verifier.results import RunResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -137,7 +137,7 @@ def expand_files(patterns: Sequence[str]) -> list[str]:
 
 
 def _manifest(args: argparse.Namespace):  # -> Manifest | None
-    from verifier.manifest import ManifestError, discover_manifest, load_manifest
+    from verifier.checks.manifest import ManifestError, discover_manifest, load_manifest
 
     try:
         path = Path(args.manifest) if args.manifest else None if args.no_manifest else discover_manifest(".")
@@ -149,7 +149,7 @@ def _manifest(args: argparse.Namespace):  # -> Manifest | None
 def _baseline(path: str) -> RunResult:
     from jsonschema.exceptions import best_match
 
-    from verifier.schema import validator
+    from verifier.format.schema import validator
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -185,12 +185,13 @@ class _Progress:
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
-    from verifier.baseline import apply_baseline
-    from verifier.machine import machine_info
-    from verifier.report import format_report
-    from verifier.run import Options, ReferenceError, resolve_against, verify_files
-
     args = build_parser().parse_args(argv)
+    # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
+    from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files
+    from verifier.report.baseline import apply_baseline
+    from verifier.report.formats import format_report
+    from verifier.report.machine import machine_info
+
     files = expand_files(args.files)
     manifest = _manifest(args)
     baseline = _baseline(args.baseline) if args.baseline else None
@@ -246,10 +247,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
 def _backend() -> str:
     try:
-        from verifier import _engine
+        import _verifier_engine as _engine
     except ImportError:
         return "unavailable"
-    return getattr(_engine, "__backend__", "verifier._engine (native C++, built from native/)")
+    return getattr(_engine, "__backend__", "_verifier_engine (native C++, built from native/)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

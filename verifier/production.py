@@ -7,7 +7,7 @@ with the torch module it came from, and a wheel does not carry ``fixtures/``.
 
 Each model is one call of the plugin: PyTorch runs it on a single step from a zero LSTM state. ``forward``
 also accepts a sequence ``[B, T, in]`` (batch first), which it runs as one stream from zero state — the
-convention ``verifier.reference`` uses — so a one-step call is ``model(x[None, None, :])``.
+convention ``verifier.pytorch.reference`` uses — so a one-step call is ``model(x[None, None, :])``.
 
 Weights come from ``numpy.random.default_rng(seed)`` with PyTorch's default bounds (``±1/sqrt(fan_in)`` for
 Linear, ``±1/sqrt(H)`` for LSTM) rather than from ``torch.manual_seed``: NumPy's PCG64 stream is documented
@@ -51,7 +51,7 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 class _Chain(nn.Module):
     """Linear/LSTM layers run in ``export_order``; an LSTM's ``(output, state)`` tuple is unwrapped.
 
-    Subclasses only build their submodules; ``export_order`` (the contract with ``verifier.export``) is the
+    Subclasses only build their submodules; ``export_order`` (the contract with ``verifier.pytorch.export``) is the
     single statement of the forward order, so the module and its export cannot disagree.
     """
 
@@ -208,7 +208,7 @@ class WrittenFile:
 
 def write_exports(directory: str | Path) -> list[WrittenFile]:
     """Export the five models to ``directory/<stem>.json`` (deterministic bytes); returns what was written."""
-    from verifier.export import export
+    from verifier.pytorch.export import export
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-// verifier._rtneural: the real RTNeural, from a user's checkout (RTNEURAL_DIR), behind the same small model
-// surface as verifier._engine, so that the two can be run side by side on the same file.
+// _verifier_rtneural: the real RTNeural, from a user's checkout (RTNEURAL_DIR), behind the same small model
+// surface as _verifier_engine, so that the two can be run side by side on the same file.
 //
 // This file is our adapter only; RTNeural's code is compiled from the user's headers and never copied here.
 // It trusts nothing about the JSON it is given beyond what RTNeural itself checks: the Python side
@@ -107,7 +107,7 @@ public:
     py::array_t<T> run(const Input<T>& xs) { return stream(xs, false, "run(xs)"); }
     py::array_t<T> run_frames(const Input<T>& xs) { return stream(xs, true, "run_frames(xs)"); }
 
-    // Per-step latency in ns of forward() alone, measured exactly as verifier._engine measures it (same
+    // Per-step latency in ns of forward() alone, measured exactly as _verifier_engine measures it (same
     // input pool drawn from the same seed, reset outside the timed region, GIL released), so that the two
     // backends' figures can be put side by side.
     py::array_t<std::int64_t> time_forward(std::size_t steps, std::size_t warmup, bool reset_each,
@@ -200,7 +200,7 @@ void bind_model(py::module_& m, const char* name) {
 
 }  // namespace
 
-PYBIND11_MODULE(_rtneural, m) {
+PYBIND11_MODULE(_verifier_rtneural, m) {
     m.doc() = "The real RTNeural (from RTNEURAL_DIR) behind verifier's model surface; see verifier.backends.";
     bind_model<float>(m, "ModelFloat32");
     bind_model<double>(m, "ModelFloat64");

@@ -17,7 +17,7 @@ Two kinds of row, both pytest-benchmark (benchmarks, never timed assertions):
   other in a single test, with the totals; the table is printed and kept in ``extra_info``.
 
 Run: ``pytest tests/bench/test_engine_speed.py --benchmark-enable --benchmark-only``; every row prints
-its line as it ends. The RTNeural rows need ``verifier._rtneural``
+its line as it ends. The RTNeural rows need ``_verifier_rtneural``
 (``RTNEURAL_DIR=... pip install --no-build-isolation -e .``) and are skipped without it.
 """
 
@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import _verifier_engine as _engine
 import numpy as np
 import pytest
 
-from verifier import _engine
-from verifier.backends import available_backends, load_backend
-from verifier.manifest import load_manifest
+from verifier.checks.manifest import load_manifest
+from verifier.engine.backends import available_backends, load_backend
 
 MANIFEST = Path(__file__).resolve().parents[2] / "fixtures" / "production" / "manifest.json"
 ENTRIES = load_manifest(MANIFEST).models
@@ -110,7 +110,7 @@ def bandwidth() -> Callable[[int], float]:
 
 def _require(backend: str) -> None:
     if backend not in available_backends():
-        pytest.skip("verifier._rtneural not built: install with RTNEURAL_DIR=/path/to/RTNeural to compare")
+        pytest.skip("_verifier_rtneural not built: install with RTNEURAL_DIR=/path/to/RTNeural to compare")
 
 
 def _measure(

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from verifier.engine import load
 
-from verifier.manifest import load_manifest
+from verifier.checks.manifest import load_manifest
+from verifier.engine.model import load
 
 MANIFEST = Path(__file__).resolve().parents[2] / "fixtures" / "production" / "manifest.json"
 ENTRIES = load_manifest(MANIFEST).models

@@ -13,13 +13,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from verifier.compare import compare
-from verifier.engine import load
-from verifier.export import export
-from verifier.reference import frames, stream
-from verifier.strategies import architectures, modules, smooth_inputs
-from verifier.tolerance import tolerance_for
-from verifier.validate import validate
+from verifier.checks.compare import compare
+from verifier.checks.tolerance import tolerance_for
+from verifier.engine.model import load
+from verifier.format.validate import validate
+from verifier.pytorch.export import export
+from verifier.pytorch.reference import frames, stream
+from verifier.testing.strategies import architectures, modules, smooth_inputs
 
 STEPS = 16
 

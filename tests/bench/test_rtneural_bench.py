@@ -9,7 +9,7 @@ in the same test with the ratio of the two.
 
 Run: ``RTNEURAL_DIR=... pip install --no-build-isolation -e .`` then
 ``pytest tests/bench/test_rtneural_bench.py --benchmark-enable --benchmark-only``.
-Skips the RTNeural rows when ``verifier._rtneural`` is not built.
+Skips the RTNeural rows when ``_verifier_rtneural`` is not built.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from verifier.backends import available_backends, load_backend
+from verifier.engine.backends import available_backends, load_backend
 
 PRODUCTION = Path(__file__).resolve().parents[2] / "fixtures" / "production"
 BLOCK = 200
@@ -65,7 +65,7 @@ def test_production_model_latency(benchmark, name: str, pattern: str, backend: s
     p50, p99 = _percentiles(model, pattern)
     benchmark.extra_info.update({"backend": backend, "p50_ns_per_step": p50, "p99_ns_per_step": p99})
     if backend == "rtneural":
-        _rtneural = import_module("verifier._rtneural")
+        _rtneural = import_module("_verifier_rtneural")
         engine_p50, _ = _percentiles(_load(name, "engine"), pattern)
         benchmark.extra_info.update(
             {

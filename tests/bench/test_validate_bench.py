@@ -1,4 +1,4 @@
-"""How long ``verifier.validate`` takes: a valid 1M-parameter model (the "validates in under a second" figure)
+"""How long ``verifier.format.validate`` takes: a valid 1M-parameter model (the "validates in under a second" figure)
 and every file of fixtures/bad (the slowest is the one to quote).
 
 Run with ``tox -e bench`` or
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verifier.validate import validate
+from verifier.format.validate import validate
 
 BAD = Path(__file__).resolve().parents[2] / "fixtures" / "bad"
 BAD_FILES = sorted(p.name for p in BAD.glob("*.json") if p.name != "expected.json")
@@ -26,7 +26,7 @@ def _million_parameter_model() -> dict:
     rng = np.random.default_rng(0)
 
     def weights(*shape: int) -> list:
-        # float32 values, as verifier.export writes them, so the text is as long as a real export's.
+        # float32 values, as verifier.pytorch.export writes them, so the text is as long as a real export's.
         return rng.uniform(-0.1, 0.1, size=shape).astype(np.float32).astype(float).tolist()
 
     hidden = 420

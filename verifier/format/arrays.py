@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.findings import Finding, finding, pointer_join
+from verifier.format.findings import Finding, finding, pointer_join
 
 _NUMBER_TYPES = {float, int}
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.results import FAIL, PASS, SKIP, WARN, Check
+from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check
 
 # ---------------------------------------------------------------------------------------------- parameters
 
@@ -283,8 +283,8 @@ def measure_rss_per_copy(load: Callable[[], Any], copies: int = 50) -> RssMeasur
 
 
 def _rss_of_copies(path: str, dtype: str, copies: int) -> RssMeasurement:
-    from verifier.document import read_document
-    from verifier.engine import load
+    from verifier.engine.model import load
+    from verifier.format.document import read_document
 
     doc, _ = read_document(path)
     return measure_rss_per_copy(lambda: load(doc, dtype), copies)

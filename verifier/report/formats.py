@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
-from verifier.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 
 FORMATS = ("text", "json", "markdown", "junit")
 

@@ -9,14 +9,14 @@ The passes, in order (each stops the ones after it when the document is unusable
 3. the team's legacy export format, recognised as a whole and reported as ONE finding;
 4. the JSON Schema ``rtneural-model.schema.json`` -- in its structural variant, which checks the nesting of
    weight arrays but not each number (jsonschema takes about 3 s per million numbers; the numeric pass in
-   :mod:`verifier.arrays` takes about 50 ms). Errors are ranked like ``jsonschema.exceptions.best_match``
+   :mod:`verifier.format.arrays` takes about 50 ms). Errors are ranked like ``jsonschema.exceptions.best_match``
    (shallow and specific first), one finding per place;
 5. declared sizes against the limits (:func:`verifier.structure.check_limits`), before any weight array is
    converted;
 6. widths chaining from layer to layer and the exact shape of every weight array, every number a finite
    number, and the suspicious-but-legal entries (:func:`verifier.structure.check_layers`).
 
-The rules are catalogued in :mod:`verifier.rules` (``python -m verifier.catalogue``).
+The rules are catalogued in :mod:`verifier.format.rules` (``python -m verifier.format.catalogue``).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import relevance
 
 from verifier.errors import ModelFormatError
-from verifier.findings import Finding, Limits, finding, pointer_join, severity_rank
-from verifier.rules import RULES
-from verifier.schema import registry, schema, structural_variant
-from verifier.structure import check_layers, check_limits
+from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
+from verifier.format.rules import RULES
+from verifier.format.schema import registry, schema, structural_variant
+from verifier.format.structure import check_layers, check_limits
 
 __all__ = ["Finding", "Limits", "validate"]
 
@@ -121,7 +121,7 @@ def _check_size(source: Any, limits: Limits) -> Finding | None:
 
 
 def _read(source: Any) -> tuple[Any, Finding | None]:
-    from verifier.document import read_document
+    from verifier.format.document import read_document
 
     try:
         doc, _name = read_document(source)
@@ -140,7 +140,7 @@ def _read(source: Any) -> tuple[Any, Finding | None]:
 
 
 def _from_format_error(error: ModelFormatError) -> Finding:
-    # verifier.document names the rule of every error it raises (unreadable, empty, not UTF-8, syntax,
+    # verifier.format.document names the rule of every error it raises (unreadable, empty, not UTF-8, syntax,
     # non-finite, duplicate key, too deep, too large); a JSON syntax error is the only other way in.
     rule_id = error.rule if error.rule in RULES else "RTN-E004"
     return finding(rule_id, error.pointer, error.message, expected=error.expected, found=error.found)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.results import FAIL, PASS, WARN, Check
+from verifier.checks.results import FAIL, PASS, WARN, Check
 
 FRAME = "frame"
 STREAM = "stream"
@@ -47,7 +47,7 @@ def check_agreement(
     name: str, expected: np.ndarray, actual: np.ndarray, *, atol: float, rtol: float, dtype: str
 ) -> Check:
     """``actual`` (engine) against ``expected`` (reference) element by element."""
-    from verifier.compare import compare
+    from verifier.checks.compare import compare
 
     result = compare(np.asarray(expected, dtype=np.float64), np.asarray(actual, dtype=np.float64), atol, rtol)
     figures: dict[str, Any] = {

@@ -3,7 +3,7 @@
 Public, for the project's property tests and for users' own::
 
     from hypothesis import given, strategies as st
-    from verifier.strategies import architectures, inputs, modules
+    from verifier.testing.strategies import architectures, inputs, modules
 
     @given(spec=architectures(), data=st.data())
     def test_my_exporter(spec, data):
@@ -74,8 +74,8 @@ class Bounds:
 
 
 def architecture_schema() -> dict[str, Any]:
-    """The architecture schema, found by its ``$id`` (verifier.schema; a shared object: do not mutate)."""
-    from verifier.schema import schema
+    """The architecture schema, found by its ``$id`` (verifier.format.schema; a shared object: do not mutate)."""
+    from verifier.format.schema import schema
 
     return schema(ARCHITECTURE_SCHEMA_ID)
 
@@ -239,7 +239,7 @@ def modules(spec: Mapping[str, Any], seed: int | None = None) -> Any:
     """The torch module a spec describes, in eval mode, weights drawn from ``seed`` (default: the spec's).
 
     An ``nn.Sequential`` of standard modules (``nn.LSTM``/``nn.GRU`` with ``batch_first=True``), the kind
-    :func:`verifier.export` accepts. Weights are uniform in ``±gain*sqrt(3/fan_in)`` (unit-variance
+    :func:`verifier.pytorch.export` accepts. Weights are uniform in ``±gain*sqrt(3/fan_in)`` (unit-variance
     preserving, times a small gain) and biases in ``±0.3``, so activations stay in a useful range; batchnorm
     running statistics are drawn away from the identity. Deterministic: the same spec and seed give the
     same bits; torch's global random state is left as it was (the caller's own seeding is not disturbed).
@@ -401,8 +401,8 @@ def corrupted_exports(draw: st.DrawFn, mistake: str) -> CorruptedExport:
     never counted as detected."""
     from hypothesis import assume, event
 
-    from verifier import mistakes
-    from verifier.export import export
+    from verifier.pytorch.export import export
+    from verifier.testing import mistakes
 
     needed = mistakes.TARGET_TYPE[mistake]
     spec = draw(architectures(required=(needed,) if needed else (), min_layers=None if needed else 2))

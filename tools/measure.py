@@ -3,7 +3,7 @@
     python -m verifier.measure tolerance --models 500      # engine error vs depth/width, fitted coefficient
     python -m verifier.measure detection --examples 200    # per known export mistake: how it was caught
 
-Both draw generated models from verifier.strategies with a fixed Hypothesis seed (derandomized), so the same
+Both draw generated models from verifier.testing.strategies with a fixed Hypothesis seed (derandomized), so the same
 command prints the same figures on the same code. Nothing here is used by the verifier at run time.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.tolerance import COEFFICIENT, model_shape, tolerance_for
+from verifier.checks.tolerance import COEFFICIENT, model_shape, tolerance_for
 
 SAFETY = 8.0  # tolerance = SAFETY x the worst measured error ratio, rounded up to a power of two
 
@@ -58,10 +58,10 @@ def measure_errors(n_models: int, steps: int | None = None) -> list[ErrorSample]
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from verifier.engine import load
-    from verifier.export import export
-    from verifier.reference import frames, stream
-    from verifier.strategies import architectures, describe, inputs, modules
+    from verifier.engine.model import load
+    from verifier.pytorch.export import export
+    from verifier.pytorch.reference import frames, stream
+    from verifier.testing.strategies import architectures, describe, inputs, modules
 
     samples: list[ErrorSample] = []
 
@@ -160,7 +160,7 @@ def measure_detection(n_examples: int) -> dict[str, DetectionTally]:
     """For every known export mistake, over *n_examples* generated cases: how many were caught at each stage,
     missed, or excluded (no-op on that model, or masked on that input; the reason is counted)."""
 
-    from verifier import mistakes
+    from verifier.testing import mistakes
 
     results: dict[str, DetectionTally] = {}
     for mistake in mistakes.MISTAKES:
@@ -172,8 +172,8 @@ def _detect(mistake: str, n_examples: int) -> DetectionTally:
     from hypothesis import given, reject
     from hypothesis import strategies as st
 
-    from verifier import mistakes
-    from verifier.strategies import corrupted_exports, smooth_inputs
+    from verifier.testing import mistakes
+    from verifier.testing.strategies import corrupted_exports, smooth_inputs
 
     tally = DetectionTally(Counter(), [], [])
 

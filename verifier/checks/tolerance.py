@@ -20,7 +20,7 @@
   four runs of 2000 generated models (2.17, float32), times a safety factor of 8, rounded up to a power of
   two. Measurement: ``python -m verifier.measure tolerance --models 2000``.
 
-Takes a keras-json document or an architecture spec (verifier.strategies); never imports torch, so the CLI
+Takes a keras-json document or an architecture spec (verifier.testing.strategies); never imports torch, so the CLI
 can use it.
 """
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.arrays import array_shape, is_finite_number
-from verifier.findings import Finding, Limits, finding, pointer_join
-from verifier.rules import Outcome
+from verifier.format.arrays import array_shape, is_finite_number
+from verifier.format.findings import Finding, Limits, finding, pointer_join
+from verifier.format.rules import Outcome
 
 KNOWN_TYPES = frozenset(
     {
@@ -292,7 +292,7 @@ def _dense(entry: Entry) -> Iterator[Finding]:
             "RTN-E203",
             entry.at("weights", 0),
             "the dense kernel is written [out][in] (PyTorch's Linear.weight); "
-            "RTNeural wants [in][out]: transpose it (verifier.export does)",
+            "RTNeural wants [in][out]: transpose it (verifier.pytorch.export does)",
             expected=_dims((w_in, out)),
             found=_dims(kernel),
         )
@@ -315,7 +315,7 @@ def _dense(entry: Entry) -> Iterator[Finding]:
             "RTN-W003",
             entry.at("weights", 0),
             f"square {rows}x{cols} dense kernel: a transposed (PyTorch [out][in]) export loads "
-            "just as well, so confirm the orientation numerically (verifier.compare)",
+            "just as well, so confirm the orientation numerically (verifier.checks.compare)",
         )
 
 

@@ -227,12 +227,12 @@ def detection(bad: Mapping[str, Any], module: Any, xs: np.ndarray, dtype: str = 
     """Run a corrupted export *bad* of *module* through validate -> load -> compare on inputs *xs*."""
     import torch
 
-    from verifier.compare import compare
-    from verifier.engine import load
+    from verifier.checks.compare import compare
+    from verifier.checks.tolerance import tolerance_for
+    from verifier.engine.model import load
     from verifier.errors import ModelFormatError
-    from verifier.reference import frames, reference, stream
-    from verifier.tolerance import tolerance_for
-    from verifier.validate import validate
+    from verifier.format.validate import validate
+    from verifier.pytorch.reference import frames, reference, stream
 
     if any(f.severity == "error" for f in validate(bad)):
         return Detection("validate")

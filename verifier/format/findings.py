@@ -1,10 +1,10 @@
-"""What ``verifier.validate`` returns (:class:`Finding`) and the size limits it enforces (:class:`Limits`)."""
+"""What ``verifier.format.validate`` returns (:class:`Finding`) and the size limits it enforces (:class:`Limits`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verifier.rules import Outcome, Severity, rule
+from verifier.format.rules import Outcome, Severity, rule
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -13,7 +13,7 @@ _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 class Finding:
     """One problem found in a model file.
 
-    ``rule`` is a stable id from :mod:`verifier.rules`; ``pointer`` an RFC 6901 JSON pointer to the place
+    ``rule`` is a stable id from :mod:`verifier.format.rules`; ``pointer`` an RFC 6901 JSON pointer to the place
     (``""`` is the whole document; a pointer to a missing key names where the key should be); ``rtneural``
     what RTNeural would do with the file; ``expected``/``found`` short descriptions when it is a mismatch.
     """

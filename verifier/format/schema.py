@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 BASE_URI = "https://rtneural-verifier.dev/schemas/"
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # verifier/, where the wheel puts schemas/
 
 
 def schema_dirs() -> list[Path]:
@@ -88,7 +88,7 @@ def validator(id_or_name: str) -> Draft202012Validator:
 def structural_variant(document: dict[str, Any], shallow_defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A copy of ``document`` with some ``$defs`` replaced, under a derived ``$id``.
 
-    verifier.validate uses it to check the nesting of weight arrays without the validator visiting every
+    verifier.format.validate uses it to check the nesting of weight arrays without the validator visiting every
     number (a million numbers take seconds in jsonschema; a numeric pass does them in milliseconds).
     """
     defs = {**document.get("$defs", {}), **shallow_defs}

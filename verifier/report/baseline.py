@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from verifier.results import FAIL, PASS, SKIP, Check, FileResult, RunResult
+from verifier.checks.results import FAIL, PASS, SKIP, Check, FileResult, RunResult
 
 
 @dataclass(frozen=True)

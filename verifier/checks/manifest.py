@@ -98,7 +98,7 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
     """Validate ``data`` (the parsed JSON) against the manifest schema and build a ``Manifest``."""
     from jsonschema.exceptions import best_match
 
-    from verifier.schema import validator
+    from verifier.format.schema import validator
 
     source = str(path)
     error = best_match(validator(MANIFEST_SCHEMA_ID).iter_errors(data))

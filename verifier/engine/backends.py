@@ -1,7 +1,7 @@
 """One model file, two runtimes with the same surface: our engine, and optionally the real RTNeural.
 
 ``"engine"`` is :func:`verifier.load` (the native engine built from ``native/``). ``"rtneural"`` is a user's
-own RTNeural checkout compiled into ``verifier._rtneural`` when the package is installed with
+own RTNeural checkout compiled into ``_verifier_rtneural`` when the package is installed with
 ``RTNEURAL_DIR`` pointing at it; RTNeural is never vendored here, so that backend exists only where the user
 built it. Running both on the same file tells whether our engine and the library the plugin ships agree.
 
@@ -22,17 +22,17 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from verifier.document import read_document
-from verifier.engine import load, real_array
+from verifier.engine.model import load, real_array
 from verifier.errors import ModelFormatError
-from verifier.validate import validate
+from verifier.format.document import read_document
+from verifier.format.validate import validate
 
 __all__ = ["BACKENDS", "BackendModel", "RTNeuralModel", "available_backends", "load_backend"]
 
 BACKENDS = ("engine", "rtneural")
 
 NOT_BUILT = (
-    "the RTNeural backend (verifier._rtneural) is not built: reinstall with RTNEURAL_DIR naming an RTNeural "
+    "the RTNeural backend (_verifier_rtneural) is not built: reinstall with RTNEURAL_DIR naming an RTNeural "
     "checkout, e.g. `RTNEURAL_DIR=/path/to/RTNeural pip install --no-build-isolation -e .`"
 )
 
@@ -53,7 +53,7 @@ class BackendModel(Protocol):
 
 
 def available_backends() -> list[str]:
-    """``["engine"]``, plus ``"rtneural"`` when ``verifier._rtneural`` was built and imports."""
+    """``["engine"]``, plus ``"rtneural"`` when ``_verifier_rtneural`` was built and imports."""
     return ["engine"] + (["rtneural"] if _rtneural_module() is not None else [])
 
 
@@ -97,7 +97,7 @@ def load_backend(
 
 def _rtneural_module() -> ModuleType | None:
     try:
-        return import_module("verifier._rtneural")
+        return import_module("_verifier_rtneural")
     except ModuleNotFoundError:
         return None
 
@@ -127,7 +127,7 @@ def _strict_gate(doc: dict[str, Any], name: str, dtype: str) -> Any:
 
 @dataclass(eq=False)
 class RTNeuralModel:
-    """A model running in the real RTNeural (``verifier._rtneural``), with our engine's model surface.
+    """A model running in the real RTNeural (``_verifier_rtneural``), with our engine's model surface.
 
     ``layers`` and ``warnings`` describe the JSON file and come from our loader, which read it first.
     """

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from verifier.agreement import Outputs, check_agreement, check_plugin_state, random_inputs
-from verifier.budgets import (
+from verifier.checks.agreement import Outputs, check_agreement, check_plugin_state, random_inputs
+from verifier.checks.budgets import (
     check_latency,
     check_memory,
     check_memory_total,
@@ -36,9 +36,9 @@ from verifier.budgets import (
     torch_parameter_count,
     torch_widths,
 )
+from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
+from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.errors import VerifierError
-from verifier.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
-from verifier.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 
 DEFAULT_TIMING_STEPS = 2000
 DEFAULT_WARMUP = 200
@@ -99,7 +99,7 @@ def resolve_against(spec: str) -> Callable[[], Any]:
 
 
 def _validate_check(path: str) -> Check:
-    from verifier.validate import validate
+    from verifier.format.validate import validate
 
     findings = validate(path)
     errors = [f for f in findings if f.severity == "error"]
@@ -128,7 +128,7 @@ def _validate_check(path: str) -> Check:
 
 
 def _load(path: str, dtype: str) -> tuple[Any, Check]:
-    from verifier.engine import load
+    from verifier.engine.model import load
     from verifier.errors import ModelFormatError
 
     try:
@@ -156,7 +156,7 @@ def _load(path: str, dtype: str) -> tuple[Any, Check]:
 def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> Outputs:
     import torch
 
-    from verifier.reference import frames, reference, stream
+    from verifier.pytorch.reference import frames, reference, stream
 
     if torch_module is not None:
         expected_frame = frames(torch_module, xs, torch.float64)
@@ -186,11 +186,11 @@ def _tolerance(
         atol, rtol = manifest.tolerance_for(entry, dtype)
         return atol, rtol, "manifest"
     try:
-        from verifier.document import read_document
-        from verifier.tolerance import tolerance_for
+        from verifier.checks.tolerance import tolerance_for
+        from verifier.format.document import read_document
 
         atol, rtol = tolerance_for(read_document(path)[0], dtype)
-        return atol, rtol, "verifier.tolerance (model depth and width)"
+        return atol, rtol, "verifier.checks.tolerance (model depth and width)"
     except Exception:  # the tolerance model is advisory; the fixed default is always available
         atol, rtol = DEFAULT_TOLERANCE[dtype]
         return atol, rtol, "default"

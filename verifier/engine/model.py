@@ -1,6 +1,6 @@
 """The native engine: load a keras-json model and run it as RTNeural would (FORMAT.md §3).
 
-``load`` reads the document (:mod:`verifier.document`), hands it to the C++ loader, which refuses every
+``load`` reads the document (:mod:`verifier.format.document`), hands it to the C++ loader, which refuses every
 file RTNeural would refuse, crash on or silently misread, and wraps the result in :class:`Model`. Arrays
 given to a model are checked here, so that a wrong shape or dtype is a ``ValueError`` naming what was
 expected, never a crash.
@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 
 try:
-    from verifier import _engine
+    import _verifier_engine as _engine
 except ImportError as missing:  # the usual cause: importing the source tree, which has no compiled engine
     raise ImportError(
-        f"the native engine (verifier._engine) is not built next to {os.path.dirname(__file__)}: install the "
-        "package (`pip install .`, or `pip install --no-build-isolation -e .` for development) and run "
-        "from outside the source tree, or with the installed copy first on sys.path"
+        "the native engine (the extension module _verifier_engine) is not installed: install the package "
+        "(`pip install .`, or `pip install --no-build-isolation -e .` for development)"
     ) from missing
-from verifier.document import read_document
 from verifier.errors import ModelFormatError
+from verifier.format.document import read_document
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
 

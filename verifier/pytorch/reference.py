@@ -4,7 +4,7 @@
 r,z,n, one LSTM bias, conv kernel permutation) to build stock torch layers, so it shares no code and no
 layout with the C++ engine: when both agree, neither has misread the format in the same way.
 
-The rebuild is itself a module ``verifier.export`` accepts, so ``export(reference(doc)) == doc`` for every
+The rebuild is itself a module ``verifier.pytorch.export`` accepts, so ``export(reference(doc)) == doc`` for every
 document ``export`` writes: each JSON entry becomes exactly the stock module ``export`` turns back into
 that entry (``nn.Linear`` without bias when the JSON has none, ``nn.BatchNorm1d`` with ``affine`` only for
 four arrays, one single-layer ``nn.LSTM``/``nn.GRU`` per entry, an activation module after a dense or
@@ -14,7 +14,7 @@ wrapper (causal padding, RNN output sequence, feature axis) holds the stock modu
 its submodules. Conv2d and batchnorm2d entries, which ``export`` never writes, are rebuilt by wrappers that
 the exporter refuses.
 
-``stream(module, xs)`` runs a torch module of the kind ``verifier.export`` accepts the way RTNeural runs
+``stream(module, xs)`` runs a torch module of the kind ``verifier.pytorch.export`` accepts the way RTNeural runs
 its export: batch 1, the whole sequence from zero state, LSTM/GRU output sequences feeding the next module,
 and every Conv1d *causal*: its input is left-padded with ``(K-1)*dilation`` zeros (or, for a module
 with ``padding=(K-1)*dilation``, its first T outputs are kept), so step ``t`` of the result is RTNeural's
@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from verifier.document import read_document
 from verifier.errors import ModelFormatError
-from verifier.export import Leaf, export, leaf_modules
+from verifier.format.document import read_document
+from verifier.pytorch.export import Leaf, export, leaf_modules
 
 __all__ = ["ReferenceModel", "frames", "reference", "stream"]
 

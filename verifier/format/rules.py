@@ -1,4 +1,4 @@
-"""The catalogue of rules ``verifier.validate`` reports, with stable ids.
+"""The catalogue of rules ``verifier.format.validate`` reports, with stable ids.
 
 Ids never change meaning once released: ``RTN-E…`` rules are errors (``verifier.load`` refuses the file),
 ``RTN-W…`` warnings and ``RTN-I…`` information (the file loads; a person should look). The ``rtneural``
@@ -8,7 +8,7 @@ column says what RTNeural's dynamic ``json_parser::parseJson`` does with such a 
 state a more precise outcome than its rule's default (e.g. a weight array that is too long throws, one that
 is too short is read as zeros).
 
-``python -m verifier.catalogue`` prints the catalogue as a Markdown table (the README embeds it).
+``python -m verifier.format.catalogue`` prints the catalogue as a Markdown table (the README embeds it).
 """
 
 from __future__ import annotations

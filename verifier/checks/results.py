@@ -1,8 +1,8 @@
 """The data every check returns and every report formats.
 
 A check is a value (``Check``): a stable name, a status, one line a human reads, and the figures behind it.
-Checks never print; ``verifier.report`` turns these values into text, JSON, Markdown or JUnit, and
-``verifier.baseline`` compares two runs through the same JSON shape (``RunResult.to_dict``), so what is
+Checks never print; ``verifier.report.formats`` turns these values into text, JSON, Markdown or JUnit, and
+``verifier.report.baseline`` compares two runs through the same JSON shape (``RunResult.to_dict``), so what is
 written to a report file is exactly what a later run compares against.
 """
 
