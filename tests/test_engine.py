@@ -598,12 +598,12 @@ _DENSE_2x3 = {"type": "dense", "shape": [None, 3], "weights": [[[1, 2, 3], [4, 5
 REFUSED = {
     "declared_width_over_the_limit": (
         _one({"type": "activation", "activation": "tanh", "shape": [None, 10**9], "weights": []}, 10**9),
-        "/in_shape/1",
+        "/in_shape",
     ),
     "non_integer_width": ({"in_shape": [None, 2.5], "layers": [_DENSE_2x3]}, "/in_shape/1"),
     "zero_width": ({"in_shape": [None, 0], "layers": [_DENSE_2x3]}, "/in_shape/1"),
     "boolean_width": ({"in_shape": [None, True], "layers": [_DENSE_2x3]}, "/in_shape/1"),
-    "integer_beyond_double_range": ({"in_shape": [None, 10**400], "layers": [_DENSE_2x3]}, "/in_shape/1"),
+    "integer_beyond_double_range": ({"in_shape": [None, 10**400], "layers": [_DENSE_2x3]}, "/in_shape"),
     "empty_in_shape": ({"in_shape": [], "layers": [_DENSE_2x3]}, "/in_shape"),
     "nan_weight": (
         _one({**_DENSE_2x3, "weights": [[[1, 2, float("nan")], [4, 5, 6]]]}),
@@ -613,12 +613,12 @@ REFUSED = {
     "ragged_kernel": (_one({**_DENSE_2x3, "weights": [[[1, 2, 3], [4, 5]]]}), "/layers/0/weights/0/1"),
     "kernel_one_level_too_deep": (
         _one({**_DENSE_2x3, "weights": [[[[1], [2], [3]], [[4], [5], [6]]]]}),
-        "/layers/0/weights/0",
+        "/layers/0/weights/0/0/0",
     ),
     "weights_not_a_list": (_one({**_DENSE_2x3, "weights": {}}), "/layers/0/weights"),
     "dense_with_three_arrays": (
         _one({**_DENSE_2x3, "weights": [*_DENSE_2x3["weights"], [0]]}),
-        "/layers/0/weights/2",
+        "/layers/0/weights",
     ),
     "layer_entry_not_an_object": ({"in_shape": [None, 2], "layers": [3]}, "/layers/0"),
     "numpy_scalar_in_a_dict": ({"in_shape": [None, np.int64(2)], "layers": [_DENSE_2x3]}, "/in_shape/1"),
@@ -637,7 +637,7 @@ REFUSED = {
                 {"type": "activation", "activation": "tanh", "shape": [None, 4], "weights": []},
             ],
         },
-        "/layers/1/shape/1",
+        "/layers/1/shape",
     ),
     "only_identity_entries": (_one({"type": "activation", "shape": [None, 2], "weights": []}), "/layers"),
     "groups_not_dividing_the_width": (
@@ -682,8 +682,12 @@ REFUSED = {
         "/layers/0/dilation",
     ),
     "conv2d_padding_typo": (_conv2d(padding="causal"), "/layers/0/padding"),
-    "conv2d_kernel_wider_than_frame": (_conv2d(kernel_size_feature=3), "/layers/0/kernel_size_feature"),
-    "conv2d_channels_disagree_with_shape": (_conv2d(shape=[None, 1, 2, 3]), "/layers/0/shape/3"),
+    "conv2d_valid_kernel_wider_than_frame": (_conv2d(kernel_size_feature=3), "/layers/0/shape"),
+    "conv2d_same_kernel_wider_than_frame": (
+        _conv2d(kernel_size_feature=3, padding="same", shape=[None, 1, 2, 1]),
+        "/layers/0/kernel_size_feature",
+    ),
+    "conv2d_channels_disagree_with_shape": (_conv2d(shape=[None, 1, 2, 3]), "/layers/0/shape"),
     "batchnorm_variance_plus_epsilon_not_positive": (
         _one({"type": "batchnorm", "shape": [None, 2], "epsilon": 0.0, "weights": [[0, 0], [1, 0]]}),
         "/layers/0/weights/1/1",
