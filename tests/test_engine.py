@@ -8,6 +8,8 @@ time and valid/same along features.
 
 from __future__ import annotations
 
+import threading
+
 import corpus
 import numpy as np
 import pytest
@@ -739,3 +741,63 @@ def test_a_plain_number_and_a_list_both_give_kernel_size_and_dilation():
     listed = load(_one({**base, "kernel_size": [5, 2], "dilation": [3]}, 1)).run(xs)
     plain = load(_one({**base, "kernel_size": 2, "dilation": 3}, 1)).run(xs)
     np.testing.assert_array_equal(listed, plain)
+
+
+# --- threads -------------------------------------------------------------------------------------------
+
+
+def _recurrent_model(width: int = 16, hidden: int = 32) -> dict:
+    r = _rng(41)
+    lstm = {
+        "type": "lstm",
+        "shape": [None, hidden],
+        "weights": [
+            r.normal(scale=0.3, size=(width, 4 * hidden)).tolist(),
+            r.normal(scale=0.3, size=(hidden, 4 * hidden)).tolist(),
+            r.normal(scale=0.1, size=4 * hidden).tolist(),
+        ],
+    }
+    return {"in_shape": [None, width], "layers": [lstm]}
+
+
+def test_two_threads_streaming_one_model_get_what_two_serial_runs_give():
+    # Each run() holds the model's lock for its whole stream, so the two streams come out as if run one
+    # after the other (in either order), never interleaved step by step.
+    doc = _recurrent_model()
+    rng = _rng(42)
+    streams = [rng.uniform(-1, 1, size=(4000, 16)) for _ in range(2)]
+    serial = {}
+    for order in ((0, 1), (1, 0)):
+        model = load(doc, "float64")
+        serial[order] = {i: model.run(streams[i]) for i in order}
+    for _ in range(5):
+        model = load(doc, "float64")
+        barrier = threading.Barrier(2)
+        results: dict[int, np.ndarray] = {}
+
+        def stream(i: int, model: Model = model, barrier=barrier, results=results) -> None:
+            barrier.wait()
+            results[i] = model.run(streams[i])
+
+        threads = [threading.Thread(target=stream, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert any(
+            all(np.array_equal(results[i], expected[i]) for i in range(2)) for expected in serial.values()
+        ), "two threads interleaved their steps on one model"
+
+
+def test_a_reset_from_another_thread_waits_for_a_running_stream():
+    doc = _recurrent_model()
+    xs = _rng(43).uniform(-1, 1, size=(20000, 16))
+    model = load(doc, "float64")
+    expected = load(doc, "float64").run(xs)
+    results: list[np.ndarray] = []
+    thread = threading.Thread(target=lambda: results.append(model.run(xs)))
+    thread.start()
+    while thread.is_alive():  # resets keep coming while the stream runs; each waits for it to end
+        model.reset()
+    thread.join()
+    np.testing.assert_array_equal(results[0], expected)
