@@ -77,7 +77,7 @@ class Limits:
     max_total_parameters: int = 50_000_000
     #: values held besides the weights, summed over the layers: each output, recurrent state, and a
     #: convolution's history ((kernel_size - 1) x dilation + 1 past inputs of the frame width); 2^20 values
-    #: is 4 MiB of float32, 30x what the largest corpus or production model declares
+    #: is 4 MiB of float32, over 700x what the largest corpus or production model declares (1,408)
     max_state_values: int = 1 << 20
     #: JSON nesting (legitimate keras-json nests 9 levels: conv2d kernels)
     max_depth: int = 64

@@ -502,7 +502,7 @@ def _conv1d_ignored_keys(entry: Entry) -> Iterator[Finding]:
 
 def _conv2d(entry: Entry) -> Iterator[Finding]:
     body = entry.body
-    k_time, k_feat, stride, c_in, f_in, c_out = (
+    sizes = [
         last_int(body[k])
         for k in (
             "kernel_size_time",
@@ -512,9 +512,11 @@ def _conv2d(entry: Entry) -> Iterator[Finding]:
             "num_features_in",
             "num_filters_out",
         )
-    )
-    if None in (k_time, k_feat, stride, c_in, f_in, c_out):
+    ]
+    known = [v for v in sizes if v is not None]
+    if len(known) < len(sizes):
         return
+    k_time, k_feat, stride, c_in, f_in, c_out = known
     if entry.in_width is not None and f_in * c_in != entry.in_width:
         yield _chain(
             entry, entry.at("num_features_in"), "conv2d num_features_in x num_filters_in", f_in * c_in
