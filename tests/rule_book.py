@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,7 @@ def _conv2d_document(draw: st.DrawFn, rng: np.random.Generator) -> dict[str, Any
     return {"in_shape": [None, None, features, channels], "layers": [layer, norm]}
 
 
+@cache
 def good_files() -> list[dict[str, Any]]:
     """Our valid fixtures, plus RTNeural's keras-json models when the corpus is present (in memory only)."""
     found = [json.loads(p.read_text()) for p in sorted(GOOD.glob("*.json"))]
@@ -311,6 +313,7 @@ def mutate(draw: st.DrawFn, doc: dict[str, Any]) -> None:
 def documents(draw: st.DrawFn) -> dict[str, Any]:
     """A valid document (generated, or one of the good files) mutated once or twice."""
     base = draw(st.one_of(valid_documents(), st.sampled_from(good_files()).map(copy.deepcopy)))
+    # (good_files is cached and never mutated: every draw gets a deep copy)
     for _ in range(draw(st.integers(1, 2))):
         mutate(draw, base)
     return base
