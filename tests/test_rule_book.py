@@ -92,10 +92,24 @@ def _conv1d(kernel_size: int, dilation: int, width: int = 1) -> dict:
     return {"in_shape": [None, None, width], "layers": [entry]}
 
 
+def _conv2d(**sizes: int) -> dict:
+    keys = {"kernel_size_time": 1, "kernel_size_feature": 1, "dilation": 1, "strides": 1, "num_filters_in": 1}
+    keys |= {"num_features_in": 4, "num_filters_out": 1, **sizes}
+    frame = keys["num_features_in"] * keys["num_filters_in"]
+    entry = {"type": "conv2d", "shape": [None, 4, 1], "padding": "valid", "weights": [[[[[0.5]]]], [0.0]]}
+    return {"in_shape": [None, frame], "layers": [{**entry, **keys}]}
+
+
 @pytest.mark.parametrize(
     ("doc", "rule", "pointer"),
     [
         (_conv1d(2, 2**20), "RTN-E303", "/layers/0/dilation"),
+        (
+            _conv2d(kernel_size_time=65_536, kernel_size_feature=4, num_filters_out=4096),
+            "RTN-E304",
+            "/layers/0",
+        ),
+        (_conv2d(kernel_size_time=256, dilation=65_536), "RTN-E305", "/layers/0"),
         (_conv1d(256, 65_536), "RTN-E305", "/layers/0"),
         (
             {
@@ -115,7 +129,14 @@ def _conv1d(kernel_size: int, dilation: int, width: int = 1) -> dict:
             "/layers/256",
         ),
     ],
-    ids=["conv1d-dilation-2^20", "conv1d-history-16M", "dense-65536-squared", "300-wide-outputs"],
+    ids=[
+        "conv1d-dilation-2^20",
+        "conv2d-kernel-2^40",
+        "conv2d-history-67M",
+        "conv1d-history-16M",
+        "dense-65536-squared",
+        "300-wide-outputs",
+    ],
 )
 def test_a_small_file_declaring_huge_sizes_is_refused_by_both_with_one_rule(tmp_path, doc, rule, pointer):
     path = _write(tmp_path, doc)
