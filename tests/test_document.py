@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import pytest
 from hypothesis import given
@@ -244,3 +245,10 @@ def test_unreadable_and_oversized_files_name_their_rules(tmp_path):
     path = tmp_path / "big.json"
     path.write_text(TEXT)
     assert _error(path, TINY).rule == "RTN-E301"
+
+
+def test_a_fifo_is_refused_without_being_opened(tmp_path):
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer comes
+    error = _error(fifo)
+    assert (error.rule, error.found) == ("RTN-E001", "a FIFO")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,18 @@ class _Reader:
 
 def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        # A FIFO or a device would block or never end: only a regular file is a model file.
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFormatError(
+                "",
+                "not a regular file (a directory, FIFO, socket or device is never read)",
+                rule="RTN-E001",
+                expected="a regular file",
+                found=_file_kind(info.st_mode),
+                source=name,
+            )
+        size = info.st_size
         if size > max_bytes:
             raise ModelFormatError(
                 "",
@@ -86,6 +98,11 @@ def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
         raise ModelFormatError(
             "", f"cannot read the file: {error.strerror or error}", source=name, rule="RTN-E001"
         ) from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "a device")
 
 
 def _parse_bytes(data: bytes, name: str, reader: _Reader) -> dict[str, Any]:
