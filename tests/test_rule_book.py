@@ -40,7 +40,13 @@ def test_load_refuses_a_corpus_probe_with_the_rule_and_pointer_of_validates_firs
     assert refusal == first
 
 
-@settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Not derandomised even under the ci profile: each run draws other files (a failure prints its blob to
+# reproduce it), so that CI runs keep widening the sample instead of repeating the same 300.
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(doc=rule_book.documents(), limits=rule_book.limits())
 def test_load_refuses_a_mutated_file_with_the_rule_and_pointer_of_validates_first_error(doc, limits):
     first, refusal = rule_book.verdicts(doc, limits)
