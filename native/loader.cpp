@@ -368,20 +368,35 @@ private:
             fail(rules::kWeightCount, weights.pointer,
                  std::string(type.name) + " takes " + expected + " of weights", expected, std::to_string(n) + " arrays");
         }
-        for (std::size_t j = 0; j < n && j < type.nesting.size(); ++j) nested(weights.at(j), type.nesting[j], weights.at(j).pointer);
+        for (std::size_t j = 0; j < n && j < type.nesting.size(); ++j) {
+            // Keras's reset_after=False writes one flat GRU bias, which RTNeural cannot read.
+            const bool gru_bias = type.kind == LayerKind::GRU && j == 2;
+            const std::string hint = gru_bias ? " (the gru bias is two rows [input bias, recurrent bias]: Keras "
+                                                "reset_after=True; a flat bias is not supported by RTNeural)"
+                                              : "";
+            nested(weights.at(j), type.nesting[j], {weights.at(j).pointer, type.nesting[j], hint});
+        }
     }
 
+    struct NestedArray {
+        std::string pointer;
+        std::size_t depth;  // levels of lists the array must have
+        std::string hint;
+    };
+
     // `depth` levels of lists, checked in document order; what is below is left to the arrays pass.
-    static void nested(const Node& n, std::size_t depth, const std::string& array_pointer) {
+    static void nested(const Node& n, std::size_t depth, const NestedArray& array) {
         if (!n.value->is_array()) {
             if (wrong_kind(*n.value))
                 fail(rules::kWrongType, n.pointer, "a weight array holds a value that is not a list", "an array",
                      describe(*n.value));
-            fail(rules::kWeightShape, array_pointer, "this weight array is nested wrongly (a number where a list belongs)",
-                 std::to_string(depth) + " levels of lists", "a number at " + n.pointer);
+            fail(rules::kWeightShape, array.pointer,
+                 "this weight array is nested wrongly: a number where a list belongs" + array.hint,
+                 std::to_string(array.depth) + (array.depth == 1 ? " level" : " levels") + " of lists",
+                 "a number at " + n.pointer);
         }
         if (depth > 1)
-            for (std::size_t i = 0; i < n.size(); ++i) nested(n.at(i), depth - 1, array_pointer);
+            for (std::size_t i = 0; i < n.size(); ++i) nested(n.at(i), depth - 1, array);
     }
 
     // FORMAT.md §2.2 and §4. `"activation": null` on lstm/gru is never read by RTNeural: a warning.
