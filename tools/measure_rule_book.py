@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import rule_book
+import rule_book  # type: ignore[import-not-found]  # tests/rule_book.py, put on sys.path above
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 

@@ -34,7 +34,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.legacy import legacy_format
-from verifier.format.rules import RULES
+from verifier.format.rules import RULES, Outcome
 from verifier.format.schema import registry, schema, structural_variant
 from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
 
@@ -305,7 +305,7 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
                     found=_kind(instance),
                 )
             ]
-        outcome = "crash" if path in (["in_shape"], ["layers"]) else "exception"
+        outcome: Outcome = "crash" if path in (["in_shape"], ["layers"]) else "exception"
         extra = "; RTNeural's parseJson returns a null model" if outcome == "crash" else ""
         return [
             finding(
