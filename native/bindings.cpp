@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <iterator>
+#include <mutex>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -20,10 +22,6 @@
 namespace py = pybind11;
 
 namespace {
-
-// Legitimate keras-json nests 9 levels deep (conv2d kernels); the limit keeps a hostile document from
-// exhausting memory or the loader's stack.
-constexpr std::size_t kMaxDepth = 64;
 
 std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
 
@@ -45,20 +43,22 @@ bool convert_scalar(py::handle obj, rtv::Json& out, const std::string& pointer) 
         const char* text = PyUnicode_AsUTF8AndSize(p, &size);
         if (text == nullptr) {
             PyErr_Clear();
-            throw rtv::FormatError(pointer, "string is not valid Unicode (lone surrogate)", "a UTF-8 string",
-                                   "an unencodable string");
+            throw rtv::FormatError(rtv::rules::kNotUtf8, pointer, "string is not valid Unicode (lone surrogate)",
+                                   "a UTF-8 string", "an unencodable string");
         }
         out = rtv::Json::string(std::string(text, static_cast<std::size_t>(size)));
     } else if (PyDict_Check(p) || PyList_Check(p) || PyTuple_Check(p)) return false;
     else
-        throw rtv::FormatError(pointer, "not a JSON value", "null, boolean, number, string, list or dict",
+        throw rtv::FormatError(rtv::rules::kWrongType, pointer, "not a JSON value", "null, boolean, number, string, list or dict",
                                "a Python " + type_name(obj));
     return true;
 }
 
-// Iterative, so that nesting cannot overflow the C++ stack; containers get their final size before
-// their children are filled, so the `target` pointers stay valid.
-rtv::Json to_json(py::handle root) {
+// Iterative, so that nesting cannot overflow the C++ stack; containers get their final size (the number of
+// items Python holds, never a declared size) before their children are filled, so the `target` pointers
+// stay valid. verifier.format.document.read_document has refused deeper documents already; this is the
+// engine's own guard for a direct caller.
+rtv::Json to_json(py::handle root, std::size_t max_depth) {
     struct Task {
         py::handle obj;
         rtv::Json* target;
@@ -71,9 +71,9 @@ rtv::Json to_json(py::handle root) {
     while (!tasks.empty()) {
         Task task = std::move(tasks.back());
         tasks.pop_back();
-        if (task.depth > kMaxDepth)
-            throw rtv::FormatError(task.pointer, "the document nests deeper than the engine allows",
-                                   "at most " + std::to_string(kMaxDepth) + " levels", "deeper");
+        if (task.depth > max_depth)
+            throw rtv::FormatError(rtv::rules::kTooDeep, task.pointer, "the document nests deeper than the limit",
+                                   "at most " + std::to_string(max_depth) + " levels (Limits.max_depth)", "deeper");
         auto child = [&](py::handle value, rtv::Json& slot, std::string pointer) {
             if (!convert_scalar(value, slot, pointer)) tasks.push_back({value, &slot, task.depth + 1, std::move(pointer)});
         };
@@ -84,9 +84,16 @@ rtv::Json to_json(py::handle root) {
             std::size_t i = 0;
             for (auto item : dict) {
                 if (!PyUnicode_Check(item.first.ptr()))
-                    throw rtv::FormatError(task.pointer, "object keys must be strings", "a string key",
-                                           "a " + type_name(item.first) + " key");
-                members[i].first = py::cast<std::string>(item.first);
+                    throw rtv::FormatError(rtv::rules::kWrongType, task.pointer, "object keys must be strings",
+                                           "a string key", "a " + type_name(item.first) + " key");
+                Py_ssize_t size = 0;
+                const char* key = PyUnicode_AsUTF8AndSize(item.first.ptr(), &size);
+                if (key == nullptr) {
+                    PyErr_Clear();
+                    throw rtv::FormatError(rtv::rules::kNotUtf8, task.pointer, "a key is not valid Unicode (lone surrogate)",
+                                           "a UTF-8 key", "an unencodable key");
+                }
+                members[i].first.assign(key, static_cast<std::size_t>(size));
                 child(item.second, members[i].second, rtv::pointer_child(task.pointer, members[i].first));
                 ++i;
             }
@@ -104,10 +111,16 @@ rtv::Json to_json(py::handle root) {
 template <typename T>
 using Array = py::array_t<T, py::array::c_style>;
 
+// Every call that reads or changes the model's state (its layers' outputs, recurrent state and history)
+// holds `mutex_`, taken after the GIL is released, so that two Python threads on one model take turns
+// instead of interleaving steps (run/time_forward run without the GIL). Locking never allocates.
 template <typename T>
 class Engine {
 public:
-    explicit Engine(py::handle document) : loaded_(rtv::load_keras_json<T>(to_json(document))) {
+    Engine(py::handle document, std::size_t max_layer_width, std::size_t max_total_parameters,
+           std::size_t max_state_values, std::size_t max_depth)
+        : loaded_(rtv::load_keras_json<T>(to_json(document, max_depth),
+                                          rtv::Limits{max_layer_width, max_total_parameters, max_state_values, max_depth})) {
         // FORMAT.md §3: RTNeural's state starts uninitialised; ours starts as after reset().
         model().reset();
     }
@@ -117,9 +130,9 @@ public:
     std::size_t param_count() const { return loaded_.model.param_count(); }
     std::size_t bytes_held() const { return loaded_.model.bytes_held(); }
 
-    std::vector<std::tuple<std::string, std::string>> warnings() const {
-        std::vector<std::tuple<std::string, std::string>> out;
-        for (const auto& w : loaded_.warnings) out.emplace_back(w.pointer, w.message);
+    std::vector<std::tuple<std::string, std::string, std::string>> warnings() const {
+        std::vector<std::tuple<std::string, std::string, std::string>> out;
+        for (const auto& w : loaded_.warnings) out.emplace_back(w.rule, w.pointer, w.message);
         return out;
     }
 
@@ -129,13 +142,23 @@ public:
         return out;
     }
 
-    void reset() { model().reset(); }
+    void reset() {
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(mutex_);
+        model().reset();
+    }
 
     Array<T> forward(const Array<T>& x) {
         check(x, 1, "x");
         Array<T> y(static_cast<py::ssize_t>(out_size()));
-        const T* out = model().forward(x.data());
-        std::copy(out, out + out_size(), y.mutable_data());
+        const T* in = x.data();
+        T* dst = y.mutable_data();
+        {
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mutex_);
+            const T* out = model().forward(in);
+            std::copy(out, out + out_size(), dst);
+        }
         return y;
     }
 
@@ -147,6 +170,7 @@ public:
         T* dst = ys.mutable_data();
         {
             py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mutex_);
             for (std::size_t t = 0; t < steps; ++t) {
                 if (reset_each) model().reset();
                 const T* out = model().forward(in + t * in_size());
@@ -158,15 +182,26 @@ public:
 
     std::vector<Array<T>> layer_outputs(const Array<T>& x) {
         check(x, 1, "x");
-        model().forward(x.data());
         std::vector<Array<T>> out;
         for (std::ptrdiff_t layer : loaded_.entry_outputs) {
             const bool input = layer < 0;
             const std::size_t n = input ? in_size() : model().layer_out_size(static_cast<std::size_t>(layer));
-            const T* src = input ? x.data() : model().layer_output(static_cast<std::size_t>(layer));
-            Array<T> copy(static_cast<py::ssize_t>(n));
-            std::copy(src, src + n, copy.mutable_data());
-            out.push_back(std::move(copy));
+            out.emplace_back(static_cast<py::ssize_t>(n));
+        }
+        const T* in = x.data();
+        std::vector<T*> targets;
+        for (auto& array : out) targets.push_back(array.mutable_data());
+        {
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mutex_);
+            model().forward(in);
+            for (std::size_t i = 0; i < targets.size(); ++i) {
+                const std::ptrdiff_t layer = loaded_.entry_outputs[i];
+                const bool input = layer < 0;
+                const std::size_t n = input ? in_size() : model().layer_out_size(static_cast<std::size_t>(layer));
+                const T* src = input ? in : model().layer_output(static_cast<std::size_t>(layer));
+                std::copy(src, src + n, targets[i]);
+            }
         }
         return out;
     }
@@ -184,6 +219,7 @@ public:
         std::int64_t* dst = times.mutable_data();
         {
             py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mutex_);
             using clock = std::chrono::steady_clock;
             volatile T sink = T(0);
             model().reset();
@@ -215,12 +251,15 @@ private:
     }
 
     rtv::LoadedModel<T> loaded_;
+    std::mutex mutex_;
 };
 
 template <typename T>
 void bind_engine(py::module_& m, const char* name) {
     py::class_<Engine<T>>(m, name)
-        .def(py::init<py::handle>(), py::arg("document"))
+        .def(py::init<py::handle, std::size_t, std::size_t, std::size_t, std::size_t>(), py::arg("document"),
+             py::kw_only(), py::arg("max_layer_width"), py::arg("max_total_parameters"), py::arg("max_state_values"),
+             py::arg("max_depth"))
         .def_property_readonly("in_size", &Engine<T>::in_size)
         .def_property_readonly("out_size", &Engine<T>::out_size)
         .def_property_readonly("param_count", &Engine<T>::param_count)
@@ -240,7 +279,8 @@ void bind_engine(py::module_& m, const char* name) {
 PYBIND11_MODULE(_verifier_engine, m) {
     m.doc() = "Native keras-json engine of rtneural-verifier (use verifier.load).";
 
-    // FormatError(pointer, message, expected, found): engine.py re-raises it as verifier.ModelFormatError.
+    // FormatError(rule, pointer, message, expected, found): the engine package re-raises it as
+    // verifier.errors.ModelFormatError.
     PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> format_error;
     format_error.call_once_and_store_result(
         [&]() { return py::object(py::exception<rtv::FormatError>(m, "FormatError", PyExc_ValueError)); });
@@ -248,7 +288,7 @@ PYBIND11_MODULE(_verifier_engine, m) {
         try {
             if (error) std::rethrow_exception(error);
         } catch (const rtv::FormatError& e) {
-            py::tuple args = py::make_tuple(e.pointer, std::string(e.what()), e.expected, e.found);
+            py::tuple args = py::make_tuple(std::string(e.rule), e.pointer, std::string(e.what()), e.expected, e.found);
             PyErr_SetObject(format_error.get_stored().ptr(), args.ptr());
         }
     });
@@ -267,8 +307,8 @@ PYBIND11_MODULE(_verifier_engine, m) {
         py::arg("bytes"), py::arg("repeats"),
         "Median bytes per second at which one core reads a cache-warm array of `bytes` bytes.");
 
-    m.attr("MAX_DEPTH") = kMaxDepth;
-    m.attr("MAX_DECLARED_SIZE") = rtv::kMaxDeclaredSize;
+    std::vector<std::string> rule_ids(std::begin(rtv::rules::kAll), std::end(rtv::rules::kAll));
+    m.attr("RULE_IDS") = rule_ids;
     bind_engine<float>(m, "Model32");
     bind_engine<double>(m, "Model64");
 }

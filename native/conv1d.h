@@ -25,7 +25,6 @@ public:
         : in_(in), out_(out), kernel_size_(kernel_size), dilation_(dilation), groups_(groups),
           group_in_(in / groups), group_out_(out / groups), history_length_((kernel_size - 1) * dilation + 1),
           bias_(out), history_(history_length_ * in), taps_(kernel_size * group_in_) {
-        weights_.reserve(groups);
         for (std::size_t g = 0; g < groups; ++g)
             weights_.emplace_back(group_out_, kernel_size * group_in_, [&](std::size_t o, std::size_t column) {
                 return kernel[column * out + g * group_out_ + o];

@@ -1,9 +1,21 @@
-// The keras-json loader: parse (every check, format knowledge only) then build (layers only).
+// The keras-json loader: declarations, arrays, then build (layers only).
+//
+// The checks run in the order verifier.validate ranks its errors, so that the first refusal here is
+// validate's first error (same rule id, same pointer):
+//   1. declarations -- in_shape, layers, then every entry's keys in one fixed key order (kKeyOrder in
+//      verifier/format/validate.py): the JSON Schema's keys, types, names and weight counts and nesting,
+//      every declared width, and the limits (widths, implied parameters, held values). Nothing is
+//      allocated from a declared size here;
+//   2. arrays -- entry by entry: widths chaining from layer to layer and the exact shape of every weight
+//      array (verifier/format/structure.py), the numbers read into vectors that grow with the data;
+//   3. a model must compute something.
+// Only then are layers built, with buffers whose sizes the limits bound.
 #include "loader.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -21,10 +33,11 @@ namespace rtv {
 namespace {
 
 using Dims = std::vector<std::size_t>;
+constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 
-[[noreturn]] void fail(const std::string& pointer, const std::string& message, const std::string& expected = {},
-                       const std::string& found = {}) {
-    throw FormatError(pointer, message, expected, found);
+[[noreturn]] void fail(const char* rule, const std::string& pointer, const std::string& message,
+                       const std::string& expected = {}, const std::string& found = {}) {
+    throw FormatError(rule, pointer, message, expected, found);
 }
 
 std::string number_text(double x) {
@@ -54,7 +67,23 @@ std::string describe(const Json& v) {
 std::string dims_text(const Dims& dims) {
     std::string out;
     for (std::size_t d : dims) out += '[' + std::to_string(d) + ']';
-    return out;
+    return out.empty() ? "[]" : out;
+}
+
+// null, booleans, strings and objects: where the schema wants a number or a list, these are the wrong JSON
+// type (RTN-E102); a number where a list belongs, or the reverse, is a wrong shape.
+bool wrong_kind(const Json& v) { return !v.is_number() && !v.is_array(); }
+
+// Numbers in the document are doubles; an integer beyond the double range arrives as +-inf (the binding
+// converts it so, and read_document refuses every non-finite float), so inf is a huge integer here.
+bool integral(double x) { return std::isinf(x) || x == std::floor(x); }
+
+// JSON `3` or `3.0`, at least 1 (validate's positive_int).
+std::optional<double> positive_int(const Json& v) {
+    if (!v.is_number()) return std::nullopt;
+    const double x = v.as_number();
+    if (!integral(x) || !(x >= 1)) return std::nullopt;
+    return x;
 }
 
 // A value with the pointer to where it sits in the document.
@@ -63,6 +92,7 @@ struct Node {
     std::string pointer;
 
     Node at(std::size_t i) const { return {&value->as_array()[i], pointer_child(pointer, i)}; }
+    std::size_t size() const { return value->as_array().size(); }
 
     std::optional<Node> find(std::string_view key) const {
         const Json* member = value->find(key);
@@ -71,132 +101,136 @@ struct Node {
     }
 
     // FORMAT.md §5: RTNeural reads these keys with `.at` and throws when they are absent.
-    Node require(std::string_view key, const std::string& why) const {
+    Node require(std::string_view key, const std::string& why = {}) const {
         auto member = find(key);
-        if (!member) fail(pointer_child(pointer, key), "missing required key '" + std::string(key) + "'" + why,
-                          "key '" + std::string(key) + "'", "absent");
+        if (!member)
+            fail(rules::kMissingKey, pointer_child(pointer, key), "missing required key '" + std::string(key) + "'" + why,
+                 "key '" + std::string(key) + "'", "absent");
         return *member;
     }
 };
 
-const Json::Array& array_of(const Node& n, const std::string& what) {
-    if (!n.value->is_array()) fail(n.pointer, what + " must be an array", "an array", describe(*n.value));
-    return n.value->as_array();
+// The schema's "type": "array".
+void expect_array(const Node& n, const std::string& what) {
+    if (!n.value->is_array()) fail(rules::kWrongType, n.pointer, what + " must be an array", "an array", describe(*n.value));
 }
 
-const std::string& string_of(const Node& n, const std::string& what) {
-    if (!n.value->is_string()) fail(n.pointer, what + " must be a string", "a string", describe(*n.value));
-    return n.value->as_string();
-}
+// --- arrays: verifier/format/arrays.py array_shape ------------------------------------------------------
 
-double finite_number_of(const Node& n, const std::string& what) {
-    if (!n.value->is_number() || !std::isfinite(n.value->as_number()))
-        fail(n.pointer, what + " must be a finite number", "a finite number", describe(*n.value));
-    return n.value->as_number();
-}
+// Checks that `v` is a rectangular `ndim`-deep nest of lists of finite numbers and appends the numbers in
+// row-major (JSON) order to `out`; returns the dims. The first problem in document order is reported, as
+// validate does. Pointers are built only on failure (a weight array may hold millions of numbers).
+class ArrayReader {
+public:
+    ArrayReader(const Node& n, std::size_t ndim, std::vector<double>& out) : base_(n.pointer), ndim_(ndim), out_(out) {
+        const Json* node = n.value;
+        for (std::size_t level = 0; level < ndim; ++level) {
+            if (node != nullptr && node->is_array()) {
+                dims_.push_back(node->as_array().size());
+                node = node->as_array().empty() ? nullptr : &node->as_array()[0];
+            } else {
+                dims_.push_back(kNone);
+                node = nullptr;
+            }
+        }
+        index_.assign(ndim, 0);
+        visit(*n.value, 0);
+        for (std::size_t& d : dims_)
+            if (d == kNone) d = 0;  // only an empty list leaves a level unseen
+    }
+    const Dims& dims() const { return dims_; }
 
-// A declared size: a whole number from 1 to kMaxDeclaredSize (RTNeural would truncate 2.5, wrap a
-// negative one, or try to allocate 10^9 units).
-std::size_t count_of(const Node& n, const std::string& what) {
-    const std::string expected = "an integer from 1 to " + std::to_string(kMaxDeclaredSize);
-    if (!n.value->is_number()) fail(n.pointer, what + " must be a positive integer", expected, describe(*n.value));
-    const double x = n.value->as_number();
-    if (!(x >= 1) || x != std::floor(x)) fail(n.pointer, what + " must be a positive integer", expected, describe(*n.value));
-    if (x > static_cast<double>(kMaxDeclaredSize))
-        fail(n.pointer, what + " exceeds the engine's size limit", expected, describe(*n.value));
-    return static_cast<std::size_t>(x);
-}
+private:
+    std::string where(std::size_t level) const {
+        std::string p = base_;
+        for (std::size_t i = 0; i < level; ++i) p = pointer_child(p, index_[i]);
+        return p;
+    }
 
-// FORMAT.md §2.3: kernel_size, dilation and the conv2d sizes are read as "last element", so a plain number
-// and a list (Keras writes one-element tuples) both work.
-std::size_t last_count_of(const Node& n, const std::string& what) {
-    if (!n.value->is_array()) return count_of(n, what);
-    const auto& items = n.value->as_array();
-    if (items.empty()) fail(n.pointer, what + " must not be an empty list", "a positive integer or a list ending in one", "[]");
-    return count_of(n.at(items.size() - 1), what);
-}
+    void visit(const Json& v, std::size_t level) {
+        if (level == ndim_) {
+            if (v.is_array())
+                fail(rules::kWeightShape, where(level), "a list where a number belongs: the array is nested too deep",
+                     "a number", describe(v));
+            if (!v.is_number())
+                fail(rules::kWrongType, where(level), "every weight must be a JSON number", "a number", describe(v));
+            if (!std::isfinite(v.as_number()))
+                fail(rules::kNonFinite, where(level), "every weight must be a finite number", "a finite number",
+                     describe(v));
+            out_.push_back(v.as_number());
+            return;
+        }
+        if (!v.is_array())
+            fail(rules::kWeightShape, where(level),
+                 "the array is not nested deep enough: expected " + std::to_string(ndim_ - level) + " more level(s) of lists",
+                 "a list", describe(v));
+        const auto& items = v.as_array();
+        if (items.size() != dims_[level])
+            fail(rules::kWeightShape, where(level), "the array is ragged: lists at one level must all have the same length",
+                 std::to_string(dims_[level]) + " entries (as the first at this level)",
+                 std::to_string(items.size()) + " entries");
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            index_[level] = i;
+            visit(items[i], level + 1);
+        }
+    }
 
-// FORMAT.md §2.1/§2.2: a width is the last entry of a shape, or entries 2 x 3 when the shape has 4.
-struct Width {
-    std::size_t value;
-    std::string pointer;
+    std::string base_;
+    std::size_t ndim_;
+    std::vector<double>& out_;
+    Dims dims_, index_;
 };
-
-Width width_of(const Node& shape, const std::string& what) {
-    const auto& entries = array_of(shape, what);
-    if (entries.empty()) fail(shape.pointer, what + " must not be empty", "a list ending in the width", "[]");
-    if (entries.size() == 4) {
-        const std::size_t features = count_of(shape.at(2), what + " entry 2 (features)");
-        const std::size_t channels = count_of(shape.at(3), what + " entry 3 (channels)");
-        if (features * channels > kMaxDeclaredSize)
-            fail(shape.pointer, what + " describes a frame wider than the engine's size limit",
-                 "at most " + std::to_string(kMaxDeclaredSize) + " values", std::to_string(features * channels));
-        return {features * channels, shape.pointer};
-    }
-    const Node last = shape.at(entries.size() - 1);
-    return {count_of(last, what + "'s last entry (the width)"), last.pointer};
-}
-
-// The outer dimensions of a nested list, following first elements (at most `max_rank` of them).
-Dims outer_dims(const Json& v, std::size_t max_rank) {
-    Dims dims;
-    const Json* node = &v;
-    while (node->is_array() && dims.size() < max_rank) {
-        dims.push_back(node->as_array().size());
-        if (node->as_array().empty()) break;
-        node = &node->as_array()[0];
-    }
-    return dims;
-}
-
-std::string pointer_at(const std::string& base, const Dims& index, std::size_t depth) {
-    std::string p = base;
-    for (std::size_t i = 0; i < depth; ++i) p = pointer_child(p, index[i]);
-    return p;
-}
-
-// Checks that `v` is a rectangular array of exactly `expected` dims with finite numbers at the leaves and
-// appends the leaves in row-major (JSON) order. Recursion depth is the rank, at most 4.
-void flatten(const Json& v, const Dims& expected, std::size_t depth, Dims& index, const std::string& base,
-             std::vector<double>& out) {
-    if (depth == expected.size()) {
-        if (!v.is_number() || !std::isfinite(v.as_number()))
-            fail(pointer_at(base, index, depth), "weights must be finite numbers", "a finite number", describe(v));
-        out.push_back(v.as_number());
-        return;
-    }
-    if (!v.is_array() || v.as_array().size() != expected[depth]) {
-        const std::string found = v.is_array() ? std::to_string(v.as_array().size()) + " entries" : describe(v);
-        fail(pointer_at(base, index, depth), "weight array is not rectangular",
-             "an array of " + std::to_string(expected[depth]), found);
-    }
-    const auto& items = v.as_array();
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        index[depth] = i;
-        flatten(items[i], expected, depth + 1, index, base, out);
-    }
-}
-
-// `what` names the array ("lstm kernel"); `layout` says what it must be ("[in][4 x units]").
-std::vector<double> read_tensor(const Node& n, const Dims& expected, const std::string& what, const std::string& layout) {
-    const Dims found = outer_dims(*n.value, expected.size() + 1);
-    if (found != expected) {
-        std::string found_text = found.empty() ? describe(*n.value) : dims_text(found);
-        if (found.size() > expected.size()) found_text += "...";
-        fail(n.pointer, what + " has the wrong shape: it must be " + layout, dims_text(expected), found_text);
-    }
-    std::size_t total = 1;
-    for (std::size_t d : expected) total *= d;
-    std::vector<double> out;
-    out.reserve(total);
-    Dims index(expected.size(), 0);
-    flatten(*n.value, expected, 0, index, n.pointer, out);
-    return out;
-}
 
 enum class LayerKind { Dense, Conv1D, Conv2D, GRU, LSTM, PReLU, BatchNorm, Activation };
 
-// One JSON entry, checked, in format-independent terms; `add_layer` turns it into engine layers.
+struct TypeInfo {
+    const char* name;
+    LayerKind kind;
+    std::size_t min_arrays, max_arrays;  // weight arrays
+    std::vector<std::size_t> nesting;    // list depth of each array (structural schema); {} = any
+    bool applies_activation;             // FORMAT.md §2.3
+    bool keeps_width;                    // built with the incoming width
+};
+
+const std::vector<TypeInfo>& types() {
+    static const std::vector<TypeInfo> known = {
+        {"dense", LayerKind::Dense, 1, 2, {2, 1}, true, false},
+        {"time-distributed-dense", LayerKind::Dense, 1, 2, {2, 1}, true, false},
+        {"conv1d", LayerKind::Conv1D, 2, 2, {3, 1}, true, false},
+        {"conv2d", LayerKind::Conv2D, 2, 2, {4, 1}, true, false},
+        {"gru", LayerKind::GRU, 3, 3, {2, 2, 2}, false, false},
+        {"lstm", LayerKind::LSTM, 3, 3, {2, 2, 1}, false, false},
+        {"prelu", LayerKind::PReLU, 1, 1, {2}, false, true},
+        {"batchnorm", LayerKind::BatchNorm, 2, 4, {1, 1, 1, 1}, false, true},
+        {"batchnorm2d", LayerKind::BatchNorm, 2, 4, {1, 1, 1, 1}, false, true},
+        {"activation", LayerKind::Activation, 0, kNone, {}, true, true},
+    };
+    return known;
+}
+
+const char* const kLayerTypes =
+    "one of dense, time-distributed-dense, conv1d, conv2d, gru, lstm, prelu, batchnorm, batchnorm2d, activation";
+
+// One entry after its declarations were checked.
+struct Entry {
+    std::size_t index = 0;
+    Node node{nullptr, {}};
+    const TypeInfo* type = nullptr;
+    std::size_t in = 0, out = 0;  // out: the shape's width
+    std::string activation;       // as written ("" when absent or null)
+    bool has_activation = false;
+    std::size_t kernel_size = 1, dilation = 1, groups = 1;
+    bool has_groups = false;
+    Conv2DGeometry conv2d;
+    std::size_t bn_channels = 0, bn_features = 1;
+    double epsilon = 0;
+
+    std::string at(std::string_view key) const { return pointer_child(node.pointer, key); }
+    Node weights(std::size_t j) const { return node.find("weights")->at(j); }
+    std::size_t weight_count() const { return node.find("weights")->size(); }
+};
+
+// One entry, checked, in format-independent terms; `add_layer` turns it into engine layers.
 struct LayerSpec {
     LayerKind kind = LayerKind::Activation;
     std::size_t in = 0, out = 0;
@@ -215,95 +249,180 @@ struct ParsedModel {
     std::vector<Warning> warnings;
 };
 
-const char* const kLayerTypes =
-    "one of dense, time-distributed-dense, conv1d, conv2d, gru, lstm, prelu, batchnorm, batchnorm2d, activation";
-
 class Parser {
 public:
+    explicit Parser(const Limits& limits) : limits_(limits) {}
+
     ParsedModel parse(const Json& document) {
         const Node root{&document, ""};
-        if (!document.is_object()) fail("", "a keras-json model must be a JSON object", "an object", describe(document));
-        const Node in_shape = root.require("in_shape", " (the model's input shape)");
-        const Width input = width_of(in_shape, "in_shape");
-        width_ = input.value;
-        width_pointer_ = input.pointer;
-        result_.in_size = input.value;
-
-        const Node layers = root.require("layers", " (the list of layer entries)");
-        const auto& entries = array_of(layers, "layers");
-        // FORMAT.md §2.1: an empty model loads in RTNeural and crashes on its first forward().
-        if (entries.empty()) fail(layers.pointer, "a model needs at least one layer", "a non-empty array", "[]");
-        for (std::size_t i = 0; i < entries.size(); ++i) {
-            layer(layers.at(i), i);
-            first_ = false;
-        }
+        if (!document.is_object())
+            fail(rules::kWrongType, "", "a keras-json model must be a JSON object", "an object", describe(document));
+        declarations(root);
+        for (Entry& entry : entries_) arrays(entry);
         bool computes = false;
         for (const auto& spec : result_.specs) computes |= spec.kind != LayerKind::Activation || spec.activation.has_value();
         if (!computes)
-            fail(layers.pointer, "a model needs at least one layer that computes something (RTNeural's forward() "
-                                 "crashes on a model without layers)",
-                 "at least one layer besides identity activations", "only identity activation entries");
+            fail(rules::kEmptyModel, "/layers",
+                 "a model needs at least one layer that computes something (RTNeural's forward() crashes on a "
+                 "model without layers)",
+                 "at least one layer besides identity activation entries", "only identity activation entries");
         return std::move(result_);
     }
 
 private:
-    void layer(const Node& entry, std::size_t index) {
-        if (!entry.value->is_object()) fail(entry.pointer, "a layer entry must be an object", "an object", describe(*entry.value));
-        // FORMAT.md §2.2: type, shape and weights are read for every entry, whatever its type.
-        const Node type_node = entry.require("type", "");
-        const std::string& type = string_of(type_node, "type");
-        const Node shape = entry.require("shape", " (the layer's output shape)");
-        array_of(shape, "shape");
-        const Node weights = entry.require("weights", " (use [] for a layer without weights)");
-        array_of(weights, "weights");
-        const std::string activation = activation_text(entry);
+    // --- 1. declarations --------------------------------------------------------------------------------
 
-        const std::size_t in = width_;
-        LayerSpec spec;
-        if (type == "dense" || type == "time-distributed-dense") spec = dense(shape, weights);
-        else if (type == "conv1d") spec = conv1d(entry, shape, weights);
-        else if (type == "conv2d") spec = conv2d(entry, shape, weights);
-        else if (type == "gru") spec = recurrent(shape, weights, 3, "gru");
-        else if (type == "lstm") spec = recurrent(shape, weights, 4, "lstm");
-        else if (type == "prelu") spec = prelu(shape, weights);
-        else if (type == "batchnorm") spec = batchnorm(entry, shape, weights, false);
-        else if (type == "batchnorm2d") spec = batchnorm(entry, shape, weights, true);
-        else if (type == "activation") spec = activation_layer(entry, shape, weights);
-        else fail(type_node.pointer, "unknown layer type " + quoted(type) + " (RTNeural silently drops it)", kLayerTypes, quoted(type));
-
-        // FORMAT.md §2.3: the entry's activation is applied after dense, conv1d and conv2d only.
-        const bool applied = type == "dense" || type == "time-distributed-dense" || type == "conv1d" || type == "conv2d";
-        if (applied) spec.activation = resolve_activation(entry, activation);
-        // Keras writes "tanh" on every recurrent layer, and tanh is what RTNeural's fixed gates use anyway:
-        // only another name deserves a warning (validate draws the same line, RTN-W001).
-        else if (type != "activation" && !activation.empty() &&
-                 !((type == "lstm" || type == "gru") && activation == "tanh"))
-            warn(pointer_child(entry.pointer, "activation"),
-                 "activation " + quoted(activation) + " is ignored by RTNeural on a " + type +
-                     " layer; add a separate activation entry to apply it");
-
-        spec.in = in;
-        width_ = spec.out;
-        result_.infos.push_back({index, type, in, spec.out, activation, entry.pointer});
-        result_.specs.push_back(std::move(spec));
+    void declarations(const Node& root) {
+        const Node in_shape = root.require("in_shape", " (the model's input shape)");
+        result_.in_size = shape_width(in_shape, "in_shape");
+        const Node layers = root.require("layers", " (the list of layer entries)");
+        expect_array(layers, "layers");
+        // FORMAT.md §2.1: an empty model loads in RTNeural and crashes on its first forward().
+        if (layers.size() == 0)
+            fail(rules::kEmptyModel, layers.pointer, "a model needs at least one layer", "a non-empty array", "[]");
+        std::size_t width = result_.in_size;
+        double parameters = 0, held = 0;
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            Entry entry = declared_entry(layers.at(i), i);
+            entry.in = width;
+            width = entry.type->keeps_width ? width : entry.out;
+            parameters += declared_parameters(entry);
+            if (parameters > static_cast<double>(limits_.max_total_parameters))
+                fail(rules::kTooManyParameters, entry.node.pointer,
+                     "the declared widths up to layer " + std::to_string(i) + " imply more weights than allowed",
+                     "at most " + std::to_string(limits_.max_total_parameters) + " (Limits.max_total_parameters)",
+                     number_text(parameters));
+            held += declared_held_values(entry, width);
+            if (held > static_cast<double>(limits_.max_state_values))
+                fail(rules::kTooMuchState, entry.node.pointer,
+                     "the outputs, recurrent state and convolution history declared up to layer " + std::to_string(i) +
+                         " exceed the limit on values the engine holds",
+                     "at most " + std::to_string(limits_.max_state_values) + " (Limits.max_state_values)",
+                     number_text(held));
+            entries_.push_back(std::move(entry));
+        }
     }
 
-    // FORMAT.md §2.2: optional, but when present it must be a string (null throws in RTNeural).
-    static std::string activation_text(const Node& entry) {
-        const auto node = entry.find("activation");
-        return node ? string_of(*node, "activation") : std::string();
+    // A shape (or in_shape): an array, not empty, whose used entries (the last, or [2] and [3] of four) are
+    // positive integers, with a product within the width limit.
+    std::size_t shape_width(const Node& shape, const std::string& what) const {
+        expect_array(shape, what);
+        const std::size_t n = shape.size();
+        if (n == 0) fail(rules::kUndefinedWidth, shape.pointer, what + " must not be empty", "a list ending in the width", "[]");
+        double width = 1;
+        for (std::size_t i : n == 4 ? Dims{2, 3} : Dims{n - 1}) {
+            const auto v = positive_int(*shape.at(i).value);
+            if (!v)
+                fail(rules::kUndefinedWidth, shape.at(i).pointer,
+                     what + " must end in a positive integer width (or hold 4 entries with [2] and [3] set)",
+                     "a positive integer", describe(*shape.at(i).value));
+            width *= *v;
+        }
+        too_wide(width, shape.pointer, what + " width");
+        return static_cast<std::size_t>(width);
     }
 
-    // FORMAT.md §4: exactly tanh relu sigmoid softmax elu, or "" for none; RTNeural crashes on any other name.
-    static std::optional<ActivationKind> resolve_activation(const Node& entry, const std::string& name) {
-        if (name.empty()) return std::nullopt;
-        if (auto kind = activation_from_name(name)) return kind;
+    void too_wide(double value, const std::string& pointer, const std::string& what) const {
+        if (value > static_cast<double>(limits_.max_layer_width))
+            fail(rules::kTooWide, pointer, what + " exceeds the limit on declared widths",
+                 "at most " + std::to_string(limits_.max_layer_width) + " (Limits.max_layer_width)", number_text(value));
+    }
+
+    Entry declared_entry(const Node& node, std::size_t index) {
+        if (!node.value->is_object())
+            fail(rules::kWrongType, node.pointer, "a layer entry must be an object", "an object", describe(*node.value));
+        // kKeyOrder: type, shape, weights, activation, then the keys of the type.
+        const Node type_node = node.require("type");
+        const TypeInfo* type = nullptr;
+        for (const TypeInfo& t : types())
+            if (type_node.value->is_string() && type_node.value->as_string() == t.name) type = &t;
+        if (type == nullptr)
+            fail(rules::kUnknownLayerType, type_node.pointer,
+                 "unknown layer type " + describe(*type_node.value) + " (RTNeural silently drops the entry)", kLayerTypes,
+                 describe(*type_node.value));
+        Entry entry;
+        entry.index = index;
+        entry.node = node;
+        entry.type = type;
+        entry.out = shape_width(node.require("shape", " (the layer's output shape)"), "layer " + std::to_string(index) + " shape");
+        declared_weights(node.require("weights", " (use [] for a layer without weights)"), *type);
+        declared_activation(entry);
+        switch (type->kind) {
+            case LayerKind::Conv1D: declared_conv1d(entry); break;
+            case LayerKind::Conv2D: declared_conv2d(entry); break;
+            case LayerKind::BatchNorm: declared_batchnorm(entry); break;
+            default: break;
+        }
+        return entry;
+    }
+
+    // The count of weight arrays and the list depth of each (the schema's prefixItems / items).
+    static void declared_weights(const Node& weights, const TypeInfo& type) {
+        expect_array(weights, "weights");
+        const std::size_t n = weights.size();
+        const bool batchnorm = type.kind == LayerKind::BatchNorm;
+        if (n < type.min_arrays || n > type.max_arrays || (batchnorm && n == 3)) {
+            std::string expected = batchnorm ? "2 or 4 arrays" : std::to_string(type.min_arrays) + " arrays";
+            if (!batchnorm && type.max_arrays != type.min_arrays)
+                expected = std::to_string(type.min_arrays) + " to " + std::to_string(type.max_arrays) + " arrays";
+            fail(rules::kWeightCount, weights.pointer,
+                 std::string(type.name) + " takes " + expected + " of weights", expected, std::to_string(n) + " arrays");
+        }
+        for (std::size_t j = 0; j < n && j < type.nesting.size(); ++j) {
+            // Keras's reset_after=False writes one flat GRU bias, which RTNeural cannot read.
+            const bool gru_bias = type.kind == LayerKind::GRU && j == 2;
+            const std::string hint = gru_bias ? " (the gru bias is two rows [input bias, recurrent bias]: Keras "
+                                                "reset_after=True; a flat bias is not supported by RTNeural)"
+                                              : "";
+            nested(weights.at(j), type.nesting[j], {weights.at(j).pointer, type.nesting[j], hint});
+        }
+    }
+
+    struct NestedArray {
+        std::string pointer;
+        std::size_t depth;  // levels of lists the array must have
         std::string hint;
-        if (name == "linear" || name == "identity" || name == "none") hint = "; write \"\" for no activation";
-        else if (activation_from_name(lower(name))) hint = "; names are lower case";
-        fail(pointer_child(entry.pointer, "activation"),
-             "unknown activation " + quoted(name) + " (RTNeural crashes while loading it)" + hint,
-             "one of tanh, relu, sigmoid, softmax, elu or \"\"", quoted(name));
+    };
+
+    // `depth` levels of lists, checked in document order; what is below is left to the arrays pass.
+    static void nested(const Node& n, std::size_t depth, const NestedArray& array) {
+        if (!n.value->is_array()) {
+            if (wrong_kind(*n.value))
+                fail(rules::kWrongType, n.pointer, "a weight array holds a value that is not a list", "an array",
+                     describe(*n.value));
+            fail(rules::kWeightShape, array.pointer,
+                 "this weight array is nested wrongly: a number where a list belongs" + array.hint,
+                 std::to_string(array.depth) + (array.depth == 1 ? " level" : " levels") + " of lists",
+                 "a number at " + n.pointer);
+        }
+        if (depth > 1)
+            for (std::size_t i = 0; i < n.size(); ++i) nested(n.at(i), depth - 1, array);
+    }
+
+    // FORMAT.md §2.2 and §4. `"activation": null` on lstm/gru is never read by RTNeural: a warning.
+    void declared_activation(Entry& entry) {
+        const auto node = entry.node.find("activation");
+        if (!node) return;
+        const bool recurrent = entry.type->kind == LayerKind::LSTM || entry.type->kind == LayerKind::GRU;
+        if (node->value->kind() == Json::Kind::Null && recurrent) {
+            warn(rules::kNullActivationIgnored, node->pointer,
+                 "\"activation\": null on a " + std::string(entry.type->name) +
+                     " entry; RTNeural never reads it there, write \"tanh\" or leave the key out");
+            return;
+        }
+        if (!node->value->is_string())
+            fail(rules::kWrongType, node->pointer, "activation must be a string", "a string", describe(*node->value));
+        entry.activation = node->value->as_string();
+        entry.has_activation = true;
+        if (entry.type->applies_activation && !entry.activation.empty() && !activation_from_name(entry.activation)) {
+            const std::string& name = entry.activation;
+            std::string hint;
+            if (name == "linear" || name == "identity" || name == "none") hint = "; write \"\" for no activation";
+            else if (activation_from_name(lower(name))) hint = "; names are lower case";
+            fail(rules::kUnknownActivation, node->pointer,
+                 "unknown activation " + quoted(name) + " (RTNeural crashes while loading it)" + hint,
+                 "one of tanh, relu, sigmoid, softmax, elu or \"\"", quoted(name));
+        }
     }
 
     static std::string lower(std::string s) {
@@ -312,258 +431,334 @@ private:
         return s;
     }
 
-    // The width a layer's weights say it takes differs from what arrives. For the first layer the input
-    // is in_shape, which RTNeural never checks (FORMAT.md §11.15), so in_shape is the place to fix.
-    void expect_input(std::size_t wanted, const std::string& place, const std::string& what) const {
-        if (wanted == width_) return;
-        if (first_)
-            fail(width_pointer_, "in_shape does not match the first layer's input width",
-                 std::to_string(wanted) + " (" + what + " at " + place + ")", std::to_string(width_));
-        fail(place, what + " does not match the previous layer's output width", std::to_string(width_),
-             std::to_string(wanted));
-    }
-
-    // Width-preserving layers (prelu, batchnorm, activation) take the previous width; their `shape` must
-    // say the same, or the next layer would read a buffer of another size.
-    void expect_same_width(const Node& shape) const {
-        const Width w = width_of(shape, "shape");
-        expect_input(w.value, w.pointer, "the declared shape");
-    }
-
-    static void expect_array_count(const Node& weights, std::size_t min, std::size_t max, const std::string& layout) {
-        const std::size_t n = weights.value->as_array().size();
-        const std::string found = std::to_string(n) + (n == 1 ? " array" : " arrays");
-        if (n < min) fail(pointer_child(weights.pointer, n), "missing weight array", layout, found);
-        if (n > max) fail(pointer_child(weights.pointer, max), "unexpected extra weight array", layout, found);
-    }
-
-    // Columns of a 2-D array, when it is one (for the input-width check before the full shape check).
-    static std::optional<std::pair<std::size_t, std::size_t>> matrix_dims(const Node& n) {
-        const Dims d = outer_dims(*n.value, 3);
-        if (d.size() != 2) return std::nullopt;
-        return std::make_pair(d[0], d[1]);
-    }
-
-    LayerSpec dense(const Node& shape, const Node& weights) {
-        LayerSpec spec;
-        spec.kind = LayerKind::Dense;
-        spec.out = width_of(shape, "shape").value;
-        expect_array_count(weights, 1, 2, "[kernel] or [kernel, bias]");
-        const Node kernel = weights.at(0);
-        if (auto d = matrix_dims(kernel); d && d->second == spec.out) expect_input(d->first, kernel.pointer, "the kernel's row count");
-        // FORMAT.md §2.3: [in][out]; RTNeural throws on a wider kernel and zero-fills a narrower one.
-        spec.arrays.push_back(read_tensor(kernel, {width_, spec.out}, "dense kernel",
-                                          "[in][out] (a PyTorch weight is [out][in] and must be transposed)"));
-        if (weights.value->as_array().size() == 2)
-            spec.arrays.push_back(read_tensor(weights.at(1), {spec.out}, "dense bias", "[out]"));
-        else
-            warn(weights.pointer, "dense layer without a bias array: RTNeural uses a zero bias");
-        return spec;
-    }
-
-    LayerSpec recurrent(const Node& shape, const Node& weights, std::size_t gates, const char* type) {
-        LayerSpec spec;
-        spec.kind = gates == 3 ? LayerKind::GRU : LayerKind::LSTM;
-        const std::size_t units = width_of(shape, "shape").value;
-        spec.out = units;
-        const std::string t = type;
-        const std::string g = std::to_string(gates);
-        expect_array_count(weights, 3, 3, "[kernel, recurrent kernel, bias]");
-        const Node kernel = weights.at(0);
-        if (auto d = matrix_dims(kernel); d && d->second == gates * units) expect_input(d->first, kernel.pointer, "the kernel's row count");
-        // FORMAT.md §2.3: RTNeural throws on wider weights and reads past the end of narrower ones.
-        spec.arrays.push_back(read_tensor(kernel, {width_, gates * units}, t + " kernel",
-                                          "[in][" + g + " x units] with units = " + std::to_string(units) + " from shape"));
-        spec.arrays.push_back(read_tensor(weights.at(1), {units, gates * units}, t + " recurrent kernel",
-                                          "[units][" + g + " x units] with units = " + std::to_string(units)));
-        if (gates == 3) {
-            const Node bias = weights.at(2);
-            const Dims found = outer_dims(*bias.value, 2);
-            const std::string layout = found.size() == 1
-                ? "two rows [input bias, recurrent bias] (Keras reset_after=True); a flat bias (reset_after=False) "
-                  "is not supported by RTNeural"
-                : "[2][3 x units]: the input bias row, then the recurrent bias row";
-            spec.arrays.push_back(read_tensor(bias, {2, gates * units}, "gru bias", layout));
+    // The schema's lastInteger: a positive integer, or a non-empty list of them (RTNeural reads the last).
+    std::size_t last_integer(const Node& entry, std::string_view key) const {
+        const Node n = entry.require(key);
+        const std::string what(key);
+        if (wrong_kind(*n.value))
+            fail(rules::kWrongType, n.pointer, what + " must be a positive integer or a list ending in one",
+                 "an integer or a list ending in one", describe(*n.value));
+        std::optional<double> value;
+        if (n.value->is_array()) {
+            for (const Json& item : n.value->as_array()) {
+                value = positive_int(item);
+                if (!value) break;
+            }
         } else {
-            spec.arrays.push_back(read_tensor(weights.at(2), {gates * units}, "lstm bias",
-                                              "one vector of 4 x units (PyTorch's two biases summed)"));
+            value = positive_int(*n.value);
         }
-        return spec;
+        if (!value)
+            fail(rules::kInvalidValue, n.pointer, what + " must be a positive integer or a list ending in one",
+                 "a positive integer", describe(*n.value));
+        too_wide(*value, n.pointer, what);
+        return static_cast<std::size_t>(*value);
     }
 
-    LayerSpec conv1d(const Node& entry, const Node& shape, const Node& weights) {
-        LayerSpec spec;
-        spec.kind = LayerKind::Conv1D;
-        spec.out = width_of(shape, "shape").value;
-        spec.kernel_size = last_count_of(entry.require("kernel_size", ""), "kernel_size");
-        const Node dilation = entry.require("dilation", "");
-        spec.dilation = last_count_of(dilation, "dilation");
-        const auto groups = entry.find("groups");
-        spec.groups = groups ? count_of(*groups, "groups") : 1;
-        expect_array_count(weights, 2, 2, "[kernel, bias] (RTNeural requires the bias; write zeros for none)");
-        const Node kernel = weights.at(0);
-        const Dims d = outer_dims(*kernel.value, 3);
-        const bool outer_fits = d.size() == 3 && d[0] == spec.kernel_size && d[2] == spec.out;
-        // FORMAT.md §2.3: without `groups` RTNeural builds one group and leaves the other channels' weights
-        // at zero, silently; the kernel's middle axis (in/groups) tells what was meant.
-        if (!groups && outer_fits && d[1] != width_ && d[1] > 0 && width_ % d[1] == 0)
-            fail(pointer_child(entry.pointer, "groups"),
-                 "missing 'groups': the kernel's middle axis is " + std::to_string(d[1]) + " = in/groups, so groups "
-                 "must be " + std::to_string(width_ / d[1]) + " (RTNeural would use 1 and compute something else)",
-                 "groups = " + std::to_string(width_ / d[1]), "absent (defaults to 1)");
-        if (groups && (width_ % spec.groups != 0 || spec.out % spec.groups != 0))
-            fail(groups->pointer, "groups must divide both the input width and the output width",
-                 "a divisor of " + std::to_string(width_) + " and " + std::to_string(spec.out), std::to_string(spec.groups));
-        if (outer_fits) expect_input(d[1] * spec.groups, kernel.pointer, "the kernel's middle axis x groups");
-        spec.arrays.push_back(read_tensor(kernel, {spec.kernel_size, width_ / spec.groups, spec.out}, "conv1d kernel",
-                                          "[kernel_size][in/groups][out]"));
-        spec.arrays.push_back(read_tensor(weights.at(1), {spec.out}, "conv1d bias", "[out]"));
-        const std::uint64_t history = (std::uint64_t(spec.kernel_size) - 1) * spec.dilation + 1;
-        if (history * width_ > kMaxHistoryValues)
-            fail(dilation.pointer, "the convolution's history ((kernel_size - 1) x dilation + 1 steps) exceeds the engine's limit",
-                 "at most " + std::to_string(kMaxHistoryValues) + " values", std::to_string(history * width_));
-        return spec;
+    // The schema's {"type": "integer", "minimum": 1}.
+    std::size_t plain_integer(const Node& n, const std::string& what) const {
+        if (!n.value->is_number() || !integral(n.value->as_number()))
+            fail(rules::kWrongType, n.pointer, what + " must be an integer", "an integer", describe(*n.value));
+        if (!(n.value->as_number() >= 1))
+            fail(rules::kInvalidValue, n.pointer, what + " must be at least 1", "an integer >= 1", describe(*n.value));
+        too_wide(n.value->as_number(), n.pointer, what);
+        return static_cast<std::size_t>(n.value->as_number());
     }
 
-    LayerSpec conv2d(const Node& entry, const Node& shape, const Node& weights) {
-        LayerSpec spec;
-        spec.kind = LayerKind::Conv2D;
-        Conv2DGeometry& g = spec.conv2d;
+    void declared_conv1d(Entry& e) {
+        e.kernel_size = last_integer(e.node, "kernel_size");
+        e.dilation = last_integer(e.node, "dilation");
+        if (const auto groups = e.node.find("groups")) {
+            e.groups = plain_integer(*groups, "groups");
+            e.has_groups = true;
+        }
+    }
+
+    void declared_conv2d(Entry& e) {
         // FORMAT.md §2.3: all required; read as "last element".
-        g.kernel_time = last_count_of(entry.require("kernel_size_time", ""), "kernel_size_time");
-        const Node kernel_feature = entry.require("kernel_size_feature", "");
-        g.kernel_feature = last_count_of(kernel_feature, "kernel_size_feature");
-        const Node dilation = entry.require("dilation", "");
-        g.dilation = last_count_of(dilation, "dilation");
-        g.stride = last_count_of(entry.require("strides", ""), "strides");
-        g.channels_in = last_count_of(entry.require("num_filters_in", ""), "num_filters_in");
-        const Node features_in = entry.require("num_features_in", "");
-        g.features_in = last_count_of(features_in, "num_features_in");
-        g.channels_out = last_count_of(entry.require("num_filters_out", ""), "num_filters_out");
-        const Node padding = entry.require("padding", "");
-        const std::string& mode = string_of(padding, "padding");
+        Conv2DGeometry& g = e.conv2d;
+        g.dilation = last_integer(e.node, "dilation");
+        g.kernel_time = last_integer(e.node, "kernel_size_time");
+        g.kernel_feature = last_integer(e.node, "kernel_size_feature");
+        g.stride = last_integer(e.node, "strides");
+        g.channels_in = last_integer(e.node, "num_filters_in");
+        g.features_in = last_integer(e.node, "num_features_in");
+        g.channels_out = last_integer(e.node, "num_filters_out");
+        const Node padding = e.node.require("padding");
         // RTNeural treats every string but "valid" as same; anything but the two Keras names is a typo
         // that would be misread.
-        if (mode != "valid" && mode != "same")
-            fail(padding.pointer, "padding must be \"valid\" or \"same\"", "\"valid\" or \"same\"", quoted(mode));
-        g.same_padding = mode == "same";
-        if (std::uint64_t(g.features_in) * g.channels_in > kMaxDeclaredSize)
-            fail(features_in.pointer, "num_features_in x num_filters_in exceeds the engine's size limit",
-                 "at most " + std::to_string(kMaxDeclaredSize), std::to_string(std::uint64_t(g.features_in) * g.channels_in));
-        expect_input(g.features_in * g.channels_in, features_in.pointer, "num_features_in x num_filters_in");
-        const std::size_t features_out = g.features_out();
-        if (features_out == 0)
-            fail(kernel_feature.pointer, "kernel_size_feature is larger than the frame with valid padding",
-                 "at most " + std::to_string(g.features_in), std::to_string(g.kernel_feature));
-        expect_array_count(weights, 2, 2, "[kernel, bias]");
-        spec.arrays.push_back(read_tensor(weights.at(0), {g.kernel_time, g.kernel_feature, g.channels_in, g.channels_out}, "conv2d kernel",
-                                          "[kernel_size_time][kernel_size_feature][num_filters_in][num_filters_out]"));
-        spec.arrays.push_back(read_tensor(weights.at(1), {g.channels_out}, "conv2d bias", "[num_filters_out]"));
-        // FORMAT.md §2.3: the one size RTNeural checks (it returns null on a mismatch).
-        const std::string computed = "computed from the input, kernel, strides and padding";
-        if (shape.value->as_array().size() == 4) {
-            if (count_of(shape.at(2), "shape entry 2 (features)") != features_out)
-                fail(shape.at(2).pointer, "conv2d shape does not match the output features " + computed,
-                     std::to_string(features_out), describe(*shape.at(2).value));
-            if (count_of(shape.at(3), "shape entry 3 (channels)") != g.channels_out)
-                fail(shape.at(3).pointer, "conv2d shape does not match num_filters_out",
-                     std::to_string(g.channels_out), describe(*shape.at(3).value));
-        } else {
-            const Width w = width_of(shape, "shape");
-            if (w.value != features_out * g.channels_out)
-                fail(w.pointer, "conv2d shape does not match the output width " + computed,
-                     std::to_string(features_out * g.channels_out), std::to_string(w.value));
-        }
-        spec.out = features_out * g.channels_out;
-        const std::uint64_t history = std::uint64_t(g.receptive_field()) * g.features_in * g.channels_in;
-        if (history > kMaxHistoryValues)
-            fail(dilation.pointer, "the convolution's history (receptive field x frame width) exceeds the engine's limit",
-                 "at most " + std::to_string(kMaxHistoryValues) + " values", std::to_string(history));
-        return spec;
+        if (!padding.value->is_string() || (padding.value->as_string() != "valid" && padding.value->as_string() != "same"))
+            fail(rules::kInvalidValue, padding.pointer, "padding must be \"valid\" or \"same\"", "\"valid\" or \"same\"",
+                 describe(*padding.value));
+        g.same_padding = padding.value->as_string() == "same";
     }
 
-    LayerSpec batchnorm(const Node& entry, const Node& shape, const Node& weights, bool two_d) {
+    void declared_batchnorm(Entry& e) {
+        if (std::string_view(e.type->name) == "batchnorm2d") {
+            e.bn_channels = plain_integer(e.node.require("num_filters_in"), "num_filters_in");
+            e.bn_features = plain_integer(e.node.require("num_features_in"), "num_features_in");
+        }
+        const Node epsilon = e.node.require("epsilon");
+        if (!epsilon.value->is_number())
+            fail(rules::kWrongType, epsilon.pointer, "epsilon must be a number", "a number", describe(*epsilon.value));
+        if (!(epsilon.value->as_number() >= 0))
+            fail(rules::kInvalidValue, epsilon.pointer, "epsilon must not be negative", "a number >= 0",
+                 describe(*epsilon.value));
+        e.epsilon = epsilon.value->as_number();
+    }
+
+    // Weights the declared sizes imply (validate's _declared_params), before any array is read.
+    static double declared_parameters(const Entry& e) {
+        const double in = static_cast<double>(e.in), out = static_cast<double>(e.out);
+        switch (e.type->kind) {
+            case LayerKind::Dense: return in * out + out;
+            case LayerKind::LSTM: return 4 * out * (in + out + 1);
+            case LayerKind::GRU: return 3 * out * (in + out + 2);
+            case LayerKind::Conv1D: return double(e.kernel_size) * double(e.in / e.groups) * out + out;
+            case LayerKind::Conv2D: {
+                const Conv2DGeometry& g = e.conv2d;
+                return double(g.kernel_time) * double(g.kernel_feature) * double(g.channels_in) * double(g.channels_out) +
+                       double(g.channels_out);
+            }
+            case LayerKind::PReLU:
+            case LayerKind::BatchNorm: return 4 * in;
+            case LayerKind::Activation: return 0;
+        }
+        return 0;
+    }
+
+    // Values the engine will hold for the entry besides its weights (validate's _declared_held_values): its
+    // output, recurrent state, and a convolution's history of past inputs.
+    static double declared_held_values(const Entry& e, std::size_t out_width) {
+        double held = static_cast<double>(out_width);
+        const double out = static_cast<double>(e.out);
+        switch (e.type->kind) {
+            case LayerKind::LSTM: return held + 2 * out;
+            case LayerKind::GRU: return held + out;
+            case LayerKind::Conv1D:
+                return held + (double(e.kernel_size - 1) * double(e.dilation) + 1) * double(e.in);
+            case LayerKind::Conv2D: {
+                const Conv2DGeometry& g = e.conv2d;
+                return held + (double(g.kernel_time - 1) * double(g.dilation) + 1) * double(g.features_in) *
+                                  double(g.channels_in);
+            }
+            default: return held;
+        }
+    }
+
+    // --- 2. arrays (verifier/format/structure.py, entry by entry) --------------------------------------------
+
+    void arrays(Entry& e) {
         LayerSpec spec;
-        spec.kind = LayerKind::BatchNorm;
-        spec.epsilon = finite_number_of(entry.require("epsilon", ""), "epsilon");
-        if (spec.epsilon < 0)
-            fail(pointer_child(entry.pointer, "epsilon"), "epsilon must not be negative", "a number >= 0",
-                 number_text(spec.epsilon));
-        std::size_t channels = width_;
-        if (two_d) {
-            // FORMAT.md §2.3 batchnorm2d: plain integers; parameters per channel, applied to every feature.
-            channels = count_of(entry.require("num_filters_in", ""), "num_filters_in");
-            const Node features = entry.require("num_features_in", "");
-            spec.features = count_of(features, "num_features_in");
-            if (std::uint64_t(channels) * spec.features > kMaxDeclaredSize)
-                fail(features.pointer, "num_features_in x num_filters_in exceeds the engine's size limit",
-                     "at most " + std::to_string(kMaxDeclaredSize), std::to_string(std::uint64_t(channels) * spec.features));
-            expect_input(channels * spec.features, features.pointer, "num_features_in x num_filters_in");
+        spec.in = e.in;
+        switch (e.type->kind) {
+            case LayerKind::Dense: dense(e, spec); break;
+            case LayerKind::LSTM: recurrent(e, spec, 4); break;
+            case LayerKind::GRU: recurrent(e, spec, 3); break;
+            case LayerKind::Conv1D: conv1d(e, spec); break;
+            case LayerKind::Conv2D: conv2d(e, spec); break;
+            case LayerKind::BatchNorm: batchnorm(e, spec); break;
+            case LayerKind::PReLU: prelu(e, spec); break;
+            case LayerKind::Activation: activation_layer(e, spec); break;
         }
-        // FORMAT.md §2.3: 4 arrays are [gamma, beta, mean, variance]; 2 are [mean, variance]; RTNeural reads
-        // any other count as the 2-array form, which misreads Keras's 3-array (center or scale only) output.
-        const std::size_t count = weights.value->as_array().size();
-        if (count != 2 && count != 4)
-            fail(weights.pointer, "batchnorm takes 4 arrays [gamma, beta, mean, variance] or 2 [mean, variance]",
-                 "2 or 4 arrays", std::to_string(count) + (count == 1 ? " array" : " arrays"));
-        if (!two_d) {
-            const Dims d = outer_dims(*weights.at(0).value, 2);
-            if (d.size() == 1) expect_input(d[0], weights.at(0).pointer, "the parameter length");
+        spec.kind = e.type->kind;
+        if (e.type->applies_activation && !e.activation.empty()) spec.activation = activation_from_name(e.activation);
+        else if (!e.type->applies_activation && !e.activation.empty() &&
+                 !((e.type->kind == LayerKind::LSTM || e.type->kind == LayerKind::GRU) && e.activation == "tanh"))
+            // Keras writes "tanh" on every recurrent layer, and tanh is what RTNeural's fixed gates use anyway:
+            // only another name deserves a warning (validate draws the same line, RTN-W001).
+            warn(rules::kIgnoredActivation, e.at("activation"),
+                 "activation " + quoted(e.activation) + " is ignored by RTNeural on a " + e.type->name +
+                     " layer; add a separate activation entry to apply it");
+        result_.infos.push_back({e.index, e.type->name, e.in, spec.out, e.activation, e.node.pointer});
+        result_.specs.push_back(std::move(spec));
+    }
+
+    static Dims read(const Node& n, std::size_t ndim, std::vector<double>& out) { return ArrayReader(n, ndim, out).dims(); }
+
+    // The array's shape must be `expected` (validate's _check_arrays).
+    static std::vector<double> read_exact(const Node& n, const Dims& expected, const std::string& what) {
+        std::vector<double> out;
+        const Dims found = read(n, expected.size(), out);
+        if (found != expected)
+            fail(rules::kWeightShape, n.pointer, what + " has the wrong shape", dims_text(expected), dims_text(found));
+        return out;
+    }
+
+    [[noreturn]] static void chain(const Entry& e, const std::string& pointer, const std::string& what, std::size_t found) {
+        fail(rules::kWidthChain, pointer, what + " disagrees with the width arriving at layer " + std::to_string(e.index),
+             std::to_string(e.in) + (e.index == 0 ? " (from in_shape)" : " (from the previous layer)"),
+             std::to_string(found));
+    }
+
+    void dense(const Entry& e, LayerSpec& spec) {
+        spec.out = e.out;
+        std::vector<double> kernel;
+        const Node k = e.weights(0);
+        const Dims d = read(k, 2, kernel);
+        const std::size_t rows = d[0], cols = d[1];
+        if (rows == e.out && cols == e.in && rows != cols)
+            fail(rules::kDenseTransposed, k.pointer,
+                 "the dense kernel is written [out][in] (PyTorch's Linear.weight); RTNeural wants [in][out]: transpose it",
+                 dims_text({e.in, e.out}), dims_text(d));
+        if (rows != e.in) chain(e, k.pointer, "the dense kernel's row count (its input width)", rows);
+        if (cols != e.out)
+            fail(rules::kWeightShape, k.pointer, "the dense kernel must have one column per output", dims_text({rows, e.out}),
+                 dims_text(d));
+        spec.arrays.push_back(std::move(kernel));
+        if (e.weight_count() == 2) {
+            spec.arrays.push_back(read_exact(e.weights(1), {cols}, "the dense bias"));
+        } else {
+            warn(rules::kBiasFreeDense, e.at("weights"), "dense layer without a bias array: RTNeural uses a zero bias");
         }
-        expect_same_width(shape);
-        for (std::size_t i = 0; i < count; ++i)
-            spec.arrays.push_back(read_tensor(weights.at(i), {channels}, "batchnorm parameter array", "one value per channel"));
+    }
+
+    void recurrent(const Entry& e, LayerSpec& spec, std::size_t gates) {
+        const std::string name = e.type->name;
+        const std::size_t hidden = e.out;
+        spec.out = hidden;
+        std::vector<double> kernel;
+        const Dims d = read(e.weights(0), 2, kernel);
+        if (d[0] != e.in) chain(e, e.weights(0).pointer, "the " + name + " kernel's row count (its input width)", d[0]);
+        const std::size_t width = gates * hidden;
+        const std::string h = " with H = " + std::to_string(hidden) + " from shape";
+        spec.arrays.push_back(read_exact(e.weights(0), {d[0], width}, "the " + name + " kernel [in][" + std::to_string(gates) + "H]" + h));
+        spec.arrays.push_back(read_exact(e.weights(1), {hidden, width}, "the " + name + " recurrent kernel [H][" + std::to_string(gates) + "H]" + h));
+        const Dims bias = gates == 4 ? Dims{width} : Dims{2, width};
+        spec.arrays.push_back(read_exact(e.weights(2), bias,
+                                         gates == 4 ? "the lstm bias (PyTorch's bias_ih + bias_hh)"
+                                                    : "the gru bias (row 0 input, row 1 recurrent; Keras reset_after=True)"));
+    }
+
+    void conv1d(const Entry& e, LayerSpec& spec) {
+        spec.out = e.out;
+        spec.kernel_size = e.kernel_size;
+        spec.dilation = e.dilation;
+        spec.groups = e.groups;
+        conv1d_ignored_keys(e);
+        std::vector<double> scratch;
+        const Dims d = read(e.weights(0), 3, scratch);
+        const std::size_t per_group = d[1];
+        // FORMAT.md §2.3: without `groups` RTNeural builds one group and leaves the other channels' weights
+        // at zero, silently; the kernel's middle axis (in/groups) tells what was meant.
+        if (!e.has_groups && per_group != 0 && per_group != e.in && e.in % per_group == 0)
+            fail(rules::kGroupsMissing, e.at("groups"),
+                 "missing 'groups': the kernel's middle axis is " + std::to_string(per_group) + " = in/groups, so groups "
+                 "must be " + std::to_string(e.in / per_group) + " (RTNeural would use 1 and compute something else)",
+                 "groups " + std::to_string(e.in / per_group), "no groups key");
+        if (e.in % e.groups != 0 || e.out % e.groups != 0)
+            fail(rules::kGroupsInvalid, e.at("groups"), "groups must divide both the input and the output width",
+                 "a divisor of " + std::to_string(e.in) + " and " + std::to_string(e.out), std::to_string(e.groups));
+        if (per_group * e.groups != e.in) chain(e, e.weights(0).pointer, "the conv1d kernel's middle axis x groups", per_group * e.groups);
+        spec.arrays.push_back(read_exact(e.weights(0), {e.kernel_size, per_group, e.out}, "the conv1d kernel [kernel_size][in/groups][out]"));
+        spec.arrays.push_back(read_exact(e.weights(1), {e.out}, "the conv1d bias"));
+    }
+
+    void conv1d_ignored_keys(const Entry& e) {
+        if (const auto strides = e.node.find("strides")) {
+            const Json* last = strides->value->is_array() && strides->size() > 0 ? &strides->value->as_array().back()
+                                                                                  : strides->value;
+            if (!(last->is_number() && last->as_number() == 1))
+                warn(rules::kConv1DIgnoredKey, strides->pointer, "RTNeural's JSON conv1d has no strides: it computes every step");
+        }
+        if (const auto padding = e.node.find("padding"))
+            if (!(padding->value->is_string() && padding->value->as_string() == "causal"))
+                warn(rules::kConv1DIgnoredKey, padding->pointer, "RTNeural's JSON conv1d is always causal; this padding is ignored");
+    }
+
+    void conv2d(const Entry& e, LayerSpec& spec) {
+        const Conv2DGeometry& g = e.conv2d;
+        spec.conv2d = g;
+        if (g.features_in * g.channels_in != e.in)
+            chain(e, e.at("num_features_in"), "conv2d num_features_in x num_filters_in", g.features_in * g.channels_in);
+        // RTNeural's "same" convolution along features reads past the frame when the kernel is wider than
+        // it (AddressSanitizer: heap-buffer-overflow; its backends disagree): what a plugin gets is undefined.
+        if (g.same_padding && g.kernel_feature > g.features_in)
+            fail(rules::kOutOfBoundsRead, e.at("kernel_size_feature"),
+                 "kernel_size_feature is wider than the frame (num_features_in) with \"same\" padding: RTNeural reads "
+                 "outside its frame buffer and its output is undefined",
+                 "at most " + std::to_string(g.features_in), std::to_string(g.kernel_feature));
+        const std::size_t features_out = g.features_out();  // 0 when a valid kernel is wider than the frame
+        if (features_out * g.channels_out != e.out)
+            fail(rules::kConv2DOutputShape, e.at("shape"),
+                 "conv2d shape must give F_out x num_filters_out computed from the input, kernel, strides and padding; "
+                 "RTNeural returns a null model",
+                 std::to_string(features_out * g.channels_out), std::to_string(e.out));
+        spec.out = e.out;
+        spec.arrays.push_back(read_exact(e.weights(0), {g.kernel_time, g.kernel_feature, g.channels_in, g.channels_out},
+                                         "the conv2d kernel [K_time][K_feature][C_in][C_out]"));
+        spec.arrays.push_back(read_exact(e.weights(1), {g.channels_out}, "the conv2d bias"));
+    }
+
+    // activation and batchnorm entries are built with the incoming width; their shape must repeat it.
+    static void same_width_shape(const Entry& e) {
+        if (e.out != e.in) chain(e, e.at("shape"), "the " + std::string(e.type->name) + " entry's shape width", e.out);
+    }
+
+    void batchnorm(const Entry& e, LayerSpec& spec) {
+        if (!std::isfinite(e.epsilon))
+            fail(rules::kNonFinite, e.at("epsilon"), "epsilon must be a finite number", "a finite number", number_text(e.epsilon));
+        std::size_t channels = e.in;
+        spec.features = 1;
+        if (std::string_view(e.type->name) == "batchnorm2d") {
+            // FORMAT.md §2.3 batchnorm2d: parameters per channel, applied to every feature.
+            if (e.bn_channels * e.bn_features != e.in)
+                chain(e, e.at("num_features_in"), "batchnorm2d num_features_in x num_filters_in", e.bn_channels * e.bn_features);
+            channels = e.bn_channels;
+            spec.features = e.bn_features;
+        }
+        same_width_shape(e);
+        const std::size_t count = e.weight_count();
+        for (std::size_t j = 0; j < count; ++j)
+            spec.arrays.push_back(read_exact(e.weights(j), {channels}, "a batchnorm parameter array (one value per channel)"));
         const std::vector<double>& variance = spec.arrays.back();
         for (std::size_t c = 0; c < channels; ++c)
-            if (!(variance[c] + spec.epsilon > 0))
-                fail(pointer_child(weights.at(count - 1).pointer, c), "variance + epsilon must be positive",
-                     "variance + epsilon > 0", "variance " + number_text(variance[c]) + " with epsilon " + number_text(spec.epsilon));
-        spec.out = width_;
-        return spec;
+            if (!(variance[c] + e.epsilon > 0))
+                fail(rules::kInvalidValue, pointer_child(e.weights(count - 1).pointer, c),
+                     "moving variance + epsilon must be positive, or this channel's output is NaN or inf",
+                     "variance + epsilon > 0",
+                     "variance " + number_text(variance[c]) + " with epsilon " + number_text(e.epsilon));
+        spec.epsilon = e.epsilon;
+        spec.out = e.in;
     }
 
-    LayerSpec prelu(const Node& shape, const Node& weights) {
-        LayerSpec spec;
-        spec.kind = LayerKind::PReLU;
-        expect_array_count(weights, 1, 1, "[[alpha, ...]] (one row of alphas, or one shared alpha)");
-        const Node alpha = weights.at(0);
+    void prelu(const Entry& e, LayerSpec& spec) {
+        std::vector<double> alphas;
+        const Node alpha = e.weights(0);
+        const Dims d = read(alpha, 2, alphas);
         // FORMAT.md §2.3: RTNeural reads weights[0][0] only; one alpha is broadcast to every channel.
-        const auto d = matrix_dims(alpha);
-        if (d && d->first == 1 && d->second != 1) expect_input(d->second, alpha.pointer, "the number of alphas");
+        if (d[0] != 1)
+            fail(rules::kWeightShape, alpha.pointer,
+                 "prelu weights[0] must hold exactly one row of alphas; RTNeural reads only the first row",
+                 "[1][channels] or [1][1]", dims_text(d));
+        if (d[1] != 1 && d[1] != e.in)
+            fail(rules::kWeightShape, alpha.at(0).pointer, "prelu needs one alpha per channel, or a single alpha shared by all",
+                 "1 or " + std::to_string(e.in) + " alphas", std::to_string(d[1]));
         // FORMAT.md §2.3: a prelu's shape is read but not used (its width is the previous layer's), so a
         // mismatch computes correctly in RTNeural: worth a warning, not a refusal.
-        const Width declared = width_of(shape, "shape");
-        if (declared.value != width_)
-            warn(declared.pointer, "prelu shape says " + std::to_string(declared.value) + " but " +
-                                       std::to_string(width_) + " channels arrive; RTNeural ignores a prelu's shape");
-        const std::size_t n = d && d->second == 1 ? 1 : width_;
-        spec.arrays.push_back(read_tensor(alpha, {1, n}, "prelu alpha",
-                                          "one row [[alpha per channel]] or [[shared alpha]] (RTNeural reads only the first row)"));
-        spec.out = width_;
-        return spec;
+        if (e.out != e.in)
+            warn(rules::kPReLUShapeIgnored, e.at("shape"),
+                 "prelu shape says " + std::to_string(e.out) + " but " + std::to_string(e.in) +
+                     " channels arrive; RTNeural ignores a prelu's shape");
+        spec.arrays.push_back(std::move(alphas));
+        spec.out = e.in;
     }
 
-    LayerSpec activation_layer(const Node& entry, const Node& shape, const Node& weights) {
-        LayerSpec spec;
-        spec.kind = LayerKind::Activation;
-        const std::string name = activation_text(entry);
-        if (!entry.find("activation"))
-            warn(entry.pointer, "activation layer without an activation key does nothing (RTNeural adds no layer)");
-        else if (name.empty())
-            warn(pointer_child(entry.pointer, "activation"), "activation layer with activation \"\" does nothing (RTNeural adds no layer)");
-        spec.activation = resolve_activation(entry, name);
-        if (!weights.value->as_array().empty()) warn(weights.pointer, "weights of an activation layer are ignored");
-        expect_same_width(shape);
-        spec.out = width_;
-        return spec;
+    void activation_layer(const Entry& e, LayerSpec& spec) {
+        if (e.activation.empty())
+            warn(rules::kNoOpActivation, e.at("activation"),
+                 "activation entry without an activation does nothing (RTNeural adds no layer)");
+        if (e.weight_count() != 0) warn(rules::kNoOpActivation, e.at("weights"), "weights of an activation layer are ignored");
+        same_width_shape(e);
+        spec.out = e.in;
     }
 
-    void warn(std::string pointer, std::string message) { result_.warnings.push_back({std::move(pointer), std::move(message)}); }
+    void warn(const char* rule, std::string pointer, std::string message) {
+        result_.warnings.push_back({rule, std::move(pointer), std::move(message)});
+    }
 
+    Limits limits_;
+    std::vector<Entry> entries_;
     ParsedModel result_;
-    std::size_t width_ = 0;      // the width arriving at the current entry
-    std::string width_pointer_;  // where in_shape declares the model's input width
-    bool first_ = true;
 };
 
 template <typename T>
@@ -604,8 +799,8 @@ void add_layer(Model<T>& model, const LayerSpec& s) {
 }  // namespace
 
 template <typename T>
-LoadedModel<T> load_keras_json(const Json& document) {
-    ParsedModel parsed = Parser().parse(document);
+LoadedModel<T> load_keras_json(const Json& document, const Limits& limits) {
+    ParsedModel parsed = Parser(limits).parse(document);
     LoadedModel<T> loaded{Model<T>(parsed.in_size), std::move(parsed.infos), std::move(parsed.warnings), {}};
     for (const LayerSpec& spec : parsed.specs) {
         add_layer(loaded.model, spec);
@@ -614,7 +809,7 @@ LoadedModel<T> load_keras_json(const Json& document) {
     return loaded;
 }
 
-template LoadedModel<float> load_keras_json<float>(const Json&);
-template LoadedModel<double> load_keras_json<double>(const Json&);
+template LoadedModel<float> load_keras_json<float>(const Json&, const Limits&);
+template LoadedModel<double> load_keras_json<double>(const Json&, const Limits&);
 
 }  // namespace rtv

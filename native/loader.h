@@ -1,6 +1,9 @@
-// keras-json -> Model<T>. Every check RTNeural's parseJson lacks is made here, before anything is
-// allocated, so that a file RTNeural would refuse, crash on, or silently misread (FORMAT.md §5, §11) is
-// refused with the JSON pointer of the offending place and what was expected there.
+// keras-json -> Model<T>. Every check RTNeural's parseJson lacks is made here, so that a file RTNeural would
+// refuse, crash on, or silently misread (FORMAT.md §5, §11) is refused with the rule id of the catalogue, the
+// JSON pointer of the offending place and what was expected there -- the same rule and place as the first
+// error `verifier.validate` reports. Nothing is allocated from a declared size before every declared size
+// of the file has been checked against the limits (Limits), and weight arrays grow only with the numbers
+// actually read.
 #pragma once
 
 #include <cstddef>
@@ -10,24 +13,32 @@
 
 #include "json_value.h"
 #include "model.h"
+#include "rules.h"
 
 namespace rtv {
 
-// Declared sizes (units, widths, kernel sizes, dilations, ...) above this are refused before allocating.
-constexpr std::size_t kMaxDeclaredSize = std::size_t(1) << 20;
-// A convolution keeps (K - 1) d + 1 past inputs; more values than this are refused.
-constexpr std::size_t kMaxHistoryValues = std::size_t(1) << 24;
+// The limits of verifier.format.findings.Limits (their one definition; the binding takes them on every
+// load, so the engine has no defaults of its own).
+struct Limits {
+    std::size_t max_layer_width;       // a declared width or convolution size key
+    std::size_t max_total_parameters;  // weights implied by the declared sizes
+    std::size_t max_state_values;      // values held besides the weights: outputs, state, history
+    std::size_t max_depth;             // JSON nesting (the binding's document conversion)
+};
 
 struct FormatError : std::runtime_error {
-    FormatError(std::string pointer_, const std::string& message, std::string expected_ = {}, std::string found_ = {})
-        : std::runtime_error(message), pointer(std::move(pointer_)), expected(std::move(expected_)),
+    FormatError(const char* rule_, std::string pointer_, const std::string& message, std::string expected_ = {},
+                std::string found_ = {})
+        : std::runtime_error(message), rule(rule_), pointer(std::move(pointer_)), expected(std::move(expected_)),
           found(std::move(found_)) {}
+    const char* rule;      // an id of rules.h
     std::string pointer;   // RFC 6901 JSON pointer; "" is the whole document
     std::string expected;  // empty when the error is not a mismatch
     std::string found;
 };
 
 struct Warning {
+    const char* rule;
     std::string pointer;
     std::string message;
 };
@@ -51,11 +62,11 @@ struct LoadedModel {
     std::vector<std::ptrdiff_t> entry_outputs;
 };
 
-// Throws FormatError for any document the engine refuses; std::bad_alloc is the only other exception.
+// Throws FormatError for any document the engine refuses.
 template <typename T>
-LoadedModel<T> load_keras_json(const Json& document);
+LoadedModel<T> load_keras_json(const Json& document, const Limits& limits);
 
-extern template LoadedModel<float> load_keras_json<float>(const Json&);
-extern template LoadedModel<double> load_keras_json<double>(const Json&);
+extern template LoadedModel<float> load_keras_json<float>(const Json&, const Limits&);
+extern template LoadedModel<double> load_keras_json<double>(const Json&, const Limits&);
 
 }  // namespace rtv

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier.errors import ModelFormatError
-from verifier.format import document
 from verifier.format.document import read_document
+from verifier.format.findings import Limits
 
 DOC = {"in_shape": [None, 1], "layers": [{"type": "dense", "shape": [None, 1], "weights": [[[0.5]]]}]}
 TEXT = json.dumps(DOC)
 
 
-def _error(source) -> ModelFormatError:
+MAX_DEPTH = Limits().max_depth
+TINY = Limits(max_file_bytes=10)
+
+
+def _error(source, limits: Limits | None = None) -> ModelFormatError:
     with pytest.raises(ModelFormatError) as caught:
-        read_document(source)
+        read_document(source, limits)
     return caught.value
 
 
@@ -63,8 +68,36 @@ def test_duplicate_keys_are_refused_at_the_duplicated_key():
     assert error.source == "<string>"
 
 
-def test_a_duplicate_top_level_key_is_refused():
-    assert _error('{"layers": [], "layers": []}').pointer == "/layers"
+def test_a_duplicate_top_level_key_with_different_values_is_refused():
+    assert _error('{"layers": [], "layers": [1]}').pointer == "/layers"
+
+
+def test_a_duplicate_key_with_identical_values_is_a_warning_at_the_key():
+    warnings: list = []
+    text = '{"layers": [{"type": "activation", "activation": "relu", "activation": "relu"}]}'
+    doc, _ = read_document(text, warnings=warnings)
+    assert doc["layers"][0]["activation"] == "relu"
+    assert [(w.rule, w.severity, w.pointer) for w in warnings] == [
+        ("RTN-W007", "warning", "/layers/0/activation")
+    ]
+
+
+@pytest.mark.parametrize(
+    "copies", ['1, "a": 1.0', '1, "a": true', '[1, 2], "a": [1, 2.0]', '{"b": 1}, "a": {"b": 2}']
+)
+def test_duplicate_values_that_differ_in_type_or_content_are_refused(copies):
+    assert _error('{"a": ' + copies + "}").rule == "RTN-E006"
+
+
+def test_a_lone_surrogate_in_a_key_or_string_is_refused_where_it_is():
+    assert _error('{"layers": [{"\\ud800": 1}]}').pointer == "/layers/0"
+    error = _error('{"layers": [{"type": "\\udc00"}]}')
+    assert (error.rule, error.pointer) == ("RTN-E003", "/layers/0/type")
+    assert _error({"layers": [{"\ud800": 1}]}).rule == "RTN-E003"
+
+
+def test_an_integer_literal_too_long_to_convert_is_a_format_error():
+    assert _error('{"in_shape": [' + "9" * 4301 + "]}").rule == "RTN-E005"
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
@@ -100,7 +133,7 @@ def test_a_syntax_error_gives_line_and_column():
 
 
 def test_nesting_beyond_the_limit_is_refused_without_recursion_error():
-    deep = '{"a": ' + "[" * (document.MAX_DEPTH + 1) + "]" * (document.MAX_DEPTH + 1) + "}"
+    deep = '{"a": ' + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "}"
     error = _error(deep)
     assert "nests too deeply" in error.message
     assert error.pointer.startswith("/a/0/0")
@@ -113,24 +146,27 @@ def test_nesting_deeper_than_the_python_parser_allows_is_refused():
 def test_a_deep_dict_is_refused():
     doc: dict = {"a": []}
     node = doc["a"]
-    for _ in range(document.MAX_DEPTH + 5):
+    for _ in range(MAX_DEPTH + 5):
         node.append([])
         node = node[0]
     assert "nests too deeply" in _error(doc).message
 
 
-def test_a_file_larger_than_the_limit_is_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(document, "MAX_BYTES", 10)
+def test_a_file_larger_than_the_limit_is_refused_before_reading(tmp_path):
     path = tmp_path / "big.json"
     path.write_text(TEXT)
-    error = _error(path)
+    error = _error(path, TINY)
     assert error.message == "file too large"
     assert error.source == str(path)
 
 
-def test_text_larger_than_the_limit_is_refused(monkeypatch):
-    monkeypatch.setattr(document, "MAX_BYTES", 10)
-    assert "too large" in _error(TEXT).message
+def test_text_larger_than_the_limit_is_refused():
+    assert "too large" in _error(TEXT, TINY).message
+
+
+def test_the_depth_limit_is_the_one_given():
+    assert _error('{"a": [[[1]]]}', Limits(max_depth=3)).pointer == "/a/0/0"
+    assert read_document('{"a": [[1]]}', Limits(max_depth=3))[0] == {"a": [[1]]}
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", '"text"', "3"])
@@ -204,9 +240,15 @@ def test_every_reader_error_names_its_validation_rule(source, rule):
     assert _error(source).rule == rule
 
 
-def test_unreadable_and_oversized_files_name_their_rules(tmp_path, monkeypatch):
+def test_unreadable_and_oversized_files_name_their_rules(tmp_path):
     assert _error(tmp_path / "missing.json").rule == "RTN-E001"
-    monkeypatch.setattr(document, "MAX_BYTES", 10)
     path = tmp_path / "big.json"
     path.write_text(TEXT)
-    assert _error(path).rule == "RTN-E301"
+    assert _error(path, TINY).rule == "RTN-E301"
+
+
+def test_a_fifo_is_refused_without_being_opened(tmp_path):
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer comes
+    error = _error(fifo)
+    assert (error.rule, error.found) == ("RTN-E001", "a FIFO")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from verifier.engine.model import load
+from verifier.format.findings import Limits
 
 DTYPES = ["float32", "float64"]
 # Products of O(1) values over up to a few hundred terms, summed in a different order than numpy's.
@@ -147,7 +148,9 @@ EXACT = {
 def _activation(name: str, dtype: str, xs: np.ndarray) -> np.ndarray:
     """Runs one activation entry over xs (one step of len(xs) values)."""
     entry = {"type": "activation", "activation": name, "shape": [None, None, len(xs)], "weights": []}
-    return load(_doc(len(xs), entry), dtype).forward(xs)
+    # One step over the whole grid: a layer wider than the default limits admit, so they are raised here.
+    wide = Limits(max_layer_width=len(xs), max_state_values=4 * len(xs))
+    return load(_doc(len(xs), entry), dtype, limits=wide).forward(xs)
 
 
 def _grid(dtype: str) -> np.ndarray:

@@ -23,6 +23,8 @@ except ImportError as missing:  # the usual cause: importing the source tree, wh
     ) from missing
 from verifier.errors import ModelFormatError
 from verifier.format.document import read_document
+from verifier.format.findings import Finding, Limits
+from verifier.format.legacy import legacy_format
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
 
@@ -40,9 +42,17 @@ class LayerInfo:
 
 
 class Model:
-    """A loaded model: one ``forward`` per time step, state carried between steps until ``reset``."""
+    """A loaded model: one ``forward`` per time step, state carried between steps until ``reset``.
 
-    def __init__(self, native: Any, source: str, dtype: str) -> None:
+    Thread safety: a model is one stateful stream. Every call that reads or changes its state (``forward``,
+    ``reset``, ``run``, ``run_frames``, ``layer_outputs``, ``time_forward``) holds the model's own lock for
+    its whole duration (taken after the GIL is released, so other Python threads keep running), so calls
+    from several threads on one model take turns and never interleave inside a call. Their order between
+    threads is whatever the threads make it: two threads streaming into one model still share its state,
+    call by call. Give each thread its own model (``load`` twice) for independent streams.
+    """
+
+    def __init__(self, native: Any, source: str, dtype: str, reading: list[Finding] | None = None) -> None:
         self._native = native
         self._dtype = np.dtype(dtype)
         self.source = source
@@ -51,7 +61,10 @@ class Model:
         self.out_size: int = native.out_size
         self.param_count: int = native.param_count
         self.bytes_held: int = native.bytes_held
-        self.warnings: list[tuple[str, str]] = list(native.warnings)
+        # (pointer, message) of each warning of reading and loading; the rule ids are in ``warning_rules``.
+        notes = [(f.rule, f.pointer, f.message) for f in reading or []] + list(native.warnings)
+        self.warnings: list[tuple[str, str]] = [(pointer, message) for _, pointer, message in notes]
+        self.warning_rules: list[str] = [rule for rule, _, _ in notes]
         self.layers: list[LayerInfo] = [LayerInfo(*entry) for entry in native.layers]
 
     def __repr__(self) -> str:
@@ -101,24 +114,50 @@ class Model:
         return np.ascontiguousarray(array, dtype=self._dtype)
 
 
-def load(source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: str = "float32") -> Model:
+def load(
+    source: str | os.PathLike[str] | dict[str, Any] | bytes,
+    dtype: str = "float32",
+    *,
+    limits: Limits | None = None,
+) -> Model:
     """Load a keras-json model (path, JSON text, bytes or dict) into the engine.
 
-    Raises :class:`ModelFormatError` (with ``pointer``, ``expected``, ``found`` and ``source``) for every
-    document RTNeural would refuse, crash on, or silently misread.
+    Raises :class:`ModelFormatError` (with ``rule``, ``pointer``, ``expected``, ``found`` and ``source``) for
+    every document RTNeural would refuse, crash on, or silently misread: the rule and pointer of the first
+    error ``verifier.validate`` reports for it. ``limits`` are the same :class:`Limits` ``validate`` takes
+    (default ``Limits()``); nothing is allocated from a declared size before every declared size is
+    checked against them.
     """
     name = np.dtype(dtype).name if isinstance(dtype, np.dtype | type) else dtype
     if name not in _NATIVE:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    document, source_name = read_document(source)
-    try:
-        native = _NATIVE[name](document)
-    except _engine.FormatError as error:
-        pointer, message, expected, found = error.args
+    limits = limits or Limits()
+    reading: list[Finding] = []
+    document, source_name = read_document(source, limits, warnings=reading)
+    legacy = legacy_format(document)
+    if legacy is not None:
         raise ModelFormatError(
-            pointer, message, expected=expected or None, found=found or None, source=source_name
+            legacy.pointer,
+            legacy.message,
+            expected=legacy.expected,
+            found=legacy.found,
+            source=source_name,
+            rule=legacy.rule,
+        )
+    try:
+        native = _NATIVE[name](
+            document,
+            max_layer_width=limits.max_layer_width,
+            max_total_parameters=limits.max_total_parameters,
+            max_state_values=limits.max_state_values,
+            max_depth=limits.max_depth,
+        )
+    except _engine.FormatError as error:
+        rule, pointer, message, expected, found = error.args
+        raise ModelFormatError(
+            pointer, message, expected=expected or None, found=found or None, source=source_name, rule=rule
         ) from None
-    return Model(native, source_name, name)
+    return Model(native, source_name, name, reading)
 
 
 def real_array(x: Any, name: str) -> np.ndarray:

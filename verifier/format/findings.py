@@ -1,4 +1,5 @@
-"""What ``verifier.format.validate`` returns (:class:`Finding`) and the size limits it enforces (:class:`Limits`)."""
+"""What ``verifier.format.validate`` returns (:class:`Finding`) and the size limits (:class:`Limits`) that
+``validate`` and ``verifier.load`` both enforce."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 class Finding:
     """One problem found in a model file.
 
-    ``rule`` is a stable id from :mod:`verifier.format.rules`; ``pointer`` an RFC 6901 JSON pointer to the place
-    (``""`` is the whole document; a pointer to a missing key names where the key should be); ``rtneural``
-    what RTNeural would do with the file; ``expected``/``found`` short descriptions when it is a mismatch.
+    ``rule`` is a stable id from :mod:`verifier.format.rules`; ``pointer`` an RFC 6901 JSON pointer to the
+    place (``""`` is the whole document; a pointer to a missing key names where the key should be);
+    ``rtneural`` what RTNeural would do with the file; ``expected``/``found`` short descriptions when it is a
+    mismatch.
     """
 
     rule: str
@@ -69,8 +71,15 @@ class Limits:
     """
 
     max_file_bytes: int = 256 * 1024 * 1024
+    #: a declared width, and each convolution size key (kernel sizes, dilation, strides, filters, groups)
     max_layer_width: int = 65_536
+    #: weights the declared sizes imply, summed over the layers
     max_total_parameters: int = 50_000_000
+    #: values held besides the weights, summed over the layers: each output, recurrent state, and a
+    #: convolution's history ((kernel_size - 1) x dilation + 1 past inputs of the frame width); 2^20 values
+    #: is 4 MiB of float32, over 700x what the largest corpus or production model declares (1,408)
+    max_state_values: int = 1 << 20
+    #: JSON nesting (legitimate keras-json nests 9 levels: conv2d kernels)
     max_depth: int = 64
 
 

@@ -59,7 +59,7 @@ _RULES = (
         "duplicate-key",
         "error",
         "silently wrong",
-        "An object has the same key twice; parsers keep one of the values without a word.",
+        "An object has the same key twice with different values; parsers keep one of them without a word.",
     ),
     Rule(
         "RTN-E007",
@@ -173,6 +173,16 @@ _RULES = (
         "crash",
         "A conv2d shape disagrees with the output size its keys imply; parseJson returns a null model.",
     ),
+    Rule(
+        "RTN-E207",
+        "rtneural-reads-out-of-bounds",
+        "error",
+        "crash",
+        'RTNeural reads outside a buffer: a conv2d with "same" padding and kernel_size_feature wider than '
+        "num_features_in reads past its frame (AddressSanitizer: heap-buffer-overflow; its backends "
+        "disagree and one build's outputs change between runs). Our engine's answer is not what a plugin "
+        "gets.",
+    ),
     # --- limits (refused before anything large is allocated) ----------------------------------------
     Rule(
         "RTN-E301", "file-too-large", "error", "loads fine", "The file is larger than Limits.max_file_bytes."
@@ -191,6 +201,15 @@ _RULES = (
         "error",
         "loads fine",
         "The declared widths imply more than Limits.max_total_parameters weights.",
+    ),
+    Rule(
+        "RTN-E305",
+        "state-too-large",
+        "error",
+        "loads fine",
+        "The values a model declares it holds besides its weights (each layer's output, LSTM/GRU state, a "
+        "convolution's history of (kernel_size - 1) x dilation + 1 inputs) exceed Limits.max_state_values: "
+        "a few bytes of JSON must not make the checker allocate gigabytes.",
     ),
     # --- accepted but suspicious ----------------------------------------------------------------------
     Rule(
@@ -230,6 +249,22 @@ _RULES = (
         "warning",
         "loads fine",
         "A prelu whose shape disagrees with the incoming width; RTNeural ignores a prelu's shape.",
+    ),
+    Rule(
+        "RTN-W006",
+        "null-activation-ignored",
+        "warning",
+        "loads fine",
+        '"activation": null on an lstm or gru entry; RTNeural never reads the key there, so it runs, but '
+        'write "tanh" or leave the key out.',
+    ),
+    Rule(
+        "RTN-W007",
+        "duplicate-key-same-value",
+        "warning",
+        "loads fine",
+        "An object has the same key twice with identical values: whichever a parser keeps, the file means "
+        "the same; remove the copy.",
     ),
     Rule(
         "RTN-I001",

@@ -88,8 +88,8 @@ def validator(id_or_name: str) -> Draft202012Validator:
 def structural_variant(document: dict[str, Any], shallow_defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A copy of ``document`` with some ``$defs`` replaced, under a derived ``$id``.
 
-    verifier.format.validate uses it to check the nesting of weight arrays without the validator visiting every
-    number (a million numbers take seconds in jsonschema; a numeric pass does them in milliseconds).
+    verifier.format.validate uses it to check the nesting of weight arrays without the validator visiting
+    every number (a million numbers take seconds in jsonschema; a numeric pass does them in milliseconds).
     """
     defs = {**document.get("$defs", {}), **shallow_defs}
     derived_id = document["$id"].removesuffix(".schema.json") + ".structure.json"

@@ -1,5 +1,7 @@
-"""The checks a JSON Schema cannot express: widths chain from layer to layer and every weight array has
-exactly the shape those widths imply (FORMAT.md §2.3), plus the size limits on declared widths.
+"""The checks a JSON Schema cannot express: every declared width is defined and within the limits
+(:func:`check_in_shape`, :func:`check_declarations`, before any weight array is looked at), widths chain from
+layer to layer and every weight array has exactly the shape those widths imply (:func:`check_layers`,
+FORMAT.md §2.3).
 
 These run after the schema, on entries the schema accepted, so every key read here exists with the right
 JSON type. RTNeural itself checks none of this except conv2d's output size: a weight array that is too long
@@ -41,17 +43,20 @@ _IGNORES_ACTIVATION = {
     "batchnorm": {""},
     "batchnorm2d": {""},
 }
-_CONV_SIZE_KEYS = (
-    "kernel_size",
-    "dilation",
-    "kernel_size_time",
-    "kernel_size_feature",
-    "strides",
-    "num_filters_in",
-    "num_features_in",
-    "num_filters_out",
-    "groups",
-)
+# The size keys each type reads; each is a declared width for the limits.
+_SIZE_KEYS = {
+    "conv1d": ("kernel_size", "dilation", "groups"),
+    "conv2d": (
+        "dilation",
+        "kernel_size_time",
+        "kernel_size_feature",
+        "strides",
+        "num_filters_in",
+        "num_features_in",
+        "num_filters_out",
+    ),
+    "batchnorm2d": ("num_filters_in", "num_features_in"),
+}
 
 
 def is_known_entry(body: Any) -> bool:
@@ -185,44 +190,105 @@ def _declared_params(entry: Entry) -> int:
     return 0
 
 
-def check_limits(doc: dict[str, Any], limits: Limits) -> list[Finding]:
-    """Declared sizes over the limits, found from the keys alone (before any weight array is looked at)."""
+def _declared_held_values(entry: Entry, out_width: int) -> int:
+    """Values the engine holds for the entry besides its weights: its output, recurrent state, and a
+    convolution's history of past inputs (what a hostile file can make large with a few bytes)."""
+    body, w_in, out = entry.body, entry.in_width or 0, entry.out_width or 0
+
+    def key(name: str) -> int:
+        return last_int(body.get(name)) or 1
+
+    kind = entry.type
+    if kind == "lstm":
+        return out_width + 2 * out
+    if kind == "gru":
+        return out_width + out
+    if kind == "conv1d":
+        return out_width + ((key("kernel_size") - 1) * key("dilation") + 1) * w_in
+    if kind == "conv2d":
+        history = (key("kernel_size_time") - 1) * key("dilation") + 1
+        return out_width + history * key("num_features_in") * key("num_filters_in")
+    return out_width
+
+
+def _too_wide(pointer: str, what: str, value: int | None, limits: Limits) -> Finding | None:
+    if value is None or value <= limits.max_layer_width:
+        return None
+    return finding(
+        "RTN-E303",
+        pointer,
+        f"{what} exceeds the limit on declared widths",
+        expected=f"at most {limits.max_layer_width} (Limits.max_layer_width)",
+        found=value,
+    )
+
+
+def check_in_shape(doc: dict[str, Any], limits: Limits) -> list[Finding]:
+    """in_shape's width: defined, and within the limit (when in_shape is a non-empty list)."""
+    shape = doc.get("in_shape")
+    if not isinstance(shape, list) or not shape:
+        return []  # the schema's finding
+    width = shape_width(shape)
+    if width is None:
+        return [undefined_width(shape, "/in_shape", "in_shape")]
+    over = _too_wide("/in_shape", "the model input width", width, limits)
+    return [over] if over else []
+
+
+def check_declarations(doc: dict[str, Any], limits: Limits) -> list[Finding]:
+    """Every entry's declared width, then the limits, found from the keys alone (no weight array is read).
+
+    The limits stop at the first entry over one of them: the loader refuses there, before allocating."""
     found: list[Finding] = []
-    widest = limits.max_layer_width
-
-    def too_wide(pointer: str, what: str, value: int | None) -> None:
-        if value is not None and value > widest:
-            found.append(
-                finding(
-                    "RTN-E303",
-                    pointer,
-                    f"{what} exceeds the limit on declared widths",
-                    expected=f"at most {widest} (Limits.max_layer_width)",
-                    found=value,
-                )
-            )
-
-    too_wide("/in_shape", "the model input width", model_input_width(doc))
-    total = 0
+    parameters = held = 0
     for entry in layer_entries(doc):
-        too_wide(entry.at("shape"), f"layer {entry.index} ({entry.type}) width", entry.out_width)
-        for name in _CONV_SIZE_KEYS:
-            if name in entry.body:
-                too_wide(entry.at(name), f"{entry.type} {name}", last_int(entry.body[name]))
-        if found:
-            return found
-        total += _declared_params(entry)
-        if total > limits.max_total_parameters:
+        shape = entry.body.get("shape")
+        if isinstance(shape, list) and shape and entry.out_width is None:
+            found.append(undefined_width(shape, entry.at("shape"), f"layer {entry.index} shape"))
+    for entry in layer_entries(doc):
+        label = f"layer {entry.index} ({entry.type})"
+        over = [_too_wide(entry.at("shape"), f"{label} width", entry.out_width, limits)]
+        over += [
+            _too_wide(entry.at(name), f"{entry.type} {name}", last_int(entry.body[name]), limits)
+            for name in _SIZE_KEYS.get(entry.type, ())
+            if name in entry.body
+        ]
+        if any(over):
+            return found + [f for f in over if f is not None]
+        parameters += _declared_params(entry)
+        if parameters > limits.max_total_parameters:
             return [
+                *found,
                 finding(
                     "RTN-E304",
                     entry.pointer,
                     f"the declared widths up to layer {entry.index} imply more weights than allowed",
                     expected=f"at most {limits.max_total_parameters} (Limits.max_total_parameters)",
-                    found=total,
-                )
+                    found=parameters,
+                ),
+            ]
+        keeps = entry.type in _KEEPS_WIDTH and entry.in_width is not None
+        held += _declared_held_values(entry, (entry.in_width if keeps else entry.out_width) or 0)
+        if held > limits.max_state_values:
+            return [
+                *found,
+                finding(
+                    "RTN-E305",
+                    entry.pointer,
+                    f"the outputs, recurrent state and convolution history declared up to layer "
+                    f"{entry.index} exceed the limit on values the engine holds",
+                    expected=f"at most {limits.max_state_values} (Limits.max_state_values)",
+                    found=held,
+                ),
             ]
     return found
+
+
+def computes(doc: dict[str, Any]) -> bool:
+    """Whether some entry makes a layer (RTNeural's model without layers crashes on forward())."""
+    return any(
+        entry.type != "activation" or entry.body.get("activation", "") != "" for entry in layer_entries(doc)
+    )
 
 
 # --- per-layer checks -----------------------------------------------------------------------------------
@@ -436,7 +502,7 @@ def _conv1d_ignored_keys(entry: Entry) -> Iterator[Finding]:
 
 def _conv2d(entry: Entry) -> Iterator[Finding]:
     body = entry.body
-    k_time, k_feat, stride, c_in, f_in, c_out = (
+    sizes = [
         last_int(body[k])
         for k in (
             "kernel_size_time",
@@ -446,12 +512,25 @@ def _conv2d(entry: Entry) -> Iterator[Finding]:
             "num_features_in",
             "num_filters_out",
         )
-    )
-    if None in (k_time, k_feat, stride, c_in, f_in, c_out):
+    ]
+    known = [v for v in sizes if v is not None]
+    if len(known) < len(sizes):
         return
+    k_time, k_feat, stride, c_in, f_in, c_out = known
     if entry.in_width is not None and f_in * c_in != entry.in_width:
         yield _chain(
             entry, entry.at("num_features_in"), "conv2d num_features_in x num_filters_in", f_in * c_in
+        )
+        return
+    if body["padding"] == "same" and k_feat > f_in:
+        yield finding(
+            "RTN-E207",
+            entry.at("kernel_size_feature"),
+            f'kernel_size_feature {k_feat} is wider than the frame (num_features_in {f_in}) with "same" '
+            "padding: RTNeural reads outside its frame buffer, so what a plugin computes is undefined "
+            "(its backends disagree); use a kernel at most num_features_in wide",
+            expected=f"at most {f_in}",
+            found=k_feat,
         )
         return
     if body["padding"] == "valid":
@@ -598,6 +677,15 @@ def _activation(entry: Entry) -> Iterator[Finding]:
 def _ignored_activation(entry: Entry) -> Iterator[Finding]:
     harmless = _IGNORES_ACTIVATION.get(entry.type)
     name = entry.body.get("activation", "")
+    if name is None and entry.type in ("lstm", "gru"):
+        yield finding(
+            "RTN-W006",
+            entry.at("activation"),
+            f'"activation": null on a {entry.type} entry: RTNeural never reads the key there, so it runs; '
+            'write "tanh" or leave the key out',
+            expected='"tanh" or no key',
+            found="null",
+        )
     if harmless is not None and isinstance(name, str) and name not in harmless:
         yield finding(
             "RTN-W001",
@@ -626,14 +714,13 @@ _CHECKS: dict[str, Check] = {
 def check_layers(doc: dict[str, Any], skip: set[int]) -> list[Finding]:
     """Width and weight-shape findings of every known entry.
 
-    Entries in ``skip`` (already reported by the schema) are not checked again. After an entry with an
+    Entries in ``skip`` (already reported by the schema) are not checked again; neither are undefined widths
+    (reported by :func:`check_declarations`). After an entry with an
     error the next entry's input width counts as unknown, so one wrong width is reported once rather
     than again by every layer downstream of it.
     """
     found: list[Finding] = []
     width = model_input_width(doc)
-    if width is None:
-        found.append(undefined_width(doc["in_shape"], "/in_shape", "in_shape"))
     source, broken = "in_shape", False
     for index, body in enumerate(doc["layers"]):
         if index in skip:
@@ -650,11 +737,10 @@ def check_layers(doc: dict[str, Any], skip: set[int]) -> list[Finding]:
         )
         here = list(_ignored_activation(entry))
         if index not in skip:
-            if entry.out_width is None:
-                here.append(undefined_width(body["shape"], entry.at("shape"), f"layer {index} shape"))
-            else:
+            # An undefined width was reported with the declarations (check_declarations).
+            if entry.out_width is not None:
                 here.extend(_CHECKS[entry.type](entry))
-            broken = any(f.severity == "error" for f in here)
+            broken = entry.out_width is None or any(f.severity == "error" for f in here)
         found.extend(here)
         keeps = entry.type in _KEEPS_WIDTH and entry.in_width is not None
         width = entry.in_width if keeps else entry.out_width

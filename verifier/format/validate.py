@@ -3,18 +3,22 @@
 The passes, in order (each stops the ones after it when the document is unusable for them):
 
 1. size of the file (``Limits.max_file_bytes``), checked before it is read;
-2. reading: ``verifier.document.read_document`` (empty file, non-UTF-8, syntax errors, NaN/Infinity
-   literals, duplicate keys, its own size/depth limits), each ``ModelFormatError`` becoming one finding;
-   then the nesting depth against ``Limits.max_depth``;
+2. reading: :func:`verifier.format.document.read_document` (empty file, non-UTF-8, syntax errors,
+   NaN/Infinity literals, duplicate keys, the size/depth limits), each ``ModelFormatError`` becoming one
+   finding; then the nesting depth against ``Limits.max_depth``;
 3. the team's legacy export format, recognised as a whole and reported as ONE finding;
-4. the JSON Schema ``rtneural-model.schema.json`` -- in its structural variant, which checks the nesting of
-   weight arrays but not each number (jsonschema takes about 3 s per million numbers; the numeric pass in
-   :mod:`verifier.format.arrays` takes about 50 ms). Errors are ranked like ``jsonschema.exceptions.best_match``
-   (shallow and specific first), one finding per place;
-5. declared sizes against the limits (:func:`verifier.structure.check_limits`), before any weight array is
-   converted;
-6. widths chaining from layer to layer and the exact shape of every weight array, every number a finite
-   number, and the suspicious-but-legal entries (:func:`verifier.structure.check_layers`).
+4. declarations: the JSON Schema ``rtneural-model.schema.json`` -- in its structural variant, which checks
+   the nesting of weight arrays but not each number (jsonschema takes about 3 s per million numbers; the
+   numeric pass in :mod:`verifier.format.arrays` takes about 50 ms), one finding per place -- plus every
+   declared width and the limits on declared sizes (:func:`verifier.format.structure.check_declarations`),
+   before any weight array is converted;
+5. arrays: widths chaining from layer to layer and the exact shape of every weight array, every number a
+   finite number, and the suspicious-but-legal entries (:func:`verifier.format.structure.check_layers`).
+
+Errors come in the order the native loader (``verifier.load``) meets them, so that ``load`` refuses a file
+with the rule and pointer of ``validate``'s first error: the findings of pass 4 sorted by place -- in_shape,
+layers, then entry by entry in the key order :data:`KEY_ORDER` (within a key, in document order), the
+totals of an entry (parameters, held values) last -- then those of pass 5 entry by entry.
 
 The rules are catalogued in :mod:`verifier.format.rules` (``python -m verifier.format.catalogue``).
 """
@@ -26,18 +30,38 @@ from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
-from jsonschema.exceptions import relevance
 
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
-from verifier.format.rules import RULES
+from verifier.format.legacy import legacy_format
+from verifier.format.rules import RULES, Outcome
 from verifier.format.schema import registry, schema, structural_variant
-from verifier.format.structure import check_layers, check_limits
+from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
 
-__all__ = ["Finding", "Limits", "validate"]
+__all__ = ["KEY_ORDER", "Finding", "Limits", "validate"]
+
+#: The order in which the keys of a layer entry are checked (native/loader.cpp follows it).
+KEY_ORDER = (
+    "type",
+    "shape",
+    "weights",
+    "activation",
+    "kernel_size",
+    "dilation",
+    "groups",
+    "kernel_size_time",
+    "kernel_size_feature",
+    "strides",
+    "num_filters_in",
+    "num_features_in",
+    "num_filters_out",
+    "padding",
+    "epsilon",
+)
+_ENTRY_TOTALS = frozenset({"RTN-E304", "RTN-E305"})  # at /layers/<i>, after the entry's keys
+_LIMIT_RULES = frozenset({"RTN-E303", "RTN-E304", "RTN-E305"})
 
 MODEL_SCHEMA = "rtneural-model"
-_LEGACY_LAYER_KEYS = frozenset({"in_size", "out_size", "weights_ih", "weights_hh", "bias_ih", "bias_hh"})
 _MISSING_KEY_HINTS = {
     "in_shape": "the model's input shape, e.g. [null, null, 1]",
     "layers": "the list of layer entries",
@@ -64,10 +88,11 @@ def validate(
     too_big = _check_size(source, limits)
     if too_big is not None:
         return [too_big]
-    doc, problem = _read(source)
+    reading: list[Finding] = []
+    doc, problem = _read(source, limits, reading)
     if problem is not None:
         return [problem]
-    return sorted(check_document(doc, limits), key=severity_rank)
+    return sorted(check_document(doc, limits) + reading, key=severity_rank)
 
 
 def check_document(doc: Any, limits: Limits) -> list[Finding]:
@@ -83,16 +108,48 @@ def check_document(doc: Any, limits: Limits) -> list[Finding]:
                 found=f"more than {limits.max_depth}",
             )
         ]
-    legacy = _legacy_format(doc)
+    legacy = legacy_format(doc)
     if legacy is not None:
         return [legacy]
     found, bad_layers, usable = _schema_findings(doc)
-    if not usable:
+    found += check_in_shape(doc, limits)
+    declared = check_declarations(doc, limits) if usable else []
+    found = sorted(found + declared, key=declaration_order)
+    if not usable or any(f.rule in _LIMIT_RULES for f in declared):
         return found
-    over = check_limits(doc, limits)
-    if over:
-        return found + over
-    return found + check_layers(doc, bad_layers)
+    found += check_layers(doc, bad_layers)
+    if not any(f.severity == "error" for f in found) and not computes(doc):
+        found.append(
+            finding(
+                "RTN-E104",
+                "/layers",
+                "no layer computes anything (only identity activation entries): RTNeural builds a model "
+                "without layers, whose first forward() crashes",
+                expected="at least one layer besides identity activation entries",
+                found="only identity activation entries",
+            )
+        )
+    return found
+
+
+def declaration_order(item: Finding) -> tuple[Any, ...]:
+    """Where a finding of the declarations pass stands in the order the native loader checks."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in item.pointer.split("/")[1:]]
+    if not parts:
+        return (0,)
+    if parts[0] == "in_shape":
+        return (1, *_tail(parts[1:]))
+    if parts[0] != "layers" or len(parts) == 1 or not parts[1].isdigit():
+        return (2 if parts[0] == "layers" else 4, *_tail(parts[1:]))
+    if len(parts) == 2:
+        rank = len(KEY_ORDER) + 1 if item.rule in _ENTRY_TOTALS else -1
+    else:
+        rank = KEY_ORDER.index(parts[2]) if parts[2] in KEY_ORDER else len(KEY_ORDER)
+    return (3, int(parts[1]), rank, *_tail(parts[3:]))
+
+
+def _tail(parts: list[str]) -> list[tuple[int, int | str]]:
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in parts]
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -120,11 +177,11 @@ def _check_size(source: Any, limits: Limits) -> Finding | None:
     )
 
 
-def _read(source: Any) -> tuple[Any, Finding | None]:
+def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Finding | None]:
     from verifier.format.document import read_document
 
     try:
-        doc, _name = read_document(source)
+        doc, _name = read_document(source, limits, warnings=warnings)
     except ModelFormatError as error:
         return None, _from_format_error(error)
     except OSError as error:
@@ -172,31 +229,6 @@ def _too_deep(doc: Any, max_depth: int) -> str | None:
     return None
 
 
-def _legacy_format(doc: Any) -> Finding | None:
-    if not isinstance(doc, dict):
-        return None
-    layers = doc.get("layers")
-    entries = [e for e in layers if isinstance(e, dict)] if isinstance(layers, list) else []
-    legacy_layer = any(_LEGACY_LAYER_KEYS & e.keys() and "weights" not in e for e in entries)
-    legacy_top = "metadata" in doc and "in_shape" not in doc and not any("weights" in e for e in entries)
-    if not (legacy_layer or legacy_top):
-        return None
-    return finding(
-        "RTN-E007",
-        "",
-        "this is the team's legacy export format (a top-level metadata block, in_size/out_size per layer, "
-        "weights_ih/weights_hh and bias_ih/bias_hh split into per-gate lists), which RTNeural cannot read: "
-        "re-export the torch module with verifier.export(module, path) to get keras-json",
-        expected="keras-json: in_shape and layers of {type, shape, weights}",
-        found="legacy export (" + ", ".join(sorted(_legacy_keys(doc, entries))) + ")",
-    )
-
-
-def _legacy_keys(doc: dict[str, Any], entries: list[dict[str, Any]]) -> set[str]:
-    keys = {k for e in entries for k in _LEGACY_LAYER_KEYS & e.keys()}
-    return keys | ({"metadata"} if "metadata" in doc else set())
-
-
 # --- the schema -----------------------------------------------------------------------------------------
 
 
@@ -208,13 +240,12 @@ def _structural_validator() -> Draft202012Validator:
 
 def _schema_findings(doc: Any) -> tuple[list[Finding], set[int], bool]:
     """Findings of the schema, the indices of layers they concern, and whether the top level is usable."""
-    errors = sorted(_structural_validator().iter_errors(doc), key=relevance, reverse=True)
+    # One error per place: the most specific keyword, then the first in document order (as the loader
+    # walks the document).
+    errors = sorted(_structural_validator().iter_errors(doc), key=lambda e: (_priority(e), _path_order(e)))
     chosen: dict[str, ValidationError] = {}
     for error in errors:
-        place = _place(error)
-        best = chosen.get(place)
-        if best is None or _priority(error) < _priority(best):
-            chosen[place] = error
+        chosen.setdefault(_place(error), error)
     found: list[Finding] = []
     bad_layers: set[int] = set()
     usable = True
@@ -238,6 +269,10 @@ def _place(error: ValidationError) -> str:
 
 def _priority(error: ValidationError) -> int:
     return _KEYWORD_PRIORITY.get(str(error.validator), 3)
+
+
+def _path_order(error: ValidationError) -> list[tuple[int, int | str]]:
+    return [(0, p) if isinstance(p, int) else (1, str(p)) for p in error.absolute_path]
 
 
 def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
@@ -270,7 +305,7 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
                     found=_kind(instance),
                 )
             ]
-        outcome = "crash" if path in (["in_shape"], ["layers"]) else "exception"
+        outcome: Outcome = "crash" if path in (["in_shape"], ["layers"]) else "exception"
         extra = "; RTNeural's parseJson returns a null model" if outcome == "crash" else ""
         return [
             finding(

@@ -1,0 +1,24 @@
+"""Every input the fuzzer ever crashed on (fixtures/fuzz-crashers/), and its hand-made seeds, now pass its
+check: validate answers, load loads or refuses with validate's first error, a loaded model runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "fuzz"))
+
+from target import check  # noqa: E402 - tests/fuzz is not a package
+
+CRASHERS = HERE.parent / "fixtures" / "fuzz-crashers"
+CASES = sorted(p for p in CRASHERS.iterdir() if p.name != "README.md") + sorted(
+    (HERE / "fuzz" / "seeds").iterdir()
+)
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_former_crasher_or_seed_passes_the_fuzz_check(path):
+    check(path.read_bytes())
