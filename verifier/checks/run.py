@@ -38,6 +38,7 @@ from verifier.checks.budgets import (
 )
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+from verifier.checks.validation import validate_check
 from verifier.errors import VerifierError
 
 DEFAULT_TIMING_STEPS = 2000
@@ -98,47 +99,27 @@ def resolve_against(spec: str) -> Callable[[], Any]:
 # --------------------------------------------------------------------------------------------- per step
 
 
-def _validate_check(path: str) -> Check:
-    from verifier.format.validate import validate
-
-    findings = validate(path)
-    errors = [f for f in findings if f.severity == "error"]
-    warnings = [f for f in findings if f.severity == "warning"]
-    figures = {
-        "errors": len(errors),
-        "warnings": len(warnings),
-        "findings": [
-            {
-                "rule": f.rule,
-                "severity": f.severity,
-                "pointer": f.pointer,
-                "message": f.message,
-                "rtneural": f.rtneural,
-            }
-            for f in findings
-        ],
-    }
-    first = (errors or warnings or findings or [None])[0]
-    if first is None:
-        return Check("validate", PASS, "no findings", figures)
-    lead = f"{first.rule} {first.pointer or '/'}: {first.message}"
-    more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-    status = FAIL if errors else WARN if warnings else PASS
-    return Check("validate", status, f"{lead}{more}", figures)
-
-
 def _load(path: str, dtype: str) -> tuple[Any, Check]:
     from verifier.engine.model import load
     from verifier.errors import ModelFormatError
+    from verifier.format.positions import locate_in_file
 
     try:
         model = load(path, dtype)
     except ModelFormatError as exc:
+        place = locate_in_file(path, [exc.pointer])[exc.pointer]
         return None, Check(
             "load",
             FAIL,
             f"{exc.pointer or '/'}: {exc.message}",
-            {"pointer": exc.pointer, "expected": exc.expected, "found": exc.found, "rule": exc.rule},
+            {
+                "pointer": exc.pointer,
+                "expected": exc.expected,
+                "found": exc.found,
+                "rule": exc.rule,
+                "line": place.line,
+                "column": place.column,
+            },
         )
     shape = f"{model.in_size} -> {model.out_size}, {len(model.layers)} layers, {dtype}"
     figures = {
@@ -169,6 +150,22 @@ def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> Output
     actual_stream = model.run(xs)
     actual_frame = model.run_frames(xs)
     return Outputs(expected_frame, expected_stream, actual_frame, actual_stream)
+
+
+def _with_statistics(check: Check, expected: np.ndarray, actual: np.ndarray, origin: str) -> Check:
+    """The check with its error statistics and the per-step series the HTML report draws."""
+    from verifier.checks.errorstats import error_series, error_statistics
+
+    atol, rtol = check.figures["atol"], check.figures["rtol"]
+    return replace(
+        check,
+        figures={
+            **check.figures,
+            "tolerance_origin": origin,
+            "stats": error_statistics(expected, actual, rtol=rtol),
+            "series": error_series(expected, actual, atol=atol, rtol=rtol),
+        },
+    )
 
 
 def _skipped(names: Sequence[str], reason: str) -> list[Check]:
@@ -204,7 +201,7 @@ def verify_file(
     """Every check on one model file. Never raises for a bad file: problems are failing checks."""
     entry = manifest.entry_for(path) if manifest is not None else None
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
-    checks: list[Check] = [_validate_check(path)]
+    checks: list[Check] = [validate_check(path)]
     model, load_check = _load(path, dtype)
     checks.append(load_check)
     later = ["numeric-frame", "numeric-stream", "plugin-state", "parameters", "widths", "latency", "memory"]
@@ -223,24 +220,15 @@ def verify_file(
         xs = random_inputs(options.steps, model.in_size, options.seed)
         outputs = _outputs(model, path, torch_module, xs)
         numeric = [
-            replace(check, figures={**check.figures, "tolerance_origin": origin})
-            for check in (
-                check_agreement(
-                    "numeric-frame",
-                    outputs.expected_frame,
-                    outputs.actual_frame,
-                    atol=atol,
-                    rtol=rtol,
-                    dtype=dtype,
-                ),
-                check_agreement(
-                    "numeric-stream",
-                    outputs.expected_stream,
-                    outputs.actual_stream,
-                    atol=atol,
-                    rtol=rtol,
-                    dtype=dtype,
-                ),
+            _with_statistics(
+                check_agreement(name, expected, actual, atol=atol, rtol=rtol, dtype=dtype),
+                expected,
+                actual,
+                origin,
+            )
+            for name, expected, actual in (
+                ("numeric-frame", outputs.expected_frame, outputs.actual_frame),
+                ("numeric-stream", outputs.expected_stream, outputs.actual_stream),
             )
         ]
     except Exception as exc:
