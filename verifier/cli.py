@@ -20,6 +20,7 @@ from typing import TextIO
 from verifier import __version__
 from verifier.checks.results import RunResult
 from verifier.errors import VerifierError
+from verifier.report.formats import FORMATS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -95,7 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="copies loaded for the RSS cross-check (default: manifest, else 0 = off)",
     )
-    parser.add_argument("--format", choices=("text", "json", "markdown", "junit"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="github: workflow annotations (and the Markdown report appended to $GITHUB_STEP_SUMMARY); "
+        "sarif: for code scanning; html: one self-contained file with plots (needs the html extra)",
+    )
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     parser.add_argument(
         "--baseline", metavar="REPORT.json", help="flag regressions against an earlier JSON report"
@@ -241,7 +248,19 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
             stdout.write(format_report(result, "text", verbosity=-1))
     else:
         stdout.write(text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if args.format == "github" and summary:
+        _append_step_summary(summary, format_report(result, "markdown"))
     return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def _append_step_summary(path: str, markdown: str) -> None:
+    """GitHub shows this file on the run's summary page; other steps write to it too, so append."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    except OSError as exc:
+        raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
 
 
 def _backend() -> str:
@@ -253,7 +272,12 @@ def _backend() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["validate"]:
+            from verifier.validate_cli import run as validate_only
+
+            return validate_only(argv[1:], sys.stdout, _Parser)
         return run(argv, sys.stdout, sys.stderr)
     except UsageError as exc:
         sys.stderr.write(f"verify: error: {exc}\n")

@@ -181,7 +181,9 @@ def position_from_message(message: str) -> Position | None:
     return Position(int(match.group(1)), int(match.group(2))) if match else None
 
 
-def locate_in_file(path: str | os.PathLike[str], pointers: list[str] | tuple[str, ...]) -> dict[str, Position]:
+def locate_in_file(
+    path: str | os.PathLike[str], pointers: list[str] | tuple[str, ...]
+) -> dict[str, Position]:
     """:func:`locate` on a file's bytes; every pointer at 1:1 when the file cannot be read."""
     try:
         with open(path, "rb") as handle:

@@ -70,7 +70,7 @@ def statistics_markdown(run: RunResult) -> list[str]:
         return []
     out = [
         "",
-        "**Error statistics** (engine vs PyTorch; abs = |actual − expected|, rel = abs / |expected|)",
+        "**Error statistics** (engine vs PyTorch; abs = |actual - expected|, rel = abs / |expected|)",
         "",
         "| model | call | abs max | abs mean | abs median | abs p99 | rel max | rel p99 | worst at "
         "| min atol | min rtol | SNR |",
