@@ -199,6 +199,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
     args = build_parser().parse_args(argv)
     files = expand_files(args.files)
+    if args.format == "html":  # before the run, not after minutes of checks
+        from verifier.report.html import require_matplotlib
+
+        require_matplotlib()
     manifest = _manifest(args)
     baseline = _baseline(args.baseline) if args.baseline else None
     if args.against:
