@@ -13,6 +13,7 @@ import json
 from pathlib import PurePath
 from typing import Any
 
+from verifier.checks.catalogue import CHECKS
 from verifier.checks.results import RunResult
 from verifier.format.rules import RULES
 from verifier.report.locations import CHECK_RULE_PREFIX, Located, run_locations
@@ -20,22 +21,6 @@ from verifier.report.locations import CHECK_RULE_PREFIX, Located, run_locations
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 _DEFAULT_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
-
-#: The checks ``verify`` runs (their names are stable: reports and baselines key on them).
-CHECKS = {
-    "validate": "Schema and structural rules (the RTN-… findings).",
-    "load": "The file loads in the engine, which refuses what RTNeural would refuse, crash on or misread.",
-    "numeric-frame": "Engine vs PyTorch, one step from zero state per call.",
-    "numeric-stream": "Engine vs PyTorch, state carried from step to step.",
-    "plugin-state": "What the plugin's call pattern gets vs what PyTorch computes.",
-    "parameters": "Parameter count: JSON vs PyTorch vs the manifest.",
-    "widths": "Input, output and layer widths vs the manifest and PyTorch.",
-    "latency": "Per-inference latency (p99) against the manifest's budget.",
-    "memory": "Bytes the engine holds for the model (cross-checked with RSS).",
-    "memory-total": "The manifest's models together against the memory budget.",
-    "baseline": "No regression against the baseline report.",
-}
-
 
 def _rules() -> list[dict[str, Any]]:
     rules = [
