@@ -61,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="model files (globs are expanded here too)")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="model files (globs are expanded here too); none: every model of the manifest",
+    )
     parser.add_argument(
         "--manifest",
         metavar="FILE",
@@ -153,6 +158,13 @@ def _manifest(args: argparse.Namespace):  # -> Manifest | None
         raise UsageError(f"manifest {exc}") from None
 
 
+def _manifest_files(manifest) -> list[str]:  # manifest: Manifest | None
+    """Every model file of the manifest (``verify`` without FILE arguments, as the pre-commit hook runs)."""
+    if manifest is None:
+        raise UsageError("no FILE given and no manifest found (--manifest FILE, or verifier.json here)")
+    return expand_files([os.path.relpath(entry.file) for entry in manifest.models])
+
+
 def _baseline(path: str) -> RunResult:
     from jsonschema.exceptions import best_match
 
@@ -198,12 +210,12 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     from verifier.report.machine import machine_info
 
     args = build_parser().parse_args(argv)
-    files = expand_files(args.files)
+    manifest = _manifest(args)
+    files = expand_files(args.files) if args.files else _manifest_files(manifest)
     if args.format == "html":  # before the run, not after minutes of checks
         from verifier.report.html import require_matplotlib
 
         require_matplotlib()
-    manifest = _manifest(args)
     baseline = _baseline(args.baseline) if args.baseline else None
     if args.against:
         try:
