@@ -165,7 +165,7 @@ def _manifest_files(manifest) -> list[str]:  # manifest: Manifest | None
     return expand_files([os.path.relpath(entry.file) for entry in manifest.models])
 
 
-def _baseline(path: str) -> RunResult:
+def read_report(path: str, what: str = "--baseline") -> RunResult:
     from jsonschema.exceptions import best_match
 
     from verifier.format.schema import validator
@@ -173,11 +173,11 @@ def _baseline(path: str) -> RunResult:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--baseline {path}: cannot read a JSON report: {exc}") from None
+        raise UsageError(f"{what} {path}: cannot read a JSON report: {exc}") from None
     error = best_match(validator("report").iter_errors(data))
     if error is not None:
         where = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise UsageError(f"--baseline {path}: {where}: not a verify JSON report: {error.message}")
+        raise UsageError(f"{what} {path}: {where}: not a verify JSON report: {error.message}")
     return RunResult.from_dict(data)
 
 
@@ -216,7 +216,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.report.html import require_matplotlib
 
         require_matplotlib()
-    baseline = _baseline(args.baseline) if args.baseline else None
+    baseline = read_report(args.baseline) if args.baseline else None
     if args.against:
         try:
             resolve_against(args.against)
@@ -266,11 +266,11 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(text)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
-        _append_step_summary(summary, format_report(result, "markdown"))
+        append_step_summary(summary, format_report(result, "markdown"))
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
-def _append_step_summary(path: str, markdown: str) -> None:
+def append_step_summary(path: str, markdown: str) -> None:
     """GitHub shows this file on the run's summary page; other steps write to it too, so append."""
     try:
         with open(path, "a", encoding="utf-8") as handle:
@@ -294,6 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from verifier.validate_cli import run as validate_only
 
             return validate_only(argv[1:], sys.stdout, _Parser)
+        if argv[:1] == ["render"]:
+            from verifier.render_cli import run as render
+
+            return render(argv[1:], sys.stdout, _Parser)
         return run(argv, sys.stdout, sys.stderr)
     except UsageError as exc:
         sys.stderr.write(f"verify: error: {exc}\n")
