@@ -200,3 +200,34 @@ def test_sarif_meets_the_structural_requirements_of_the_2_1_0_schema(capsys, fil
                 assert region["startColumn"] >= 1
         assert run_log["columnKind"] in ("utf16CodeUnits", "unicodeCodePoints")
         assert all(isinstance(i["executionSuccessful"], bool) for i in run_log["invocations"])
+
+
+# ------------------------------------------------------------------------------------------------- render
+
+
+def test_render_writes_a_json_report_in_another_format_with_the_run_verdict(capsys, files):
+    run(
+        capsys,
+        "bad.json",
+        "--no-manifest",
+        "--no-timing",
+        "--rss-copies",
+        "0",
+        "--format",
+        "json",
+        "-o",
+        "r.json",
+    )
+    code, direct, _ = run(
+        capsys, "bad.json", "--no-manifest", "--no-timing", "--rss-copies", "0", "--format", "github"
+    )
+    assert code == 1
+    code, rendered, _ = run(capsys, "render", "r.json", "--format", "github")
+    assert code == 1
+    assert rendered == direct
+
+
+def test_render_of_an_unreadable_report_is_a_usage_error(capsys, files):
+    code, _, err = run(capsys, "render", "good.json", "--format", "sarif")
+    assert code == 2
+    assert "not a verify JSON report" in err

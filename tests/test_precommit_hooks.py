@@ -44,6 +44,14 @@ def _tool(name: str) -> str:
     return found
 
 
+def _manifest(parameters: int) -> dict:
+    # a short latency measurement: the hook's verdict is what is tested here, not the figure
+    return {
+        "latency": {"steps": 50, "warmup": 5},
+        "models": [{"name": "Small", "file": "good.json", "parameters": parameters}],
+    }
+
+
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.email=test@example.invalid", "-c", "user.name=test", *args],
@@ -61,9 +69,7 @@ def project(tmp_path_factory) -> Path:
     torch.manual_seed(5)
     export(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)), repo / "good.json")
     (repo / "bad.json").write_text(BAD_ACTIVATION)
-    (repo / "verifier.json").write_text(
-        json.dumps({"models": [{"name": "Small", "file": "good.json", "parameters": 58}]})
-    )
+    (repo / "verifier.json").write_text(json.dumps(_manifest(parameters=58)))
     _git(repo, "init", "-q")
     _git(repo, "add", ".")
     _git(repo, "commit", "-qm", "models")
@@ -71,7 +77,27 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def try_repo(tmp_path_factory):
+def hooks_repo(tmp_path_factory) -> Path:
+    """This checkout as one commit: HEAD plus the uncommitted changes to tracked files.
+
+    ``try-repo`` on a checkout with uncommitted changes makes a new shadow commit on every call, and so a new
+    hook environment (an engine build) each time; one snapshot commit gets one environment for the module.
+    In CI's clean clone the snapshot is HEAD itself.
+    """
+    _tool("git")
+    snapshot = tmp_path_factory.mktemp("hooks-repo") / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(snapshot)], check=True, capture_output=True)
+    diff = subprocess.run(
+        ["git", "diff", "HEAD", "--binary"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    if diff.strip():
+        subprocess.run(["git", "apply", "--whitespace=nowarn"], cwd=snapshot, input=diff, check=True)
+        _git(snapshot, "commit", "-qam", "uncommitted changes of the checkout under test")
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def try_repo(tmp_path_factory, hooks_repo):
     pre_commit = _tool("pre-commit")
     home = tmp_path_factory.mktemp("pre-commit-home")  # the hook environment, built once per module
     env = {
@@ -83,7 +109,7 @@ def try_repo(tmp_path_factory):
 
     def run(repo: Path, hook: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [pre_commit, "try-repo", str(ROOT), hook, "--verbose", *args],
+            [pre_commit, "try-repo", str(hooks_repo), hook, "--verbose", *args],
             cwd=repo,
             env=env,
             capture_output=True,
@@ -121,7 +147,7 @@ def test_verify_hook_checks_the_manifest_models(project, try_repo):
 
 def test_verify_hook_fails_when_a_declared_figure_is_wrong(project, try_repo):
     manifest = project / "verifier.json"
-    manifest.write_text(json.dumps({"models": [{"name": "Small", "file": "good.json", "parameters": 99}]}))
+    manifest.write_text(json.dumps(_manifest(parameters=99)))
     try:
         done = try_repo(project, "rtneural-verify", "--all-files")
     finally:
