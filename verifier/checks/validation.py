@@ -48,9 +48,10 @@ def validate_check(path: str) -> Check:
         "warnings": len(warnings),
         "findings": located_findings(path, findings),
     }
-    first = (errors or warnings or findings or [None])[0]
-    if first is None:
+    ranked = errors or warnings or findings
+    if not ranked:
         return Check("validate", PASS, "no findings", figures)
+    first = ranked[0]
     lead = f"{first.rule} {first.pointer or '/'}: {first.message}"
     more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
     status = FAIL if errors else WARN if warnings else PASS

@@ -208,7 +208,7 @@ def _memory_plot(run: RunResult) -> str:
         # The last bar stacks the models in the same colours: how the total is made up, against the budget.
         starts = [sum(mib[:i]) for i in range(len(names))]
         ax.barh([len(names)] * len(names), mib, left=starts, color=colours, edgecolor="white")
-        total = sum(mib)
+        total_mib = sum(mib)
         ax.set_yticks(range(len(names) + 1), [*names, "all together"])
         if budget:
             ax.axvline(
@@ -225,7 +225,7 @@ def _memory_plot(run: RunResult) -> str:
         ax.annotate(
             note, (total, len(names)), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
         )
-        ax.set_xlim(0, max(total, (budget or 0) / 2**20) * 1.22)
+        ax.set_xlim(0, max(total_mib, (budget or 0) / 2**20) * 1.22)
         ax.invert_yaxis()
         ax.set_xlabel("MiB held by the engine")
         ax.grid(True, axis="x", alpha=0.3)

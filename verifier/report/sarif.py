@@ -22,6 +22,7 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 _DEFAULT_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
+
 def _rules() -> list[dict[str, Any]]:
     rules = [
         {

@@ -44,6 +44,13 @@ class _VerifyState:
         self.total: Check | None = None
         self.warnings: list[tuple[str, Check]] = []
 
+    @property
+    def active(self) -> Manifest:
+        """The manifest (items exist only when there is one)."""
+        if self.manifest is None:
+            raise RuntimeError("rtneural-verifier: no manifest")
+        return self.manifest
+
     def result(self, entry: ModelEntry) -> FileResult:
         from verifier.checks.run import Options, verify_file
 
@@ -122,9 +129,9 @@ class ManifestFile(pytest.File):
         from verifier.checks.catalogue import RUN_CHECKS
 
         state = self.config.stash[_STATE]
-        for entry in state.manifest.models:
+        for entry in state.active.models:
             yield ModelNode.from_parent(self, name=entry.name, entry=entry)
-        if state.manifest.memory_budget_bytes:
+        if state.active.memory_budget_bytes:
             for name in RUN_CHECKS:
                 yield RunCheckItem.from_parent(self, name=name)
 
@@ -221,9 +228,10 @@ class RunCheckItem(_VerifyItem):
         from verifier.checks.run import memory_total
 
         state = self.config.stash[_STATE]
-        files = tuple(state.result(entry) for entry in state.manifest.models)
-        state.total = memory_total(files, state.manifest)
-        _judge(self, os.fspath(state.manifest.path), state.total)
+        manifest = state.active
+        files = tuple(state.result(entry) for entry in manifest.models)
+        state.total = memory_total(files, manifest)
+        _judge(self, os.fspath(manifest.path), state.total)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"all models::{self.name}"
