@@ -2,10 +2,10 @@
 
 The parsed document has no positions, and a second full parse (or a Python-level tokenizer) of a 13 MB
 weight file costs seconds. So each pointer is resolved by walking the raw bytes along the pointer only:
-containers that are not on the path are skipped by bracket counting (a regular expression finds the next
-bracket or quote, so a million numbers between two brackets cost one C-level scan), and an array index is
-reached by counting commas with numpy when the array holds only scalars. Only the findings that carry a
-pointer are located; nothing here runs for a file without findings.
+containers that are not on the path are skipped by bracket counting over the offsets of every bracket and
+quote (found once per file with numpy, so a million numbers between two brackets cost nothing in Python),
+and an array index is reached by counting commas with numpy when the array holds only scalars. Only the
+findings that carry a pointer are located; nothing here runs for a file without findings.
 
 Lines and columns are 1-based; a column counts characters (not bytes), as editors and CI annotations do.
 A pointer to a missing key (``/layers/0/epsilon``) resolves to the object that should hold it; a pointer
@@ -23,7 +23,10 @@ import numpy as np
 __all__ = ["Position", "locate", "locate_in_file"]
 
 _WS = re.compile(rb"[ \t\r\n]*")
-_STRUCTURE = re.compile(rb'[\[\]{}"]')  # what bracket counting must see: brackets and string starts
+_IS_MARK = np.zeros(256, dtype=bool)  # what bracket counting must see: brackets, braces, quotes
+_IS_MARK[list(b'[]{}"')] = True
+_QUOTE = ord('"')
+_OPENERS = (ord("["), ord("{"))
 _STRING_END = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
 _SCALAR_END = re.compile(rb"[,\]}\s]")
 _SYNTAX_AT = re.compile(r"line (\d+) column (\d+)")  # the position json.JSONDecodeError puts in RTN-E004
@@ -42,6 +45,7 @@ class _Unresolvable(Exception):
 class _Walker:
     def __init__(self, data: bytes) -> None:
         self.data = data
+        self._marks: np.ndarray | None = None
 
     def skip_ws(self, pos: int) -> int:
         match = _WS.match(self.data, pos)
@@ -64,20 +68,29 @@ class _Walker:
         match = _SCALAR_END.search(self.data, pos)
         return match.start() if match else len(self.data)
 
+    def marks(self) -> np.ndarray:
+        """Offsets of every bracket, brace and quote, found once per file at C speed."""
+        if self._marks is None:
+            codes = np.frombuffer(self.data, dtype=np.uint8)
+            self._marks = np.flatnonzero(_IS_MARK[codes])
+        return self._marks
+
     def skip_container(self, pos: int) -> int:
+        """``pos`` at ``[`` or ``{``; returns the offset after its matching close (strings skipped)."""
+        marks = self.marks()
+        index = int(np.searchsorted(marks, pos))
         depth = 0
-        while True:
-            match = _STRUCTURE.search(self.data, pos)
-            if match is None:
-                raise _Unresolvable
-            char = match.group()
-            if char == b'"':
-                pos = self.skip_string(match.start())
+        while index < len(marks):
+            at = int(marks[index])
+            char = self.data[at]
+            if char == _QUOTE:  # brackets inside a string are text
+                index = int(np.searchsorted(marks, self.skip_string(at)))
                 continue
-            depth += 1 if char in (b"[", b"{") else -1
-            pos = match.end()
+            depth += 1 if char in _OPENERS else -1
             if depth == 0:
-                return pos
+                return at + 1
+            index += 1
+        raise _Unresolvable
 
     def member(self, pos: int, key: str) -> tuple[int, int] | None:
         """(offset of the key, offset of its value) in the object at ``pos``; None if absent."""
