@@ -218,12 +218,12 @@ def _memory_plot(run: RunResult) -> str:
                 lw=1.2,
                 label=f"budget {budget / 2**20:g} MiB",
             )
-            over = total / (budget / 2**20) - 1
-            note = f"{total:.2f} MiB ({over:+.1%} of the budget)"
+            over = total_mib / (budget / 2**20) - 1
+            note = f"{total_mib:.2f} MiB ({over:+.1%} of the budget)"
         else:
-            note = f"{total:.2f} MiB"
+            note = f"{total_mib:.2f} MiB"
         ax.annotate(
-            note, (total, len(names)), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
+            note, (total_mib, len(names)), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
         )
         ax.set_xlim(0, max(total_mib, (budget or 0) / 2**20) * 1.22)
         ax.invert_yaxis()
