@@ -1,9 +1,11 @@
 """The hooks of ``.pre-commit-hooks.yaml``, run the way a user's project runs them: ``pre-commit try-repo``
-on this checkout from a temporary git repository holding a good and a bad model file.
+on this checkout from temporary git repositories holding good and bad model files.
 
-pre-commit installs the package into a fresh environment (it builds the engine: about a minute, once per
-session). The environment sees the base interpreter's packages (``VIRTUALENV_SYSTEM_SITE_PACKAGES``) so that
-torch is taken from there, never downloaded. Without git or pre-commit the tests skip with the reason,
+``try-repo`` installs the package into a fresh environment on every call (it builds the engine: about a
+minute), so the hooks run twice in all: once on a project where everything is right, once on one where
+everything is wrong, and each test reads its hook's part of the output. The environment sees the base
+interpreter's packages (``VIRTUALENV_SYSTEM_SITE_PACKAGES``) so that torch is taken from there, never
+downloaded. Without git or pre-commit the tests skip with the reason,
 except under CI (``CI=true``), where that is a failure.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,29 +64,16 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """A git repository with a good export, a bad one, and a manifest for the good one."""
-    _tool("git")
-    repo = tmp_path_factory.mktemp("user-project")
-    torch.manual_seed(5)
-    export(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)), repo / "good.json")
-    (repo / "bad.json").write_text(BAD_ACTIVATION)
-    (repo / "verifier.json").write_text(json.dumps(_manifest(parameters=58)))
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "models")
-    return repo
+def _hook_verdict(output: str, hook: str) -> str:
+    match = re.search(rf"^{hook} \(.*?\)\.+(\w+)", output, re.MULTILINE)
+    assert match is not None, output
+    return match.group(1)
 
 
 @pytest.fixture(scope="module")
 def hooks_repo(tmp_path_factory) -> Path:
-    """This checkout as one commit: HEAD plus the uncommitted changes to tracked files.
-
-    ``try-repo`` on a checkout with uncommitted changes makes a new shadow commit on every call, and so a new
-    hook environment (an engine build) each time; one snapshot commit gets one environment for the module.
-    In CI's clean clone the snapshot is HEAD itself.
-    """
+    """This checkout as one commit: HEAD plus the uncommitted changes to tracked files (in CI's clean clone,
+    HEAD itself). ``try-repo`` would snapshot those changes too; doing it here once keeps the runs alike."""
     _tool("git")
     snapshot = tmp_path_factory.mktemp("hooks-repo") / "repo"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(snapshot)], check=True, capture_output=True)
@@ -96,61 +86,72 @@ def hooks_repo(tmp_path_factory) -> Path:
     return snapshot
 
 
-@pytest.fixture(scope="module")
-def try_repo(tmp_path_factory, hooks_repo):
+def _try_repo(hooks_repo: Path, project: Path, *files: str) -> subprocess.CompletedProcess[str]:
     pre_commit = _tool("pre-commit")
-    home = tmp_path_factory.mktemp("pre-commit-home")  # the hook environment, built once per module
     env = {
         **os.environ,
-        "PRE_COMMIT_HOME": str(home),
         "VIRTUALENV_SYSTEM_SITE_PACKAGES": "1",
         "PIP_CONSTRAINT": str(ROOT / "constraints" / "torch-cpu.txt"),
     }
-
-    def run(repo: Path, hook: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [pre_commit, "try-repo", str(hooks_repo), hook, "--verbose", *args],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-
-    return run
+    return subprocess.run(
+        [pre_commit, "try-repo", str(hooks_repo), "--verbose", "--files", *files],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
 
 
-def test_validate_hook_passes_a_good_file(project, try_repo):
-    done = try_repo(project, "rtneural-validate", "--files", "good.json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "good.json: ok" in done.stdout
+def _project(root: Path, *, parameters: int, bad: bool) -> Path:
+    _tool("git")
+    torch.manual_seed(5)
+    export(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)), root / "good.json")
+    if bad:
+        (root / "bad.json").write_text(BAD_ACTIVATION)
+    (root / "notes.txt").write_text("{ not json, and not for the validate hook")
+    (root / "verifier.json").write_text(json.dumps(_manifest(parameters)))
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "models")
+    return root
 
 
-def test_validate_hook_fails_a_bad_file_at_its_line_and_column(project, try_repo):
-    done = try_repo(project, "rtneural-validate", "--files", "good.json", "bad.json")
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "bad.json:4:23: RTN-E106" in done.stdout
+@pytest.fixture(scope="module")
+def right(tmp_path_factory, hooks_repo) -> subprocess.CompletedProcess[str]:
+    """Both hooks on a project with a good export and a true manifest (58 parameters)."""
+    project = _project(tmp_path_factory.mktemp("right-project"), parameters=58, bad=False)
+    return _try_repo(hooks_repo, project, "good.json", "notes.txt")
 
 
-def test_validate_hook_runs_on_json_files_only(project, try_repo):
-    (project / "notes.txt").write_text("{ not json")
-    done = try_repo(project, "rtneural-validate", "--files", "notes.txt")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "no files to check" in done.stdout.lower()
+@pytest.fixture(scope="module")
+def wrong(tmp_path_factory, hooks_repo) -> subprocess.CompletedProcess[str]:
+    """Both hooks on a project with a bad export and a manifest declaring a wrong parameter count."""
+    project = _project(tmp_path_factory.mktemp("wrong-project"), parameters=99, bad=True)
+    return _try_repo(hooks_repo, project, "good.json", "bad.json")
 
 
-def test_verify_hook_checks_the_manifest_models(project, try_repo):
-    done = try_repo(project, "rtneural-verify", "--all-files")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "good.json (Small): ok" in done.stdout
+def test_both_hooks_pass_a_good_project(right):
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert _hook_verdict(right.stdout, "rtneural-validate") == "Passed"
+    assert _hook_verdict(right.stdout, "rtneural-verify") == "Passed"
 
 
-def test_verify_hook_fails_when_a_declared_figure_is_wrong(project, try_repo):
-    manifest = project / "verifier.json"
-    manifest.write_text(json.dumps(_manifest(parameters=99)))
-    try:
-        done = try_repo(project, "rtneural-verify", "--all-files")
-    finally:
-        _git(project, "checkout", "--", "verifier.json")
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "FAIL parameters" in done.stdout
+def test_validate_hook_passes_a_good_file_and_skips_what_is_not_json(right):
+    assert "good.json: ok" in right.stdout
+    assert "notes.txt" not in right.stdout  # a non-JSON file would be an RTN-E004 finding
+
+
+def test_verify_hook_checks_the_manifest_models(right):
+    assert "good.json (Small): ok" in right.stdout
+
+
+def test_validate_hook_fails_a_bad_file_at_its_line_and_column(wrong):
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert _hook_verdict(wrong.stdout, "rtneural-validate") == "Failed"
+    assert "bad.json:4:23: RTN-E106" in wrong.stdout
+
+
+def test_verify_hook_fails_when_a_declared_figure_is_wrong(wrong):
+    assert _hook_verdict(wrong.stdout, "rtneural-verify") == "Failed"
+    assert "FAIL parameters" in wrong.stdout
