@@ -80,7 +80,7 @@ def test_verify_without_files_checks_the_manifest_models(capsys, files):
 def test_verify_without_files_or_manifest_is_a_usage_error(capsys, files):
     code, _, err = run(capsys)
     assert code == 2
-    assert "no FILE given and no manifest" in err
+    assert "FILE is required without a manifest" in err
 
 
 # ------------------------------------------------------------------------------------------------- GitHub

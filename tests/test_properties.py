@@ -2,7 +2,7 @@
 in torch, exported, validated, loaded in the native engine and compared with PyTorch.
 
 A failure shrinks to the smallest architecture that still fails and prints it as one line of JSON (paste it
-into ``verifier.strategies.modules(json.loads(...))``), with the step and the first JSON layer whose engine
+into ``verifier.testing.strategies.modules(json.loads(...))``), with the step and the first JSON layer whose engine
 output leaves the tolerance. Example counts come from the Hypothesis profile (tests/conftest.py).
 """
 

@@ -131,7 +131,7 @@ def test_a_drawn_spec_pastes_back_as_the_same_module(spec):
 
 def test_tolerance_calibration_covers_the_schema_stream_length():
     # COEFFICIENT was fitted on streams up to CALIBRATED_STEPS long; a longer schema bound needs a re-fit
-    # (python -m verifier.measure tolerance, docs/tolerance.md).
+    # (python tools/measure.py tolerance, docs/tolerance.md).
     assert bounds().steps.hi == CALIBRATED_STEPS
 
 

@@ -228,7 +228,11 @@ def test_rule_ids_encode_their_severity():
 def test_rule_catalogue_prints_as_a_markdown_table_with_one_row_per_rule(tmp_path):
     # Run outside the checkout, whose source tree (first on sys.path with -m) has no compiled engine.
     run = subprocess.run(
-        [sys.executable, "-m", "verifier.format.catalogue"], capture_output=True, text=True, check=True, cwd=tmp_path
+        [sys.executable, "-m", "verifier.format.catalogue"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     assert run.stderr == ""
     out = run.stdout

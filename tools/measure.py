@@ -1,7 +1,7 @@
 """Measurements behind two figures of the docs: the tolerance policy and the detection rate of mistakes.
 
-    python -m verifier.measure tolerance --models 500      # engine error vs depth/width, fitted coefficient
-    python -m verifier.measure detection --examples 200    # per known export mistake: how it was caught
+    python tools/measure.py tolerance --models 500      # engine error vs depth/width, fitted coefficient
+    python tools/measure.py detection --examples 200    # per known export mistake: how it was caught
 
 Both draw generated models from verifier.testing.strategies with a fixed Hypothesis seed (derandomized), so the same
 command prints the same figures on the same code. Nothing here is used by the verifier at run time.
@@ -217,7 +217,7 @@ def detection_report(results: dict[str, DetectionTally]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verifier.measure", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tools/measure.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     tol = sub.add_parser("tolerance", help="engine error over generated models; fits the coefficient")
     tol.add_argument("--models", type=int, default=500)

@@ -16,15 +16,13 @@ shadowed by a submodule of the same name.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from verifier.errors import ExportError, ModelFormatError, VerifierError
 
-try:
-    __version__ = version("rtneural-verifier")
-except PackageNotFoundError:  # a source tree on sys.path without an installed copy
-    __version__ = "0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (scikit-build-core's regex
+# provider). importlib.metadata would cost more start-up time than the rest of the package.
+__version__ = "0.1.0"
 
 # public name -> the module that defines it
 _LAZY = {

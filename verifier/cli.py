@@ -2,8 +2,10 @@
 
 Thin by design: parse arguments, find the files and the manifest, call ``verifier.run.verify_files``,
 format with ``verifier.report.formats``. Exit status: 0 every check passed, 1 a check failed (an invalid file
-included), 2 a usage error (bad option, no file matched, unusable manifest/baseline/--against). A user error
-is one line on stderr, never a traceback.
+included: a finding with its rule id and pointer), 2 a usage error (bad option, no file matched, unusable
+manifest/baseline/--against, a report that cannot be written), 3 an internal error (a file whose checks
+could not finish: "this is a bug in rtneural-verifier", every other file still checked and reported). A
+user error is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from verifier import __version__
 from verifier.checks.results import RunResult
 from verifier.errors import VerifierError
 from verifier.report.formats import FORMATS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+BUG = "this is a bug in rtneural-verifier"
 
 
 class UsageError(Exception):
@@ -30,7 +33,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep our one-line form
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep our one-line form
         raise UsageError(message)
 
 
@@ -41,6 +44,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -59,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="verify",
         description="Check RTNeural keras-json model files: validation, numeric agreement with PyTorch "
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
-        epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error.",
+        epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
+        "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
+        "`verify replay DIR` (each with --help).",
     )
     parser.add_argument(
         "files",
@@ -92,12 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", choices=("float32", "float64"), help="engine type (default: manifest, else float32)"
     )
     parser.add_argument("--steps", type=_positive, default=256, help="time steps compared (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument("--seed", type=_non_negative, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--timing-steps", type=_positive, help="timed steps per call pattern (default 2000)")
     parser.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
     parser.add_argument(
         "--rss-copies",
-        type=int,
+        type=_non_negative,
         metavar="N",
         help="copies loaded for the RSS cross-check (default: manifest, else 0 = off)",
     )
@@ -126,16 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def expand_files(patterns: Sequence[str]) -> list[str]:
-    """Every pattern as a glob (quoted globs and Windows shells do not expand them); literal names kept."""
+    """Every pattern as a glob (quoted globs and Windows shells do not expand them); an existing file is
+    taken literally first (``model[1].json``), and every name stays a path (never JSON text)."""
     found: list[str] = []
     for pattern in patterns:
-        if glob.has_magic(pattern):
+        if os.path.isfile(pattern):
+            found.append(pattern)
+        elif glob.has_magic(pattern):
             matches = sorted(glob.glob(pattern, recursive=True))
             if not matches:
                 raise UsageError(f"no file matches {pattern!r}")
             found += [m for m in matches if os.path.isfile(m)]
-        elif os.path.isfile(pattern):
-            found.append(pattern)
         elif os.path.isdir(pattern):
             raise UsageError(
                 f"{pattern} is a directory; give the files (e.g. {os.path.join(pattern, '*.json')})"
@@ -161,7 +177,10 @@ def _manifest(args: argparse.Namespace):  # -> Manifest | None
 def _manifest_files(manifest) -> list[str]:  # manifest: Manifest | None
     """Every model file of the manifest (``verify`` without FILE arguments, as the pre-commit hook runs)."""
     if manifest is None:
-        raise UsageError("no FILE given and no manifest found (--manifest FILE, or verifier.json here)")
+        raise UsageError(
+            "FILE is required without a manifest "
+            "(--manifest FILE, or verifier.json here: its models are checked)"
+        )
     return expand_files([os.path.relpath(entry.file) for entry in manifest.models])
 
 
@@ -204,12 +223,23 @@ class _Progress:
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("inspect", "reduce", "replay") and not os.path.exists(argv[0]):
+        from verifier.cli_diagnose import run_subcommand  # a file of that name is still checked
+
+        return run_subcommand(argv, stdout, stderr)
+    if argv and argv[0] in ("validate", "render") and not os.path.exists(argv[0]):
+        from verifier.render_cli import run as render
+        from verifier.validate_cli import run as validate_only
+
+        return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, _Parser)
+    args = build_parser().parse_args(argv)
+    # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files
     from verifier.report.baseline import apply_baseline
     from verifier.report.formats import format_report
     from verifier.report.machine import machine_info
 
-    args = build_parser().parse_args(argv)
     manifest = _manifest(args)
     files = expand_files(args.files) if args.files else _manifest_files(manifest)
     if args.format == "html":  # before the run, not after minutes of checks
@@ -222,8 +252,6 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
             resolve_against(args.against)
         except ReferenceError as exc:
             raise UsageError(str(exc)) from None
-    if args.rss_copies is not None and args.rss_copies < 0:
-        raise UsageError(f"--rss-copies must be >= 0, got {args.rss_copies}")
     options = Options(
         dtype=args.dtype,
         atol=args.atol,
@@ -261,12 +289,16 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         except OSError as exc:
             raise UsageError(f"--output {args.output}: {exc}") from None
         if args.format != "text" and not args.quiet:
-            stdout.write(format_report(result, "text", verbosity=-1))
+            _write(stdout, format_report(result, "text", verbosity=-1))
     else:
-        stdout.write(text)
+        _write(stdout, text)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
         append_step_summary(summary, format_report(result, "markdown"))
+    for broken in result.internal_errors:
+        stderr.write(f"verify: internal error: {broken.checks[-1].summary}\n")  # names the file
+    if result.internal_errors:
+        return EXIT_INTERNAL
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
@@ -279,6 +311,18 @@ def append_step_summary(path: str, markdown: str) -> None:
         raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
 
 
+class OutputError(Exception):
+    """The report could not be written to stdout (a full device, a closed pipe)."""
+
+
+def _write(stream: TextIO, text: str) -> None:
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
+
+
 def _backend() -> str:
     try:
         import _verifier_engine as _engine
@@ -288,16 +332,7 @@ def _backend() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        if argv[:1] == ["validate"]:
-            from verifier.validate_cli import run as validate_only
-
-            return validate_only(argv[1:], sys.stdout, _Parser)
-        if argv[:1] == ["render"]:
-            from verifier.render_cli import run as render
-
-            return render(argv[1:], sys.stdout, _Parser)
         return run(argv, sys.stdout, sys.stderr)
     except UsageError as exc:
         sys.stderr.write(f"verify: error: {exc}\n")
@@ -305,9 +340,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VerifierError as exc:  # a library error reaching here is a user input the CLI did not pre-check
         sys.stderr.write(f"verify: error: {exc}\n")
         return EXIT_USAGE
+    except OutputError as exc:
+        _silence_stdout()
+        sys.stderr.write(f"verify: error: {exc}\n")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("verify: interrupted\n")
         return 130
+    except Exception as exc:  # not a finding and not a usage error: ours to fix, said in one line
+        sys.stderr.write(f"verify: internal error: {type(exc).__name__}: {exc}; {BUG}\n")
+        return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's own flush at exit does not fail (and print) again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a captured stream)
+        pass
 
 
 if __name__ == "__main__":

@@ -156,8 +156,10 @@ def seed_weights(module: nn.Module, seed: int) -> nn.Module:
             owner = module.get_submodule(name.rpartition(".")[0])
             if isinstance(owner, nn.LSTM):
                 bound = 1.0 / math.sqrt(owner.hidden_size)
-            else:
+            elif isinstance(owner, nn.Linear):
                 bound = 1.0 / math.sqrt(owner.in_features)
+            else:
+                raise TypeError(f"no initialisation rule for {type(owner).__name__}")
             values = rng.uniform(-bound, bound, size=tuple(param.shape)).astype(np.float32)
             param.copy_(torch.from_numpy(values))
     return module.eval()

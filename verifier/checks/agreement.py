@@ -16,6 +16,7 @@ the difference with its figure rather than hiding it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,9 @@ def check_agreement(
     """``actual`` (engine) against ``expected`` (reference) element by element."""
     from verifier.checks.compare import compare
 
-    result = compare(np.asarray(expected, dtype=np.float64), np.asarray(actual, dtype=np.float64), atol, rtol)
+    e = np.asarray(expected, dtype=np.float64)
+    a = np.asarray(actual, dtype=np.float64)
+    result = compare(e, a, atol, rtol)
     figures: dict[str, Any] = {
         "dtype": dtype,
         "atol": atol,
@@ -61,7 +64,41 @@ def check_agreement(
         "n_failing": result.n_failing,
         "n_compared": result.n_compared,
     }
+    # NaN and inf fail: a plugin fed a NaN outputs silence or noise (softmax of large logits overflows float32
+    # in RTNeural's formula, which subtracts no maximum).
+    nonfinite = [t for t in (_not_finite("engine", a), _not_finite("reference", e)) if t]
+    if nonfinite:
+        return Check(name, FAIL, f"{'; '.join(nonfinite)}; {result.summary()}", figures)
     return Check(name, PASS if result.passed else FAIL, result.summary(), figures)
+
+
+def not_the_chain(check: Check, mismatches: Sequence[Any]) -> Check:
+    """``check`` failed when the torch module's forward() is not the chain its export_order declares.
+
+    The export writes the declared chain, so the file cannot compute the module; the comparison with the
+    module's own forward() then fails too, but this names the cause. ``mismatches`` are
+    ``verifier.pytorch.reference.ChainMismatch`` values.
+    """
+    if not mismatches:
+        return check
+    first = mismatches[0]
+    figures = {
+        **check.figures,
+        "forward_vs_chain": [
+            {"module": m.name or "/", "pattern": m.pattern, "max_abs": m.max_abs, "step": m.step}
+            for m in mismatches
+        ],
+    }
+    return Check(check.name, FAIL, f"{first.describe()}; {check.summary}", figures)
+
+
+def _not_finite(name: str, values: np.ndarray) -> str | None:
+    """Where ``values`` first holds a NaN or an infinity, said in one clause (None when all are finite)."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    where = [int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), values.shape)]
+    return f"the {name} output is not finite ({values.flat[int(np.flatnonzero(bad)[0])]} at {where})"
 
 
 def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
@@ -83,7 +120,6 @@ def check_plugin_state(
     the difference between the two patterns is still measured and reported, but not judged.
     """
     divergence = _max_abs(outputs.actual_stream, outputs.actual_frame)
-    stateful = divergence > 0.0
     figures: dict[str, Any] = {
         "plugin_call": plugin_call,
         "torch_call": torch_call,
@@ -91,7 +127,12 @@ def check_plugin_state(
         "atol": atol,
         "rtol": rtol,
     }
-    if not stateful:
+    nonfinite = _not_finite("streamed", np.asarray(outputs.actual_stream, np.float64)) or _not_finite(
+        "per-frame", np.asarray(outputs.actual_frame, np.float64)
+    )
+    if nonfinite:  # NaN - NaN is NaN, never "no difference": nothing can be said about state
+        return Check("plugin-state", FAIL, f"{nonfinite}: the plugin gets no usable output", figures)
+    if divergence == 0.0:
         return Check(
             "plugin-state",
             PASS,

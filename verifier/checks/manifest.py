@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import Any
 
 from verifier.errors import VerifierError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: pyproject.toml discovery is simply not available
-    tomllib = None  # type: ignore[assignment]
+else:  # Python 3.10: pyproject.toml discovery is simply not available
+    tomllib = None
 
 MANIFEST_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/manifest.schema.json"
 

@@ -17,6 +17,9 @@ FAIL = "fail"
 WARN = "warn"
 SKIP = "skip"
 STATUSES = (PASS, FAIL, WARN, SKIP)
+# The check a file gets when its checks could not finish (verifier.checks.isolation): the verifier broke, the
+# model was not judged.
+INTERNAL_ERROR = "internal-error"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class FileResult:
     path: str
     checks: tuple[Check, ...]
     model: str | None = None  # the manifest's name for it, when a manifest covers the file
+    # What the numeric checks compared the engine with: {"kind": "module" | "checkpoint" | "json-rebuild" |
+    # "embedded", "summary": one line, ...details} (verifier.checks.run.describe_reference).
+    reference: Mapping[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -70,16 +76,24 @@ class FileResult:
         return next((c for c in self.checks if c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "path": self.path,
             "model": self.model,
             "status": FAIL if self.failed else PASS,
             "checks": [c.to_dict() for c in self.checks],
         }
+        if self.reference is not None:
+            data["reference"] = dict(self.reference)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileResult:
-        return cls(data["path"], tuple(Check.from_dict(c) for c in data["checks"]), data.get("model"))
+        return cls(
+            data["path"],
+            tuple(Check.from_dict(c) for c in data["checks"]),
+            data.get("model"),
+            data.get("reference"),
+        )
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,11 @@ class RunResult:
     @property
     def failed(self) -> bool:
         return any(f.failed for f in self.files) or any(c.failed for c in self.suite)
+
+    @property
+    def internal_errors(self) -> list[FileResult]:
+        """The files whose checks could not finish (``verify`` exits 3 when there is one)."""
+        return [f for f in self.files if f.check(INTERNAL_ERROR) is not None]
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)

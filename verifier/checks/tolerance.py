@@ -18,10 +18,10 @@
   growth was measured on 2000-step streams.
 * ``C = 32`` is the largest measured ratio ``err / (eps * depth * sqrt(width) * (1 + |expected|))`` over
   four runs of 2000 generated models (2.17, float32), times a safety factor of 8, rounded up to a power of
-  two. Measurement: ``python -m verifier.measure tolerance --models 2000``.
+  two. Measurement: ``python tools/measure.py tolerance --models 2000``.
 
-Takes a keras-json document or an architecture spec (verifier.testing.strategies); never imports torch, so the CLI
-can use it.
+Takes a keras-json document or an architecture spec (verifier.testing.strategies); never imports torch, so the
+CLI can use it.
 """
 
 from __future__ import annotations

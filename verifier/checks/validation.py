@@ -6,6 +6,7 @@ nothing else): neither imports torch nor the engine to get here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from verifier.checks.results import FAIL, PASS, WARN, Check
@@ -40,7 +41,7 @@ def validate_check(path: str) -> Check:
     """``validate`` as a check: fail on an error finding, warn on a warning, pass otherwise."""
     from verifier.format.validate import validate
 
-    findings = validate(path)
+    findings = validate(Path(path))  # a path, never JSON text (a file may be named {model}.json)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     figures = {

@@ -26,7 +26,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -183,16 +183,17 @@ def _root_name(module: nn.Module) -> str:
 def _convert(leaf: Leaf, width: int | None) -> tuple[list[dict[str, Any]], int | None]:
     m = leaf.module
     kind = type(m)
+    # Exact types, not isinstance: a subclass may override forward() with maths the entry cannot express.
     if kind is nn.Linear:
-        return _linear(leaf.name, m, width)
+        return _linear(leaf.name, cast(nn.Linear, m), width)
     if kind is nn.LSTM or kind is nn.GRU:
         return _recurrent(leaf, width)
     if kind is nn.Conv1d:
-        return _conv1d(leaf.name, m, width)
+        return _conv1d(leaf.name, cast(nn.Conv1d, m), width)
     if kind is nn.BatchNorm1d:
-        return _batchnorm(leaf.name, m, width)
+        return _batchnorm(leaf.name, cast(nn.BatchNorm1d, m), width)
     if kind is nn.PReLU:
-        return _prelu(leaf.name, m, width)
+        return _prelu(leaf.name, cast(nn.PReLU, m), width)
     if kind in _ACTIVATION_NAMES:
         return _activation(leaf.name, m, width)
     if kind in _NO_OPS:
@@ -259,7 +260,7 @@ def _linear(name: str, m: nn.Linear, width: int | None) -> tuple[list[dict[str, 
 
 
 def _recurrent(leaf: Leaf, width: int | None) -> tuple[list[dict[str, Any]], int]:
-    m = leaf.module
+    m = cast("nn.LSTM | nn.GRU", leaf.module)
     name = leaf.name
     kind = "lstm" if isinstance(m, nn.LSTM) else "gru"
     if m.bidirectional:
@@ -274,8 +275,11 @@ def _recurrent(leaf: Leaf, width: int | None) -> tuple[list[dict[str, Any]], int
             "export_order if its forward handles the layout)",
         )
     _expect_width(name, m.input_size, width)
-    convert = _lstm_layer if kind == "lstm" else _gru_layer
-    entries = [_entry(kind, m.hidden_size, convert(name, m, k)) for k in range(m.num_layers)]
+    if isinstance(m, nn.LSTM):
+        layers = [_lstm_layer(name, m, k) for k in range(m.num_layers)]
+    else:
+        layers = [_gru_layer(name, m, k) for k in range(m.num_layers)]
+    entries = [_entry(kind, m.hidden_size, weights) for weights in layers]
     return entries, m.hidden_size
 
 
@@ -354,7 +358,7 @@ def _padding_is_streamable(padding: str | tuple[int, ...], latency: int) -> bool
         return True
     if padding == "same":
         return latency == 0
-    return padding[0] in (0, latency)  # type: ignore[index]
+    return padding[0] in (0, latency)
 
 
 def _batchnorm(name: str, m: nn.BatchNorm1d, width: int | None) -> tuple[list[dict[str, Any]], int]:

@@ -123,5 +123,5 @@ def apply_baseline(current: RunResult, baseline: RunResult, margins: Margins = M
             else Check("baseline", SKIP, "not in the baseline report (a new file?)", {})
         )
         checks = (*tuple(c for c in f.checks if c.name != "baseline"), check)
-        files.append(FileResult(f.path, checks, f.model))
+        files.append(FileResult(f.path, checks, f.model, f.reference))
     return RunResult(tuple(files), current.suite, current.tool, current.machine, current.settings)

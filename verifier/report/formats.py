@@ -13,6 +13,7 @@ from typing import Any
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.report.locations import check_locations
 from verifier.report.stats import statistics_markdown
+from verifier.report.strict import strict
 
 FORMATS = ("text", "json", "markdown", "junit", "github", "sarif", "html")
 # Formatters in their own modules, imported on use (the HTML report needs matplotlib).
@@ -43,16 +44,18 @@ def _figures_text(check: Check) -> str:
 def format_text(run: RunResult, *, verbosity: int = 0) -> str:
     """Plain lines: every check (``verbosity`` 0), failures only (-1), or with their figures (1)."""
     lines: list[str] = []
-    groups: list[tuple[str, str | None, tuple[Check, ...], bool]] = [
-        (_file_title(f), f.path, f.checks, f.failed) for f in run.files
+    groups: list[tuple[str, str | None, tuple[Check, ...], bool, str | None]] = [
+        (_file_title(f), f.path, f.checks, f.failed, (f.reference or {}).get("summary")) for f in run.files
     ]
     if run.suite:
-        groups.append(("all models together", None, run.suite, any(c.failed for c in run.suite)))
-    for title, path, checks, failed in groups:
+        groups.append(("all models together", None, run.suite, any(c.failed for c in run.suite), None))
+    for title, path, checks, failed, reference in groups:
         shown = [c for c in checks if verbosity >= 0 or c.status in (FAIL, WARN)]
         if verbosity < 0 and not shown:
             continue
         lines.append(f"{title}: {'FAIL' if failed else 'ok'}")
+        if reference and verbosity >= 0:
+            lines.append(f"  reference: {reference}")
         width = max((len(c.name) for c in shown), default=0)
         for check in shown:
             lines.append(f"  {_TEXT_LABEL[check.status]} {check.name:<{width}}  {check.summary}")
@@ -71,7 +74,9 @@ def _file_title(result: FileResult) -> str:
 
 def format_json(run: RunResult) -> str:
     """The report as JSON (valid against ``schemas/report.schema.json``); what ``--baseline`` reads back."""
-    return json.dumps(run.to_dict(), indent=2, sort_keys=False, allow_nan=False, default=_json_default) + "\n"
+    # NaN/inf figures (a model that overflows) become null + their name: a failure's report is never lost.
+    data = strict(run.to_dict())
+    return json.dumps(data, indent=2, sort_keys=False, allow_nan=False, default=_json_default) + "\n"
 
 
 def _json_default(value: Any) -> Any:

@@ -300,8 +300,8 @@ def _build(spec: Mapping[str, Any], seed: int | None) -> Any:
         elif kind == "batchnorm":
             bn = nn.BatchNorm1d(width, eps=layer.get("eps", 1e-5), affine=layer.get("affine", True))
             with torch.no_grad():
-                bn.running_mean.copy_(uniform((width,), 0.5))
-                bn.running_var.copy_(0.25 + uniform((width,), 1.0).abs() * 1.75)
+                bn.get_buffer("running_mean").copy_(uniform((width,), 0.5))
+                bn.get_buffer("running_var").copy_(0.25 + uniform((width,), 1.0).abs() * 1.75)
                 if bn.affine:
                     bn.weight.copy_(0.5 + uniform((width,), 1.0).abs())
                     bn.bias.copy_(uniform((width,), 0.3))
@@ -395,7 +395,7 @@ class CorruptedExport:
 
 @st.composite
 def corrupted_exports(draw: st.DrawFn, mistake: str) -> CorruptedExport:
-    """Generated models exported with *mistake* (a name from verifier.mistakes.MISTAKES) made on a drawn
+    """Generated models exported with *mistake* (a name from verifier.testing.mistakes.MISTAKES) made on a drawn
     entry. Cases where the mistake cannot change the maths (a 1x1 kernel, one group, identical gate
     blocks...) are rejected with ``assume`` and the reason recorded as a Hypothesis event, so they are
     never counted as detected."""

@@ -1,0 +1,162 @@
+"""The diagnosis subcommands of ``verify``: ``inspect``, ``reduce`` and ``replay``.
+
+* ``verify inspect FILE... [--format text|json]``: the layer table of each file (``verifier.format.inspect``);
+  exit 1 when a file has an error finding.
+* ``verify reduce FILE --against MODULE:FACTORY -o DIR``: the smallest sub-model and input that still fail
+  the same check (``verifier.checks.reduce``), written as a repro folder (``verifier.checks.repro``); exit 1
+  when there is nothing to reduce (the file passes, or its failure is the model's own sensitivity).
+* ``verify replay DIR``: a repro folder's check run again from its files alone; exit 1 while the failure
+  reproduces, 0 once it is gone.
+
+Thin like ``verifier.cli``: parse, call the library, format. Usage errors exit 2 with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from verifier.cli import EXIT_FAILED, EXIT_OK, UsageError, _Parser, _positive, _tolerance, expand_files
+from verifier.errors import VerifierError
+
+if TYPE_CHECKING:
+    from verifier.checks.reduce import Reduction
+
+SUBCOMMANDS = ("inspect", "reduce", "replay")
+
+
+def _inspect_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="verify inspect",
+        description="Show what keras-json files hold, layer by layer (no torch, no engine needed).",
+        epilog="Exit status: 0 every file loads, 1 a file has an error finding, 2 usage error.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    return parser
+
+
+def _reduce_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="verify reduce",
+        description="Shrink a failing export to the smallest model and input that still fail the same check, "
+        "and write a folder that reproduces it without the torch module.",
+        epilog="Exit status: 0 a repro folder was written, 1 nothing to reduce (the file passes, or the "
+        "failure is the model's own sensitivity to rounding), 2 usage error.",
+    )
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--against", required=True, metavar="MODULE:FACTORY|CHECKPOINT")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="repro folder to write")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--atol", type=_tolerance, help="absolute tolerance (default: per model, as verify)")
+    parser.add_argument("--rtol", type=_tolerance, help="relative tolerance (default: per model, as verify)")
+    parser.add_argument("--steps", type=_positive, default=256, help="time steps compared (default 256)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    return parser
+
+
+def _replay_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="verify replay",
+        description="Run a repro folder's check again from its files alone.",
+        epilog="Exit status: 0 the check passes now, 1 the failure reproduces, 2 usage error.",
+    )
+    parser.add_argument("directory", metavar="DIR")
+    return parser
+
+
+def run_subcommand(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    name, rest = argv[0], list(argv[1:])
+    if name == "inspect":
+        return _inspect(_inspect_parser().parse_args(rest), stdout)
+    if name == "reduce":
+        return _reduce(_reduce_parser().parse_args(rest), rest, stdout)
+    return _replay(_replay_parser().parse_args(rest), stdout)
+
+
+def _inspect(args: argparse.Namespace, stdout: TextIO) -> int:
+    from verifier.format.inspect import inspect
+    from verifier.report.inspect import format_inspections
+
+    inspections = [inspect(path) for path in expand_files(args.files)]
+    text = format_inspections(inspections, args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {args.output}: {exc}") from None
+    else:
+        stdout.write(text)
+    return EXIT_FAILED if any(i.errors or not i.readable for i in inspections) else EXIT_OK
+
+
+def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> int:
+    from verifier.checks.reduce import ReduceError, reduce
+    from verifier.checks.repro import ReproError, write_repro
+    from verifier.checks.run import ReferenceError, resolve_against
+
+    (path,) = expand_files([args.file])
+    try:
+        factory = resolve_against(args.against)
+    except ReferenceError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        module = factory()
+    except Exception as exc:  # user code: its failure is a usage problem, named, never a traceback
+        raise UsageError(f"--against {args.against}: {type(exc).__name__}: {exc}") from None
+    try:
+        reduction = reduce(
+            path, module, dtype=args.dtype, atol=args.atol, rtol=args.rtol, steps=args.steps, seed=args.seed
+        )
+    except ReduceError as exc:
+        stdout.write(f"{path}: {exc}\n")
+        return EXIT_FAILED
+    except VerifierError:
+        raise
+    except Exception as exc:  # the module's own code failing on the file's inputs (e.g. another width)
+        raise UsageError(
+            f"--against {args.against}: cannot run it on {path}'s inputs: {type(exc).__name__}: {exc}"
+        ) from None
+    command = shlex.join(["verify", "reduce", *rest])
+    try:
+        write_repro(reduction, args.output, origin=path, command=command)
+    except (ReproError, OSError) as exc:
+        raise UsageError(f"--output {args.output}: {exc}") from None
+    stdout.write(reduction_text(reduction, path, args.output))
+    return EXIT_OK
+
+
+def reduction_text(reduction: Reduction, path: str, directory: str) -> str:
+    a, b = reduction.layers
+    kept = f"layer {a}" if b - a == 1 else f"layers {a}..{b - 1}"
+    lines = [
+        f"{path}: {reduction.check} still fails on {kept} ({b - a} of {reduction.original_layers} layers, "
+        f"{reduction.parameters:,} of {reduction.original_parameters:,} parameters)"
+    ]
+    if reduction.steps is not None:
+        s, t = reduction.steps
+        lines.append(f"  input: {t - s + 1} of {reduction.original_steps} steps (original steps {s}..{t})")
+    d = reduction.divergence
+    if d is not None and d.index is not None:
+        lines.append(f"  faulty layer: /layers/{a + d.index} ({d.type}): {d.cause}")
+    elif reduction.message:
+        lines.append(f"  {reduction.message}")
+    lines.append(f"  {reduction.evaluations} sub-models checked in {reduction.seconds:.1f} s")
+    lines.append(f"  wrote {directory}; reproduce with: verify replay {shlex.quote(directory)}")
+    return "\n".join(lines) + "\n"
+
+
+def _replay(args: argparse.Namespace, stdout: TextIO) -> int:
+    from verifier.checks.repro import ReproError, replay
+
+    try:
+        check = replay(args.directory)
+    except ReproError as exc:
+        raise UsageError(str(exc)) from None
+    verdict = "reproduces" if check.failed else "no longer fails"
+    stdout.write(f"{args.directory}: {check.name} {verdict}: {check.summary}\n")
+    return EXIT_FAILED if check.failed else EXIT_OK

@@ -1,0 +1,265 @@
+"""``inspect(source) -> Inspection``: what a keras-json file holds, layer by layer, without running it.
+
+Per entry: its JSON pointer, type, activation (and whether RTNeural applies it), the widths in and out as
+the chain gives them, the numbers in its weight arrays (and their bytes at float32 and float64), and the
+values it carries from one step to the next (recurrent state, convolution history). Then the totals, the
+top-level keys that are not part of the format (conventions of other projects, FORMAT.md §18: reported as
+information), and what RTNeural will do with anything unusual: the findings of
+:func:`verifier.format.validate.validate`, each under the entry it points into. No torch, no engine: a file
+that does not even parse gives an inspection holding only its finding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.format.findings import Finding, pointer_join
+from verifier.format.structure import is_known_entry, last_int, layer_entries, shape_width
+
+__all__ = ["KNOWN_EXTRA_KEYS", "ExtraKey", "Inspection", "LayerRow", "inspect"]
+
+FORMAT_KEYS = frozenset({"in_shape", "layers"})
+# Top-level keys other projects write (docs/format.md §18): who writes them and what they mean around
+# RTNeural, which reads none of them.
+KNOWN_EXTRA_KEYS: dict[str, tuple[str, str]] = {
+    "in_skip": (
+        "AIDA-X / Automated-GuitarAmpModelling",
+        "the plugin adds the input to the model's output (y = model(x) + x); RTNeural alone omits it, so a "
+        "PyTorch module with the skip differs from the file by x",
+    ),
+    "out_gain": ("AIDA-X", "a gain in dB the plugin applies to the model's output; RTNeural alone omits it"),
+    "input_batch": ("AIDA-X", "an embedded input sequence for checking the file (with output_batch)"),
+    "output_batch": ("AIDA-X", "the expected output for input_batch"),
+    "metadata": ("AIDA-X and others", "free-form information (name, author, training details)"),
+    "samplerate": ("copies of RTNeural's Keras exporter", "the sample rate the model was trained at"),
+    "author": ("copies of RTNeural's Keras exporter", "who made the model"),
+    "esr": ("copies of RTNeural's Keras exporter", "the training's error-to-signal ratio"),
+}
+_APPLIES_ACTIVATION = frozenset({"dense", "time-distributed-dense", "conv1d", "conv2d", "activation"})
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One entry of ``layers``."""
+
+    index: int
+    pointer: str
+    type: str | None
+    activation: str | None  # as written ("" when empty, None when absent or not a string)
+    activation_applied: bool  # RTNeural reads the activation of this entry type
+    in_width: int | None
+    out_width: int | None
+    parameters: int  # numbers in its weight arrays
+    state: int  # values carried between steps (LSTM h and c, GRU h, convolution history)
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def bytes_float32(self) -> int:
+        return 4 * self.parameters
+
+    @property
+    def bytes_float64(self) -> int:
+        return 8 * self.parameters
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "pointer": self.pointer,
+            "type": self.type,
+            "activation": self.activation,
+            "activation_applied": self.activation_applied,
+            "in_width": self.in_width,
+            "out_width": self.out_width,
+            "parameters": self.parameters,
+            "bytes_float32": self.bytes_float32,
+            "bytes_float64": self.bytes_float64,
+            "state": self.state,
+            "findings": [_finding_dict(f) for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class ExtraKey:
+    """A top-level key that is not part of the format."""
+
+    key: str
+    pointer: str
+    writer: str | None  # the project known to write it, None for a key no known project writes
+    meaning: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "pointer": self.pointer, "writer": self.writer, "meaning": self.meaning}
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """Everything :func:`inspect` found in one file."""
+
+    source: str
+    readable: bool  # parsed as a JSON object with a layers list
+    in_width: int | None
+    out_width: int | None
+    rows: tuple[LayerRow, ...]
+    extra_keys: tuple[ExtraKey, ...]
+    findings: tuple[Finding, ...]  # all of them, errors first (the rows hold theirs too)
+
+    @property
+    def parameters(self) -> int:
+        return sum(r.parameters for r in self.rows)
+
+    @property
+    def state(self) -> int:
+        return sum(r.state for r in self.rows)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    @property
+    def document_findings(self) -> tuple[Finding, ...]:
+        """Findings on no row (the file, in_shape, a top-level key, an entry of an unreadable file)."""
+        shown = {r.index for r in self.rows}
+        return tuple(f for f in self.findings if _row_index(f.pointer) not in shown)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.source,
+            "readable": self.readable,
+            "in_width": self.in_width,
+            "out_width": self.out_width,
+            "layers": [r.to_dict() for r in self.rows],
+            "totals": {
+                "layers": len(self.rows),
+                "parameters": self.parameters,
+                "bytes_float32": 4 * self.parameters,
+                "bytes_float64": 8 * self.parameters,
+                "state": self.state,
+                "state_bytes_float32": 4 * self.state,
+                "state_bytes_float64": 8 * self.state,
+            },
+            "extra_keys": [k.to_dict() for k in self.extra_keys],
+            "findings": [_finding_dict(f) for f in self.findings],
+            "errors": self.errors,
+        }
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "pointer": f.pointer,
+        "message": f.message,
+        "rtneural": f.rtneural,
+        "expected": f.expected,
+        "found": f.found,
+    }
+
+
+def _row_index(pointer: str) -> int | None:
+    parts = pointer.split("/")
+    if len(parts) >= 3 and parts[1] == "layers" and parts[2].isdigit():
+        return int(parts[2])
+    return None
+
+
+def inspect(source: str | os.PathLike[str] | bytes | dict[str, Any]) -> Inspection:
+    """The inspection of ``source`` (a path, JSON text, bytes or a dict); never raises for bad input."""
+    from verifier.errors import ModelFormatError
+    from verifier.format.document import read_document
+    from verifier.format.findings import Limits, severity_rank
+    from verifier.format.validate import check_document, validate
+
+    name = os.fspath(source) if isinstance(source, str | os.PathLike) and not _is_text(source) else "<input>"
+    try:
+        doc, name = read_document(source)
+    except (ModelFormatError, OSError, RecursionError):
+        return Inspection(name, False, None, None, (), (), tuple(validate(source)))
+    # validate() after its reading pass, on the document already read: reading dominates on large files.
+    findings = tuple(sorted(check_document(doc, Limits()), key=severity_rank))
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
+        return Inspection(name, False, None, None, (), _extra_keys(doc), findings)
+    rows = _rows(doc, findings)
+    in_width = shape_width(doc.get("in_shape"))
+    out_width = next((r.out_width for r in reversed(rows) if is_known_entry(doc["layers"][r.index])), None)
+    return Inspection(name, True, in_width, out_width, rows, _extra_keys(doc), findings)
+
+
+def _is_text(source: Any) -> bool:
+    return isinstance(source, str) and source.lstrip().startswith("{")
+
+
+def _extra_keys(doc: Any) -> tuple[ExtraKey, ...]:
+    if not isinstance(doc, dict):
+        return ()
+    extra = []
+    for key in doc:
+        if key in FORMAT_KEYS:
+            continue
+        writer, meaning = KNOWN_EXTRA_KEYS.get(key, (None, "not a key of the format"))
+        extra.append(ExtraKey(key, pointer_join("", key), writer, f"{meaning}; RTNeural ignores it"))
+    return tuple(extra)
+
+
+def _chained_widths(doc: dict[str, Any]) -> dict[int, tuple[int | None, int | None]]:
+    """Entry index -> (in, out) widths as the chain gives them; empty when the document is too broken."""
+    try:
+        return {e.index: (e.in_width, e.out_width) for e in layer_entries(doc)}
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return {}
+
+
+def _rows(doc: dict[str, Any], findings: tuple[Finding, ...]) -> tuple[LayerRow, ...]:
+    widths = _chained_widths(doc)
+    rows = []
+    for index, body in enumerate(doc["layers"]):
+        entry: Mapping[str, Any] = body if isinstance(body, dict) else {}
+        kind = entry.get("type") if isinstance(entry.get("type"), str) else None
+        activation = entry.get("activation") if isinstance(entry.get("activation"), str) else None
+        in_width, out_width = widths.get(index, (None, shape_width(entry.get("shape"))))
+        if kind in ("activation", "prelu", "batchnorm", "batchnorm2d") and in_width is not None:
+            out_width = in_width  # built with the width that flows in
+        pointer = pointer_join("/layers", index)
+        rows.append(
+            LayerRow(
+                index=index,
+                pointer=pointer,
+                type=kind,
+                activation=activation,
+                activation_applied=kind in _APPLIES_ACTIVATION and bool(activation),
+                in_width=in_width,
+                out_width=out_width,
+                parameters=_count_numbers(entry.get("weights", [])),
+                state=_state(entry, kind, in_width, out_width),
+                findings=tuple(f for f in findings if _row_index(f.pointer) == index),
+            )
+        )
+    return tuple(rows)
+
+
+def _count_numbers(value: Any) -> int:
+    count, stack = 0, [value]
+    while stack:  # iterative: a hostile file may nest deeply
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            count += 1
+    return count
+
+
+def _state(entry: Mapping[str, Any], kind: str | None, in_width: int | None, out_width: int | None) -> int:
+    out, width = out_width or 0, in_width or 0
+    if kind == "lstm":
+        return 2 * out  # h and c
+    if kind == "gru":
+        return out
+    if kind == "conv1d":
+        history = ((last_int(entry.get("kernel_size")) or 1) - 1) * (last_int(entry.get("dilation")) or 1)
+        return history * width  # the inputs of the last (K-1)*dilation steps
+    if kind == "conv2d":
+        time_kernel = last_int(entry.get("kernel_size_time")) or 1
+        return (time_kernel - 1) * (last_int(entry.get("dilation")) or 1) * width
+    return 0
