@@ -298,6 +298,11 @@ def _stats_table(run: RunResult, result: FileResult) -> str:
     return f"<h3>Error statistics</h3><table>{head}{''.join(cells)}</table>"
 
 
+def _reference(result: FileResult) -> str:
+    summary = (getattr(result, "reference", None) or {}).get("summary")
+    return f'<p class="reference">reference: {_e(summary)}</p>' if summary else ""
+
+
 def _model_section(run: RunResult, result: FileResult) -> str:
     name = result.model or result.path
     verdict = FAIL if result.failed else PASS
@@ -310,7 +315,8 @@ def _model_section(run: RunResult, result: FileResult) -> str:
     )
     return (
         f'<section class="model" data-model="{_e(name)}"><h2>{_badge(verdict)} {_e(name)} '
-        f"<code>{_e(result.path)}</code></h2>{_check_table(result)}{_stats_table(run, result)}"
+        f"<code>{_e(result.path)}</code></h2>{_reference(result)}{_check_table(result)}"
+        f"{_stats_table(run, result)}"
         f'<div class="plots">{plots}</div></section>'
     )
 
