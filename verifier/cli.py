@@ -22,6 +22,7 @@ from typing import NoReturn, TextIO
 from verifier import __version__
 from verifier.checks.results import RunResult
 from verifier.errors import VerifierError
+from verifier.report.formats import FORMATS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 BUG = "this is a bug in rtneural-verifier"
@@ -75,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
         "`verify replay DIR` (each with --help).",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="model files (globs are expanded here too)")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="model files (globs are expanded here too); none: every model of the manifest",
+    )
     parser.add_argument(
         "--manifest",
         metavar="FILE",
@@ -110,7 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="copies loaded for the RSS cross-check (default: manifest, else 0 = off)",
     )
-    parser.add_argument("--format", choices=("text", "json", "markdown", "junit"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="github: workflow annotations (and the Markdown report appended to $GITHUB_STEP_SUMMARY); "
+        "sarif: for code scanning; html: one self-contained file with plots (needs the html extra)",
+    )
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     parser.add_argument(
         "--baseline", metavar="REPORT.json", help="flag regressions against an earlier JSON report"
@@ -187,7 +199,17 @@ def _manifest(args: argparse.Namespace):  # -> Manifest | None
         raise UsageError(f"manifest {exc}") from None
 
 
-def _baseline(path: str) -> RunResult:
+def _manifest_files(manifest) -> list[str]:  # manifest: Manifest | None
+    """Every model file of the manifest (``verify`` without FILE arguments, as the pre-commit hook runs)."""
+    if manifest is None:
+        raise UsageError(
+            "FILE is required without a manifest "
+            "(--manifest FILE, or verifier.json here: its models are checked)"
+        )
+    return expand_files([os.path.relpath(entry.file) for entry in manifest.models])
+
+
+def read_report(path: str, what: str = "--baseline") -> RunResult:
     from jsonschema.exceptions import best_match
 
     from verifier.format.schema import validator
@@ -195,11 +217,11 @@ def _baseline(path: str) -> RunResult:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--baseline {path}: cannot read a JSON report: {exc}") from None
+        raise UsageError(f"{what} {path}: cannot read a JSON report: {exc}") from None
     error = best_match(validator("report").iter_errors(data))
     if error is not None:
         where = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise UsageError(f"--baseline {path}: {where}: not a verify JSON report: {error.message}")
+        raise UsageError(f"{what} {path}: {where}: not a verify JSON report: {error.message}")
     return RunResult.from_dict(data)
 
 
@@ -231,6 +253,11 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli_diagnose import run_subcommand  # a file of that name is still checked
 
         return run_subcommand(argv, stdout, stderr)
+    if argv and argv[0] in ("validate", "render") and not os.path.exists(argv[0]):
+        from verifier.render_cli import run as render
+        from verifier.validate_cli import run as validate_only
+
+        return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, _Parser)
     args = build_parser().parse_args(argv)
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files
@@ -238,9 +265,13 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     from verifier.report.formats import format_report
     from verifier.report.machine import machine_info
 
-    files = expand_files(args.files)
     manifest = _manifest(args)
-    baseline = _baseline(args.baseline) if args.baseline else None
+    files = expand_files(args.files) if args.files else _manifest_files(manifest)
+    if args.format == "html":  # before the run, not after minutes of checks
+        from verifier.report.html import require_matplotlib
+
+        require_matplotlib()
+    baseline = read_report(args.baseline) if args.baseline else None
     if args.against:
         try:
             resolve_against(args.against)
@@ -290,11 +321,23 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
             _write(stdout, format_report(result, "text", verbosity=-1))
     else:
         _write(stdout, text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if args.format == "github" and summary:
+        append_step_summary(summary, format_report(result, "markdown"))
     for broken in result.internal_errors:
         stderr.write(f"verify: internal error: {broken.checks[-1].summary}\n")  # names the file
     if result.internal_errors:
         return EXIT_INTERNAL
     return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def append_step_summary(path: str, markdown: str) -> None:
+    """GitHub shows this file on the run's summary page; other steps write to it too, so append."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    except OSError as exc:
+        raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
 
 
 class OutputError(Exception):

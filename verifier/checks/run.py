@@ -44,6 +44,7 @@ from verifier.checks.isolation import check_in_processes, checked
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
+from verifier.checks.validation import validate_check
 from verifier.errors import VerifierError
 
 DEFAULT_TIMING_STEPS = 2000
@@ -135,47 +136,27 @@ def describe_reference(spec: str | None, origin: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- per step
 
 
-def _validate_check(path: str) -> Check:
-    from verifier.format.validate import validate
-
-    findings = validate(Path(path))  # a path, never JSON text (a file may be named {model}.json)
-    errors = [f for f in findings if f.severity == "error"]
-    warnings = [f for f in findings if f.severity == "warning"]
-    figures = {
-        "errors": len(errors),
-        "warnings": len(warnings),
-        "findings": [
-            {
-                "rule": f.rule,
-                "severity": f.severity,
-                "pointer": f.pointer,
-                "message": f.message,
-                "rtneural": f.rtneural,
-            }
-            for f in findings
-        ],
-    }
-    if not findings:
-        return Check("validate", PASS, "no findings", figures)
-    first = (errors or warnings or findings)[0]
-    lead = f"{first.rule} {first.pointer or '/'}: {first.message}"
-    more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-    status = FAIL if errors else WARN if warnings else PASS
-    return Check("validate", status, f"{lead}{more}", figures)
-
-
 def _load(path: str, dtype: str) -> tuple[Any, Check]:
     from verifier.engine.model import load
     from verifier.errors import ModelFormatError
+    from verifier.format.positions import locate_in_file
 
     try:
         model = load(Path(path), dtype)
     except ModelFormatError as exc:
+        place = locate_in_file(path, [exc.pointer])[exc.pointer]
         return None, Check(
             "load",
             FAIL,
             f"{exc.pointer or '/'}: {exc.message}",
-            {"pointer": exc.pointer, "expected": exc.expected, "found": exc.found, "rule": exc.rule},
+            {
+                "pointer": exc.pointer,
+                "expected": exc.expected,
+                "found": exc.found,
+                "rule": exc.rule,
+                "line": place.line,
+                "column": place.column,
+            },
         )
     shape = f"{model.in_size} -> {model.out_size}, {len(model.layers)} layers, {dtype}"
     figures = {
@@ -239,6 +220,25 @@ def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> tuple[
     actual_stream = model.run(xs)
     actual_frame = model.run_frames(xs)
     return Outputs(expected_frame, expected_stream, actual_frame, actual_stream), mismatches
+
+
+def _with_statistics(
+    check: Check, expected: np.ndarray, actual: np.ndarray, origin: str, reference_kind: str
+) -> Check:
+    """The check with its reference kind, error statistics and the per-step series the HTML report draws."""
+    from verifier.checks.errorstats import error_series, error_statistics
+
+    atol, rtol = check.figures["atol"], check.figures["rtol"]
+    return replace(
+        check,
+        figures={
+            **check.figures,
+            "tolerance_origin": origin,
+            "reference": reference_kind,
+            "stats": error_statistics(expected, actual, rtol=rtol),
+            "series": error_series(expected, actual, atol=atol, rtol=rtol),
+        },
+    )
 
 
 def _skipped(names: Sequence[str], reason: str) -> list[Check]:
@@ -310,7 +310,7 @@ def verify_file(
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
     spec = options.against or (entry.factory if entry is not None else None)
     reference = describe_reference(spec, "--against" if options.against else "the manifest")
-    checks: list[Check] = [_validate_check(path)]
+    checks: list[Check] = [validate_check(path)]
     model, load_check = _load(path, dtype)
     runner = model
     if model is not None and options.backend != "engine":
@@ -348,32 +348,32 @@ def verify_file(
                 )
         numeric = [
             not_the_chain(
-                replace(
-                    check,
-                    figures={
-                        **check.figures,
-                        "tolerance_origin": tolerances.origin,
-                        "reference": kinds[check.name],
-                    },
-                ),
-                mismatches,
+                _with_statistics(check, expected, actual, tolerances.origin, kinds[check.name]), mismatches
             )
-            for check in (
-                check_agreement(
-                    "numeric-frame",
+            for check, expected, actual in (
+                (
+                    check_agreement(
+                        "numeric-frame",
+                        outputs.expected_frame,
+                        outputs.actual_frame,
+                        atol=tolerances.frame[0],
+                        rtol=tolerances.frame[1],
+                        dtype=dtype,
+                    ),
                     outputs.expected_frame,
                     outputs.actual_frame,
-                    atol=tolerances.frame[0],
-                    rtol=tolerances.frame[1],
-                    dtype=dtype,
                 ),
-                check_agreement(
-                    "numeric-stream",
+                (
+                    check_agreement(
+                        "numeric-stream",
+                        outputs.expected_stream,
+                        outputs.actual_stream,
+                        atol=tolerances.stream[0],
+                        rtol=tolerances.stream[1],
+                        dtype=dtype,
+                    ),
                     outputs.expected_stream,
                     outputs.actual_stream,
-                    atol=tolerances.stream[0],
-                    rtol=tolerances.stream[1],
-                    dtype=dtype,
                 ),
             )
         ]

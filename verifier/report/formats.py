@@ -7,18 +7,27 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+from verifier.report.locations import check_locations
+from verifier.report.stats import statistics_markdown
 from verifier.report.strict import strict
 
-FORMATS = ("text", "json", "markdown", "junit")
+FORMATS = ("text", "json", "markdown", "junit", "github", "sarif", "html")
+# Formatters in their own modules, imported on use (the HTML report needs matplotlib).
+_MODULE_FORMATS = {
+    "github": ("verifier.report.github", "format_github"),
+    "sarif": ("verifier.report.sarif", "format_sarif"),
+    "html": ("verifier.report.html", "format_html"),
+}
 
 _TEXT_LABEL = {PASS: "ok  ", FAIL: "FAIL", WARN: "warn", SKIP: "skip"}
 _MD_LABEL = {PASS: "✅ pass", FAIL: "❌ **fail**", WARN: "⚠️ warn", SKIP: "⏭️ skip"}
 
 
-def _counts_line(run: RunResult) -> str:
+def counts_line(run: RunResult) -> str:
     counts = run.counts()
     files_failed = sum(f.failed for f in run.files)
     verdict = "FAILED" if run.failed else "passed"
@@ -35,12 +44,12 @@ def _figures_text(check: Check) -> str:
 def format_text(run: RunResult, *, verbosity: int = 0) -> str:
     """Plain lines: every check (``verbosity`` 0), failures only (-1), or with their figures (1)."""
     lines: list[str] = []
-    groups: list[tuple[str, tuple[Check, ...], bool, str | None]] = [
-        (_file_title(f), f.checks, f.failed, (f.reference or {}).get("summary")) for f in run.files
+    groups: list[tuple[str, str | None, tuple[Check, ...], bool, str | None]] = [
+        (_file_title(f), f.path, f.checks, f.failed, (f.reference or {}).get("summary")) for f in run.files
     ]
     if run.suite:
-        groups.append(("all models together", run.suite, any(c.failed for c in run.suite), None))
-    for title, checks, failed, reference in groups:
+        groups.append(("all models together", None, run.suite, any(c.failed for c in run.suite), None))
+    for title, path, checks, failed, reference in groups:
         shown = [c for c in checks if verbosity >= 0 or c.status in (FAIL, WARN)]
         if verbosity < 0 and not shown:
             continue
@@ -52,7 +61,10 @@ def format_text(run: RunResult, *, verbosity: int = 0) -> str:
             lines.append(f"  {_TEXT_LABEL[check.status]} {check.name:<{width}}  {check.summary}")
             if verbosity > 0 and check.figures:
                 lines.append(f"       {' ' * width}  {_figures_text(check)}")
-    lines.append(_counts_line(run))
+            if path is not None and check.name in ("validate", "load"):
+                # Unindented, so editors and CI logs turn path:line:col into a link.
+                lines += [loc.compiler_form() for loc in check_locations(path, check) if loc.line is not None]
+    lines.append(counts_line(run))
     return "\n".join(lines) + "\n"
 
 
@@ -115,6 +127,7 @@ def format_markdown(run: RunResult) -> str:
         ]
         out += [f"| `{c.name}` | {_MD_LABEL[c.status]} | {_md_escape(c.summary)} |" for c in f.checks]
         out += ["", "</details>"]
+    out += statistics_markdown(run)
     machine = run.machine
     tool = run.tool
     out += [
@@ -184,6 +197,10 @@ FORMATTERS: dict[str, Callable[[RunResult], str]] = {
 def format_report(run: RunResult, fmt: str, *, verbosity: int = 0) -> str:
     if fmt == "text":
         return format_text(run, verbosity=verbosity)
+    if fmt in _MODULE_FORMATS:
+        module, name = _MODULE_FORMATS[fmt]
+        formatter: Callable[[RunResult], str] = getattr(import_module(module), name)
+        return formatter(run)
     try:
         return FORMATTERS[fmt](run)
     except KeyError:

@@ -1,0 +1,233 @@
+"""What CI systems read: ``verify validate`` (the pre-commit hook), GitHub annotations and job summary,
+and SARIF 2.1.0 for code scanning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from verifier.checks.results import FAIL, PASS, Check, FileResult, RunResult
+from verifier.cli import main
+from verifier.format.rules import RULES
+from verifier.report.github import format_github
+from verifier.report.sarif import sarif_log
+
+BAD = (
+    "{\n"
+    '  "in_shape": [null, 4],\n'
+    '  "layers": [\n'
+    '    {"type": "dense", "activation": "linear", "shape": [null, 2],\n'
+    '     "weights": [[[1, 2], [3, 4], [5, 6], [7, 8]], [0, 0]]}\n'
+    "  ]\n"
+    "}\n"
+)
+GOOD = (
+    '{"in_shape": [null, 2], "layers": [{"type": "dense", "activation": "tanh", "shape": [null, 1], '
+    '"weights": [[[0.5], [0.25]], [0.0]]}]}'
+)
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch) -> tuple[str, str]:
+    monkeypatch.chdir(tmp_path)
+    Path("bad.json").write_text(BAD)
+    Path("good.json").write_text(GOOD)
+    return "good.json", "bad.json"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+# ------------------------------------------------------------------------------------------ verify validate
+
+
+def test_validate_only_exits_0_on_a_good_file(capsys, files):
+    code, out, _ = run(capsys, "validate", files[0])
+    assert code == 0
+    assert "good.json: ok" in out
+
+
+def test_validate_only_exits_1_and_prints_path_line_col_rule(capsys, files):
+    code, out, _ = run(capsys, "validate", *files)
+    assert code == 1
+    assert "\nbad.json:4:23: RTN-E106 /layers/0/activation: " in out
+
+
+def test_validate_only_imports_neither_torch_nor_the_engine(files):
+    script = (
+        "import sys\nfrom verifier.cli import main\ncode = main(['validate', 'bad.json'])\n"
+        "print(code, 'torch' in sys.modules, '_verifier_engine' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-3:] == ["1", "False", "False"]
+
+
+def test_verify_without_files_checks_the_manifest_models(capsys, files):
+    Path("verifier.json").write_text(json.dumps({"models": [{"name": "Tiny", "file": "good.json"}]}))
+    code, out, _ = run(capsys, "--no-timing", "--rss-copies", "0", "--steps", "8")
+    assert code == 0, out
+    assert "good.json (Tiny): ok" in out
+
+
+def test_verify_without_files_or_manifest_is_a_usage_error(capsys, files):
+    code, _, err = run(capsys)
+    assert code == 2
+    assert "FILE is required without a manifest" in err
+
+
+# ------------------------------------------------------------------------------------------------- GitHub
+
+
+def test_github_format_annotates_the_finding_at_its_line_and_column(capsys, files):
+    code, out, _ = run(capsys, "validate", "--format", "github", *files)
+    assert code == 1
+    annotations = [line for line in out.splitlines() if line.startswith("::")]
+    assert len(annotations) == 1
+    assert annotations[0].startswith(
+        "::error file=bad.json,line=4,col=23,title=RTN-E106::/layers/0/activation: "
+    )
+
+
+def test_github_format_warns_on_a_warning_check_and_escapes_workflow_syntax():
+    check = Check("plugin-state", "warn", "differs by 50%\nsee: docs", {})
+    run_result = RunResult((FileResult("dir,a:b.json", (check,)),))
+    line = format_github(run_result).splitlines()[0]
+    assert line == "::warning file=dir%2Ca%3Ab.json,title=verify/plugin-state::differs by 50%25%0Asee: docs"
+
+
+def test_github_format_appends_the_markdown_report_to_the_step_summary(capsys, files, monkeypatch):
+    summary = Path("summary.md")
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run(capsys, "bad.json", "--no-manifest", "--no-timing", "--rss-copies", "0", "--format", "github")
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert "rtneural-verifier: checks failed" in text
+    assert "| `bad.json` |" in text
+
+
+def test_other_formats_leave_the_step_summary_alone(capsys, files, monkeypatch):
+    summary = Path("summary.md")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run(capsys, "validate", "bad.json")
+    assert not summary.exists()
+
+
+# -------------------------------------------------------------------------------------------------- SARIF
+
+
+def _sarif(capsys, *files: str) -> dict:
+    code, out, _ = run(capsys, "validate", "--format", "sarif", *files)
+    assert code == 1
+    return json.loads(out)
+
+
+def test_sarif_is_version_2_1_0_with_the_rule_catalogue_as_driver_rules(capsys, files):
+    log = _sarif(capsys, *files)
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    ids = [rule["id"] for rule in rules]
+    assert set(RULES) <= set(ids)
+    assert "verify/numeric-stream" in ids
+    assert len(ids) == len(set(ids))
+    for rule in rules:
+        assert rule["shortDescription"]["text"]
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+    levels = {r["id"]: r["defaultConfiguration"]["level"] for r in rules}
+    assert levels["RTN-E106"] == "error"
+    assert all(levels[i] == "warning" for i in RULES if i.startswith("RTN-W"))
+
+
+def test_sarif_results_point_at_their_rule_line_and_column(capsys, files):
+    log = _sarif(capsys, *files)
+    run_log = log["runs"][0]
+    rules = run_log["tool"]["driver"]["rules"]
+    (result,) = run_log["results"]
+    assert result["ruleId"] == "RTN-E106"
+    assert rules[result["ruleIndex"]]["id"] == "RTN-E106"
+    assert result["level"] == "error"
+    assert result["message"]["text"].startswith("/layers/0/activation: ")
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "bad.json", "uriBaseId": "%SRCROOT%"}
+    assert location["region"] == {"startLine": 4, "startColumn": 23}
+
+
+def test_sarif_puts_a_failing_check_without_a_place_on_line_1_of_its_file():
+    check = Check("numeric-stream", FAIL, "max abs error 0.3", {})
+    log = sarif_log(
+        RunResult((FileResult("models/a.json", (Check("validate", PASS, "no findings", {}), check)),))
+    )
+    (result,) = log["runs"][0]["results"]
+    assert result["ruleId"] == "verify/numeric-stream"
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+
+
+def test_sarif_meets_the_structural_requirements_of_the_2_1_0_schema(capsys, files):
+    """The parts of the SARIF 2.1.0 schema our log uses (the schema itself is not fetchable at test time:
+    the log was checked once against the full schema, see docs/ci/README.md)."""
+    log = _sarif(capsys, *files)
+    assert set(log) <= {"$schema", "version", "runs"}
+    for run_log in log["runs"]:
+        assert set(run_log) <= {"tool", "results", "invocations", "columnKind"}
+        driver = run_log["tool"]["driver"]
+        assert isinstance(driver["name"], str)
+        assert driver["name"]
+        for rule in driver["rules"]:
+            assert set(rule) <= {
+                "id",
+                "name",
+                "shortDescription",
+                "fullDescription",
+                "defaultConfiguration",
+                "properties",
+            }
+        for result in run_log["results"]:
+            assert set(result) <= {"ruleId", "ruleIndex", "level", "message", "locations"}
+            assert result["level"] in ("none", "note", "warning", "error")
+            assert isinstance(result["message"]["text"], str)
+            for location in result.get("locations", []):
+                region = location["physicalLocation"]["region"]
+                assert region["startLine"] >= 1
+                assert region["startColumn"] >= 1
+        assert run_log["columnKind"] in ("utf16CodeUnits", "unicodeCodePoints")
+        assert all(isinstance(i["executionSuccessful"], bool) for i in run_log["invocations"])
+
+
+# ------------------------------------------------------------------------------------------------- render
+
+
+def test_render_writes_a_json_report_in_another_format_with_the_run_verdict(capsys, files):
+    run(
+        capsys,
+        "bad.json",
+        "--no-manifest",
+        "--no-timing",
+        "--rss-copies",
+        "0",
+        "--format",
+        "json",
+        "-o",
+        "r.json",
+    )
+    code, direct, _ = run(
+        capsys, "bad.json", "--no-manifest", "--no-timing", "--rss-copies", "0", "--format", "github"
+    )
+    assert code == 1
+    code, rendered, _ = run(capsys, "render", "r.json", "--format", "github")
+    assert code == 1
+    assert rendered == direct
+
+
+def test_render_of_an_unreadable_report_is_a_usage_error(capsys, files):
+    code, _, err = run(capsys, "render", "good.json", "--format", "sarif")
+    assert code == 2
+    assert "not a verify JSON report" in err

@@ -1,0 +1,99 @@
+"""Line and column of a JSON pointer in the file's bytes, and the ``path:line:col: RULE message`` output.
+
+Every expected position below is counted by hand in the text shown.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from verifier.cli import main
+from verifier.format.positions import Position, locate, locate_in_file, position_from_message
+
+DOC = b"""{
+  "in_shape": [null, 4],
+  "layers": [
+    {"type": "dense", "weights": [[1, 2], [3, 4]]},
+    {"type": "d]\\"[{", "shape": [null, 2], "weights": [1.5, 2, 3]}
+  ]
+}"""
+
+
+@pytest.mark.parametrize(
+    ("pointer", "line", "column"),
+    [
+        ("", 1, 1),
+        ("/in_shape", 2, 3),  # a member is shown at its key
+        ("/in_shape/1", 2, 22),
+        ("/layers/0/weights/1/1", 4, 47),
+        ("/layers/1/shape", 5, 24),  # after a string holding brackets, a brace and an escaped quote
+        ("/layers/1/weights/2", 5, 64),
+    ],
+)
+def test_a_pointer_resolves_to_its_line_and_column(pointer, line, column):
+    assert locate(DOC, [pointer])[pointer] == Position(line, column)
+
+
+def test_a_missing_key_resolves_to_the_object_that_should_hold_it():
+    assert locate(DOC, ["/layers/1/epsilon"])["/layers/1/epsilon"] == Position(5, 5)
+
+
+def test_an_index_past_the_end_resolves_to_the_array():
+    assert locate(DOC, ["/layers/7"])["/layers/7"] == Position(3, 13)
+    assert locate(DOC, ["/layers/1/weights/3"])["/layers/1/weights/3"] == Position(5, 55)
+
+
+def test_columns_count_characters_not_bytes_and_skip_a_byte_order_mark():
+    data = '\ufeff{"näme": 1, "x": 2}'.encode()
+    assert locate(data, ["/x"])["/x"] == Position(1, 13)
+
+
+def test_escaped_pointer_tokens_name_keys_with_slash_and_tilde():
+    data = b'{"a/b": 1, "c~d": 2}'
+    found = locate(data, ["/a~1b", "/c~0d"])
+    assert found == {"/a~1b": Position(1, 2), "/c~0d": Position(1, 12)}
+
+
+def test_broken_bytes_give_the_start_of_the_file_not_an_exception():
+    assert locate(b'{"layers": [1, 2', ["/layers/5"])["/layers/5"] == Position(1, 1)
+    assert locate(b"\xff\xfe", ["/a"])["/a"] == Position(1, 1)
+    assert locate_in_file("/nonexistent/model.json", ["/a"])["/a"] == Position(1, 1)
+
+
+def test_a_json_syntax_error_is_placed_where_its_message_says():
+    assert position_from_message("invalid JSON at line 12 column 7: Expecting ','") == Position(12, 7)
+
+
+def test_a_pointer_after_a_large_array_is_found_without_parsing_the_array(monkeypatch):
+    big = json.dumps({"layers": [{"weights": [[0.5] * 200_000]}, {"type": "dense"}]}).encode()
+    parsed: list[int] = []
+    real_loads = json.loads
+
+    def recording_loads(text, *args, **kwargs):
+        parsed.append(len(text))
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", recording_loads)
+    found = locate(big, ["/layers/1/type", "/layers/0/weights/0/199999"])
+    assert found["/layers/1/type"].column == big.index(b'"type"') + 1
+    assert found["/layers/0/weights/0/199999"].column == big.rindex(b"0.5") + 1
+    assert max(parsed) < 20  # only keys were decoded
+
+
+def test_verify_prints_each_finding_as_path_line_col_rule(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        "{\n"
+        '  "in_shape": [null, 4],\n'
+        '  "layers": [\n'
+        '    {"type": "dense", "activation": "linear", "shape": [null, 2],\n'
+        '     "weights": [[[1, 2], [3, 4], [5, 6], [7, 8]], [0, 0]]}\n'
+        "  ]\n"
+        "}\n"
+    )
+    code = main([str(bad), "--no-manifest", "--no-timing", "--rss-copies", "0"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"\n{bad}:4:23: RTN-E106 /layers/0/activation: " in out

@@ -1,0 +1,23 @@
+"""The checks ``verify`` runs, by their stable names (reports, baselines, SARIF rules and pytest items key
+on them), in the order they run on a file, then the checks over the whole run."""
+
+from __future__ import annotations
+
+FILE_CHECKS: dict[str, str] = {
+    "validate": "Schema and structural rules (the RTN-… findings).",
+    "load": "The file loads in the engine, which refuses what RTNeural would refuse, crash on or misread.",
+    "numeric-frame": "Engine vs PyTorch, one step from zero state per call.",
+    "numeric-stream": "Engine vs PyTorch, state carried from step to step.",
+    "plugin-state": "What the plugin's call pattern gets vs what PyTorch computes.",
+    "parameters": "Parameter count: JSON vs PyTorch vs the manifest.",
+    "widths": "Input, output and layer widths vs the manifest and PyTorch.",
+    "latency": "Per-inference latency (p99) against the manifest's budget.",
+    "memory": "Bytes the engine holds for the model (cross-checked with RSS).",
+}
+RUN_CHECKS: dict[str, str] = {
+    "memory-total": "The manifest's models together against the memory budget.",
+}
+BASELINE_CHECK: dict[str, str] = {
+    "baseline": "No regression against the baseline report (parameters, error, p50 latency).",
+}
+CHECKS: dict[str, str] = {**FILE_CHECKS, **RUN_CHECKS, **BASELINE_CHECK}

@@ -1,0 +1,424 @@
+"""``--format html``: one self-contained page (inline CSS and SVG, nothing fetched) for a reviewer.
+
+Per model: the check table, the error statistics, and three plots -- the worst error of every time step per
+call pattern against the tolerance there, a histogram of the element errors, and the latency percentiles
+against the budget. Then the memory of all models against the shared budget, and the deltas against the
+baseline when the run has one. Every plot is drawn by matplotlib's SVG backend (the ``html`` extra), imported
+only here, and sits in a ``<figure class="plot" data-model=… data-chart=…>`` so tests and scripts can find it.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from verifier.checks.results import FAIL, PASS, SKIP, WARN, FileResult, RunResult
+from verifier.errors import VerifierError
+from verifier.report.stats import number, place, snr, statistics_rows
+
+CHARTS = ("error-steps", "error-histogram", "latency")
+_COLOURS = {"frame": "#1f77b4", "stream": "#ff7f0e", "budget": "#d62728", "tolerance": "#d62728"}
+_STATUS_CLASS = {PASS: "pass", FAIL: "fail", WARN: "warn", SKIP: "skip"}
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;
+background:#f6f8fa}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:0 0 8px} h3{font-size:15px;margin:16px 0 6px}
+section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:16px 20px;margin:16px 0}
+.verdict.fail{color:#cf222e} .verdict.pass{color:#1a7f37}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa;font-weight:600} td.num{text-align:right;
+font-variant-numeric:tabular-nums;white-space:nowrap}
+.badge{display:inline-block;min-width:38px;text-align:center;border-radius:10px;padding:0 8px;font-size:12px;
+font-weight:600} .badge.pass{background:#dafbe1;color:#1a7f37} .badge.fail{background:#ffebe9;color:#cf222e}
+.badge.warn{background:#fff8c5;color:#9a6700} .badge.skip{background:#eaeef2;color:#57606a}
+.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:12px;margin-top:12px}
+figure.plot{margin:0;border:1px solid #eaeef2;border-radius:6px;padding:6px;background:#fff}
+figure.plot svg{width:100%;height:auto;display:block} figcaption{font-size:12px;color:#57606a;padding:2px 4px}
+code{font-size:12px} td:first-child code{white-space:nowrap}
+footer{color:#57606a;font-size:12px;margin:16px 0}
+"""
+
+
+class HtmlReportError(VerifierError):
+    """The HTML report cannot be drawn (matplotlib is not installed)."""
+
+
+def require_matplotlib() -> None:
+    """Raise :class:`HtmlReportError` with the install command when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise HtmlReportError(
+            "the HTML report draws its plots with matplotlib, which is not installed: "
+            "pip install 'rtneural-verifier[html]'"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------- plotting
+
+
+@contextmanager
+def _figure(width: float = 4.6, height: float = 2.8) -> Iterator[Any]:
+    from matplotlib.figure import Figure
+
+    # A Figure without pyplot: no global backend state, nothing opened on a display.
+    yield Figure(figsize=(width, height), layout="constrained")
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    # Text stays text (small, searchable); a fixed hash salt keeps the output identical run to run.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "rtneural-verifier"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _empty(fig: Any, message: str) -> None:
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, color="#57606a")
+
+
+def _numeric_figures(result: FileResult) -> dict[str, Mapping[str, Any]]:
+    found: dict[str, Mapping[str, Any]] = {}
+    for pattern in ("frame", "stream"):
+        check = result.check(f"numeric-{pattern}")
+        if check is not None and check.status in (PASS, FAIL) and check.figures.get("series"):
+            found[pattern] = check.figures
+    return found
+
+
+def _error_steps_plot(result: FileResult) -> str:
+    numeric = _numeric_figures(result)
+    with _figure() as fig:
+        series = {p: f["series"] for p, f in numeric.items() if f["series"].get("steps")}
+        positive = [v for s in series.values() for v in s["max_abs_error"] if v > 0]
+        if not series:
+            _empty(fig, "no numeric comparison (see the check table)")
+        else:
+            ax = fig.add_subplot()
+            floor = min(positive) / 10 if positive else 1e-12
+            drawn_tolerance: list[list[float]] = []
+            identical = len(series) == 2 and series["frame"] == series["stream"]
+            for pattern, s in series.items():
+                if identical and pattern == "stream":
+                    continue  # the same line twice would hide one of them
+                values = [max(v, floor) for v in s["max_abs_error"]]
+                label = "frame = stream error" if identical else f"{pattern} error"
+                width = 1.6 if pattern == "frame" else 0.9  # stream drawn thinner, on top: both stay visible
+                ax.plot(s["steps"], values, color=_COLOURS[pattern], lw=width, label=label)
+                if s["allowed"] not in drawn_tolerance:
+                    drawn_tolerance.append(s["allowed"])
+                    ax.plot(
+                        s["steps"],
+                        s["allowed"],
+                        color=_COLOURS["tolerance"],
+                        ls="--",
+                        lw=1.0,
+                        label="tolerance" if len(drawn_tolerance) == 1 else f"tolerance ({pattern})",
+                    )
+            ax.set_yscale("log")
+            ax.set_xlabel("time step")
+            ax.set_ylabel("max |error| in the step")
+            ax.grid(True, which="major", alpha=0.3)
+            _legend(fig)
+            if not positive:
+                ax.set_title("outputs identical (error 0)", fontsize=9)
+        return _svg(fig)
+
+
+def _histogram_plot(result: FileResult) -> str:
+    numeric = _numeric_figures(result)
+    with _figure() as fig:
+        hists = {p: f["series"].get("histogram") for p, f in numeric.items()}
+        hists = {p: h for p, h in hists.items() if h and h.get("counts")}
+        if not hists:
+            _empty(fig, "no error to histogram" if numeric else "no numeric comparison")
+        else:
+            ax = fig.add_subplot()
+            identical = len(hists) == 2 and hists["frame"] == hists["stream"]
+            for pattern, h in hists.items():
+                if identical and pattern == "stream":
+                    continue
+                label = "frame = stream" if identical else pattern
+                width = 1.8 if pattern == "frame" else 1.0
+                ax.stairs(h["counts"], h["edges"], color=_COLOURS[pattern], lw=width, label=label)
+            atol = next(iter(numeric.values())).get("atol")
+            if atol:
+                ax.axvline(atol, color=_COLOURS["tolerance"], ls="--", lw=1.0, label=f"atol {atol:g}")
+            ax.set_xscale("log")
+            ax.set_xlabel("|error| of an element")
+            ax.set_ylabel("elements")
+            ax.grid(True, alpha=0.3)
+            _legend(fig)
+        return _svg(fig)
+
+
+def _latency_plot(result: FileResult) -> str:
+    check = result.check("latency")
+    figures = check.figures if check is not None else {}
+    with _figure(height=2.2) as fig:
+        patterns = [p for p in ("frame", "stream") if isinstance(figures.get(p), Mapping)]
+        if not patterns:
+            _empty(fig, f"latency not measured: {check.summary if check else 'no latency check'}")
+            return _svg(fig)
+        ax = fig.add_subplot()
+        for row, pattern in enumerate(patterns):
+            lat = figures[pattern]
+            lo, hi = lat["min_ns"] / 1000, lat["max_ns"] / 1000
+            ax.plot([lo, hi], [row, row], color="#8c959f", lw=1.0)
+            ax.plot(
+                lat["p50_ns"] / 1000, row, "o", color=_COLOURS[pattern], label="p50" if row == 0 else None
+            )
+            ax.plot(lat["p99_ns"] / 1000, row, "D", color="#24292f", ms=5, label="p99" if row == 0 else None)
+        budget = figures.get("budget_p99_ns")
+        if budget:
+            ax.axvline(
+                budget / 1000, color=_COLOURS["budget"], ls="--", lw=1.2, label=f"budget {budget / 1e6:g} ms"
+            )
+        ax.set_yticks(range(len(patterns)), [f"{p}\n(reset each)" if p == "frame" else p for p in patterns])
+        ax.set_ylim(-0.6, len(patterns) - 0.4)
+        ax.set_xscale("log")
+        ax.set_xlabel("µs per inference (line: min to max)")
+        ax.grid(True, axis="x", alpha=0.3)
+        _legend(fig)
+        return _svg(fig)
+
+
+def _memory_plot(run: RunResult) -> str:
+    total = next((c for c in run.suite if c.name == "memory-total"), None)
+    by_model: dict[str, float] = {}
+    budget = None
+    if total is not None and total.figures.get("by_model"):
+        by_model = {k: float(v) for k, v in total.figures["by_model"].items()}
+        budget = total.figures.get("budget_bytes")
+    else:
+        for f in run.files:
+            memory = f.check("memory")
+            if memory is not None and "bytes_held" in memory.figures:
+                by_model[f.model or f.path] = float(memory.figures["bytes_held"])
+    with _figure(width=9.0, height=1.3 + 0.22 * len(by_model)) as fig:
+        if not by_model:
+            _empty(fig, "no memory figures (no file loaded)")
+            return _svg(fig)
+        ax = fig.add_subplot()
+        names = list(by_model)
+        mib = [by_model[n] / 2**20 for n in names]
+        colours = [f"C{i % 10}" for i in range(len(names))]
+        ax.barh(range(len(names)), mib, color=colours)
+        # The last bar stacks the models in the same colours: how the total is made up, against the budget.
+        starts = [sum(mib[:i]) for i in range(len(names))]
+        ax.barh([len(names)] * len(names), mib, left=starts, color=colours, edgecolor="white")
+        total_mib = sum(mib)
+        ax.set_yticks(range(len(names) + 1), [*names, "all together"])
+        if budget:
+            ax.axvline(
+                budget / 2**20,
+                color=_COLOURS["budget"],
+                ls="--",
+                lw=1.2,
+                label=f"budget {budget / 2**20:g} MiB",
+            )
+            over = total_mib / (budget / 2**20) - 1
+            note = f"{total_mib:.2f} MiB: {abs(over):.1%} {'over' if over > 0 else 'under'} the budget"
+        else:
+            note = f"{total_mib:.2f} MiB"
+        ax.annotate(
+            note, (total_mib, len(names)), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
+        )
+        ax.set_xlim(0, max(total_mib, (budget or 0) / 2**20) * 1.22)
+        ax.invert_yaxis()
+        ax.set_xlabel("MiB held by the engine")
+        ax.grid(True, axis="x", alpha=0.3)
+        if budget:
+            _legend(fig)
+        return _svg(fig)
+
+
+def _legend(fig: Any) -> None:
+    """Above the axes, never over the data."""
+    fig.legend(loc="outside upper center", ncols=4, fontsize=7, frameon=False)
+
+
+# --------------------------------------------------------------------------------------------- the page
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge {_STATUS_CLASS[status]}">{_e(status)}</span>'
+
+
+def _plot(model: str, chart: str, caption: str, svg: str) -> str:
+    return (
+        f'<figure class="plot" data-model="{_e(model)}" data-chart="{_e(chart)}">{svg}'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def _check_table(result: FileResult) -> str:
+    rows = "".join(
+        f"<tr><td><code>{_e(c.name)}</code></td><td>{_badge(c.status)}</td><td>{_e(c.summary)}</td></tr>"
+        for c in result.checks
+    )
+    return f"<table><tr><th>check</th><th>result</th><th>details</th></tr>{rows}</table>"
+
+
+def _stats_table(run: RunResult, result: FileResult) -> str:
+    rows = [r for r in statistics_rows(run) if r.path == result.path]
+    if not rows:
+        return ""
+    cells = []
+    for r in rows:
+        s, a, rel = r.stats, r.stats.get("abs", {}), r.stats.get("rel", {})
+        values = [a.get("max"), a.get("mean"), a.get("median"), a.get("p99"), rel.get("max"), rel.get("p99")]
+        cells.append(
+            f"<tr><td>{_e(r.pattern)}</td>"
+            + "".join(f'<td class="num">{number(v)}</td>' for v in values)
+            + f'<td>{_e(place(s.get("worst_abs_at")))}</td><td class="num">{number(s.get("min_atol"))}</td>'
+            f'<td class="num">{number(s.get("min_rtol"))}</td><td class="num">{_e(snr(s))}</td>'
+            f'<td class="num">{r.atol:g} / {r.rtol:g}</td></tr>'
+        )
+    head = (
+        "<tr><th>call</th><th>abs max</th><th>abs mean</th><th>abs median</th><th>abs p99</th>"
+        "<th>rel max</th><th>rel p99</th><th>worst at</th><th>min atol</th><th>min rtol</th><th>SNR</th>"
+        "<th>atol / rtol</th></tr>"
+    )
+    return f"<h3>Error statistics</h3><table>{head}{''.join(cells)}</table>"
+
+
+def _reference(result: FileResult) -> str:
+    summary = (getattr(result, "reference", None) or {}).get("summary")
+    return f'<p class="reference">reference: {_e(summary)}</p>' if summary else ""
+
+
+def _model_section(run: RunResult, result: FileResult) -> str:
+    name = result.model or result.path
+    verdict = FAIL if result.failed else PASS
+    plots = "".join(
+        (
+            _plot(name, "error-steps", "worst error per time step vs tolerance", _error_steps_plot(result)),
+            _plot(name, "error-histogram", "distribution of element errors", _histogram_plot(result)),
+            _plot(name, "latency", "latency percentiles vs budget", _latency_plot(result)),
+        )
+    )
+    return (
+        f'<section class="model" data-model="{_e(name)}"><h2>{_badge(verdict)} {_e(name)} '
+        f"<code>{_e(result.path)}</code></h2>{_reference(result)}{_check_table(result)}"
+        f"{_stats_table(run, result)}"
+        f'<div class="plots">{plots}</div></section>'
+    )
+
+
+def _delta(before: Any, now: Any) -> str:
+    if not isinstance(before, (int, float)) or not isinstance(now, (int, float)):
+        return "—"
+    if before == 0:
+        return "±0" if now == 0 else "new"
+    return f"{100 * (now / before - 1):+.1f}%"
+
+
+def _baseline_section(run: RunResult) -> str:
+    rows = []
+    labels = {
+        "parameters": "parameters (JSON)",
+        "numeric-frame": "max abs error, frame",
+        "numeric-stream": "max abs error, stream",
+        "latency_frame_p50_ns": "p50 latency ns, frame",
+        "latency_stream_p50_ns": "p50 latency ns, stream",
+    }
+    for f in run.files:
+        check = f.check("baseline")
+        if check is None:
+            continue
+        for key, label in labels.items():
+            pair = check.figures.get(key)
+            if not isinstance(pair, Mapping):
+                continue
+            rows.append(
+                f"<tr><td>{_e(f.model or f.path)}</td><td>{_e(label)}</td>"
+                f'<td class="num">{_e(_fmt(pair.get("before")))}</td>'
+                f'<td class="num">{_e(_fmt(pair.get("now")))}</td>'
+                f'<td class="num">{_delta(pair.get("before"), pair.get("now"))}</td>'
+                f"<td>{_badge(check.status)}</td></tr>"
+            )
+    if not rows:
+        return ""
+    return (
+        '<section id="baseline"><h2>Against the baseline '
+        f"<code>{_e(run.settings.get('baseline') or '')}</code></h2>"
+        "<table><tr><th>model</th><th>figure</th><th>baseline</th><th>now</th><th>change</th>"
+        f"<th>verdict</th></tr>{''.join(rows)}</table></section>"
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _summary_section(run: RunResult) -> str:
+    rows = "".join(
+        f"<tr><td>{_e(f.model or '—')}</td><td><code>{_e(f.path)}</code></td>"
+        f"<td>{_badge(FAIL if f.failed else PASS)}</td>"
+        f"<td>{_e(', '.join(c.name for c in f.checks if c.failed) or '—')}</td></tr>"
+        for f in run.files
+    )
+    suite = "".join(
+        f"<tr><td><code>{_e(c.name)}</code></td><td>{_badge(c.status)}</td><td>{_e(c.summary)}</td></tr>"
+        for c in run.suite
+    )
+    suite_table = (
+        "<h3>All models together</h3><table><tr><th>check</th><th>result</th><th>details</th></tr>"
+        f"{suite}</table>"
+        if suite
+        else ""
+    )
+    return (
+        '<section id="summary"><h2>Files</h2><table><tr><th>model</th><th>file</th><th>result</th>'
+        f"<th>failing checks</th></tr>{rows}</table>{suite_table}"
+        '<h3>Memory</h3><div class="plots">'
+        f"{_plot('all', 'memory', 'memory held vs budget', _memory_plot(run))}</div></section>"
+    )
+
+
+def format_html(run: RunResult) -> str:
+    """The whole page as one string."""
+    require_matplotlib()
+    counts = run.counts()
+    verdict = FAIL if run.failed else PASS
+    title = "checks failed" if run.failed else "all checks passed"
+    tool, machine = run.tool, run.machine
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>rtneural-verifier: {title}</title><style>{_CSS}</style></head><body><main>",
+        f'<header><h1 class="verdict {verdict}">rtneural-verifier: {title}</h1>',
+        f"<p>{len(run.files)} file(s); {counts[PASS]} checks passed, {counts[FAIL]} failed, "
+        f"{counts[WARN]} warnings, {counts[SKIP]} skipped. dtype {_e(run.settings.get('dtype', '?'))}, "
+        f"{_e(run.settings.get('steps', '?'))} steps, seed {_e(run.settings.get('seed', '?'))}.</p></header>",
+        _summary_section(run),
+        _baseline_section(run),
+        *(_model_section(run, f) for f in run.files),
+        f"<footer>{_e(tool.get('name', 'rtneural-verifier'))} {_e(tool.get('version', ''))} · backend "
+        f"{_e(tool.get('backend', '?'))} · {_e(machine.get('cpu', '?'))}, "
+        f"{_e(machine.get('cores_logical', '?'))} cores · Python {_e(machine.get('python', '?'))}</footer>",
+        "</main></body></html>\n",
+    ]
+    return "".join(parts)

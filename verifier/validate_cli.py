@@ -1,0 +1,61 @@
+"""``verify validate [--format F] FILE...``: schema and structural rules only, for pre-commit and editors.
+
+Nothing but :mod:`verifier.format` runs (no torch, no engine), so it starts in a fraction of a second and
+can run on every commit. Exit status: 0 no error finding (warnings are shown, not fatal), 1 an error
+finding, 2 a usage error -- the same meaning as ``verify``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+FORMATS = ("text", "github", "sarif", "json", "markdown", "junit")
+
+
+def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = parser_class(
+        prog="verify validate",
+        description="Validate RTNeural keras-json files against the schema and the structural rules only "
+        "(no torch, no engine). Every finding is printed as path:line:col: RULE message.",
+        epilog="Exit status: 0 no error finding, 1 an error finding, 2 usage error.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="model files (globs are expanded here too)")
+    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    return parser
+
+
+def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.ArgumentParser]) -> int:
+    from verifier import __version__
+    from verifier.checks.results import FileResult, RunResult
+    from verifier.checks.validation import validate_check
+    from verifier.cli import EXIT_FAILED, EXIT_OK, UsageError, expand_files
+    from verifier.report.formats import format_report
+
+    args = build_parser(parser_class).parse_args(argv)
+    files = expand_files(args.files)
+    result = RunResult(
+        tuple(FileResult(path, (validate_check(path),)) for path in files),
+        tool={"name": "rtneural-verifier", "version": __version__, "backend": "none (validate only)"},
+        machine={
+            "cpu": "",
+            "cores_logical": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "platform": "",
+        },
+        settings={"dtype": "float32", "steps": 1, "seed": 0, "validate_only": True},
+    )
+    text = format_report(result, args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {args.output}: {exc}") from None
+    else:
+        stdout.write(text)
+    return EXIT_FAILED if result.failed else EXIT_OK
