@@ -1,9 +1,10 @@
 """The RTNeural conformance corpus through our engine: one test per manifest case and numeric type.
 
 keras-json cases load the corpus file directly; torch-state-dict cases rebuild the PyTorch module from the
-state_dict, export it with ``verifier.pytorch.export`` and load the export -- so those cases test the exporter's
-transforms (FORMAT.md §7/§10) and the engine together. Cases RTNeural runs only through C++ helpers with
-no keras-json form (strided conv, ConvTranspose1d) must be refused by the exporter, naming the module.
+state_dict, export it with ``verifier.pytorch.export`` and load the export -- so those cases test the
+exporter's transforms (FORMAT.md §7/§10) and the engine together. Cases RTNeural runs only through C++
+helpers with no keras-json form (strided conv, ConvTranspose1d) must be refused by the exporter,
+naming the module.
 
 Each test prints its worst absolute error (``pytest tests/test_conformance.py -rA`` shows it in the
 "PASSES" section) and records it as the ``max_abs_error`` property for a junit report.

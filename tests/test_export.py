@@ -1,5 +1,5 @@
-"""verifier.pytorch.export: every format transform pinned, every refusal named, files byte-stable, and round trips
-through the engine that match the torch module streamed the way RTNeural streams it.
+"""verifier.pytorch.export: every format transform pinned, every refusal named, files byte-stable, and round
+trips through the engine that match the torch module streamed the way RTNeural streams it.
 
 Round-trip tolerances (engine vs ``verifier.reference.stream``, which runs the module in float64 torch;
 measured with ``pytest tests/test_export.py -s -k engine``, 17 modules x stream/frames, inputs in [-2, 2]):

@@ -31,10 +31,7 @@ def test_import_verifier_imports_neither_torch_nor_numpy_nor_the_engine():
 
 
 def test_verify_help_imports_neither_torch_nor_numpy_nor_the_engine():
-    code = (
-        "from verifier.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
-    )
+    code = "from verifier.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
     assert _modules_after(code) == set()
 
 
@@ -48,7 +45,8 @@ def test_public_names_resolve_to_the_functions_not_their_modules():
 
     for name in ("export", "validate", "load", "reference", "compare"):
         value = getattr(verifier, name)
-        assert callable(value) and value.__name__ == name, name
+        assert callable(value), name
+        assert value.__name__ == name
     assert verifier.Finding.__module__ == "verifier.format.findings"
 
 

@@ -2,8 +2,8 @@
 in torch, exported, validated, loaded in the native engine and compared with PyTorch.
 
 A failure shrinks to the smallest architecture that still fails and prints it as one line of JSON (paste it
-into ``verifier.testing.strategies.modules(json.loads(...))``), with the step and the first JSON layer whose engine
-output leaves the tolerance. Example counts come from the Hypothesis profile (tests/conftest.py).
+into ``verifier.testing.strategies.modules(json.loads(...))``), with the step and the first JSON layer whose
+engine output leaves the tolerance. Example counts come from the Hypothesis profile (tests/conftest.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""verifier.pytorch.reference: the JSON rebuilt in torch, and torch modules streamed the way RTNeural streams them.
+"""verifier.pytorch.reference: the JSON rebuilt in torch, and torch modules streamed the way RTNeural streams
+them.
 
 Both sides here are float64 torch: reference(export(m)) undoes the export's transforms with stock torch
 layers, stream(m) runs m's own layers. They differ only by summation order (e.g. one LSTM bias vs two), so

@@ -3,8 +3,8 @@
     python tools/measure.py tolerance --models 500      # engine error vs depth/width, fitted coefficient
     python tools/measure.py detection --examples 200    # per known export mistake: how it was caught
 
-Both draw generated models from verifier.testing.strategies with a fixed Hypothesis seed (derandomized), so the same
-command prints the same figures on the same code. Nothing here is used by the verifier at run time.
+Both draw generated models from verifier.testing.strategies with a fixed Hypothesis seed (derandomized), so
+the same command prints the same figures on the same code. Nothing here is used by the verifier at run time.
 """
 
 from __future__ import annotations

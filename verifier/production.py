@@ -51,8 +51,8 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 class _Chain(nn.Module):
     """Linear/LSTM layers run in ``export_order``; an LSTM's ``(output, state)`` tuple is unwrapped.
 
-    Subclasses only build their submodules; ``export_order`` (the contract with ``verifier.pytorch.export``) is the
-    single statement of the forward order, so the module and its export cannot disagree.
+    Subclasses only build their submodules; ``export_order`` (the contract with ``verifier.pytorch.export``)
+    is the single statement of the forward order, so the module and its export cannot disagree.
     """
 
     export_order: Sequence[str] = ()

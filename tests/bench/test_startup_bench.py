@@ -33,4 +33,5 @@ def test_startup(benchmark, name):
     if len(_means) == len(COMMANDS):
         base = _means["import numpy"]
         for other in ("import verifier", "verify --help"):
-            print(f"\n{other}: {_means[other] * 1e3:.1f} ms median = {_means[other] / base:.2f}x import numpy")
+            ratio = _means[other] / base
+            print(f"\n{other}: {_means[other] * 1e3:.1f} ms median = {ratio:.2f}x import numpy")

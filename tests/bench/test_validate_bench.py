@@ -1,5 +1,5 @@
-"""How long ``verifier.format.validate`` takes: a valid 1M-parameter model (the "validates in under a second" figure)
-and every file of fixtures/bad (the slowest is the one to quote).
+"""How long ``verifier.format.validate`` takes: a valid 1M-parameter model (the "validates in under a second"
+figure) and every file of fixtures/bad (the slowest is the one to quote).
 
 Run with ``tox -e bench`` or
 ``pytest tests/bench/test_validate_bench.py --benchmark-enable --benchmark-only``.

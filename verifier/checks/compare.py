@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -65,7 +66,7 @@ def compare(expected: ArrayLike, actual: ArrayLike, atol: float, rtol: float = 0
         return Comparison(True, atol, rtol, 0.0, 0.0, (), None, None, 0, 0, math.nan, math.nan)
     worst = _worst_flat_index(error)
     index = tuple(int(i) for i in np.unravel_index(worst, e.shape))
-    failing_steps = np.flatnonzero(failing.reshape(e.shape[0], -1).any(axis=1)) if e.ndim else []
+    failing_steps: Any = np.flatnonzero(failing.reshape(e.shape[0], -1).any(axis=1)) if e.ndim else []
     return Comparison(
         passed=not bool(failing.any()),
         atol=atol,

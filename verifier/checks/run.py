@@ -400,7 +400,7 @@ def verify_file(
 
             numeric = [  # each pattern against its own tolerance (a stream's is wider)
                 annotate([check], model, path, torch_module, xs, atol=tol[0], rtol=tol[1])[0]
-                for check, tol in zip(numeric, (tolerances.frame, tolerances.stream))
+                for check, tol in zip(numeric, (tolerances.frame, tolerances.stream), strict=True)
             ]
         checks += numeric
         checks.append(

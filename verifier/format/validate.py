@@ -26,8 +26,9 @@ The rules are catalogued in :mod:`verifier.format.rules` (``python -m verifier.f
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -291,7 +292,7 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
                 expected=f"key {key!r}",
                 found="no such key",
             )
-            for key in error.validator_value
+            for key in cast(list[str], error.validator_value)
             if isinstance(instance, dict) and key not in instance
         ]
     if keyword == "type" or (keyword == "oneOf" and _wrong_kind(instance)):
@@ -335,7 +336,7 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
                 where,
                 f"layer {path[1]}: RTNeural does not know the layer type {instance!r} and silently "
                 "drops the entry; remove it or export a supported layer",
-                expected="one of " + ", ".join(error.validator_value),
+                expected="one of " + ", ".join(cast(list[str], error.validator_value)),
                 found=repr(instance),
             )
         ]
@@ -429,7 +430,7 @@ def _expected_type(error: ValidationError) -> str:
 
 
 def _schema_text(error: ValidationError) -> str:
-    return str(error.schema.get("description") or f"{error.validator} {error.validator_value!r}")[:200]
+    return str(_schema_of(error).get("description") or f"{error.validator} {error.validator_value!r}")[:200]
 
 
 def _weights_description(doc: Any, path: list[Any]) -> str:
@@ -447,8 +448,13 @@ def _weights_description(doc: Any, path: list[Any]) -> str:
     return weights.get("description", "the weights do not have the layout this layer type needs")
 
 
+def _schema_of(error: ValidationError) -> Mapping[str, Any]:
+    """The (sub)schema that failed; ours are all objects (jsonschema also allows booleans)."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
 def _count_expected(error: ValidationError) -> str:
-    bounds = error.schema
+    bounds = _schema_of(error)
     low, high = bounds.get("minItems"), bounds.get("maxItems")
     if "not" in bounds:
         return "2 or 4 arrays"

@@ -15,9 +15,9 @@ every recurrent and convolution layer carrying state from zero. In particular:
 Only modules of exactly the supported classes are exported: a subclass may override ``forward`` and
 compute something the weights alone do not describe. A custom container declares the order of its
 submodules with an ``export_order`` attribute; it is trusted to run them as a plain chain (in the streaming
-sense above). ``verifier.pytorch.reference`` declares its layout wrappers (causal padding around an ``nn.Conv1d``,
-the output sequence of a batch-first ``nn.LSTM``/``nn.GRU``, the feature axis of ``nn.BatchNorm1d`` and
-``nn.PReLU``) this way, which is why ``export(reference(doc))`` gives back ``doc``.
+sense above). ``verifier.pytorch.reference`` declares its layout wrappers (causal padding around an
+``nn.Conv1d``, the output sequence of a batch-first ``nn.LSTM``/``nn.GRU``, the feature axis of
+``nn.BatchNorm1d`` and ``nn.PReLU``) this way, which is why ``export(reference(doc))`` gives back ``doc``.
 """
 
 from __future__ import annotations

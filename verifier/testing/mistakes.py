@@ -234,6 +234,7 @@ def detection(bad: Mapping[str, Any], module: Any, xs: np.ndarray, dtype: str = 
     from verifier.format.validate import validate
     from verifier.pytorch.reference import frames, reference, stream
 
+    bad = dict(bad)  # the readers take a dict (and never modify it)
     if any(f.severity == "error" for f in validate(bad)):
         return Detection("validate")
     try:

@@ -74,7 +74,8 @@ class Bounds:
 
 
 def architecture_schema() -> dict[str, Any]:
-    """The architecture schema, found by its ``$id`` (verifier.format.schema; a shared object: do not mutate)."""
+    """The architecture schema, found by its ``$id`` (verifier.format.schema; a shared object: do not
+    mutate)."""
     from verifier.format.schema import schema
 
     return schema(ARCHITECTURE_SCHEMA_ID)
@@ -395,8 +396,8 @@ class CorruptedExport:
 
 @st.composite
 def corrupted_exports(draw: st.DrawFn, mistake: str) -> CorruptedExport:
-    """Generated models exported with *mistake* (a name from verifier.testing.mistakes.MISTAKES) made on a drawn
-    entry. Cases where the mistake cannot change the maths (a 1x1 kernel, one group, identical gate
+    """Generated models exported with *mistake* (a name from verifier.testing.mistakes.MISTAKES) made on a
+    drawn entry. Cases where the mistake cannot change the maths (a 1x1 kernel, one group, identical gate
     blocks...) are rejected with ``assume`` and the reason recorded as a Hypothesis event, so they are
     never counted as detected."""
     from hypothesis import assume, event
