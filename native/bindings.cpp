@@ -16,6 +16,7 @@
 #include "json_value.h"
 #include "kernels.h"
 #include "loader.h"
+#include "reader_bindings.h"
 
 namespace py = pybind11;
 
@@ -107,7 +108,7 @@ using Array = py::array_t<T, py::array::c_style>;
 template <typename T>
 class Engine {
 public:
-    explicit Engine(py::handle document) : loaded_(rtv::load_keras_json<T>(to_json(document))) {
+    explicit Engine(py::handle document) : loaded_(load(document)) {
         // FORMAT.md §3: RTNeural's state starts uninitialised; ours starts as after reset().
         model().reset();
     }
@@ -204,6 +205,12 @@ public:
     }
 
 private:
+    // A Document (read_json) is loaded from its C++ tree as is; a Python dict is converted first.
+    static rtv::LoadedModel<T> load(py::handle document) {
+        if (const rtv::Json* parsed = rtv::parsed_document(document)) return rtv::load_keras_json<T>(*parsed);
+        return rtv::load_keras_json<T>(to_json(document));
+    }
+
     rtv::Model<T>& model() { return loaded_.model; }
 
     // engine.py validates first; this keeps a direct caller from reading out of bounds.
@@ -267,6 +274,7 @@ PYBIND11_MODULE(_verifier_engine, m) {
         py::arg("bytes"), py::arg("repeats"),
         "Median bytes per second at which one core reads a cache-warm array of `bytes` bytes.");
 
+    rtv::bind_reader(m);
     m.attr("MAX_DEPTH") = kMaxDepth;
     m.attr("MAX_DECLARED_SIZE") = rtv::kMaxDeclaredSize;
     bind_engine<float>(m, "Model32");

@@ -22,7 +22,7 @@ except ImportError as missing:  # the usual cause: importing the source tree, wh
         "(`pip install .`, or `pip install --no-build-isolation -e .` for development)"
     ) from missing
 from verifier.errors import ModelFormatError
-from verifier.format.document import read_document
+from verifier.format.document import Document, read
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
 
@@ -101,8 +101,9 @@ class Model:
         return np.ascontiguousarray(array, dtype=self._dtype)
 
 
-def load(source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: str = "float32") -> Model:
-    """Load a keras-json model (path, JSON text, bytes or dict) into the engine.
+def load(source: str | os.PathLike[str] | dict[str, Any] | bytes | Document, dtype: str = "float32") -> Model:
+    """Load a keras-json model (path, JSON text, bytes, dict, or a :class:`Document` already read) into the
+    engine. A ``Document`` read from text is loaded from its C++ tree: nothing is parsed again.
 
     Raises :class:`ModelFormatError` (with ``pointer``, ``expected``, ``found`` and ``source``) for every
     document RTNeural would refuse, crash on, or silently misread.
@@ -110,9 +111,10 @@ def load(source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: str = "
     name = np.dtype(dtype).name if isinstance(dtype, np.dtype | type) else dtype
     if name not in _NATIVE:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    document, source_name = read_document(source)
+    document = read(source)
+    source_name = document.name
     try:
-        native = _NATIVE[name](document)
+        native = _NATIVE[name](document.native if document.native is not None else document.tree)
     except _engine.FormatError as error:
         pointer, message, expected, found = error.args
         raise ModelFormatError(

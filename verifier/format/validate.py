@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import relevance
 
 from verifier.errors import ModelFormatError
+from verifier.format.document import Document, read
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.rules import RULES
 from verifier.format.schema import registry, schema, structural_variant
@@ -54,9 +55,10 @@ _KEYWORD_PRIORITY = {"required": 0, "type": 1, "enum": 2, "const": 2}
 
 
 def validate(
-    source: str | os.PathLike[str] | bytes | dict[str, Any], *, limits: Limits | None = None
+    source: str | os.PathLike[str] | bytes | dict[str, Any] | Document, *, limits: Limits | None = None
 ) -> list[Finding]:
-    """Findings for ``source`` (a path, JSON text, bytes or a parsed dict), errors first.
+    """Findings for ``source`` (a path, JSON text, bytes, a parsed dict or a :class:`Document` already
+    read), errors first.
 
     Never raises for bad input: an unreadable file is a finding too. ``limits`` defaults to :class:`Limits`.
     """
@@ -100,7 +102,9 @@ def check_document(doc: Any, limits: Limits) -> list[Finding]:
 
 def _check_size(source: Any, limits: Limits) -> Finding | None:
     size: int | None = None
-    if isinstance(source, bytes):
+    if isinstance(source, Document):
+        size = source.size
+    elif isinstance(source, bytes):
         size = len(source)
     elif isinstance(source, str) and source.lstrip().startswith("{"):
         size = len(source.encode("utf-8", "surrogatepass"))
@@ -121,10 +125,8 @@ def _check_size(source: Any, limits: Limits) -> Finding | None:
 
 
 def _read(source: Any) -> tuple[Any, Finding | None]:
-    from verifier.format.document import read_document
-
     try:
-        doc, _name = read_document(source)
+        doc = read(source).tree
     except ModelFormatError as error:
         return None, _from_format_error(error)
     except OSError as error:

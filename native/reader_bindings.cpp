@@ -1,0 +1,103 @@
+// Binding of the reader. A Document keeps the parsed JSON in C++: the engine builds a model from it (once per
+// copy, without reading text again), and `to_python()` builds the Python tree only for the code that needs one.
+#include "reader_bindings.h"
+
+#include <memory>
+#include <string_view>
+
+#include "json_reader.h"
+
+namespace py = pybind11;
+
+namespace rtv {
+namespace {
+
+struct Document {
+    Json root;
+    std::size_t source_bytes = 0;
+};
+
+// Depth is bounded by the reader (kMaxReadDepth), so recursion is safe here.
+py::object to_python(const Json& v) {
+    switch (v.kind()) {
+        case Json::Kind::Null: return py::none();
+        case Json::Kind::Bool: return py::bool_(v.as_bool());
+        case Json::Kind::Number: {
+            const double x = v.as_number();
+            if (v.is_integer_literal()) return py::reinterpret_steal<py::object>(PyLong_FromDouble(x));
+            return py::reinterpret_steal<py::object>(PyFloat_FromDouble(x));
+        }
+        case Json::Kind::String: {
+            const std::string& s = v.as_string();
+            return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr));
+        }
+        case Json::Kind::Array: {
+            const auto& items = v.as_array();
+            PyObject* list = PyList_New(static_cast<Py_ssize_t>(items.size()));
+            if (list == nullptr) throw py::error_already_set();
+            auto owned = py::reinterpret_steal<py::object>(list);
+            for (std::size_t i = 0; i < items.size(); ++i)
+                PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), to_python(items[i]).release().ptr());
+            return owned;
+        }
+        case Json::Kind::Object: {
+            py::dict dict;
+            for (const auto& [key, value] : v.as_object()) {
+                auto name = py::reinterpret_steal<py::object>(
+                    PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), nullptr));
+                if (!name) throw py::error_already_set();
+                dict[name] = to_python(value);
+            }
+            return std::move(dict);
+        }
+    }
+    return py::none();
+}
+
+}  // namespace
+
+const Json* parsed_document(py::handle obj) {
+    if (!py::isinstance<Document>(obj)) return nullptr;
+    return &obj.cast<const Document&>().root;
+}
+
+void bind_reader(py::module_& m) {
+    // ReadError(rule, pointer, message, expected, found): verifier.format.document re-raises it as a
+    // ModelFormatError with the same rule id.
+    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> read_error;
+    read_error.call_once_and_store_result(
+        [&]() { return py::object(py::exception<ReadError>(m, "ReadError", PyExc_ValueError)); });
+    py::register_exception_translator([](std::exception_ptr error) {
+        try {
+            if (error) std::rethrow_exception(error);
+        } catch (const ReadError& e) {
+            py::tuple args = py::make_tuple(e.rule, e.pointer, std::string(e.what()), e.expected, e.found);
+            PyErr_SetObject(read_error.get_stored().ptr(), args.ptr());
+        }
+    });
+
+    py::class_<Document>(m, "Document", "A keras-json document parsed in C++ (make one with read_json).")
+        .def_readonly("source_bytes", &Document::source_bytes)
+        .def("to_python", [](const Document& d) { return to_python(d.root); },
+             "The document as Python dict/list/str/int/float/bool/None (built on each call).");
+
+    m.def(
+        "read_json",
+        [](py::buffer data, std::size_t max_depth) {
+            py::buffer_info info = data.request();
+            const std::string_view text(static_cast<const char*>(info.ptr),
+                                        static_cast<std::size_t>(info.size * info.itemsize));
+            auto document = std::make_unique<Document>();
+            document->source_bytes = text.size();
+            {
+                py::gil_scoped_release release;
+                document->root = read_json(text, max_depth);
+            }
+            return document;
+        },
+        py::arg("data"), py::arg("max_depth") = kMaxReadDepth,
+        "Parse UTF-8 JSON bytes into a Document; ReadError(rule, pointer, message, expected, found) if malformed.");
+    m.attr("MAX_READ_DEPTH") = kMaxReadDepth;
+}
+
+}  // namespace rtv
