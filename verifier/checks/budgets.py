@@ -8,6 +8,8 @@ injected figures, without timing anything.
 from __future__ import annotations
 
 import gc
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -282,24 +284,57 @@ def measure_rss_per_copy(load: Callable[[], Any], copies: int = 50) -> RssMeasur
     return RssMeasurement(copies, before, after)
 
 
-def _rss_of_copies(path: str, dtype: str, copies: int) -> RssMeasurement:
-    from verifier.engine.model import load
-    from verifier.format.document import read_document
+# The fresh process of the RSS cross-check: Python with no site packages and the engine module only (no
+# numpy, no verifier, no torch), so that it starts in tens of milliseconds. It reads and parses the file once
+# in C++ and loads every copy from that one C++ document: no copy parses JSON again.
+_RSS_CHILD = """
+import os, sys
+sys.path[:0] = sys.argv[1].split(os.pathsep)
+import _verifier_engine as engine
+path, dtype, copies = sys.argv[2], sys.argv[3], int(sys.argv[4])
+with open(path, "rb") as handle:
+    document = engine.read_json(handle.read())
+make = {"float32": engine.Model32, "float64": engine.Model64}[dtype]
+if os.path.exists("/proc/self/statm"):
+    page = os.sysconf("SC_PAGE_SIZE")
+    def rss():
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * page
+else:
+    import psutil
+    rss = lambda: psutil.Process().memory_info().rss
+make(document)  # one copy loaded and dropped: one-time costs are paid before the first reading
+before = rss()
+held = [make(document) for _ in range(copies)]
+after = rss()
+print(before, after)
+"""
 
-    doc, _ = read_document(path)
-    return measure_rss_per_copy(lambda: load(doc, dtype), copies)
+
+def _child_path() -> str:
+    import _verifier_engine
+    import psutil
+
+    folders = {os.path.dirname(os.path.dirname(psutil.__file__)), os.path.dirname(_verifier_engine.__file__)}
+    return os.pathsep.join(sorted(folders))
 
 
 def measure_rss_in_fresh_process(path: str, dtype: str, copies: int = 50) -> RssMeasurement:
-    """:func:`measure_rss_per_copy` for the model file ``path``, in a freshly spawned interpreter.
+    """RSS growth over ``copies`` engine copies of the model file ``path``, in a fresh interpreter.
 
-    A fresh process has no freed memory to recycle, so RSS growth is the copies' own footprint.
+    A fresh process has no freed memory to recycle, so RSS growth is the copies' own footprint (the engine's
+    objects only: no Python wrapper around them). Copies are loaded from one C++ document: the file is
+    parsed once in that process, never per copy. Raises ``RuntimeError`` when the process fails.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    import subprocess
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_rss_of_copies, path, dtype, copies).result()
+    command = [sys.executable, "-I", "-S", "-c", _RSS_CHILD, _child_path(), path, dtype, str(copies)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"the RSS cross-check process failed (exit {done.returncode}): {last}")
+    before, after = (int(word) for word in done.stdout.split())
+    return RssMeasurement(copies, before, after)
 
 
 # RSS also counts the Python wrapper objects, malloc headers and page granularity, so it is only expected to

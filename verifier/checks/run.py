@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from importlib import import_module
 from multiprocessing import get_context
@@ -98,10 +99,10 @@ def resolve_against(spec: str) -> Callable[[], Any]:
 # --------------------------------------------------------------------------------------------- per step
 
 
-def _validate_check(path: str) -> Check:
+def _validate_check(source: Any) -> Check:
     from verifier.format.validate import validate
 
-    findings = validate(path)
+    findings = validate(source)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     figures = {
@@ -127,12 +128,12 @@ def _validate_check(path: str) -> Check:
     return Check("validate", status, f"{lead}{more}", figures)
 
 
-def _load(path: str, dtype: str) -> tuple[Any, Check]:
+def _load(source: Any, dtype: str) -> tuple[Any, Check]:
     from verifier.engine.model import load
     from verifier.errors import ModelFormatError
 
     try:
-        model = load(path, dtype)
+        model = load(source, dtype)
     except ModelFormatError as exc:
         return None, Check(
             "load",
@@ -153,7 +154,7 @@ def _load(path: str, dtype: str) -> tuple[Any, Check]:
     return model, Check("load", PASS, shape, figures)
 
 
-def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> Outputs:
+def _outputs(model: Any, source: Any, torch_module: Any, xs: np.ndarray) -> Outputs:
     import torch
 
     from verifier.pytorch.reference import frames, reference, stream
@@ -162,7 +163,7 @@ def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> Output
         expected_frame = frames(torch_module, xs, torch.float64)
         expected_stream = stream(torch_module, xs, torch.float64)
     else:
-        rebuilt = reference(path, torch.float64)
+        rebuilt = reference(source, torch.float64)
         expected_stream = rebuilt(xs).numpy()
         expected_frame = rebuilt(xs[:, None, :])[:, 0].numpy()  # a batch of T one-step sequences
     model.reset()
@@ -171,12 +172,23 @@ def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> Output
     return Outputs(expected_frame, expected_stream, actual_frame, actual_stream)
 
 
+def _read_once(path: str) -> Any:
+    """The file's :class:`~verifier.format.document.Document`, or ``path`` itself when it cannot be read."""
+    from verifier.errors import ModelFormatError
+    from verifier.format.document import read
+
+    try:
+        return read(path)
+    except ModelFormatError:
+        return path
+
+
 def _skipped(names: Sequence[str], reason: str) -> list[Check]:
     return [Check(name, SKIP, reason, {}) for name in names]
 
 
 def _tolerance(
-    options: Options, manifest: Manifest | None, entry: ModelEntry | None, dtype: str, path: str
+    options: Options, manifest: Manifest | None, entry: ModelEntry | None, dtype: str, source: Any
 ) -> tuple[float, float, str]:
     if options.atol is not None or options.rtol is not None:
         return options.atol or 0.0, options.rtol or 0.0, "command line"
@@ -189,7 +201,7 @@ def _tolerance(
         from verifier.checks.tolerance import tolerance_for
         from verifier.format.document import read_document
 
-        atol, rtol = tolerance_for(read_document(path)[0], dtype)
+        atol, rtol = tolerance_for(read_document(source)[0], dtype)
         return atol, rtol, "verifier.checks.tolerance (model depth and width)"
     except Exception:  # the tolerance model is advisory; the fixed default is always available
         atol, rtol = DEFAULT_TOLERANCE[dtype]
@@ -204,8 +216,12 @@ def verify_file(
     """Every check on one model file. Never raises for a bad file: problems are failing checks."""
     entry = manifest.entry_for(path) if manifest is not None else None
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
-    checks: list[Check] = [_validate_check(path)]
-    model, load_check = _load(path, dtype)
+    # The file is read and parsed once (in C++): validate, load, the tolerance model and the JSON rebuild all
+    # take this one document. A file that cannot be read is passed on as its path, so that each step
+    # reports the reader's finding in its own words.
+    source = _read_once(path)
+    checks: list[Check] = [_validate_check(source)]
+    model, load_check = _load(source, dtype)
     checks.append(load_check)
     later = ["numeric-frame", "numeric-stream", "plugin-state", "parameters", "widths", "latency", "memory"]
     if model is None:
@@ -215,13 +231,13 @@ def verify_file(
 
     spec = options.against or (entry.factory if entry is not None else None)
     torch_module = None
-    atol, rtol, origin = _tolerance(options, manifest, entry, dtype, path)
+    atol, rtol, origin = _tolerance(options, manifest, entry, dtype, source)
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
     # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
     try:
         torch_module = resolve_against(spec)() if spec else None
         xs = random_inputs(options.steps, model.in_size, options.seed)
-        outputs = _outputs(model, path, torch_module, xs)
+        outputs = _outputs(model, source, torch_module, xs)
         numeric = [
             replace(check, figures={**check.figures, "tolerance_origin": origin})
             for check in (
@@ -288,6 +304,8 @@ def verify_file(
         )
     )
 
+    if not isinstance(source, str):
+        source.drop_tree()  # the Python view of a large file is not kept through timing and the RSS check
     if options.timing:
         steps = options.timing_steps or (manifest and manifest.latency_steps) or DEFAULT_TIMING_STEPS
         warmup = (
@@ -295,7 +313,8 @@ def verify_file(
             if options.warmup is not None
             else (manifest and manifest.latency_warmup) or DEFAULT_WARMUP
         )
-        frame, stream = measure_latency(model, steps=steps, warmup=warmup, seed=options.seed)
+        with _timing_turn():
+            frame, stream = measure_latency(model, steps=steps, warmup=warmup, seed=options.seed)
         checks.append(check_latency(frame, stream, entry.latency_budget_p99_ns if entry else None))
     else:
         checks.append(Check("latency", SKIP, "timing disabled (--no-timing)", {}))
@@ -311,6 +330,32 @@ def verify_file(
 
 
 # --------------------------------------------------------------------------------------------- the run
+
+# Set in each --jobs worker by _start_worker (process-wide by nature: it is the worker's own lock handle).
+_TIMING_LOCK: Any = None
+
+
+def _start_worker(timing_lock: Any, counter: Any, jobs: int) -> None:
+    """A ``--jobs`` worker: its own core when there are as many cores as workers, and one lock shared by all
+    workers so that at most one of them times at once.
+
+    Latency is what one core does with a model; a second worker timing (or running torch) on the same core
+    would be measured with it. Pinning keeps the other workers' validation and torch work off the timing
+    core; the lock keeps two timed loops from competing for the shared cache and memory bandwidth.
+    """
+    global _TIMING_LOCK
+    _TIMING_LOCK = timing_lock
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    with counter.get_lock():
+        slot = counter.value
+        counter.value += 1
+    if cores and jobs <= len(cores):
+        os.sched_setaffinity(0, {cores[slot % len(cores)]})
+
+
+def _timing_turn() -> Any:
+    """The context in which this process may time: the workers' shared lock, or nothing when serial."""
+    return _TIMING_LOCK if _TIMING_LOCK is not None else nullcontext()
 
 
 def memory_total(files: Sequence[FileResult], manifest: Manifest) -> Check:
@@ -347,7 +392,13 @@ def verify_files(
     results: dict[int, FileResult] = {}
     if jobs > 1 and len(paths) > 1:
         # spawn, not fork: a forked child inherits torch's thread pools mid-state and can deadlock in them.
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        context = get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(context.Lock(), context.Value("i", 0), jobs),
+        ) as pool:
             futures = {pool.submit(verify_file, p, options, manifest): i for i, p in enumerate(paths)}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
