@@ -183,6 +183,11 @@ def _read_once(path: str) -> Any:
         return path
 
 
+def _drop_tree(source: Any) -> None:
+    if not isinstance(source, str):
+        source.drop_tree()
+
+
 def _skipped(names: Sequence[str], reason: str) -> list[Check]:
     return [Check(name, SKIP, reason, {}) for name in names]
 
@@ -221,6 +226,7 @@ def verify_file(
     # reports the reader's finding in its own words.
     source = _read_once(path)
     checks: list[Check] = [_validate_check(source)]
+    _drop_tree(source)  # rebuilt from the C++ document if the tolerance model or the JSON rebuild need it
     model, load_check = _load(source, dtype)
     checks.append(load_check)
     later = ["numeric-frame", "numeric-stream", "plugin-state", "parameters", "widths", "latency", "memory"]
@@ -232,6 +238,8 @@ def verify_file(
     spec = options.against or (entry.factory if entry is not None else None)
     torch_module = None
     atol, rtol, origin = _tolerance(options, manifest, entry, dtype, source)
+    if spec:
+        source = path  # a torch module is the reference: nothing reads the document again
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
     # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
     try:
@@ -304,8 +312,8 @@ def verify_file(
         )
     )
 
-    if not isinstance(source, str):
-        source.drop_tree()  # the Python view of a large file is not kept through timing and the RSS check
+    _drop_tree(source)
+    del source  # the loaded model is all the later checks need: the document is not held through timing
     if options.timing:
         steps = options.timing_steps or (manifest and manifest.latency_steps) or DEFAULT_TIMING_STEPS
         warmup = (

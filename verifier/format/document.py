@@ -15,6 +15,7 @@ for reading, so a path never blocks or streams forever.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import stat
@@ -48,7 +49,15 @@ class Document:
     @property
     def tree(self) -> dict[str, Any]:
         if self._tree is None:
-            self._tree = self.native.to_python()
+            # A million new floats in new lists would trigger the cyclic collector hundreds of times, each
+            # pass walking every object of the process (torch's included); none of them can be garbage.
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self._tree = self.native.to_python()
+            finally:
+                if enabled:
+                    gc.enable()
         return self._tree
 
     def drop_tree(self) -> None:
