@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -380,6 +381,11 @@ private:
                 while (p_ != end_ && digit(*p_)) ++p_;
             }
         }
+        if (integer) {
+            std::int64_t i = 0;
+            const auto [end, error] = std::from_chars(start, p_, i);
+            if (error == std::errc() && end == p_) return Json::integer(i);
+        }  // else beyond 64 bits: a double, like any other number
         double x = 0.0;
         const auto [ptr, ec] = std::from_chars(start, p_, x);
         if (ec == std::errc::result_out_of_range) {
@@ -393,7 +399,7 @@ private:
             note_non_finite("the number " + shown(text) + " overflows a double (RTNeural's parser refuses it)",
                             shown(text));
         }
-        return Json::number(x, integer);
+        return Json::number(x);
     }
 
     const char* begin_;

@@ -27,12 +27,17 @@ public:
         j.b_ = b;
         return j;
     }
-    // `integer`: the number was written without a fraction or exponent (a reader keeps the distinction so
-    // that a Python view of the document has int where the file has an integer).
-    static Json number(double x, bool integer = false) {
+    static Json number(double x) {
         Json j(Kind::Number);
         j.d_ = x;
-        j.integer_ = integer;
+        return j;
+    }
+    // A number written without a fraction or exponent that fits 64 bits: kept exactly, so that a Python view
+    // of the document has the int the file has (as_number() gives it as a double, like every number).
+    static Json integer(std::int64_t i) {
+        Json j(Kind::Number);
+        j.i_ = i;
+        j.integer_ = true;
         return j;
     }
     static Json string(std::string s) {
@@ -75,13 +80,14 @@ public:
 
     Kind kind() const noexcept { return kind_; }
     bool is_number() const noexcept { return kind_ == Kind::Number; }
-    bool is_integer_literal() const noexcept { return kind_ == Kind::Number && integer_; }
+    bool is_integer() const noexcept { return kind_ == Kind::Number && integer_; }
     bool is_string() const noexcept { return kind_ == Kind::String; }
     bool is_array() const noexcept { return kind_ == Kind::Array; }
     bool is_object() const noexcept { return kind_ == Kind::Object; }
 
     bool as_bool() const { return b_; }
-    double as_number() const { return d_; }
+    double as_number() const { return integer_ ? static_cast<double>(i_) : d_; }
+    std::int64_t as_integer() const { return i_; }  // only when is_integer()
     const std::string& as_string() const { return *s_; }
     const Array& as_array() const { return *a_; }
     Array& as_array() { return *a_; }
@@ -126,6 +132,7 @@ private:
     union {
         bool b_;
         double d_ = 0.0;
+        std::int64_t i_;
         std::string* s_;
         Array* a_;
         Object* o_;

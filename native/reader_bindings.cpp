@@ -23,9 +23,8 @@ py::object to_python(const Json& v) {
         case Json::Kind::Null: return py::none();
         case Json::Kind::Bool: return py::bool_(v.as_bool());
         case Json::Kind::Number: {
-            const double x = v.as_number();
-            if (v.is_integer_literal()) return py::reinterpret_steal<py::object>(PyLong_FromDouble(x));
-            return py::reinterpret_steal<py::object>(PyFloat_FromDouble(x));
+            if (v.is_integer()) return py::reinterpret_steal<py::object>(PyLong_FromLongLong(v.as_integer()));
+            return py::reinterpret_steal<py::object>(PyFloat_FromDouble(v.as_number()));
         }
         case Json::Kind::String: {
             const std::string& s = v.as_string();

@@ -210,3 +210,143 @@ def test_unreadable_and_oversized_files_name_their_rules(tmp_path, monkeypatch):
     path = tmp_path / "big.json"
     path.write_text(TEXT)
     assert _error(path).rule == "RTN-E301"
+
+
+# --- issue 9: every input answered, and only regular files read -------------------------------------------
+
+
+def test_a_4301_digit_integer_is_a_non_finite_number_finding_not_a_traceback():
+    # Python's int() refuses more than 4,300 digits with a ValueError; as a double the number overflows.
+    error = _error('{"in_shape": [null, ' + "9" * 4301 + "]}")
+    assert error.rule == "RTN-E005"
+    assert error.pointer == "/in_shape/1"
+    assert "4301 characters" in error.found
+
+
+def test_an_integer_beyond_a_double_is_refused_where_it_is():
+    assert _error('{"a": [1, -' + "1" * 400 + "]}").pointer == "/a/1"
+
+
+def test_an_integer_of_64_bits_is_read_exactly_as_an_int():
+    parsed, _ = read_document('{"a": -9223372036854775808, "b": 9007199254740993}')
+    assert parsed == {"a": -(2**63), "b": 2**53 + 1}
+    assert type(parsed["b"]) is int
+
+
+def test_a_tiny_number_underflows_to_zero_as_in_python():
+    assert read_document('{"a": 1e-400}')[0]["a"] == 0.0
+
+
+@pytest.mark.parametrize("escape", [r"\ud800", r"\udc00", r"\ud800\u0041", r"\ud800x"])
+def test_a_lone_surrogate_escape_is_a_syntax_finding(escape):
+    error = _error('{"layers": [], "' + escape + '": 1}')
+    assert error.rule == "RTN-E004"
+    assert "lone surrogate" in error.message
+    assert "column 17" in error.message  # the backslash of the escape
+
+
+def test_a_surrogate_pair_escape_is_one_character():
+    parsed, _ = read_document(r'{"\ud83c\udfb5": 1}')
+    assert list(parsed) == ["\U0001f3b5"]
+
+
+def test_a_str_holding_a_lone_surrogate_is_refused_as_not_utf8():
+    error = _error('{"\ud800": 1}')
+    assert error.rule == "RTN-E003"
+    assert error.found == "U+D800"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"a": 1,}', "Expecting property name enclosed in double quotes"),
+        ('{"a" 1}', "Expecting ':' delimiter"),
+        ('{"a": [1 2]}', "Expecting ',' delimiter"),
+        ('{"a": "x\ty"}', "Invalid control character at"),
+        ('{"a": "\\q"}', "Invalid \\escape"),
+        ('{"a": "\\u12"}', "Invalid \\uXXXX escape"),
+        ('{"a": "open}', "Unterminated string starting at"),
+        ('{"a": 01}', "Expecting ',' delimiter"),
+        ('{"a": -}', "Expecting value"),
+        ('{"a": 1} {}', "Extra data"),
+    ],
+)
+def test_syntax_errors_use_pythons_words(text, message):
+    error = _error(text)
+    assert error.rule == "RTN-E004"
+    assert message in error.message
+
+
+def test_a_syntax_error_after_a_nan_is_reported_as_the_syntax_error():
+    # Python's reader could not read such a file at all; the unreadable part is what to fix first.
+    assert _error('{"a": NaN, "b": [}').rule == "RTN-E004"
+
+
+def test_duplicate_keys_in_a_large_object_are_found():
+    members = ", ".join(f'"k{i}": {i}' for i in range(100))
+    assert _error("{" + members + ', "k50": 0}').pointer == "/k50"
+
+
+def test_the_native_reader_agrees_with_json_loads_on_a_real_export(production_exports):
+    path = production_exports / "dynamics_engine.json"
+    assert read_document(path)[0] == json.loads(path.read_bytes())
+
+
+def _refused_quickly(path) -> ModelFormatError:
+    """read_document(path) in a thread: a reader that blocks (a FIFO without writer) fails the test in 10 s
+    instead of hanging the suite."""
+    import threading
+
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            read_document(path)
+        except BaseException as error:  # handed to the test thread
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert outcome, f"reading {path} blocked"
+    assert isinstance(outcome[0], ModelFormatError), outcome[0]
+    return outcome[0]
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    error = _refused_quickly(fifo)
+    assert error.rule == "RTN-E001"
+    assert "FIFO" in error.message
+    assert "only regular files are read" in error.message
+
+
+def test_a_character_device_is_refused_without_reading(tmp_path):
+    from pathlib import Path
+
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero on this system")
+    error = _refused_quickly("/dev/zero")
+    assert error.rule == "RTN-E001"
+    assert "character device" in error.message
+
+
+def test_a_directory_is_refused_as_not_a_regular_file(tmp_path):
+    error = _error(tmp_path)
+    assert error.rule == "RTN-E001"
+    assert "directory" in error.message
+
+
+def test_a_dict_key_with_a_lone_surrogate_is_refused_at_its_parent():
+    error = _error({"layers": [{"\ud800": 1}]})
+    assert (error.rule, error.pointer) == ("RTN-E003", "/layers/0")
+    str(error).encode("utf-8")  # printable
+
+
+def test_a_dict_string_with_a_lone_surrogate_is_refused_where_it_is():
+    assert _error({"layers": [{"type": "dense\udc80"}]}).pointer == "/layers/0/type"

@@ -210,9 +210,12 @@ def _check_tree(doc: dict[str, Any], name: str) -> None:
                         found=repr(key),
                         source=name,
                     )
+                _check_encodable(key, pointer, name)
                 stack.append((value, f"{pointer}/{_escape(key)}", depth + 1))
         elif isinstance(node, list):
             stack.extend((value, f"{pointer}/{i}", depth + 1) for i, value in enumerate(node))
+        elif isinstance(node, str):
+            _check_encodable(node, pointer, name)
         elif isinstance(node, float) and not math.isfinite(node):
             raise ModelFormatError(
                 pointer,
@@ -222,6 +225,24 @@ def _check_tree(doc: dict[str, Any], name: str) -> None:
                 source=name,
                 rule="RTN-E005",
             )
+
+
+def _check_encodable(text: str, pointer: str, name: str) -> None:
+    """A str with a lone surrogate has no UTF-8 form: no file could hold it, the engine cannot take it, and
+    a message quoting it could not be printed. ``pointer`` is where it sits (its parent, for a key)."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ModelFormatError(
+            pointer,
+            f"a string holds a lone surrogate at character {error.start} (no UTF-8 form)",
+            rule="RTN-E003",
+            expected="UTF-8 text",
+            found=ascii(text[:40]),
+            source=name,
+        ) from None
 
 
 def _escape(key: str) -> str:
