@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from verifier.format.document import read
 
-# Peak RSS growth of one parse, in a fresh interpreter: the bytes are read first, so the growth counts them
-# (they are alive while the parse runs) but not the interpreter itself.
+# Peak RSS growth of one parse, in a fresh interpreter (Linux: /proc): the growth counts the bytes read (they
+# are alive while the parse runs) but not the interpreter itself.
 _PEAK = """
 import resource, sys
 def rss():
@@ -32,7 +33,10 @@ else:
 base = rss()
 with open(path, "rb") as handle:
     document = parse(handle.read())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+# VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would hold the peak of the process that started us.
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+print(peak - base)
 """
 
 
@@ -49,6 +53,8 @@ def largest(production_exports):
 
 
 def test_native_read_of_the_largest_export(benchmark, largest):
+    if not Path("/proc/self/status").exists():
+        pytest.skip("the peak is read from /proc (Linux)")
     document = benchmark(read, str(largest))
     assert document.native is not None
     size = largest.stat().st_size
