@@ -350,3 +350,30 @@ def test_a_dict_key_with_a_lone_surrogate_is_refused_at_its_parent():
 
 def test_a_dict_string_with_a_lone_surrogate_is_refused_where_it_is():
     assert _error({"layers": [{"type": "dense\udc80"}]}).pointer == "/layers/0/type"
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=("Cs",))),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(exclude_categories=("Cs",)), max_size=5), children, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@given(
+    st.dictionaries(st.text(max_size=5).filter(lambda k: k.isprintable()), _JSON_VALUES, max_size=4),
+    st.booleans(),
+)
+def test_the_native_reader_reads_what_json_dumps_writes_as_json_loads_does(doc, ascii_only):
+    text = json.dumps(doc, ensure_ascii=ascii_only, indent=1 if ascii_only else None)
+    parsed, _ = read_document(text.encode())
+    assert parsed == json.loads(text)
+    assert [type(v) for v in parsed.values()] == [type(v) for v in json.loads(text).values()]
