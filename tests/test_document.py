@@ -377,3 +377,66 @@ def test_the_native_reader_reads_what_json_dumps_writes_as_json_loads_does(doc, 
     parsed, _ = read_document(text.encode())
     assert parsed == json.loads(text)
     assert [type(v) for v in parsed.values()] == [type(v) for v in json.loads(text).values()]
+
+
+_VALID = json.dumps(
+    {
+        "in_shape": [None, 2],
+        "layers": [{"type": "dense", "shape": [None, 2], "weights": [[[0.5, -1.25e-3], [1, 2]], [0.0, 3]]}],
+        "k\u00e9y": 'v\\"a',
+    }
+).encode()
+_BYTES = b' \t\n\r{}[]:,"\\-+.0123456789eEaNIfntrul\xc3\xa9\xff\xed\xa0\x80u'
+
+
+def _python_verdict(data: bytes):
+    """What Python's json module reads, judged by the reader's rules: a rule id, or the document."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "RTN-E003"
+    if not text.strip(" \t\n\r"):
+        return "RTN-E002"
+    problems: list[str] = []
+
+    def pairs(items):
+        if len({k for k, _ in items}) != len(items):
+            problems.append("RTN-E006")
+        return dict(items)
+
+    def literal(_):
+        problems.append("RTN-E005")
+
+    try:
+        doc = json.loads(text, object_pairs_hook=pairs, parse_constant=literal)
+    except json.JSONDecodeError:
+        return "RTN-E004"
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and node in (float("inf"), float("-inf")):
+            problems.append("RTN-E005")
+        elif isinstance(node, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in node):
+            return "RTN-E004"  # a lone surrogate escape
+        elif isinstance(node, dict):
+            stack.extend([*node, *node.values()])
+        elif isinstance(node, list):
+            stack.extend(node)
+    if not isinstance(doc, dict):
+        return "RTN-E102"
+    return min(problems, key=["RTN-E006", "RTN-E005"].index) if problems else doc
+
+
+@given(st.lists(st.tuples(st.integers(0, len(_VALID)), st.sampled_from(_BYTES), st.booleans()), max_size=4))
+def test_mutated_documents_get_the_verdict_pythons_json_gives_under_the_same_rules(edits):
+    data = bytearray(_VALID)
+    for position, byte, insert in edits:
+        if insert:
+            data.insert(position, byte)
+        elif data:
+            del data[min(position, len(data) - 1)]
+    try:
+        verdict = read_document(bytes(data))[0]
+    except ModelFormatError as error:
+        verdict = error.rule
+    assert verdict == _python_verdict(bytes(data))
