@@ -18,6 +18,7 @@
 #include "json_value.h"
 #include "kernels.h"
 #include "loader.h"
+#include "reader_bindings.h"
 
 namespace py = pybind11;
 
@@ -119,8 +120,7 @@ class Engine {
 public:
     Engine(py::handle document, std::size_t max_layer_width, std::size_t max_total_parameters,
            std::size_t max_state_values, std::size_t max_depth)
-        : loaded_(rtv::load_keras_json<T>(to_json(document, max_depth),
-                                          rtv::Limits{max_layer_width, max_total_parameters, max_state_values, max_depth})) {
+        : loaded_(load(document, rtv::Limits{max_layer_width, max_total_parameters, max_state_values, max_depth})) {
         // FORMAT.md §3: RTNeural's state starts uninitialised; ours starts as after reset().
         model().reset();
     }
@@ -240,6 +240,13 @@ public:
     }
 
 private:
+    // A Document (read_json, read with the same max_depth) is loaded from its C++ tree as is; a Python dict
+    // is converted first.
+    static rtv::LoadedModel<T> load(py::handle document, const rtv::Limits& limits) {
+        if (const rtv::Json* parsed = rtv::parsed_document(document)) return rtv::load_keras_json<T>(*parsed, limits);
+        return rtv::load_keras_json<T>(to_json(document, limits.max_depth), limits);
+    }
+
     rtv::Model<T>& model() { return loaded_.model; }
 
     // engine.py validates first; this keeps a direct caller from reading out of bounds.
@@ -307,6 +314,7 @@ PYBIND11_MODULE(_verifier_engine, m) {
         py::arg("bytes"), py::arg("repeats"),
         "Median bytes per second at which one core reads a cache-warm array of `bytes` bytes.");
 
+    rtv::bind_reader(m);
     std::vector<std::string> rule_ids(std::begin(rtv::rules::kAll), std::end(rtv::rules::kAll));
     m.attr("RULE_IDS") = rule_ids;
     bind_engine<float>(m, "Model32");

@@ -1,12 +1,16 @@
-// The ids of the validation rules the loader refuses or warns with. Each rule is defined once, in the
-// catalogue (verifier/format/rules.py: name, severity, RTNeural's outcome, text); this list only names the
-// ids, so that a refusal of `load` carries the same id as the finding `validate` reports for that place.
-// tests/test_rule_book.py checks that every id here is in the catalogue with the right severity.
+// The ids of the validation rules the reader (json_reader.h) and the loader refuse or warn with. Each rule is
+// defined once, in the catalogue (verifier/format/rules.py: name, severity, RTNeural's outcome, text); this
+// list only names the ids, so that a refusal of `read_json` or `load` carries the same id as the finding
+// `validate` reports for that place. tests/test_rule_book.py checks that every id here is in the catalogue
+// with the right severity.
 #pragma once
 
 namespace rtv::rules {
 
+inline constexpr const char* kEmpty = "RTN-E002";
 inline constexpr const char* kNotUtf8 = "RTN-E003";
+inline constexpr const char* kSyntax = "RTN-E004";
+inline constexpr const char* kDuplicateKey = "RTN-E006";
 inline constexpr const char* kWrongType = "RTN-E102";
 inline constexpr const char* kNonFinite = "RTN-E005";
 inline constexpr const char* kMissingKey = "RTN-E101";
@@ -34,6 +38,7 @@ inline constexpr const char* kSquareDenseKernel = "RTN-W003";
 inline constexpr const char* kConv1DIgnoredKey = "RTN-W004";
 inline constexpr const char* kPReLUShapeIgnored = "RTN-W005";
 inline constexpr const char* kNullActivationIgnored = "RTN-W006";
+inline constexpr const char* kIdenticalDuplicateKey = "RTN-W007";
 inline constexpr const char* kBiasFreeDense = "RTN-I001";
 
 inline constexpr const char* kAll[] = {
@@ -42,7 +47,7 @@ inline constexpr const char* kAll[] = {
     kWeightShape,      kDenseTransposed,    kGroupsMissing,     kGroupsInvalid,       kConv2DOutputShape,
     kOutOfBoundsRead,  kTooDeep,            kTooWide,           kTooManyParameters,   kTooMuchState,
     kIgnoredActivation, kNoOpActivation,    kSquareDenseKernel, kConv1DIgnoredKey,    kPReLUShapeIgnored,
-    kNullActivationIgnored, kBiasFreeDense,
+    kNullActivationIgnored, kBiasFreeDense, kEmpty, kSyntax, kDuplicateKey, kIdenticalDuplicateKey,
 };
 
 }  // namespace rtv::rules

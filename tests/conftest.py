@@ -10,12 +10,27 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 # tests/corpus.py is a helper module, not a test: make it importable as `corpus` from every test file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# `ci` (the default) keeps the whole property suite to a few minutes on 2 cores; `dev` is quicker still for
-# local iteration; `thorough` is the pre-release sweep (10,000 examples per property).
+# The example database: every example that failed (and its shrunk form) is saved here, and replayed first by
+# the next run of a profile that uses it, so a failure a long `thorough` campaign found is tried again by the
+# next short `dev` run. $VERIFIER_HYPOTHESIS_DB names the directory (CI caches it between runs); the default
+# is .hypothesis/examples in the checkout, whatever the working directory. One file per example: safe for
+# pytest-xdist workers writing at once.
+EXAMPLE_DATABASE = DirectoryBasedExampleDatabase(
+    os.environ.get("VERIFIER_HYPOTHESIS_DB")
+    or str(Path(__file__).resolve().parents[1] / ".hypothesis" / "examples")
+)
+# Examples per property in `thorough` ($VERIFIER_THOROUGH_EXAMPLES to fit a time budget).
+THOROUGH_EXAMPLES = int(os.environ.get("VERIFIER_THOROUGH_EXAMPLES", "10000"))
+
+# `ci` (the default) keeps the whole property suite to a few minutes on 2 cores and draws the same examples
+# on every machine (derandomized, hence without the database); `dev` is quicker still for local iteration;
+# `thorough` is the pre-release sweep (10,000 examples per property; `tox -e thorough -- -n auto` spreads
+# the properties over the cores with pytest-xdist: each property runs whole in one worker).
 settings.register_profile(
     "ci",
     max_examples=60,
@@ -24,10 +39,11 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", max_examples=20, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=20, deadline=None, print_blob=True, database=EXAMPLE_DATABASE)
 settings.register_profile(
     "thorough",
-    max_examples=10_000,
+    max_examples=THOROUGH_EXAMPLES,
+    database=EXAMPLE_DATABASE,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],

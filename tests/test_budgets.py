@@ -298,3 +298,22 @@ def test_unknown_call_patterns_report_the_difference_without_judging():
     check = check_plugin_state(_outputs(0.25), atol=1e-5, rtol=0, plugin_call=None, torch_call=None)
     assert check.status == PASS
     assert "0.25" in check.summary
+
+
+def test_rss_growth_of_fresh_process_copies_matches_the_engines_count(production_exports, load):
+    # The cross-check's accuracy: 50 copies of a 1.6 MB model grow a fresh process by what the engine says
+    # it holds, within a few percent (page rounding, allocator headers).
+    from verifier.checks.budgets import measure_rss_in_fresh_process
+
+    path = str(production_exports / "emotion_recognizer.json")
+    held = load(path, "float32").bytes_held
+    rss = measure_rss_in_fresh_process(path, "float32", 50)
+    assert rss.copies == 50
+    assert 0.9 <= rss.per_copy / held <= 1.1
+
+
+def test_a_failing_rss_process_is_an_error_naming_the_cause(tmp_path):
+    from verifier.checks.budgets import measure_rss_in_fresh_process
+
+    with pytest.raises(RuntimeError, match="RSS cross-check process failed"):
+        measure_rss_in_fresh_process(str(tmp_path / "absent.json"), "float32", 2)

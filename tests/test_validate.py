@@ -315,3 +315,28 @@ def test_validate_never_raises_on_arbitrary_json_in_model_keys(in_shape, layers)
     findings = validate({"in_shape": in_shape, "layers": layers})
     assert all(f.rule in RULES for f in findings)
     assert all(resolves({"in_shape": in_shape, "layers": layers}, f.pointer) for f in findings)
+
+
+def test_a_fifo_is_a_finding_and_validate_returns(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    found: list = []
+    worker = threading.Thread(target=lambda: found.append(validate(fifo)), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert found, "validate blocked on a FIFO"
+    assert [f.rule for f in found[0]] == ["RTN-E001"]
+
+
+def test_a_lone_surrogate_key_is_one_printable_finding():
+    findings = validate(b'{"in_shape": [null, 1], "\\ud800": 1, "layers": []}')
+    assert [(f.rule, f.pointer) for f in findings] == [("RTN-E003", "")]
+    str(findings[0].message).encode("utf-8")  # the message itself can be printed
+
+
+def test_a_4301_digit_integer_is_one_finding_with_its_pointer():
+    findings = validate(b'{"in_shape": [null, ' + b"7" * 4301 + b'], "layers": []}')
+    assert [(f.rule, f.pointer) for f in findings] == [("RTN-E005", "/in_shape/1")]

@@ -8,6 +8,8 @@ injected figures, without timing anything.
 from __future__ import annotations
 
 import gc
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check
+from verifier.format.findings import Limits
 
 # ---------------------------------------------------------------------------------------------- parameters
 
@@ -283,26 +286,83 @@ def measure_rss_per_copy(load: Callable[[], Any], copies: int = 50) -> RssMeasur
     return RssMeasurement(copies, before, after)
 
 
-def _rss_of_copies(path: str, dtype: str, copies: int, backend: str = "engine") -> RssMeasurement:
+def _rss_of_copies(path: str, dtype: str, copies: int, backend: str) -> RssMeasurement:
     from verifier.engine.backends import load_backend
-    from verifier.format.document import read_document
+    from verifier.format.document import read
 
-    doc, _ = read_document(Path(path))  # a Path: a file name is never read as JSON text
-    return measure_rss_per_copy(lambda: load_backend(doc, backend, dtype), copies)
+    document = read(Path(path))  # a Path: a file name is never read as JSON text
+    return measure_rss_per_copy(lambda: load_backend(document, backend, dtype), copies)
+
+
+# The fresh process of the RSS cross-check for the engine: Python with no site packages and the engine module
+# only (no numpy, no verifier, no torch), so that it starts in tens of milliseconds. It reads and parses the
+# file once in C++ and loads every copy from that one C++ document: no copy parses JSON again. The limits
+# (verifier.format.findings.Limits) come in as arguments: the engine has no defaults of its own.
+_RSS_CHILD = """
+import os, sys
+sys.path[:0] = sys.argv[1].split(os.pathsep)
+import _verifier_engine as engine
+path, dtype, copies = sys.argv[2], sys.argv[3], int(sys.argv[4])
+width, parameters, state, depth = (int(word) for word in sys.argv[5:9])
+with open(path, "rb") as handle:
+    document = engine.read_json(handle.read(), depth)
+model_class = {"float32": engine.Model32, "float64": engine.Model64}[dtype]
+def make():
+    return model_class(
+        document, max_layer_width=width, max_total_parameters=parameters, max_state_values=state, max_depth=depth
+    )
+if os.path.exists("/proc/self/statm"):
+    page = os.sysconf("SC_PAGE_SIZE")
+    def rss():
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * page
+else:
+    import psutil
+    rss = lambda: psutil.Process().memory_info().rss
+make()  # one copy loaded and dropped: one-time costs are paid before the first reading
+before = rss()
+held = [make() for _ in range(copies)]
+after = rss()
+print(before, after)
+"""
+
+
+def _child_path() -> str:
+    import _verifier_engine
+    import psutil
+
+    folders = {os.path.dirname(os.path.dirname(psutil.__file__)), os.path.dirname(_verifier_engine.__file__)}
+    return os.pathsep.join(sorted(folders))
 
 
 def measure_rss_in_fresh_process(
-    path: str, dtype: str, copies: int = 50, backend: str = "engine"
+    path: str, dtype: str, copies: int = 50, backend: str = "engine", limits: Limits | None = None
 ) -> RssMeasurement:
-    """:func:`measure_rss_per_copy` for the model file ``path``, in a freshly spawned interpreter.
+    """RSS growth over ``copies`` copies of the model file ``path`` loaded into ``backend``, in a fresh
+    interpreter.
 
-    A fresh process has no freed memory to recycle, so RSS growth is the copies' own footprint.
+    A fresh process has no freed memory to recycle, so RSS growth is the copies' own footprint (the engine's
+    objects only: no Python wrapper around them). Copies are loaded from one C++ document: the file is
+    parsed once in that process, never per copy. Raises ``RuntimeError`` when the process fails.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    import subprocess
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_rss_of_copies, path, dtype, copies, backend).result()
+    if backend != "engine":  # RTNeural's adapter loads through the verifier: a spawned full interpreter
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            return pool.submit(_rss_of_copies, path, dtype, copies, backend).result()
+    limits = limits or Limits()
+    sizes = (limits.max_layer_width, limits.max_total_parameters, limits.max_state_values, limits.max_depth)
+    command = [sys.executable, "-I", "-S", "-c", _RSS_CHILD, _child_path(), path, dtype, str(copies)]
+    command += [str(size) for size in sizes]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"the RSS cross-check process failed (exit {done.returncode}): {last}")
+    before, after = (int(word) for word in done.stdout.split())
+    return RssMeasurement(copies, before, after)
 
 
 # RSS also counts the Python wrapper objects, malloc headers and page granularity, so it is only expected to

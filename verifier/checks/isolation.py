@@ -7,12 +7,14 @@ the file) broke, which is why the CLI gives it its own exit status (3) instead o
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from multiprocessing import get_context
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from verifier.checks.results import FAIL, INTERNAL_ERROR, Check, FileResult
 
@@ -20,7 +22,15 @@ if TYPE_CHECKING:
     from verifier.checks.manifest import Manifest
     from verifier.checks.run import Options
 
-__all__ = ["BUG", "INTERNAL_ERROR", "check_in_processes", "checked", "internal_error"]
+__all__ = [
+    "BUG",
+    "INTERNAL_ERROR",
+    "check_in_processes",
+    "checked",
+    "internal_error",
+    "start_worker",
+    "timing_turn",
+]
 
 BUG = "this is a bug in rtneural-verifier"
 
@@ -44,6 +54,34 @@ def checked(path: str, options: Options, manifest: Manifest | None) -> FileResul
         )
 
 
+# Set in each --jobs worker by start_worker (process-wide by nature: it is the worker's own lock handle).
+_TIMING_LOCK: Any = None
+
+
+def start_worker(timing_lock: Any, counter: Any, jobs: int) -> None:
+    """A ``--jobs`` worker: its own core when there are as many cores as workers, and one lock shared by all
+    workers so that at most one of them times at once.
+
+    Latency is what one core does with a model; a second worker timing (or running torch) on the same core
+    would be measured with it. Pinning keeps the other workers' validation and torch work off the timing
+    core; the lock keeps two timed loops from competing for the shared cache and memory bandwidth.
+    """
+    global _TIMING_LOCK
+    _TIMING_LOCK = timing_lock
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    with counter.get_lock():
+        slot = counter.value
+        counter.value += 1
+    if cores and jobs <= len(cores):
+        os.sched_setaffinity(0, {cores[slot % len(cores)]})
+
+
+def timing_turn() -> Any:
+    """The context in which this process may time: the workers' shared lock, or nothing when serial."""
+    return _TIMING_LOCK if _TIMING_LOCK is not None else nullcontext()
+
+
+
 def check_in_processes(
     paths: Sequence[str],
     options: Options,
@@ -65,7 +103,13 @@ def check_in_processes(
         try:
             # spawn, not fork: a forked child inherits torch's thread pools mid-state and can deadlock.
             workers = 1 if alone else min(jobs, len(batch))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            context = get_context("spawn")
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=start_worker,
+                initargs=(context.Lock(), context.Value("i", 0), workers),
+            ) as pool:
                 futures = {pool.submit(checked, paths[i], options, manifest): i for i in batch}
                 for future in as_completed(futures):
                     index = futures[future]

@@ -40,7 +40,7 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
-from verifier.checks.isolation import check_in_processes, checked
+from verifier.checks.isolation import check_in_processes, checked, timing_turn
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
@@ -136,13 +136,13 @@ def describe_reference(spec: str | None, origin: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- per step
 
 
-def _load(path: str, dtype: str) -> tuple[Any, Check]:
+def _load(path: str, source: Any, dtype: str) -> tuple[Any, Check]:
     from verifier.engine.model import load
     from verifier.errors import ModelFormatError
     from verifier.format.positions import locate_in_file
 
     try:
-        model = load(Path(path), dtype)
+        model = load(source, dtype)
     except ModelFormatError as exc:
         place = locate_in_file(path, [exc.pointer])[exc.pointer]
         return None, Check(
@@ -171,13 +171,13 @@ def _load(path: str, dtype: str) -> tuple[Any, Check]:
     return model, Check("load", PASS, shape, figures)
 
 
-def _load_backend(path: str, dtype: str, backend: str, engine_check: Check) -> tuple[Any, Check]:
+def _load_backend(source: Any, dtype: str, backend: str, engine_check: Check) -> tuple[Any, Check]:
     """The model on ``backend`` (our loader has accepted the file), and the load check naming that runtime."""
     from verifier.engine.backends import describe_backend, load_backend
     from verifier.errors import ModelFormatError
 
     try:
-        runner = load_backend(Path(path), backend, dtype)
+        runner = load_backend(source, backend, dtype)
     except ModelFormatError as exc:
         figures = {"pointer": exc.pointer, "expected": exc.expected, "found": exc.found, "backend": backend}
         return None, Check("load", FAIL, f"{exc.pointer or '/'}: {exc.message}", figures)
@@ -187,12 +187,12 @@ def _load_backend(path: str, dtype: str, backend: str, engine_check: Check) -> t
     return runner, replace(engine_check, summary=f"{engine_check.summary}; runs on {build}", figures=figures)
 
 
-def _embedded(path: str, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _embedded(source: Any, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """The file's own golden data (input_batch, output_batch), when it carries any."""
     from verifier.checks.embedded import embedded_data
     from verifier.format.document import read_document
 
-    doc, name = read_document(Path(path))  # a Path: a file name is never read as JSON text
+    doc, name = read_document(source)
     return embedded_data(doc, model.in_size, model.out_size, source=name)
 
 
@@ -202,7 +202,7 @@ EMBEDDED_REFERENCE = {
 }
 
 
-def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> tuple[Outputs, tuple[Any, ...]]:
+def _outputs(model: Any, source: Any, torch_module: Any, xs: np.ndarray) -> tuple[Outputs, tuple[Any, ...]]:
     """The four output sequences, and every container of ``torch_module`` whose forward() is not its chain."""
     import torch
 
@@ -213,7 +213,7 @@ def _outputs(model: Any, path: str, torch_module: Any, xs: np.ndarray) -> tuple[
         ran = run_module(torch_module, xs, torch.float64)
         expected_frame, expected_stream, mismatches = ran.frames, ran.stream, ran.mismatches
     else:
-        rebuilt = reference(Path(path), torch.float64)
+        rebuilt = reference(source, torch.float64)
         expected_stream = rebuilt(xs).numpy()
         expected_frame = rebuilt(xs[:, None, :])[:, 0].numpy()  # a batch of T one-step sequences
     model.reset()
@@ -241,6 +241,23 @@ def _with_statistics(
     )
 
 
+def _read_once(path: str) -> Any:
+    """The file's :class:`~verifier.format.document.Document`, or the path (a ``Path``: a file name is never
+    read as JSON text) when it cannot be read, so that each step reports the reader's finding in its words."""
+    from verifier.errors import ModelFormatError
+    from verifier.format.document import read
+
+    try:
+        return read(Path(path))
+    except ModelFormatError:
+        return Path(path)
+
+
+def _drop_tree(source: Any) -> None:
+    if not isinstance(source, Path):
+        source.drop_tree()
+
+
 def _skipped(names: Sequence[str], reason: str) -> list[Check]:
     return [Check(name, SKIP, reason, {}) for name in names]
 
@@ -253,7 +270,7 @@ class _Tolerances:
 
 
 def _tolerance(
-    options: Options, manifest: Manifest | None, entry: ModelEntry | None, dtype: str, path: str
+    options: Options, manifest: Manifest | None, entry: ModelEntry | None, dtype: str, source: Any
 ) -> _Tolerances:
     if options.atol is not None or options.rtol is not None:
         given = (options.atol or 0.0, options.rtol or 0.0)
@@ -267,7 +284,7 @@ def _tolerance(
         from verifier.checks.tolerance import tolerance_for
         from verifier.format.document import read_document
 
-        doc = read_document(Path(path))[0]
+        doc = read_document(source)[0]
         # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
         # (docs/tolerance.md); a frame is one step from zero state.
         return _Tolerances(
@@ -284,7 +301,7 @@ def _judge_stream(
     check: Check,
     outputs: Outputs,
     mismatches: tuple[Any, ...],
-    path: str,
+    source: Any,
     xs: np.ndarray,
     dtype: str,
     tolerances: _Tolerances,
@@ -294,7 +311,7 @@ def _judge_stream(
     if check.status != FAIL or mismatches or not stateful:
         return check
     atol, rtol = tolerances.stream
-    horizon = stream_horizon(path, xs, dtype, atol, rtol)
+    horizon = stream_horizon(source, xs, dtype, atol, rtol)
     return judge_chaotic_stream(
         check, outputs.expected_stream, outputs.actual_stream, horizon, atol=atol, rtol=rtol, dtype=dtype
     )
@@ -310,11 +327,15 @@ def verify_file(
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
     spec = options.against or (entry.factory if entry is not None else None)
     reference = describe_reference(spec, "--against" if options.against else "the manifest")
-    checks: list[Check] = [validate_check(path)]
-    model, load_check = _load(path, dtype)
+    # The file is read and parsed once (in C++): validate, load, the tolerance model, the embedded data and
+    # the JSON rebuild all take this one document.
+    source = _read_once(path)
+    checks: list[Check] = [validate_check(path, source)]
+    _drop_tree(source)  # rebuilt from the C++ document if the tolerance model or the JSON rebuild need it
+    model, load_check = _load(path, source, dtype)
     runner = model
     if model is not None and options.backend != "engine":
-        runner, load_check = _load_backend(path, dtype, options.backend, load_check)
+        runner, load_check = _load_backend(source, dtype, options.backend, load_check)
         model = model if runner is not None else None
     checks.append(load_check)
     later = ["numeric-frame", "numeric-stream", "plugin-state", "parameters", "widths", "latency", "memory"]
@@ -327,14 +348,17 @@ def verify_file(
         )
 
     torch_module = None
-    tolerances = _tolerance(options, manifest, entry, dtype, path)
+    tolerances = _tolerance(options, manifest, entry, dtype, source)
+    if spec:  # a torch module is the reference: only a failure's diagnosis would read the file again
+        _drop_tree(source)
+        source = Path(path)
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
     # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
     try:
         torch_module = resolve_against(spec)() if spec else None
-        embedded = None if torch_module is not None else _embedded(path, model)
+        embedded = None if torch_module is not None else _embedded(source, model)
         xs = random_inputs(options.steps, model.in_size, options.seed) if embedded is None else embedded[0]
-        outputs, mismatches = _outputs(runner, path, torch_module, xs)
+        outputs, mismatches = _outputs(runner, source, torch_module, xs)
         kinds = {"numeric-frame": reference["kind"]}
         kinds["numeric-stream"] = "embedded" if embedded is not None else reference["kind"]
         if embedded is not None:
@@ -344,7 +368,7 @@ def verify_file(
                 # Embedded outputs may have been computed in float32 (AIDA-X's are): their round-off is
                 # float32's, which the float64 tolerance would report as a mismatch.
                 tolerances = replace(
-                    tolerances, stream=_tolerance(options, manifest, entry, "float32", path).stream
+                    tolerances, stream=_tolerance(options, manifest, entry, "float32", source).stream
                 )
         numeric = [
             not_the_chain(
@@ -377,18 +401,18 @@ def verify_file(
                 ),
             )
         ]
-        numeric[1] = _judge_stream(numeric[1], outputs, mismatches, path, xs, dtype, tolerances)
+        numeric[1] = _judge_stream(numeric[1], outputs, mismatches, source, xs, dtype, tolerances)
         if embedded is not None:
             numeric[1] = replace(
                 numeric[1], summary=f"{numeric[1].summary} (against the file's output_batch)"
             )
     except Exception as exc:
-        source = spec or "the file's input_batch/output_batch or its torch rebuild"
+        origin = spec or "the file's input_batch/output_batch or its torch rebuild"
         checks += [
             Check(
                 "numeric-frame",
                 FAIL,
-                f"no reference output from {source}: {type(exc).__name__}: {exc}",
+                f"no reference output from {origin}: {type(exc).__name__}: {exc}",
                 {"against": spec},
             ),
             *_skipped(later[1:3], "no reference output"),
@@ -399,7 +423,7 @@ def verify_file(
             from verifier.checks.diverge import annotate
 
             numeric = [  # each pattern against its own tolerance (a stream's is wider)
-                annotate([check], model, path, torch_module, xs, atol=tol[0], rtol=tol[1])[0]
+                annotate([check], model, source, torch_module, xs, atol=tol[0], rtol=tol[1])[0]
                 for check, tol in zip(numeric, (tolerances.frame, tolerances.stream), strict=True)
             ]
         checks += numeric
@@ -434,6 +458,8 @@ def verify_file(
         )
     )
 
+    _drop_tree(source)
+    del source  # the loaded model is all the later checks need: the document is not held through timing
     if options.timing:
         steps = options.timing_steps or (manifest and manifest.latency_steps) or DEFAULT_TIMING_STEPS
         warmup = (
@@ -441,7 +467,8 @@ def verify_file(
             if options.warmup is not None
             else (manifest and manifest.latency_warmup) or DEFAULT_WARMUP
         )
-        frame, stream = measure_latency(runner, steps=steps, warmup=warmup, seed=options.seed)
+        with timing_turn():
+            frame, stream = measure_latency(runner, steps=steps, warmup=warmup, seed=options.seed)
         checks.append(check_latency(frame, stream, entry.latency_budget_p99_ns if entry else None))
     else:
         checks.append(Check("latency", SKIP, "timing disabled (--no-timing)", {}))
@@ -466,7 +493,6 @@ def verify_file(
 
 
 # --------------------------------------------------------------------------------------------- the run
-
 
 def memory_total(files: Sequence[FileResult], manifest: Manifest) -> Check:
     """The manifest's models together against its memory budget (``skip`` if some were not checked)."""

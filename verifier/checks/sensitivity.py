@@ -49,8 +49,11 @@ class Horizon:
     runs: int
 
 
-def stream_horizon(path: str, xs: np.ndarray, dtype: str, atol: float, rtol: float, seed: int = 0) -> Horizon:
-    """Where a few-ulp change of ``xs`` moves the engine's stream of ``path`` past ``atol + rtol*|y|``."""
+def stream_horizon(
+    source: Any, xs: np.ndarray, dtype: str, atol: float, rtol: float, seed: int = 0
+) -> Horizon:
+    """Where a few-ulp change of ``xs`` moves the engine's stream of ``source`` (a model file's path, or its
+    :class:`~verifier.format.document.Document` already read) past ``atol + rtol*|y|``."""
     from verifier.checks.compare import compare
     from verifier.engine.model import load
 
@@ -58,7 +61,7 @@ def stream_horizon(path: str, xs: np.ndarray, dtype: str, atol: float, rtol: flo
     divergence = 0.0
     runs = 0
     for run_dtype in dict.fromkeys((dtype, "float64")):
-        model = load(Path(path), run_dtype)
+        model = load(Path(source) if isinstance(source, str) else source, run_dtype)
         model.reset()
         base = np.asarray(model.run(xs), np.float64)
         ulp = float(np.finfo(np.dtype(run_dtype)).eps) / 2

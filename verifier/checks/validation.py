@@ -37,11 +37,13 @@ def located_findings(path: str, findings: list[Finding]) -> list[dict[str, Any]]
     return out
 
 
-def validate_check(path: str) -> Check:
-    """``validate`` as a check: fail on an error finding, warn on a warning, pass otherwise."""
+def validate_check(path: str, document: Any = None) -> Check:
+    """``validate`` as a check: fail on an error finding, warn on a warning, pass otherwise. ``document`` is
+    the file's :class:`~verifier.format.document.Document` when the caller has read it already."""
     from verifier.format.validate import validate
 
-    findings = validate(Path(path))  # a path, never JSON text (a file may be named {model}.json)
+    # A path, never JSON text (a file may be named {model}.json).
+    findings = validate(Path(path) if document is None else document)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     figures = {

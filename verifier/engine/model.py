@@ -22,8 +22,8 @@ except ImportError as missing:  # the usual cause: importing the source tree, wh
         "(`pip install .`, or `pip install --no-build-isolation -e .` for development)"
     ) from missing
 from verifier.errors import ModelFormatError
-from verifier.format.document import read_document
-from verifier.format.findings import Finding, Limits
+from verifier.format.document import Document, read
+from verifier.format.findings import Limits
 from verifier.format.legacy import legacy_format
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
@@ -115,12 +115,13 @@ class Model:
 
 
 def load(
-    source: str | os.PathLike[str] | dict[str, Any] | bytes,
+    source: str | os.PathLike[str] | dict[str, Any] | bytes | Document,
     dtype: str = "float32",
     *,
     limits: Limits | None = None,
 ) -> Model:
-    """Load a keras-json model (path, JSON text, bytes or dict) into the engine.
+    """Load a keras-json model (path, JSON text, bytes, dict, or a :class:`Document` already read) into the
+    engine. A ``Document`` read from text is loaded from its C++ tree: nothing is parsed again.
 
     Raises :class:`ModelFormatError` (with ``rule``, ``pointer``, ``expected``, ``found`` and ``source``) for
     every document RTNeural would refuse, crash on, or silently misread: the rule and pointer of the first
@@ -132,9 +133,9 @@ def load(
     if name not in _NATIVE:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     limits = limits or Limits()
-    reading: list[Finding] = []
-    document, source_name = read_document(source, limits, warnings=reading)
-    legacy = legacy_format(document)
+    document = read(source, limits)
+    source_name = document.name
+    legacy = legacy_format(document.outline())
     if legacy is not None:
         raise ModelFormatError(
             legacy.pointer,
@@ -146,7 +147,7 @@ def load(
         )
     try:
         native = _NATIVE[name](
-            document,
+            document.native if document.native is not None else document.tree,
             max_layer_width=limits.max_layer_width,
             max_total_parameters=limits.max_total_parameters,
             max_state_values=limits.max_state_values,
@@ -157,7 +158,7 @@ def load(
         raise ModelFormatError(
             pointer, message, expected=expected or None, found=found or None, source=source_name, rule=rule
         ) from None
-    return Model(native, source_name, name, reading)
+    return Model(native, source_name, name, list(document.warnings))
 
 
 def real_array(x: Any, name: str) -> np.ndarray:

@@ -1,244 +1,232 @@
 """Reading a keras-json document from a path, JSON text, bytes or an already-parsed dict.
 
-Python's json module accepts things RTNeural's parser (nlohmann) refuses or that would make the file mean
-something else than it says: duplicate keys with different values (the last one silently wins),
-``NaN``/``Infinity`` literals, strings that are not Unicode (lone surrogates from ``\ud800`` escapes),
-integers too long to convert, and very deep nesting (a RecursionError). Each becomes a
-:class:`ModelFormatError` naming the rule, the source and, where it is known, the place. A duplicate key
-whose values are identical means the same whichever copy a parser keeps: it is a warning (RTN-W007),
-appended to ``warnings`` when the caller passes a list.
+Text is parsed once, in C++ (``read_json`` of the compiled module ``_verifier_engine``, native/json_reader.h),
+straight from the bytes: no Python object tree is built unless a caller asks for one (:attr:`Document.tree`),
+and the engine loads from the C++ document directly. Python's json module accepts things RTNeural's parser
+(nlohmann) refuses or that would make the file mean something else than it says: duplicate keys with
+different values (the last one silently wins), ``NaN``/``Infinity`` literals, strings that are not Unicode
+(lone surrogates from ``\ud800`` escapes), integers beyond a double, very deep nesting. The native reader
+refuses each with its rule id (RTN-E002 empty, E003 not UTF-8, E004 syntax, E005 non-finite, E006 duplicate
+key, E102 not an object, E302 too deep) and, where it is known, the place; here it becomes a
+:class:`ModelFormatError` naming the source. A duplicate key whose values are identical means the same
+whichever copy a parser keeps: it is a warning (RTN-W007), kept in :attr:`Document.warnings`.
 
-The sizes come from :class:`verifier.format.findings.Limits` (``max_file_bytes``, ``max_depth``).
+Only regular files are read: a FIFO, a directory or a device is refused (RTN-E001) without being opened for
+reading, so a path never blocks or streams forever. The sizes come from
+:class:`verifier.format.findings.Limits` (``max_file_bytes``, ``max_depth``).
 """
 
 from __future__ import annotations
 
-import json
+import gc
 import math
 import os
 import stat
-from pathlib import Path
 from typing import Any
 
 from verifier.errors import ModelFormatError
-from verifier.format.findings import Finding, Limits, finding, pointer_join
+from verifier.format.findings import Finding, Limits, finding
 
 
-def read_document(
-    source: str | os.PathLike[str] | dict[str, Any] | bytes,
-    limits: Limits | None = None,
-    *,
-    warnings: list[Finding] | None = None,
-) -> tuple[dict[str, Any], str]:
-    """The parsed document and a display name (the path as given, ``<string>``, ``<bytes>`` or ``<dict>``).
+class Document:
+    """One document, read and parsed once: ``native`` (the C++ tree the engine loads from, ``None`` for a dict
+    given by the caller), ``name`` for messages, ``size`` in bytes of its text (0 for a dict), ``warnings``
+    of reading (RTN-W007).
+
+    :attr:`tree` is the Python view (dict/list/...), built on first use and kept until :meth:`drop_tree`.
+    """
+
+    __slots__ = ("_tree", "name", "native", "size", "warnings")
+
+    def __init__(
+        self,
+        name: str,
+        native: Any = None,
+        tree: dict[str, Any] | None = None,
+        size: int = 0,
+        warnings: tuple[Finding, ...] = (),
+    ) -> None:
+        self.name = name
+        self.native = native
+        self.size = size
+        self.warnings = warnings
+        self._tree = tree
+
+    @property
+    def tree(self) -> dict[str, Any]:
+        if self._tree is None:
+            # A million new floats in new lists would trigger the cyclic collector hundreds of times, each
+            # pass walking every object of the process (torch's included); none of them can be garbage.
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self._tree = self.native.to_python()
+            finally:
+                if enabled:
+                    gc.enable()
+        return self._tree
+
+    def outline(self) -> dict[str, Any]:
+        """The document three levels deep (the top-level keys, the layer list, each entry's keys), deeper
+        containers as ``None``: enough to recognise the legacy format without building every weight."""
+        if self._tree is not None:
+            return self._tree
+        outline: dict[str, Any] = self.native.to_python(3)
+        return outline
+
+    def drop_tree(self) -> None:
+        """Free the Python view (a parsed dict given by the caller is kept: it is the document)."""
+        if self.native is not None:
+            self._tree = None
+
+
+Source = str | os.PathLike[str] | dict[str, Any] | bytes | Document
+
+
+def read(source: Source, limits: Limits | None = None) -> Document:
+    """The :class:`Document` of ``source``; a ``Document`` is returned as is (read under its own limits).
 
     A ``str`` whose first non-space character is ``{`` is JSON text; any other ``str`` is a path. A dict is
-    checked (key types, depth, finite numbers, Unicode) and returned as is, never modified. Warnings of
-    reading (RTN-W007) are appended to ``warnings`` when it is given.
+    checked (key types, depth, finite numbers, Unicode) and kept as is, never modified.
     """
-    reader = _Reader(limits or Limits(), [] if warnings is None else warnings)
+    if isinstance(source, Document):
+        return source
+    limits = limits or Limits()
     if isinstance(source, dict):
-        reader.check_tree(source, "<dict>")
-        return source, "<dict>"
+        _check_tree(source, "<dict>", limits.max_depth)
+        return Document("<dict>", tree=source)
     if isinstance(source, bytes | bytearray):
-        return reader.parse_bytes(bytes(source), "<bytes>"), "<bytes>"
+        return _parse_bytes(bytes(source), "<bytes>", limits)
     if isinstance(source, str) and source.lstrip().startswith("{"):
-        return reader.parse_text(source, "<string>"), "<string>"
+        return _parse_text(source, "<string>", limits)
     if isinstance(source, str | os.PathLike):
         name = os.fspath(source)
-        return reader.parse_bytes(reader.read_file(Path(name), name), name), name
+        return _parse_bytes(_read_file(name, limits.max_file_bytes), name, limits)
     raise TypeError(f"read_document() takes a path, JSON text, bytes or a dict, not {type(source).__name__}")
 
 
-class _Reader:
-    def __init__(self, limits: Limits, warnings: list[Finding]) -> None:
-        self.max_bytes = limits.max_file_bytes
-        self.max_depth = limits.max_depth
-        self.warnings = warnings
-
-    def read_file(self, path: Path, name: str) -> bytes:
-        return _read_file(path, name, self.max_bytes)
-
-    def parse_bytes(self, data: bytes, name: str) -> dict[str, Any]:
-        return _parse_bytes(data, name, self)
-
-    def parse_text(self, text: str, name: str) -> dict[str, Any]:
-        return _parse_text(text, name, self)
-
-    def check_tree(self, doc: dict[str, Any], name: str) -> None:
-        _check_tree(doc, name, self.max_depth)
+def read_document(
+    source: Source, limits: Limits | None = None, *, warnings: list[Finding] | None = None
+) -> tuple[dict[str, Any], str]:
+    """The parsed document as a Python tree and a display name (the path as given, ``<string>``,
+    ``<bytes>`` or ``<dict>``). A dict is returned as is, never copied. Warnings of reading (RTN-W007) are
+    appended to ``warnings`` when it is given."""
+    document = read(source, limits)
+    if warnings is not None:
+        warnings.extend(document.warnings)
+    return document.tree, document.name
 
 
-def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
+def _unreadable(name: str, reason: str, found: str | None = None) -> ModelFormatError:
+    return ModelFormatError(
+        "",
+        f"cannot read the file: {reason}",
+        rule="RTN-E001",
+        expected=None if found is None else "a regular file",
+        found=found,
+        source=name,
+    )
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _read_file(name: str, max_bytes: int) -> bytes:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; the kind of file is then checked on the open
+    # descriptor (no race with a rename between a stat and the open).
     try:
-        info = path.stat()
-        # A FIFO or a device would block or never end: only a regular file is a model file.
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelFormatError(
-                "",
-                "not a regular file (a directory, FIFO, socket or device is never read)",
-                rule="RTN-E001",
-                expected="a regular file",
-                found=_file_kind(info.st_mode),
-                source=name,
-            )
-        size = info.st_size
-        if size > max_bytes:
-            raise ModelFormatError(
-                "",
-                "file too large",
-                rule="RTN-E301",
-                expected=f"at most {max_bytes} bytes",
-                found=f"{size} bytes",
-                source=name,
-            )
-        with path.open("rb") as handle:
-            return handle.read(max_bytes + 1)
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
+        if os.path.isdir(name):  # where a directory cannot be opened at all
+            raise _not_regular(name, "a directory") from None
+        raise _unreadable(name, error.strerror or str(error)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((text for test, text in _NOT_REGULAR if test(info.st_mode)), "not a regular file")
+            raise _not_regular(name, kind)
+        if info.st_size > max_bytes:
+            raise _too_large(name, "file too large", f"{info.st_size} bytes", max_bytes)
+        # Normally one read of the size stat reported; bounded by the limit, not by that size, since the file
+        # may grow while it is read.
+        chunks: list[bytes] = []
+        total = 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(max_bytes + 1 - total, max(info.st_size + 1 - total, 1 << 16)))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as error:
+        raise _unreadable(name, error.strerror or str(error)) from None
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _not_regular(name: str, kind: str) -> ModelFormatError:
+    # A FIFO or a device would block or never end: only a regular file is a model file.
+    return _unreadable(name, f"it is {kind}, not a regular file; only regular files are read", found=kind)
+
+
+def _too_large(name: str, message: str, found: str, max_bytes: int, unit: str = "bytes") -> ModelFormatError:
+    return ModelFormatError(
+        "", message, rule="RTN-E301", expected=f"at most {max_bytes} {unit}", found=found, source=name
+    )
+
+
+def _parse_bytes(data: bytes, name: str, limits: Limits) -> Document:
+    if len(data) > limits.max_file_bytes:
+        raise _too_large(name, "document too large", f"{len(data)} bytes", limits.max_file_bytes)
+    try:
+        import _verifier_engine as native
+    except ImportError as missing:
+        raise ImportError(
+            "the JSON reader is native (the extension module _verifier_engine) and is not installed: "
+            "install the package (`pip install .`, or `pip install --no-build-isolation -e .`)"
+        ) from missing
+    try:
+        parsed = native.read_json(data, limits.max_depth)
+    except native.ReadError as error:
+        rule, pointer, message, expected, found = error.args
         raise ModelFormatError(
-            "", f"cannot read the file: {error.strerror or error}", source=name, rule="RTN-E001"
+            pointer, message, rule=rule, expected=expected or None, found=found or None, source=name
         ) from None
+    warnings = tuple(
+        finding(rule, pointer, message, expected=expected, found=found)
+        for rule, pointer, message, expected, found in parsed.warnings()
+    )
+    return Document(name, native=parsed, size=len(data), warnings=warnings)
 
 
-def _file_kind(mode: int) -> str:
-    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")]
-    return next((name for test, name in kinds if test(mode)), "a device")
-
-
-def _parse_bytes(data: bytes, name: str, reader: _Reader) -> dict[str, Any]:
-    max_bytes = reader.max_bytes
-    if len(data) > max_bytes:
-        raise ModelFormatError(
-            "",
-            "document too large",
-            rule="RTN-E301",
-            expected=f"at most {max_bytes} bytes",
-            found=f"{len(data)} bytes",
-            source=name,
+def _parse_text(text: str, name: str, limits: Limits) -> Document:
+    if len(text) > limits.max_file_bytes:
+        raise _too_large(
+            name, "document too large", str(len(text)), limits.max_file_bytes, unit="characters"
         )
     try:
-        # nlohmann skips a UTF-8 byte order mark, so RTNeural reads such files; so do we.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a str holding a lone surrogate has no UTF-8 form
         raise ModelFormatError(
             "",
-            f"not valid UTF-8 (byte {error.start}: {error.reason})",
+            f"not valid UTF-8 (character {error.start}: a lone surrogate)",
             rule="RTN-E003",
             expected="UTF-8 text",
-            found=f"byte 0x{data[error.start]:02x}",
+            found=f"U+{ord(text[error.start]):04X}",
             source=name,
         ) from None
-    return _parse_text(text, name, reader)
-
-
-class _NonFinite:
-    """Stands for a NaN/Infinity literal until its place in the document is known."""
-
-    def __init__(self, literal: str) -> None:
-        self.literal = literal
-
-
-def _parse_text(text: str, name: str, reader: _Reader) -> dict[str, Any]:
-    max_bytes, max_depth = reader.max_bytes, reader.max_depth
-    if len(text) > max_bytes:
-        raise ModelFormatError(
-            "",
-            "document too large",
-            rule="RTN-E301",
-            expected=f"at most {max_bytes} characters",
-            found=str(len(text)),
-            source=name,
-        )
-    if not text.strip():
-        raise ModelFormatError(
-            "", "empty document", expected="a JSON object", found="nothing", source=name, rule="RTN-E002"
-        )
-    duplicates: list[tuple[dict[str, Any], str, bool]] = []
-
-    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in obj:
-                duplicates.append((obj, key, _same(obj[key], value)))
-            obj[key] = value
-        return obj
-
-    try:
-        doc = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_NonFinite)
-    except json.JSONDecodeError as error:
-        raise ModelFormatError(
-            "",
-            f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}",
-            source=name,
-            rule="RTN-E004",
-        ) from None
-    except ValueError as error:  # an integer literal longer than Python converts (4,300 digits)
-        raise ModelFormatError(
-            "",
-            f"a number RTNeural cannot read as a finite double ({str(error)[:80]})",
-            rule="RTN-E005",
-            expected="a finite number",
-            found="an integer literal of thousands of digits",
-            source=name,
-        ) from None
-    except RecursionError:
-        raise ModelFormatError(
-            "",
-            "the document nests too deeply",
-            rule="RTN-E302",
-            expected=f"at most {max_depth} levels",
-            found="deeper",
-            source=name,
-        ) from None
-    if not isinstance(doc, dict):
-        raise ModelFormatError(
-            "",
-            "a keras-json model must be a JSON object",
-            rule="RTN-E102",
-            expected="an object",
-            found=_kind(doc),
-            source=name,
-        )
-    differing = [(obj, key) for obj, key, same in duplicates if not same]
-    if differing:
-        obj, key = differing[0]
-        raise ModelFormatError(
-            pointer_join(_find(doc, obj), key),
-            f"duplicate key {key!r} with different values (JSON parsers disagree on which value wins)",
-            rule="RTN-E006",
-            expected="unique keys",
-            found=f"{key!r} twice",
-            source=name,
-        )
-    _check_tree(doc, name, max_depth)
-    for obj, key, _ in duplicates:
-        reader.warnings.append(
-            finding(
-                "RTN-W007",
-                pointer_join(_find(doc, obj), key),
-                f"duplicate key {key!r} with identical values; remove the copy",
-                expected="unique keys",
-                found=f"{key!r} twice",
-            )
-        )
-    return doc
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Identical JSON values: same types all the way down (1, 1.0 and true are three different values)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, _NonFinite):
-        return False  # refused where it stands anyway
-    return bool(a == b)
+    return _parse_bytes(data, name, limits)
 
 
 def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
-    """Depth, key types, Unicode and finite numbers, walked iteratively (no recursion limit to hit)."""
+    """A caller's dict: depth, key types, Unicode and finite numbers, walked iteratively (no recursion limit
+    to hit). Text never comes here: the native reader checks the same while parsing."""
     stack: list[tuple[Any, str, int]] = [(doc, "", 1)]
     while stack:
         node, pointer, depth = stack.pop()
@@ -247,7 +235,7 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 pointer,
                 "the document nests too deeply",
                 rule="RTN-E302",
-                expected=f"at most {max_depth} levels",
+                expected=f"at most {max_depth} levels (Limits.max_depth)",
                 found="deeper",
                 source=name,
             )
@@ -268,15 +256,6 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 stack.append((value, f"{pointer}/{_escape(key)}", depth + 1))
         elif isinstance(node, list):
             stack.extend((node[i], f"{pointer}/{i}", depth + 1) for i in range(len(node) - 1, -1, -1))
-        elif isinstance(node, _NonFinite):
-            raise ModelFormatError(
-                pointer,
-                f"{node.literal} is not valid JSON (RTNeural's parser rejects it)",
-                rule="RTN-E005",
-                expected="a finite number",
-                found=node.literal,
-                source=name,
-            )
         elif isinstance(node, str) and not _encodable(node):
             raise _not_unicode(pointer, "a string", name)
         elif isinstance(node, float) and not math.isfinite(node):
@@ -295,14 +274,15 @@ def _encodable(text: str) -> bool:
         return True
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, e.g. from a "\ud800" escape
+    except UnicodeEncodeError:  # a lone surrogate: no file could hold it, the engine cannot take it
         return False
     return True
 
 
 def _not_unicode(pointer: str, what: str, name: str) -> ModelFormatError:
-    # nlohmann refuses an unpaired surrogate escape; the pointer names the object when the key is the culprit
-    # (the key itself cannot be written in UTF-8).
+    # The same words as the native reader's for a lone surrogate escape; the pointer names the object when the
+    # key is the culprit (the key itself cannot be written in UTF-8), and the message never quotes it (it could
+    # not be printed).
     return ModelFormatError(
         pointer,
         f"{what} is not valid Unicode: an unpaired surrogate (\\ud800-\\udfff escape)",
@@ -313,25 +293,5 @@ def _not_unicode(pointer: str, what: str, name: str) -> ModelFormatError:
     )
 
 
-def _find(doc: dict[str, Any], target: dict[str, Any]) -> str:
-    """The JSON pointer of the object `target` inside `doc`."""
-    stack: list[tuple[Any, str]] = [(doc, "")]
-    while stack:
-        node, pointer = stack.pop()
-        if node is target:
-            return pointer
-        if isinstance(node, dict):
-            stack.extend((v, f"{pointer}/{_escape(k)}") for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
-    return ""
-
-
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
-
-
-def _kind(value: Any) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )

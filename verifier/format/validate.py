@@ -33,6 +33,7 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, ValidationError
 
 from verifier.errors import ModelFormatError
+from verifier.format.document import Document, read_document
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.legacy import legacy_format
 from verifier.format.rules import RULES, Outcome
@@ -79,9 +80,10 @@ _KEYWORD_PRIORITY = {"required": 0, "type": 1, "enum": 2, "const": 2}
 
 
 def validate(
-    source: str | os.PathLike[str] | bytes | dict[str, Any], *, limits: Limits | None = None
+    source: str | os.PathLike[str] | bytes | dict[str, Any] | Document, *, limits: Limits | None = None
 ) -> list[Finding]:
-    """Findings for ``source`` (a path, JSON text, bytes or a parsed dict), errors first.
+    """Findings for ``source`` (a path, JSON text, bytes, a parsed dict or a :class:`Document` already
+    read), errors first.
 
     Never raises for bad input: an unreadable file is a finding too. ``limits`` defaults to :class:`Limits`.
     """
@@ -158,7 +160,9 @@ def _tail(parts: list[str]) -> list[tuple[int, int | str]]:
 
 def _check_size(source: Any, limits: Limits) -> Finding | None:
     size: int | None = None
-    if isinstance(source, bytes):
+    if isinstance(source, Document):
+        size = source.size
+    elif isinstance(source, bytes):
         size = len(source)
     elif isinstance(source, str) and source.lstrip().startswith("{"):
         size = len(source.encode("utf-8", "surrogatepass"))
@@ -179,8 +183,6 @@ def _check_size(source: Any, limits: Limits) -> Finding | None:
 
 
 def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Finding | None]:
-    from verifier.format.document import read_document
-
     try:
         doc, _name = read_document(source, limits, warnings=warnings)
     except ModelFormatError as error:

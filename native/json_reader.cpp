@@ -1,0 +1,512 @@
+// The reader: UTF-8 check, then one pass of recursive descent (bounded by max_depth) that builds rtv::Json.
+// Messages and positions follow Python's json module where both read the same text ("Expecting value",
+// line and column in characters), so a user sees the same words from `validate` and `load`.
+#include "json_reader.h"
+
+#include "rules.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace rtv {
+namespace {
+
+constexpr std::size_t kShown = 40;  // characters of a literal or key quoted in a message
+
+// The first malformed UTF-8 sequence: its byte offset and Python's name for what is wrong with it.
+struct Utf8Problem {
+    std::size_t offset;
+    const char* reason;
+};
+
+std::optional<Utf8Problem> check_utf8(std::string_view s) {
+    const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned char c = b[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;  // the range of the byte after the lead byte
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;       // overlong
+            else if (c == 0xED) hi = 0x9F;  // UTF-16 surrogates
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;       // overlong
+            else if (c == 0xF4) hi = 0x8F;  // beyond U+10FFFF
+        } else
+            return Utf8Problem{i, "invalid start byte"};
+        for (std::size_t k = 1; k < len; ++k) {
+            if (i + k >= n) return Utf8Problem{i, "unexpected end of data"};
+            const unsigned char next = b[i + k];
+            const unsigned char first = k == 1 ? lo : 0x80, last = k == 1 ? hi : 0xBF;
+            if (next < first || next > last) return Utf8Problem{i, "invalid continuation byte"};
+        }
+        i += len;
+    }
+    return std::nullopt;
+}
+
+std::string hex_byte(unsigned char c) {
+    static const char digits[] = "0123456789abcdef";
+    return std::string("byte 0x") + digits[c >> 4] + digits[c & 15];
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string shown(std::string_view text) {
+    if (text.size() <= kShown) return std::string(text);
+    return std::string(text.substr(0, kShown)) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
+// Python's repr of a str for the common case (quotes chosen the same way; other escapes left as written).
+std::string python_repr(const std::string& s) {
+    const char quote = s.find('\'') != std::string::npos && s.find('"') == std::string::npos ? '"' : '\'';
+    return quote + shown(s) + quote;
+}
+
+// Identical JSON values: same kinds all the way down, and integers and other numbers kept apart (1 and 1.0 are
+// two values, as Python's reader makes an int and a float of them). Object members compare by key, in any
+// order. A NaN (a refused literal) equals nothing. Recursion is bounded by the reader's depth limit.
+bool identical(const Json& a, const Json& b) {
+    if (a.kind() != b.kind()) return false;
+    switch (a.kind()) {
+        case Json::Kind::Null: return true;
+        case Json::Kind::Bool: return a.as_bool() == b.as_bool();
+        case Json::Kind::Number:
+            if (a.is_integer() != b.is_integer()) return false;
+            return a.is_integer() ? a.as_integer() == b.as_integer() : a.as_number() == b.as_number();
+        case Json::Kind::String: return a.as_string() == b.as_string();
+        case Json::Kind::Array: {
+            const auto& x = a.as_array();
+            const auto& y = b.as_array();
+            if (x.size() != y.size()) return false;
+            for (std::size_t i = 0; i < x.size(); ++i)
+                if (!identical(x[i], y[i])) return false;
+            return true;
+        }
+        case Json::Kind::Object: {
+            const auto& x = a.as_object();
+            if (x.size() != b.as_object().size()) return false;
+            for (const auto& [key, value] : x) {
+                const Json* other = b.find(key);
+                if (other == nullptr || !identical(value, *other)) return false;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+class Reader {
+public:
+    Reader(std::string_view text, std::size_t offset, std::size_t max_depth)
+        : begin_(text.data()), p_(text.data() + offset), end_(text.data() + text.size()), max_depth_(max_depth) {}
+
+    ReadResult document() {
+        skip_space();
+        Json root = value(1);
+        skip_space();
+        if (p_ != end_) syntax("Extra data");
+        if (!root.is_object())
+            throw ReadError({rules::kWrongType, "", "a keras-json model must be a JSON object", "an object",
+                             kind_text(root)});
+        if (duplicate_) throw ReadError(*duplicate_);
+        if (value_problem_) throw ReadError(*value_problem_);
+        return ReadResult{std::move(root), std::move(warnings_)};
+    }
+
+private:
+    struct Segment {
+        std::string key;  // when !index_segment
+        std::size_t index = 0;
+        bool index_segment = true;
+    };
+
+    static std::string kind_text(const Json& v) {
+        switch (v.kind()) {
+            case Json::Kind::Array: return "an array";
+            case Json::Kind::String: return "a string";
+            case Json::Kind::Bool: return "a boolean";
+            case Json::Kind::Null: return "null";
+            default: return "a number";
+        }
+    }
+
+    // The place being read; `up` segments fewer names a parent (the object of a key being read).
+    std::string pointer(std::size_t up = 0) const {
+        std::string out;
+        for (std::size_t i = 0; i + up < path_.size(); ++i) {
+            const auto& s = path_[i];
+            out = s.index_segment ? pointer_child(out, s.index) : pointer_child(out, s.key);
+        }
+        return out;
+    }
+
+    // Python's json reports line and column (in characters, from 1) of where reading stopped.
+    [[noreturn]] void syntax(const std::string& what, const char* at = nullptr) const {
+        const char* pos = at ? at : p_;
+        std::size_t line = 1;
+        const char* line_start = begin_;
+        for (const char* q = begin_; q < pos; ++q)
+            if (*q == '\n') {
+                ++line;
+                line_start = q + 1;
+            }
+        std::size_t column = 1;
+        for (const char* q = line_start; q < pos; ++q)
+            if ((static_cast<unsigned char>(*q) & 0xC0) != 0x80) ++column;
+        throw ReadError({rules::kSyntax, "",
+                         "invalid JSON at line " + std::to_string(line) + " column " + std::to_string(column) + ": " +
+                             what});
+    }
+
+    void skip_space() {
+        while (p_ != end_ && is_space(*p_)) ++p_;
+    }
+
+    bool literal(const char* word) {
+        const std::size_t n = std::strlen(word);
+        if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
+        p_ += n;
+        return true;
+    }
+
+    // A value the text spells correctly but no model may hold (non-finite, lone surrogate): the first one in
+    // document order is refused once the whole text is known to be readable.
+    void note_value_problem(ReadNote note) {
+        if (!value_problem_) value_problem_.emplace(std::move(note));
+    }
+
+    void note_non_finite(const std::string& message, const std::string& found) {
+        note_value_problem({rules::kNonFinite, pointer(), message, "a finite number", found});
+    }
+
+    // nlohmann refuses an unpaired surrogate escape; for a key the place is its object (the key itself has no
+    // UTF-8 spelling to put in a pointer).
+    void note_lone_surrogate(const char* what, std::size_t up) {
+        note_value_problem({rules::kNotUtf8, pointer(up),
+                            std::string(what) + " is not valid Unicode: an unpaired surrogate (\\ud800-\\udfff escape)",
+                            "UTF-8 text", "a lone surrogate"});
+    }
+
+    Json value(std::size_t depth) {
+        if (p_ == end_) syntax("Expecting value");
+        switch (*p_) {
+            case '{': return object(depth);
+            case '[': return array(depth);
+            case '"': {
+                Json text = Json::string(string());
+                if (lone_surrogate_) note_lone_surrogate("a string", 0);
+                return text;
+            }
+            case 'n':
+                if (literal("null")) return Json();
+                break;
+            case 't':
+                if (literal("true")) return Json::boolean(true);
+                break;
+            case 'f':
+                if (literal("false")) return Json::boolean(false);
+                break;
+            case 'N':
+                if (literal("NaN")) return non_finite("NaN");
+                break;
+            case 'I':
+                if (literal("Infinity")) return non_finite("Infinity");
+                break;
+            default:
+                if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return number();
+        }
+        syntax("Expecting value");
+    }
+
+    // A NaN stands for the literal until the document is refused: it equals no other value, so two copies of
+    // a key holding it are a duplicate with different values, as in Python's reader.
+    Json non_finite(const char* literal_text) {
+        note_non_finite(std::string(literal_text) + " is not valid JSON (RTNeural's parser rejects it)", literal_text);
+        return Json::number(std::nan(""));
+    }
+
+    void enter(std::size_t depth) {
+        if (depth > max_depth_)
+            throw ReadError({rules::kTooDeep, pointer(), "the document nests too deeply",
+                             "at most " + std::to_string(max_depth_) + " levels (Limits.max_depth)", "deeper"});
+    }
+
+    Json array(std::size_t depth) {
+        enter(depth);
+        ++p_;  // '['
+        const std::size_t base = scratch_.size();
+        skip_space();
+        if (p_ != end_ && *p_ == ']') {
+            ++p_;
+            return Json::array(std::size_t(0));
+        }
+        path_.push_back(Segment{});
+        for (std::size_t i = 0;; ++i) {
+            path_.back().index = i;
+            skip_space();
+            scratch_.push_back(value(depth + 1));
+            skip_space();
+            if (p_ != end_ && *p_ == ',') {
+                ++p_;
+                continue;
+            }
+            if (p_ != end_ && *p_ == ']') {
+                ++p_;
+                break;
+            }
+            syntax("Expecting ',' delimiter");
+        }
+        path_.pop_back();
+        // Moved into a vector of exactly the count read: no slack capacity stays with the document.
+        Json::Array items(std::make_move_iterator(scratch_.begin() + static_cast<std::ptrdiff_t>(base)),
+                          std::make_move_iterator(scratch_.end()));
+        scratch_.resize(base);
+        return Json::array(std::move(items));
+    }
+
+    Json object(std::size_t depth) {
+        enter(depth);
+        ++p_;  // '{'
+        Json::Object members;
+        std::unordered_map<std::string, std::size_t> index;  // key -> member, only for large objects
+        constexpr std::size_t kLinear = 16;
+        skip_space();
+        if (p_ != end_ && *p_ == '}') {
+            ++p_;
+            return Json::object(std::move(members));
+        }
+        path_.push_back(Segment{{}, 0, false});
+        while (true) {
+            skip_space();
+            if (p_ == end_ || *p_ != '"') syntax("Expecting property name enclosed in double quotes");
+            std::string key = string();
+            if (lone_surrogate_) note_lone_surrogate("a key", 1);
+            const Json* earlier = nullptr;
+            if (members.size() < kLinear) {
+                for (const auto& m : members)
+                    if (m.first == key) earlier = &m.second;
+            } else {
+                if (index.empty())
+                    for (std::size_t i = 0; i < members.size(); ++i) index.emplace(members[i].first, i);
+                const auto found = index.find(key);
+                if (found != index.end()) earlier = &members[found->second].second;
+            }
+            path_.back().key = key;
+            skip_space();
+            if (p_ == end_ || *p_ != ':') syntax("Expecting ':' delimiter");
+            ++p_;
+            skip_space();
+            Json member = value(depth + 1);
+            if (earlier != nullptr) {
+                duplicate(key, *earlier, member);
+            } else {
+                if (!index.empty()) index.emplace(key, members.size());
+                members.emplace_back(std::move(key), std::move(member));
+            }
+            skip_space();
+            if (p_ != end_ && *p_ == ',') {
+                ++p_;
+                continue;
+            }
+            if (p_ != end_ && *p_ == '}') {
+                ++p_;
+                break;
+            }
+            syntax("Expecting ',' delimiter");
+        }
+        path_.pop_back();
+        members.shrink_to_fit();
+        return Json::object(std::move(members));
+    }
+
+    // A second copy of a key. With an identical value it means the same whichever copy a parser keeps: a
+    // warning, and the copy is dropped. With a different value parsers disagree on the file's meaning.
+    void duplicate(const std::string& key, const Json& earlier, const Json& again) {
+        if (identical(earlier, again)) {
+            warnings_.push_back({rules::kIdenticalDuplicateKey, pointer(),
+                                 "duplicate key " + python_repr(key) + " with identical values; remove the copy",
+                                 "unique keys", python_repr(key) + " twice"});
+        } else if (!duplicate_) {
+            duplicate_.emplace(ReadNote{
+                rules::kDuplicateKey, pointer(),
+                "duplicate key " + python_repr(key) +
+                    " with different values (JSON parsers disagree on which value wins)",
+                "unique keys", python_repr(key) + " twice"});
+        }
+    }
+
+    static int hex_digit(char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    }
+
+    // Four hex digits after "\u" at p_ (which points at the backslash); -1 when malformed.
+    long hex4(const char* at) const {
+        if (end_ - at < 6) return -1;
+        long code = 0;
+        for (int k = 2; k < 6; ++k) {
+            const int d = hex_digit(at[k]);
+            if (d < 0) return -1;
+            code = code * 16 + d;
+        }
+        return code;
+    }
+
+    static void append_utf8(std::string& out, long code) {
+        if (code < 0x80) out += static_cast<char>(code);
+        else if (code < 0x800) {
+            out += static_cast<char>(0xC0 | (code >> 6));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+        } else if (code < 0x10000) {
+            out += static_cast<char>(0xE0 | (code >> 12));
+            out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (code >> 18));
+            out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+        }
+    }
+
+    // Sets lone_surrogate_ when the string holds an unpaired surrogate escape (kept as its three bytes, so
+    // that it equals no other string; the document is refused).
+    std::string string() {
+        lone_surrogate_ = false;
+        const char* start = p_;
+        ++p_;  // '"'
+        std::string out;
+        while (true) {
+            const char* run = p_;
+            while (p_ != end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+            out.append(run, static_cast<std::size_t>(p_ - run));
+            if (p_ == end_) syntax("Unterminated string starting at", start);
+            if (*p_ == '"') {
+                ++p_;
+                return out;
+            }
+            if (*p_ != '\\') syntax("Invalid control character at");
+            escape(out);
+        }
+    }
+
+    void escape(std::string& out) {
+        if (end_ - p_ < 2) syntax("Unterminated string starting at");
+        const char c = p_[1];
+        const char* simple = std::strchr("\"\\/bfnrt", c);
+        if (c != '\0' && simple != nullptr) {
+            static const char decoded[] = "\"\\/\b\f\n\r\t";
+            out += decoded[simple - "\"\\/bfnrt"];
+            p_ += 2;
+            return;
+        }
+        if (c != 'u') syntax("Invalid \\escape");
+        long code = hex4(p_);
+        if (code < 0) syntax("Invalid \\uXXXX escape");
+        p_ += 6;
+        if (code >= 0xD800 && code <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
+            const long low = hex4(p_);
+            if (low >= 0xDC00 && low <= 0xDFFF) {
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                p_ += 6;
+            }
+        }
+        // A surrogate without its pair encodes no character: nlohmann refuses it, and Python's reader makes a
+        // string that cannot be written as UTF-8 (so every later message about it would fail to print).
+        if (code >= 0xD800 && code <= 0xDFFF) lone_surrogate_ = true;
+        append_utf8(out, code);
+    }
+
+    static bool digit(char c) { return c >= '0' && c <= '9'; }
+
+    Json number() {
+        const char* start = p_;
+        if (*p_ == '-') {
+            ++p_;
+            if (literal("Infinity")) return non_finite("-Infinity");
+        }
+        if (p_ == end_ || !digit(*p_)) syntax("Expecting value", start);
+        if (*p_ == '0') ++p_;
+        else
+            while (p_ != end_ && digit(*p_)) ++p_;
+        bool integer = true;
+        // As Python's NUMBER_RE: a fraction or exponent without digits is not part of the number.
+        if (end_ - p_ >= 2 && *p_ == '.' && digit(p_[1])) {
+            integer = false;
+            p_ += 2;
+            while (p_ != end_ && digit(*p_)) ++p_;
+        }
+        if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+            const char* e = p_ + 1;
+            if (e != end_ && (*e == '+' || *e == '-')) ++e;
+            if (e != end_ && digit(*e)) {
+                integer = false;
+                p_ = e;
+                while (p_ != end_ && digit(*p_)) ++p_;
+            }
+        }
+        if (integer) {
+            std::int64_t i = 0;
+            const auto [end, error] = std::from_chars(start, p_, i);
+            if (error == std::errc() && end == p_) return Json::integer(i);
+        }  // else beyond 64 bits: a double, like any other number
+        double x = 0.0;
+        const auto [ptr, ec] = std::from_chars(start, p_, x);
+        if (ec == std::errc::result_out_of_range) {
+            // Overflow or underflow: strtod tells which (HUGE_VAL, or a denormal or zero as Python gives).
+            const std::string copy(start, p_);
+            x = std::strtod(copy.c_str(), nullptr);
+        } else if (ec != std::errc() || ptr != p_)
+            syntax("Expecting value", start);
+        if (!std::isfinite(x)) {
+            const std::string_view text(start, static_cast<std::size_t>(p_ - start));
+            note_non_finite("the number " + shown(text) + " overflows a double (RTNeural's parser refuses it)",
+                            shown(text));
+        }
+        return Json::number(x);
+    }
+
+    const char* begin_;
+    const char* p_;
+    const char* end_;
+    std::size_t max_depth_;
+    std::vector<Segment> path_;
+    std::vector<Json> scratch_;  // elements of the arrays being read, innermost last
+    std::optional<ReadNote> duplicate_;
+    std::optional<ReadNote> value_problem_;
+    std::vector<ReadNote> warnings_;
+    bool lone_surrogate_ = false;  // of the last string read
+};
+
+}  // namespace
+
+ReadResult read_json(std::string_view text, std::size_t max_depth) {
+    if (const auto problem = check_utf8(text))
+        throw ReadError({rules::kNotUtf8, "",
+                         "not valid UTF-8 (byte " + std::to_string(problem->offset) + ": " + problem->reason + ")",
+                         "UTF-8 text", hex_byte(static_cast<unsigned char>(text[problem->offset]))});
+    const std::size_t offset = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+    bool blank = true;
+    for (std::size_t i = offset; i < text.size() && blank; ++i) blank = is_space(text[i]);
+    if (blank) throw ReadError({rules::kEmpty, "", "empty document", "a JSON object", "nothing"});
+    return Reader(text, offset, max_depth).document();
+}
+
+}  // namespace rtv
