@@ -307,10 +307,9 @@ width, parameters, state, depth = (int(word) for word in sys.argv[5:9])
 with open(path, "rb") as handle:
     document = engine.read_json(handle.read(), depth)
 model_class = {"float32": engine.Model32, "float64": engine.Model64}[dtype]
+limits = dict(max_layer_width=width, max_total_parameters=parameters, max_state_values=state, max_depth=depth)
 def make():
-    return model_class(
-        document, max_layer_width=width, max_total_parameters=parameters, max_state_values=state, max_depth=depth
-    )
+    return model_class(document, **limits)
 if os.path.exists("/proc/self/statm"):
     page = os.sysconf("SC_PAGE_SIZE")
     def rss():

@@ -81,7 +81,6 @@ def timing_turn() -> Any:
     return _TIMING_LOCK if _TIMING_LOCK is not None else nullcontext()
 
 
-
 def check_in_processes(
     paths: Sequence[str],
     options: Options,

@@ -494,6 +494,7 @@ def verify_file(
 
 # --------------------------------------------------------------------------------------------- the run
 
+
 def memory_total(files: Sequence[FileResult], manifest: Manifest) -> Check:
     """The manifest's models together against its memory budget (``skip`` if some were not checked)."""
     held: dict[str, int] = {}

@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 
 from verifier.engine.model import load, real_array
 from verifier.errors import ModelFormatError
-from verifier.format.document import read_document
+from verifier.format.document import Document, read_document
 from verifier.format.validate import validate
 
 __all__ = [
@@ -69,7 +69,7 @@ def available_backends() -> list[str]:
 
 
 def load_backend(
-    source: str | os.PathLike[str] | dict[str, Any] | bytes,
+    source: str | os.PathLike[str] | dict[str, Any] | bytes | Document,
     backend: str = "engine",
     dtype: str = "float32",
 ) -> BackendModel:

@@ -23,7 +23,7 @@ except ImportError as missing:  # the usual cause: importing the source tree, wh
     ) from missing
 from verifier.errors import ModelFormatError
 from verifier.format.document import Document, read
-from verifier.format.findings import Limits
+from verifier.format.findings import Finding, Limits
 from verifier.format.legacy import legacy_format
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}

@@ -207,9 +207,7 @@ def _parse_bytes(data: bytes, name: str, limits: Limits) -> Document:
 
 def _parse_text(text: str, name: str, limits: Limits) -> Document:
     if len(text) > limits.max_file_bytes:
-        raise _too_large(
-            name, "document too large", str(len(text)), limits.max_file_bytes, unit="characters"
-        )
+        raise _too_large(name, "document too large", str(len(text)), limits.max_file_bytes, unit="characters")
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError as error:  # a str holding a lone surrogate has no UTF-8 form
@@ -280,9 +278,8 @@ def _encodable(text: str) -> bool:
 
 
 def _not_unicode(pointer: str, what: str, name: str) -> ModelFormatError:
-    # The same words as the native reader's for a lone surrogate escape; the pointer names the object when the
-    # key is the culprit (the key itself cannot be written in UTF-8), and the message never quotes it (it could
-    # not be printed).
+    # The native reader's words for a lone surrogate escape; the pointer names the object when the key is the
+    # culprit (the key itself cannot be written in UTF-8), and the message never quotes it (unprintable).
     return ModelFormatError(
         pointer,
         f"{what} is not valid Unicode: an unpaired surrogate (\\ud800-\\udfff escape)",
