@@ -106,6 +106,30 @@ def test_stream_refuses_what_export_refuses():
         stream(nn.LSTM(2, 3, bidirectional=True, batch_first=True), inputs(2))
 
 
+def test_stream_refuses_non_finite_weights_as_export_does():
+    module = nn.Linear(2, 1)
+    with torch.no_grad():
+        module.weight[0, 1] = float("nan")
+    with pytest.raises(ExportError, match="NaN or infinity"):
+        stream(module, inputs(2))
+
+
+def test_running_a_module_converts_no_weight_to_python_numbers(monkeypatch):
+    # The exportability check of frames()/stream() must not build the document: 640k weights as Python
+    # lists cost about a second per call.
+    build, width = MODULES["conv_bn_prelu"]
+    module = build()
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a tensor was converted to Python numbers")
+
+    monkeypatch.setattr(torch.Tensor, "tolist", refuse)
+    with pytest.raises(AssertionError, match="converted"):
+        export(module)  # the patch is effective: export does convert
+    assert stream(module, inputs(width)).shape[0] == inputs(width).shape[0]
+    assert frames(module, inputs(width)).shape[0] == inputs(width).shape[0]
+
+
 def test_stream_leaves_the_module_untouched():
     build, width = MODULES["conv_bn_prelu"]
     module = build().train()

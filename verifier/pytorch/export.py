@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,7 +34,7 @@ from torch import nn
 
 from verifier.errors import ExportError
 
-__all__ = ["Leaf", "document_bytes", "export", "leaf_modules"]
+__all__ = ["Leaf", "check_exportable", "document_bytes", "export", "leaf_modules"]
 
 # Activation modules RTNeural names directly (FORMAT.md §4); ELU and Softmax are checked separately.
 _ACTIVATION_NAMES: dict[type[nn.Module], str] = {
@@ -110,6 +111,21 @@ def export(
         with open(path, "wb") as handle:
             handle.write(document_bytes(doc))
     return doc
+
+
+# Set by check_exportable: every check of export() runs (types, options, widths, finite values), but no weight
+# is turned into Python numbers -- the costly part for a large model (640k weights: about a second).
+_CHECK_ONLY: ContextVar[bool] = ContextVar("check_only", default=False)
+
+
+def check_exportable(module: nn.Module, *, in_size: int | None = None) -> None:
+    """Raise the :class:`ExportError` :func:`export` would raise for ``module``, without building the
+    document (no weight is converted to Python numbers)."""
+    token = _CHECK_ONLY.set(True)
+    try:
+        export(module, in_size=in_size)
+    finally:
+        _CHECK_ONLY.reset(token)
 
 
 def document_bytes(doc: dict[str, Any]) -> bytes:
@@ -248,7 +264,7 @@ def _values(name: str, tensor: torch.Tensor, what: str) -> Any:
     data = tensor.detach().to(device="cpu", dtype=torch.float64)
     if not bool(torch.isfinite(data).all()):
         raise ExportError(name, f"{what} contains NaN or infinity, which JSON cannot carry")
-    return data.tolist()
+    return None if _CHECK_ONLY.get() else data.tolist()
 
 
 def _linear(name: str, m: nn.Linear, width: int | None) -> tuple[list[dict[str, Any]], int]:

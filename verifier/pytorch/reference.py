@@ -44,7 +44,7 @@ from torch import nn
 
 from verifier.errors import ModelFormatError
 from verifier.format.document import read_document
-from verifier.pytorch.export import export
+from verifier.pytorch.export import check_exportable
 
 __all__ = [
     "ChainMismatch",
@@ -560,7 +560,7 @@ def _steps(xs: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
 def _run(
     module: nn.Module, x: torch.Tensor, dtype: torch.dtype, found: list[ChainMismatch], pattern: str = ""
 ) -> torch.Tensor:
-    export(module, in_size=x.shape[-1])  # refuses (ExportError) exactly what the exporter refuses
+    check_exportable(module, in_size=x.shape[-1])  # refuses (ExportError) exactly what the exporter refuses
     runnable = copy.deepcopy(module).to(dtype).eval()  # the caller's module stays as it was
     with torch.no_grad():
         return _run_tree(runnable, "", x, found, pattern)
