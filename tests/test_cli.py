@@ -96,6 +96,15 @@ def test_a_missing_file_is_a_usage_error(capsys, tmp_path):
     assert "no such file" in err
 
 
+def test_a_fifo_is_a_usage_error_saying_it_is_not_a_regular_file(capsys, tmp_path):
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    code, _, err = verify(capsys, fifo)
+    assert code == 2
+    assert "not a regular file (a FIFO)" in err
+    assert "no such file" not in err
+
+
 def test_a_bad_option_is_a_usage_error(capsys, small):
     code, _, err = verify(capsys, small[0], "--steps", "zero")
     assert code == 2

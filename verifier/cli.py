@@ -14,6 +14,7 @@ import argparse
 import glob
 import json
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -181,12 +182,20 @@ def expand_files(patterns: Sequence[str]) -> list[str]:
             raise UsageError(
                 f"{pattern} is a directory; give the files (e.g. {os.path.join(pattern, '*.json')})"
             )
+        elif os.path.exists(pattern):  # a FIFO, socket or device: reading it could block or never end
+            raise UsageError(f"{pattern} is not a regular file ({_file_kind(pattern)}); give model files")
         else:
             raise UsageError(f"{pattern}: no such file")
     unique = list(dict.fromkeys(found))
     if not unique:
         raise UsageError("no model file matched")
     return unique
+
+
+def _file_kind(path: str) -> str:
+    mode = os.stat(path).st_mode
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"))
+    return next((name for test, name in kinds if test(mode)), "a device")
 
 
 def _manifest(args: argparse.Namespace):  # -> Manifest | None
