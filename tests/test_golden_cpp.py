@@ -29,6 +29,7 @@ from verifier.checks.golden import read_bundle, write_bundle
 from verifier.checks.manifest import load_manifest
 from verifier.checks.run import resolve_against
 from verifier.engine.model import load
+from verifier.format.findings import Limits
 from verifier.pytorch.export import export
 from verifier.testing.mistakes import corrupt
 
@@ -87,7 +88,17 @@ def _program(programs: dict[str, Path], name: str) -> Path:
 
 def _check(program: Path, mode: str, model: Path, bundle: Path) -> tuple[int, dict[str, str]]:
     """Run a test program; ``mode`` is the dtype (check_engine, check_rtneural) or the ModelT architecture."""
-    done = subprocess.run([str(program), mode, str(model), str(bundle)], capture_output=True, text=True)
+    command = [str(program), mode, str(model), str(bundle)]
+    if program.name == "check_engine":  # our engine takes the limits verifier.load would pass
+        limits = Limits()
+        sizes = (
+            limits.max_layer_width,
+            limits.max_total_parameters,
+            limits.max_state_values,
+            limits.max_depth,
+        )
+        command += [str(size) for size in sizes]
+    done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode in (0, 1), f"{program.name} could not run: {done.stderr}"
     fields = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     return done.returncode, fields

@@ -4,6 +4,7 @@ directory), with the plugin loaded from the ``pytest11`` entry point."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -60,9 +61,13 @@ STRICT = ["-W", "error", "-W", "ignore:Module already imported:pytest.PytestAsse
 
 
 def pytest_run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The inner run is a session of its own, even when this suite runs under pytest-xdist (whose worker
+    # variables would make pytest-benchmark warn, an error under -W error).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *STRICT, "-rA", *args],
         cwd=project,
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,

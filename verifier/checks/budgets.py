@@ -356,7 +356,12 @@ def measure_rss_in_fresh_process(
     sizes = (limits.max_layer_width, limits.max_total_parameters, limits.max_state_values, limits.max_depth)
     command = [sys.executable, "-I", "-S", "-c", _RSS_CHILD, _child_path(), path, dtype, str(copies)]
     command += [str(size) for size in sizes]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # glibc raises its mmap threshold after the loader frees its first large temporary (the weights read as
+    # doubles), so later copies' arrays land between freed temporaries and RSS counts the holes (about 10 %
+    # more than the copies hold). A fixed threshold (glibc's default, 128 KiB) keeps large arrays in their own
+    # mappings: RSS growth is then the copies' own footprint. Other allocators ignore the variable.
+    environment = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise RuntimeError(f"the RSS cross-check process failed (exit {done.returncode}): {last}")

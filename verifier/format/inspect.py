@@ -173,12 +173,13 @@ def inspect(source: str | os.PathLike[str] | bytes | dict[str, Any]) -> Inspecti
     from verifier.format.validate import check_document, validate
 
     name = os.fspath(source) if isinstance(source, str | os.PathLike) and not _is_text(source) else "<input>"
+    reading: list[Finding] = []  # the reader's warnings (RTN-W007), as validate() lists them
     try:
-        doc, name = read_document(source)
+        doc, name = read_document(source, warnings=reading)
     except (ModelFormatError, OSError, RecursionError):
         return Inspection(name, False, None, None, (), (), tuple(validate(source)))
     # validate() after its reading pass, on the document already read: reading dominates on large files.
-    findings = tuple(sorted(check_document(doc, Limits()), key=severity_rank))
+    findings = tuple(sorted(check_document(doc, Limits()) + reading, key=severity_rank))
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         return Inspection(name, False, None, None, (), _extra_keys(doc), findings)
     rows = _rows(doc, findings)
