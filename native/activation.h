@@ -1,4 +1,4 @@
-// Element-wise activations and softmax (FORMAT.md §4), with exactly RTNeural's formulas.
+// Element-wise activations and softmax (docs/format.md §4), with exactly RTNeural's formulas.
 #pragma once
 
 #include <optional>

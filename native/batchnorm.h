@@ -1,4 +1,4 @@
-// Batch normalisation with frozen statistics (FORMAT.md §2.3 batchnorm, batchnorm2d):
+// Batch normalisation with frozen statistics (docs/format.md §11 batchnorm, batchnorm2d):
 //   y = gamma * (x - mean) / sqrt(var + epsilon) + beta, per channel.
 // One class serves both: batchnorm has one feature of `channels` values per step; batchnorm2d applies the
 // per-channel parameters to every feature of the frame (layout f * C + c).

@@ -1,4 +1,4 @@
-// Causal streaming 1-D convolution (FORMAT.md §2.3 conv1d): stride 1, dilation d, groups g; at step t
+// Causal streaming 1-D convolution (docs/format.md §9 conv1d): stride 1, dilation d, groups g; at step t
 //   y_o[t] = b_o + sum_k sum_{c in group(o)} Wjson[k][c][o] * x_c[t - (K-1-k) d],
 // so Wjson[K-1] meets the newest input, and inputs before the last reset() are zero.
 //

@@ -1,4 +1,4 @@
-// 2-D convolution streamed over time, one frame per step (FORMAT.md §2.3 conv2d).
+// 2-D convolution streamed over time, one frame per step (docs/format.md §10 conv2d).
 //
 // Frames are feature-major, channel-minor (element f * C + c). Along features the convolution is valid or
 // TensorFlow-style same with a stride; along time it is causal-valid with dilation d: with receptive field

@@ -1,4 +1,4 @@
-// Fully connected layer: y = W x + b (FORMAT.md §2.3 dense / time-distributed-dense).
+// Fully connected layer: y = W x + b (docs/format.md §6 dense / time-distributed-dense).
 #pragma once
 
 #include <vector>

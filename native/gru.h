@@ -1,4 +1,4 @@
-// GRU layer, Keras reset_after=True (FORMAT.md §2.3 gru): column blocks z, r, candidate; two bias rows,
+// GRU layer, Keras reset_after=True (docs/format.md §8 gru): column blocks z, r, candidate; two bias rows,
 // and the recurrent candidate term sits inside the reset gate: c = tanh(Wc x + b0c + r * (Uc h + b1c)).
 //
 // z and r need only W x + U h, so their rows come from one product over [x; h] with the two bias rows

@@ -9,7 +9,7 @@
 //
 // Activations are computed with one exp kernel (range reduction x = n ln2 + r, a polynomial for e^r,
 // scaling by 2^n in two halves so that overflow gives inf and the subnormal range is kept) and the
-// formulas of FORMAT.md §4 on top (float tanh and sigmoid clamp their argument to where the result is not
+// formulas of docs/format.md §4 on top (float tanh and sigmoid clamp their argument to where the result is not
 // yet saturated and use that kernel with one scale multiply: exp_narrow_v). Measured against the exact
 // functions (long double) on dense grids of [-30, 30] and at the branch, saturation, overflow and underflow
 // points (tests/test_kernels.py pins the bounds):

@@ -42,7 +42,7 @@ void matvec(float* out, const float* init, const float* packed, const float* x, 
 void matvec(double* out, const double* init, const double* packed, const double* x, std::size_t rows,
             std::size_t cols) noexcept;
 
-// --- activations (FORMAT.md §4 formulas; error figures in kernels.cpp) ----------------------------------
+// --- activations (docs/format.md §4 formulas; error figures in kernels.cpp) ----------------------------------
 
 void tanh(float* out, const float* in, std::size_t n) noexcept;
 void tanh(double* out, const double* in, std::size_t n) noexcept;

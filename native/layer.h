@@ -13,7 +13,7 @@ public:
     virtual std::size_t in_size() const noexcept = 0;
     virtual std::size_t out_size() const noexcept = 0;
 
-    // Zero the recurrent or convolution history (FORMAT.md §3). Stateless layers have nothing to do.
+    // Zero the recurrent or convolution history (docs/format.md §5). Stateless layers have nothing to do.
     virtual void reset() noexcept {}
 
     // One time step: reads in_size() values from `in`, writes out_size() values to `out` (never aliased).

@@ -100,7 +100,7 @@ struct Node {
         return Node{member, pointer_child(pointer, key)};
     }
 
-    // FORMAT.md §5: RTNeural reads these keys with `.at` and throws when they are absent.
+    // docs/format.md §13: RTNeural reads these keys with `.at` and throws when they are absent.
     Node require(std::string_view key, const std::string& why = {}) const {
         auto member = find(key);
         if (!member)
@@ -188,7 +188,7 @@ struct TypeInfo {
     LayerKind kind;
     std::size_t min_arrays, max_arrays;  // weight arrays
     std::vector<std::size_t> nesting;    // list depth of each array (structural schema); {} = any
-    bool applies_activation;             // FORMAT.md §2.3
+    bool applies_activation;             // docs/format.md §3.4
     bool keeps_width;                    // built with the incoming width
 };
 
@@ -277,7 +277,7 @@ private:
         result_.in_size = shape_width(in_shape, "in_shape");
         const Node layers = root.require("layers", " (the list of layer entries)");
         expect_array(layers, "layers");
-        // FORMAT.md §2.1: an empty model loads in RTNeural and crashes on its first forward().
+        // docs/format.md §2: an empty model loads in RTNeural and crashes on its first forward().
         if (layers.size() == 0)
             fail(rules::kEmptyModel, layers.pointer, "a model needs at least one layer", "a non-empty array", "[]");
         std::size_t width = result_.in_size;
@@ -399,7 +399,7 @@ private:
             for (std::size_t i = 0; i < n.size(); ++i) nested(n.at(i), depth - 1, array);
     }
 
-    // FORMAT.md §2.2 and §4. `"activation": null` on lstm/gru is never read by RTNeural: a warning.
+    // docs/format.md §3.1 and §4. `"activation": null` on lstm/gru is never read by RTNeural: a warning.
     void declared_activation(Entry& entry) {
         const auto node = entry.node.find("activation");
         if (!node) return;
@@ -474,7 +474,7 @@ private:
     }
 
     void declared_conv2d(Entry& e) {
-        // FORMAT.md §2.3: all required; read as "last element".
+        // docs/format.md §3.5: all required; read as "last element".
         Conv2DGeometry& g = e.conv2d;
         g.dilation = last_integer(e.node, "dilation");
         g.kernel_time = last_integer(e.node, "kernel_size_time");
@@ -638,7 +638,7 @@ private:
         std::vector<double> scratch;
         const Dims d = read(e.weights(0), 3, scratch);
         const std::size_t per_group = d[1];
-        // FORMAT.md §2.3: without `groups` RTNeural builds one group and leaves the other channels' weights
+        // docs/format.md §9: without `groups` RTNeural builds one group and leaves the other channels' weights
         // at zero, silently; the kernel's middle axis (in/groups) tells what was meant.
         if (!e.has_groups && per_group != 0 && per_group != e.in && e.in % per_group == 0)
             fail(rules::kGroupsMissing, e.at("groups"),
@@ -700,7 +700,7 @@ private:
         std::size_t channels = e.in;
         spec.features = 1;
         if (std::string_view(e.type->name) == "batchnorm2d") {
-            // FORMAT.md §2.3 batchnorm2d: parameters per channel, applied to every feature.
+            // docs/format.md §11 batchnorm2d: parameters per channel, applied to every feature.
             if (e.bn_channels * e.bn_features != e.in)
                 chain(e, e.at("num_features_in"), "batchnorm2d num_features_in x num_filters_in", e.bn_channels * e.bn_features);
             channels = e.bn_channels;
@@ -725,7 +725,7 @@ private:
         std::vector<double> alphas;
         const Node alpha = e.weights(0);
         const Dims d = read(alpha, 2, alphas);
-        // FORMAT.md §2.3: RTNeural reads weights[0][0] only; one alpha is broadcast to every channel.
+        // docs/format.md §12: RTNeural reads weights[0][0] only; one alpha is broadcast to every channel.
         if (d[0] != 1)
             fail(rules::kWeightShape, alpha.pointer,
                  "prelu weights[0] must hold exactly one row of alphas; RTNeural reads only the first row",
@@ -733,7 +733,7 @@ private:
         if (d[1] != 1 && d[1] != e.in)
             fail(rules::kWeightShape, alpha.at(0).pointer, "prelu needs one alpha per channel, or a single alpha shared by all",
                  "1 or " + std::to_string(e.in) + " alphas", std::to_string(d[1]));
-        // FORMAT.md §2.3: a prelu's shape is read but not used (its width is the previous layer's), so a
+        // docs/format.md §12: a prelu's shape is read but not used (its width is the previous layer's), so a
         // mismatch computes correctly in RTNeural: worth a warning, not a refusal.
         if (e.out != e.in)
             warn(rules::kPReLUShapeIgnored, e.at("shape"),

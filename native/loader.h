@@ -1,5 +1,5 @@
 // keras-json -> Model<T>. Every check RTNeural's parseJson lacks is made here, so that a file RTNeural would
-// refuse, crash on, or silently misread (FORMAT.md §5, §11) is refused with the rule id of the catalogue, the
+// refuse, crash on, or silently misread (docs/format.md §13, §15) is refused with the rule id of the catalogue, the
 // JSON pointer of the offending place and what was expected there -- the same rule and place as the first
 // error `verifier.validate` reports. Nothing is allocated from a declared size before every declared size
 // of the file has been checked against the limits (Limits), and weight arrays grow only with the numbers

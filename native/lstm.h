@@ -1,4 +1,4 @@
-// LSTM layer (FORMAT.md §2.3 lstm): gates i, f, c, o in that column order, one bias, no peepholes.
+// LSTM layer (docs/format.md §7 lstm): gates i, f, c, o in that column order, one bias, no peepholes.
 //
 // The gates come from one matrix-vector product over [x; h] (kernel and recurrent weights packed side by
 // side), so a step reads every weight once in a single pass; h lives in the tail of that [x; h] buffer,

@@ -1,4 +1,4 @@
-// A chain of layers with one preallocated output buffer per layer (FORMAT.md §3): forward() consumes one
+// A chain of layers with one preallocated output buffer per layer (docs/format.md §5): forward() consumes one
 // time step, state persists across steps until reset().
 #pragma once
 

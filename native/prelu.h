@@ -1,4 +1,4 @@
-// Parametric ReLU (FORMAT.md §2.3 prelu): y = x if x >= 0 else alpha * x, one alpha per element.
+// Parametric ReLU (docs/format.md §12 prelu): y = x if x >= 0 else alpha * x, one alpha per element.
 #pragma once
 
 #include <vector>

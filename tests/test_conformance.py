@@ -2,7 +2,7 @@
 
 keras-json cases load the corpus file directly; torch-state-dict cases rebuild the PyTorch module from the
 state_dict, export it with ``verifier.pytorch.export`` and load the export -- so those cases test the
-exporter's transforms (FORMAT.md §7/§10) and the engine together. Cases RTNeural runs only through C++
+exporter's transforms (docs/format.md §16.2/§14) and the engine together. Cases RTNeural runs only through C++
 helpers with no keras-json form (strided conv, ConvTranspose1d) must be refused by the exporter,
 naming the module.
 

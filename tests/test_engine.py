@@ -1,6 +1,6 @@
 """The native engine against independent numpy maths, the keras-json corpus, and its own API contract.
 
-Every reference below is written from FORMAT.md's equations, not from the engine: dense kernels are
+Every reference below is written from docs/format.md's equations, not from the engine: dense kernels are
 [in][out], LSTM gates i, f, c, o with one bias, GRU blocks z, r, c with two bias rows and the recurrent
 candidate term inside r * (...), conv1d causal with Wjson[K-1] on the newest input, conv2d causal-valid in
 time and valid/same along features.
@@ -569,7 +569,7 @@ def test_keras_corpus_case_matches_rtneural_reference_output(name, dtype):
     got = model.run(corpus.steps(case, "input"))
     ours, theirs = corpus.aligned(case, got)
     assert ours.shape == theirs.shape
-    # RTNeural asserts these in double; its float runs stayed below 2e-7 (FORMAT.md §11.18)
+    # RTNeural asserts these in double; its float runs stayed below 2e-7 (docs/format.md §15.18)
     assert np.abs(ours - theirs).max() <= case["tolerance"]["abs"]
 
 

@@ -1,7 +1,7 @@
 """The vectorised kernels behind the layers: packed matrices at every panel and vector boundary, and the
 fast activations within their stated error (native/kernels.cpp).
 
-References are numpy written from FORMAT.md's equations; the activation references are computed in
+References are numpy written from docs/format.md's equations; the activation references are computed in
 extended precision (np.longdouble) so that the measured error is the engine's, not numpy's.
 """
 

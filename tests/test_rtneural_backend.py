@@ -205,7 +205,7 @@ def _negative_names(rejected: bool) -> list[str]:
 def test_rtneural_backend_refuses_every_rejected_negative_case_before_rtneural_sees_it(
     rtneural: ModuleType, name: str
 ) -> None:
-    # Several of these crash the real RTNeural (FORMAT.md §5): reaching it would end this process.
+    # Several of these crash the real RTNeural (docs/format.md §13): reaching it would end this process.
     doc = corpus.negative_document(corpus.case(name, "negative_cases"))
     with pytest.raises(ModelFormatError) as caught:
         load_backend(doc, backend="rtneural", dtype="float64")

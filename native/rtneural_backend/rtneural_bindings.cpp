@@ -70,7 +70,7 @@ std::unique_ptr<RTNeural::Model<T>> parse_model(const std::string& text) {
     if (!model)
         throw py::value_error("RTNeural's parseJson returned no model (in_shape or layers not an array, "
                               "or a conv2d shape it rejects)");
-    // A model without layers would crash on its first size query or forward() (FORMAT.md 2.1).
+    // A model without layers would crash on its first size query or forward() (docs/format.md §2).
     if (model->layers.empty())
         throw py::value_error("RTNeural built a model with no layers (every entry was empty or unknown)");
     for (const auto* layer : model->layers)
@@ -104,7 +104,7 @@ private:
           out_size_(model_->getOutSize()),
           input_(static_cast<std::size_t>(in_size_), T(0)),
           bytes_held_(heap_before < 0 ? -1 : heap_in_use() - heap_before) {
-        // RTNeural's STL backend allocates state uninitialised: reset() before the first step (FORMAT.md 3).
+        // RTNeural's STL backend allocates state uninitialised: reset() before the first step (docs/format.md §5).
         model_->reset();
     }
 

@@ -7,8 +7,8 @@ entry's output) is still within it -- coremltools' rule for the op that is the s
 the first step at which it does.
 
 JSON entries and module units are lined up by their (kind, width) keys (``difflib``'s longest matching
-blocks), so a module layer the export lost (FORMAT.md §11.5) or an entry the module does not have shows as a
-gap, and is named as the cause of the divergence right after it.
+blocks), so a module layer the export lost (docs/format.md §15.5) or an entry the module does not have
+shows as a gap, and is named as the cause of the divergence right after it.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def first_divergence(
             cause = (
                 "the module's "
                 + ", ".join(u.describe() for u in lost)
-                + " has no entry in the JSON right before this one (a dropped layer, FORMAT.md §11.5)"
+                + " has no entry in the JSON right before this one (a dropped layer, docs/format.md §15.5)"
             )
         else:
             cause = "its output leaves tolerance while its input is within it"

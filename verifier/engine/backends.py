@@ -6,7 +6,7 @@ own RTNeural checkout compiled into ``_verifier_rtneural`` when the package is i
 built it. Running both on the same file tells whether our engine and the library the plugin ships agree.
 
 RTNeural crashes the process on some documents (an unknown activation name, an empty layer list; see
-FORMAT.md §5), so nothing reaches it that our own strict loader refuses: the document is loaded by the
+docs/format.md §13), so nothing reaches it that our own strict loader refuses: the document is loaded by the
 engine first and only then handed to RTNeural as JSON text.
 """
 

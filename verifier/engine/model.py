@@ -1,4 +1,4 @@
-"""The native engine: load a keras-json model and run it as RTNeural would (FORMAT.md §3).
+"""The native engine: load a keras-json model and run it as RTNeural would (docs/format.md §5).
 
 ``load`` reads the document (:mod:`verifier.format.document`), hands it to the C++ loader, which refuses every
 file RTNeural would refuse, crash on or silently misread, and wraps the result in :class:`Model`. Arrays

@@ -3,7 +3,7 @@
 Per entry: its JSON pointer, type, activation (and whether RTNeural applies it), the widths in and out as
 the chain gives them, the numbers in its weight arrays (and their bytes at float32 and float64), and the
 values it carries from one step to the next (recurrent state, convolution history). Then the totals, the
-top-level keys that are not part of the format (conventions of other projects, FORMAT.md §18: reported as
+top-level keys that are not part of the format (conventions of other projects, docs/format.md §18: reported as
 information), and what RTNeural will do with anything unusual: the findings of
 :func:`verifier.format.validate.validate`, each under the entry it points into. No torch, no engine: a file
 that does not even parse gives an inspection holding only its finding.

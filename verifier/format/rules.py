@@ -2,7 +2,7 @@
 
 Ids never change meaning once released: ``RTN-E…`` rules are errors (``verifier.load`` refuses the file),
 ``RTN-W…`` warnings and ``RTN-I…`` information (the file loads; a person should look). The ``rtneural``
-column says what RTNeural's dynamic ``json_parser::parseJson`` does with such a file (FORMAT.md §5):
+column says what RTNeural's dynamic ``json_parser::parseJson`` does with such a file (docs/format.md §13):
 "loads fine", "silently wrong" (loads and computes something else), "exception" (throws while parsing) or
 "crash" (the process dies, or a null model is returned that the caller dereferences). A single finding may
 state a more precise outcome than its rule's default (e.g. a weight array that is too long throws, one that

@@ -1,7 +1,7 @@
 """The checks a JSON Schema cannot express: every declared width is defined and within the limits
 (:func:`check_in_shape`, :func:`check_declarations`, before any weight array is looked at), widths chain from
 layer to layer and every weight array has exactly the shape those widths imply (:func:`check_layers`,
-FORMAT.md §2.3).
+docs/format.md §3.2).
 
 These run after the schema, on entries the schema accepted, so every key read here exists with the right
 JSON type. RTNeural itself checks none of this except conv2d's output size: a weight array that is too long

@@ -1,4 +1,4 @@
-"""PyTorch module -> RTNeural keras-json (FORMAT.md §10, the pitfalls of §11).
+"""PyTorch module -> RTNeural keras-json (docs/format.md §14, the pitfalls of §15).
 
 The exported document describes the module *as RTNeural streams it*: one time step per ``forward()``,
 every recurrent and convolution layer carrying state from zero. In particular:
@@ -36,7 +36,7 @@ from verifier.errors import ExportError
 
 __all__ = ["Leaf", "check_exportable", "document_bytes", "export", "leaf_modules"]
 
-# Activation modules RTNeural names directly (FORMAT.md §4); ELU and Softmax are checked separately.
+# Activation modules RTNeural names directly (docs/format.md §4); ELU and Softmax are checked separately.
 _ACTIVATION_NAMES: dict[type[nn.Module], str] = {
     nn.Tanh: "tanh",
     nn.ReLU: "relu",
@@ -45,7 +45,7 @@ _ACTIVATION_NAMES: dict[type[nn.Module], str] = {
     nn.Softmax: "softmax",
 }
 _NO_OPS = (nn.Identity, nn.Dropout, nn.Dropout1d)  # dropout is the identity in eval
-# Entry types whose own `activation` RTNeural applies (FORMAT.md §2.3); folding targets.
+# Entry types whose own `activation` RTNeural applies (docs/format.md §3.4); folding targets.
 _FOLDABLE = ("dense", "conv1d")
 
 # Modules people reach for that have no keras-json form, with what to do instead.
@@ -59,7 +59,7 @@ _REFUSED: dict[type[nn.Module], str] = {
     nn.SiLU: "RTNeural's JSON activations are tanh, relu, sigmoid, softmax and elu(alpha=1); SiLU is not one",
     nn.ConvTranspose1d: (
         "ConvTranspose1d has no keras-json layer; RTNeural runs it only from C++ through "
-        "torch_helpers::loadConvTranspose1D with a zero-stuffed input (FORMAT.md §7)"
+        "torch_helpers::loadConvTranspose1D with a zero-stuffed input (docs/format.md §16.2)"
     ),
     nn.Conv2d: "nn.Conv2d export is out of scope of this exporter (its time/feature layout is ambiguous)",
 }
@@ -321,7 +321,7 @@ def _lstm_layer(name: str, m: nn.LSTM, k: int) -> list[Any]:
 
 
 def _zrn(t: torch.Tensor) -> torch.Tensor:
-    """PyTorch's GRU row blocks r,z,n reordered as RTNeural's z,r,n (FORMAT.md §2.3 gru)."""
+    """PyTorch's GRU row blocks r,z,n reordered as RTNeural's z,r,n (docs/format.md §8 gru)."""
     r, z, n = t.chunk(3, dim=0)
     return torch.cat([z, r, n], dim=0)
 
@@ -344,7 +344,7 @@ def _conv1d(name: str, m: nn.Conv1d, width: int | None) -> tuple[list[dict[str, 
         raise ExportError(
             name,
             f"stride={stride}: a JSON conv1d always has stride 1 (RTNeural's strided convolution exists "
-            "only in C++, FORMAT.md §8)",
+            "only in C++, docs/format.md §16.3)",
         )
     if m.padding_mode != "zeros":
         raise ExportError(

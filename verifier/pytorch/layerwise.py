@@ -39,7 +39,7 @@ _ACTIVATION_KINDS: dict[type[nn.Module], str] = {
 }
 _NO_OPS = (nn.Identity, nn.Dropout, nn.Dropout1d)  # eval mode: no entry of their own
 _STATEFUL = frozenset({"lstm", "gru", "conv1d", "conv2d"})
-# Entry types whose own `activation` RTNeural applies (FORMAT.md §2.3); on the others it is not read.
+# Entry types whose own `activation` RTNeural applies (docs/format.md §3.4); on the others it is not read.
 _APPLIES_ACTIVATION = frozenset({"dense", "time-distributed-dense", "conv1d", "conv2d", "activation"})
 
 Key = tuple[str, int]

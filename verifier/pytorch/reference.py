@@ -66,7 +66,7 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "softmax": lambda: nn.Softmax(dim=-1),  # over the layer vector of one step
     "elu": lambda: nn.ELU(alpha=1.0),
 }
-# Entry types whose `activation` RTNeural applies; on the others it is ignored (FORMAT.md §2.3).
+# Entry types whose `activation` RTNeural applies; on the others it is ignored (docs/format.md §3.4).
 _APPLIES_ACTIVATION = ("dense", "time-distributed-dense", "conv1d", "conv2d", "activation")
 
 

@@ -1,4 +1,4 @@
-"""The known PyTorch -> keras-json export mistakes (FORMAT.md §11), as corruptions of a correct export.
+"""The known PyTorch -> keras-json export mistakes (docs/format.md §15), as corruptions of a correct export.
 
 Each mistake turns a correct document into the document a buggy exporter would have written, so a test can
 check that the verifier notices it. A mistake that would change nothing on a given layer (transposing a 1x1
@@ -152,7 +152,7 @@ def _non_negative_output(doc: Mapping[str, Any], index: int) -> bool:
         "lstm",
         "gru",
         "prelu",
-        "batchnorm",  # their activation key is ignored (FORMAT.md §2.3)
+        "batchnorm",  # their activation key is ignored (docs/format.md §3.4)
     ):
         return True
     if entry.get("type") == "prelu" and index > 0:
