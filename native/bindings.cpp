@@ -121,7 +121,7 @@ public:
     Engine(py::handle document, std::size_t max_layer_width, std::size_t max_total_parameters,
            std::size_t max_state_values, std::size_t max_depth)
         : loaded_(load(document, rtv::Limits{max_layer_width, max_total_parameters, max_state_values, max_depth})) {
-        // FORMAT.md §3: RTNeural's state starts uninitialised; ours starts as after reset().
+        // docs/format.md §5: RTNeural's state starts uninitialised; ours starts as after reset().
         model().reset();
     }
 
