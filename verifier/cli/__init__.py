@@ -259,12 +259,12 @@ class _Progress:
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("inspect", "reduce", "replay") and not os.path.exists(argv[0]):
-        from verifier.cli_diagnose import run_subcommand  # a file of that name is still checked
+        from verifier.cli.diagnose import run_subcommand  # a file of that name is still checked
 
         return run_subcommand(argv, stdout, stderr)
     if argv and argv[0] in ("validate", "render") and not os.path.exists(argv[0]):
-        from verifier.render_cli import run as render
-        from verifier.validate_cli import run as validate_only
+        from verifier.cli.render import run as render
+        from verifier.cli.validate import run as validate_only
 
         return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, _Parser)
     args = build_parser().parse_args(argv)
