@@ -321,15 +321,9 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         )
     verbosity = -1 if args.quiet else 1 if args.verbose else 0
     text = format_report(result, args.format, verbosity=verbosity)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {args.output}: {exc}") from None
-        if args.format != "text" and not args.quiet:
-            _write(stdout, format_report(result, "text", verbosity=-1))
-    else:
-        _write(stdout, text)
+    emit(text, args.output, stdout)
+    if args.output and args.format != "text" and not args.quiet:
+        _write(stdout, format_report(result, "text", verbosity=-1))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
         append_step_summary(summary, format_report(result, "markdown"))
@@ -351,6 +345,17 @@ def append_step_summary(path: str, markdown: str) -> None:
 
 class OutputError(Exception):
     """The report could not be written to stdout (a full device, a closed pipe)."""
+
+
+def emit(text: str, output: str | None, stdout: TextIO) -> None:
+    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback."""
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {output}: {exc}") from None
+    else:
+        _write(stdout, text)
 
 
 def _write(stream: TextIO, text: str) -> None:

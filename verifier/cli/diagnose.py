@@ -16,10 +16,18 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from verifier.cli import EXIT_FAILED, EXIT_OK, UsageError, _Parser, _positive, _tolerance, expand_files
+from verifier.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    _Parser,
+    _positive,
+    _tolerance,
+    emit,
+    expand_files,
+)
 from verifier.errors import VerifierError
 
 if TYPE_CHECKING:
@@ -84,13 +92,7 @@ def _inspect(args: argparse.Namespace, stdout: TextIO) -> int:
 
     inspections = [inspect(path) for path in expand_files(args.files)]
     text = format_inspections(inspections, args.format)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {args.output}: {exc}") from None
-    else:
-        stdout.write(text)
+    emit(text, args.output, stdout)
     return EXIT_FAILED if any(i.errors or not i.readable for i in inspections) else EXIT_OK
 
 

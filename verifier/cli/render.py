@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 
@@ -29,7 +28,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
 
 
 def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.ArgumentParser]) -> int:
-    from verifier.cli import EXIT_FAILED, EXIT_OK, UsageError, append_step_summary, read_report
+    from verifier.cli import EXIT_FAILED, EXIT_OK, append_step_summary, emit, read_report
     from verifier.report.formats import format_report
 
     args = build_parser(parser_class).parse_args(argv)
@@ -39,13 +38,7 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
 
         require_matplotlib()
     text = format_report(result, args.format)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {args.output}: {exc}") from None
-    else:
-        stdout.write(text)
+    emit(text, args.output, stdout)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
         append_step_summary(summary, format_report(result, "markdown"))

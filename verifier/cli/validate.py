@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 FORMATS = ("text", "github", "sarif", "json", "markdown", "junit")
@@ -34,7 +33,7 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
     from verifier import __version__
     from verifier.checks.results import FileResult, RunResult
     from verifier.checks.validation import validate_check
-    from verifier.cli import EXIT_FAILED, EXIT_OK, UsageError, expand_files
+    from verifier.cli import EXIT_FAILED, EXIT_OK, emit, expand_files
     from verifier.report.formats import format_report
 
     args = build_parser(parser_class).parse_args(argv)
@@ -51,11 +50,5 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
         settings={"dtype": "float32", "steps": 1, "seed": 0, "validate_only": True},
     )
     text = format_report(result, args.format)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {args.output}: {exc}") from None
-    else:
-        stdout.write(text)
+    emit(text, args.output, stdout)
     return EXIT_FAILED if result.failed else EXIT_OK
