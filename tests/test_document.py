@@ -259,6 +259,33 @@ def test_an_integer_beyond_a_double_is_refused_where_it_is():
     assert _error('{"a": [1, -' + "1" * 400 + "]}").pointer == "/a/1"
 
 
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_an_integer_beyond_a_double_in_a_callers_dict_is_a_finding_where_it_is(digits):
+    # A dict's ints are Python ints of any size; validate's arithmetic on them (a batchnorm's variance +
+    # epsilon) would raise OverflowError, so the reader refuses them as the native reader refuses the text.
+    huge = 10 ** (digits - 1)
+    error = _error({"in_shape": [None, 2], "layers": [{"epsilon": huge}]})
+    assert (error.rule, error.pointer) == ("RTN-E005", "/layers/0/epsilon")
+
+
+def test_a_huge_integer_epsilon_in_a_dict_is_a_validate_finding_not_an_overflow():
+    from verifier.format.validate import validate
+
+    doc = {
+        "in_shape": [None, 2],
+        "layers": [
+            {
+                "type": "batchnorm",
+                "activation": "",
+                "shape": [None, 2],
+                "epsilon": 10**400,
+                "weights": [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]],
+            }
+        ],
+    }
+    assert [(f.rule, f.pointer) for f in validate(doc)][:1] == [("RTN-E005", "/layers/0/epsilon")]
+
+
 def test_an_integer_of_64_bits_is_read_exactly_as_an_int():
     parsed, _ = read_document('{"a": -9223372036854775808, "b": 9007199254740993}')
     assert parsed == {"a": -(2**63), "b": 2**53 + 1}

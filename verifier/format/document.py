@@ -22,6 +22,7 @@ import gc
 import math
 import os
 import stat
+import sys
 from typing import Any
 
 from verifier.errors import ModelFormatError
@@ -262,6 +263,17 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 "numbers must be finite",
                 expected="a finite number",
                 found=repr(node),
+                source=name,
+                rule="RTN-E005",
+            )
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > sys.float_info.max:
+            # A Python int has no limit; every reader of the file (and our engine) takes numbers as doubles.
+            digits = len(str(abs(node))) if abs(node).bit_length() < 14_000 else "thousands of"
+            raise ModelFormatError(
+                pointer,
+                f"an integer of {digits} digits overflows a double",
+                expected="a finite number",
+                found="an integer beyond the double range",
                 source=name,
                 rule="RTN-E005",
             )
