@@ -164,7 +164,7 @@ ODD_VALUES = st.one_of(
     st.just([[0.5]]),
     st.just([0]),
     st.just([2, 0]),
-)
+).map(copy.deepcopy)  # a fresh copy per draw: a later mutation must not change a constant every draw shares
 SIZES = st.one_of(
     st.integers(0, 6),
     st.integers(-1, 400),
@@ -173,7 +173,7 @@ SIZES = st.one_of(
     st.just([]),
     st.just([0, 3]),
     st.sampled_from(["valid", "same", "causal", None, True]),
-)
+).map(copy.deepcopy)
 ACTIVATIONS = st.sampled_from(
     ["", "tanh", "relu", "sigmoid", "softmax", "elu", "linear", "Tanh", "gelu", None, 3, True]
 )
