@@ -370,36 +370,22 @@ def verify_file(
                 tolerances = replace(
                     tolerances, stream=_tolerance(options, manifest, entry, "float32", source).stream
                 )
+        patterns = (
+            ("numeric-frame", outputs.expected_frame, outputs.actual_frame, tolerances.frame),
+            ("numeric-stream", outputs.expected_stream, outputs.actual_stream, tolerances.stream),
+        )
         numeric = [
             not_the_chain(
-                _with_statistics(check, expected, actual, tolerances.origin, kinds[check.name]), mismatches
-            )
-            for check, expected, actual in (
-                (
-                    check_agreement(
-                        "numeric-frame",
-                        outputs.expected_frame,
-                        outputs.actual_frame,
-                        atol=tolerances.frame[0],
-                        rtol=tolerances.frame[1],
-                        dtype=dtype,
-                    ),
-                    outputs.expected_frame,
-                    outputs.actual_frame,
+                _with_statistics(
+                    check_agreement(name, expected, actual, atol=tol[0], rtol=tol[1], dtype=dtype),
+                    expected,
+                    actual,
+                    tolerances.origin,
+                    kinds[name],
                 ),
-                (
-                    check_agreement(
-                        "numeric-stream",
-                        outputs.expected_stream,
-                        outputs.actual_stream,
-                        atol=tolerances.stream[0],
-                        rtol=tolerances.stream[1],
-                        dtype=dtype,
-                    ),
-                    outputs.expected_stream,
-                    outputs.actual_stream,
-                ),
+                mismatches,
             )
+            for name, expected, actual, tol in patterns
         ]
         numeric[1] = _judge_stream(numeric[1], outputs, mismatches, source, xs, dtype, tolerances)
         if embedded is not None:
