@@ -19,12 +19,14 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 #include "activation.h"
 #include "batchnorm.h"
 #include "conv1d.h"
 #include "conv2d.h"
 #include "dense.h"
+#include "float32_range.h"
 #include "gru.h"
 #include "lstm.h"
 #include "prelu.h"
@@ -117,12 +119,23 @@ void expect_array(const Node& n, const std::string& what) {
 
 // --- arrays: verifier/format/arrays.py array_shape ------------------------------------------------------
 
+// validate's overflow_finding: a finite double float32 turns into an infinity.
+[[noreturn]] void fail_float32_overflow(const std::string& pointer, double x) {
+    fail(rules::kFloat32Overflow, pointer,
+         number_text(x) + " is beyond float32's range: the float32 engine a plugin runs holds " + (x < 0 ? "-inf" : "inf") +
+             " here, and the layer outputs inf or NaN; rescale the layer or export the weights within float32",
+         "a number of magnitude at most 3.4028235e+38 (float32)", number_text(x));
+}
+
 // Checks that `v` is a rectangular `ndim`-deep nest of lists of finite numbers and appends the numbers in
 // row-major (JSON) order to `out`; returns the dims. The first problem in document order is reported, as
-// validate does. Pointers are built only on failure (a weight array may hold millions of numbers).
+// validate does. Pointers are built only on failure (a weight array may hold millions of numbers). For a
+// float32 engine (`float32_warnings` given) a number float32 turns into inf is refused, and the first of
+// those it turns into a subnormal or zero is one warning per array.
 class ArrayReader {
 public:
-    ArrayReader(const Node& n, std::size_t ndim, std::vector<double>& out) : base_(n.pointer), ndim_(ndim), out_(out) {
+    ArrayReader(const Node& n, std::size_t ndim, std::vector<double>& out, std::vector<Warning>* float32_warnings)
+        : base_(n.pointer), ndim_(ndim), out_(out), float32_warnings_(float32_warnings) {
         const Json* node = n.value;
         for (std::size_t level = 0; level < ndim; ++level) {
             if (node != nullptr && node->is_array()) {
@@ -137,6 +150,7 @@ public:
         visit(*n.value, 0);
         for (std::size_t& d : dims_)
             if (d == kNone) d = 0;  // only an empty list leaves a level unseen
+        if (tiny_count_ > 0) note_underflow();
     }
     const Dims& dims() const { return dims_; }
 
@@ -157,6 +171,7 @@ private:
             if (!std::isfinite(v.as_number()))
                 fail(rules::kNonFinite, where(level), "every weight must be a finite number", "a finite number",
                      describe(v));
+            if (float32_warnings_ != nullptr) float32_number(v.as_number(), level);
             out_.push_back(v.as_number());
             return;
         }
@@ -175,10 +190,32 @@ private:
         }
     }
 
+    void float32_number(double x, std::size_t level) {
+        if (float32_range::overflows(x)) fail_float32_overflow(where(level), x);
+        if (float32_range::underflows(x) && tiny_count_++ == 0) {
+            tiny_pointer_ = where(level);
+            tiny_value_ = x;
+        }
+    }
+
+    void note_underflow() const {
+        // The same array may be read twice (its rows first, then its exact shape): one warning for it.
+        for (const Warning& w : *float32_warnings_)
+            if (w.pointer == tiny_pointer_) return;
+        std::string message = number_text(tiny_value_) + " is below float32's normal range: the float32 engine holds " +
+                              (std::fabs(tiny_value_) <= float32_range::kZeroAtOrBelow ? "zero" : "a subnormal");
+        if (tiny_count_ > 1) message += " (" + std::to_string(tiny_count_) + " values of this array do)";
+        float32_warnings_->push_back({rules::kFloat32Underflow, tiny_pointer_, message});
+    }
+
     std::string base_;
     std::size_t ndim_;
     std::vector<double>& out_;
+    std::vector<Warning>* float32_warnings_;
     Dims dims_, index_;
+    std::size_t tiny_count_ = 0;
+    std::string tiny_pointer_;
+    double tiny_value_ = 0;
 };
 
 enum class LayerKind { Dense, Conv1D, Conv2D, GRU, LSTM, PReLU, BatchNorm, Activation };
@@ -251,7 +288,8 @@ struct ParsedModel {
 
 class Parser {
 public:
-    explicit Parser(const Limits& limits) : limits_(limits) {}
+    // `float32`: the model is built for a float32 engine, so every number must be one float32 holds.
+    Parser(const Limits& limits, bool float32) : limits_(limits), float32_(float32) {}
 
     ParsedModel parse(const Json& document) {
         const Node root{&document, ""};
@@ -573,10 +611,12 @@ private:
         result_.specs.push_back(std::move(spec));
     }
 
-    static Dims read(const Node& n, std::size_t ndim, std::vector<double>& out) { return ArrayReader(n, ndim, out).dims(); }
+    Dims read(const Node& n, std::size_t ndim, std::vector<double>& out) {
+        return ArrayReader(n, ndim, out, float32_ ? &result_.warnings : nullptr).dims();
+    }
 
     // The array's shape must be `expected` (validate's _check_arrays).
-    static std::vector<double> read_exact(const Node& n, const Dims& expected, const std::string& what) {
+    std::vector<double> read_exact(const Node& n, const Dims& expected, const std::string& what) {
         std::vector<double> out;
         const Dims found = read(n, expected.size(), out);
         if (found != expected)
@@ -697,6 +737,11 @@ private:
     void batchnorm(const Entry& e, LayerSpec& spec) {
         if (!std::isfinite(e.epsilon))
             fail(rules::kNonFinite, e.at("epsilon"), "epsilon must be a finite number", "a finite number", number_text(e.epsilon));
+        if (float32_ && float32_range::overflows(e.epsilon)) fail_float32_overflow(e.at("epsilon"), e.epsilon);
+        if (float32_ && float32_range::underflows(e.epsilon))
+            warn(rules::kFloat32Underflow, e.at("epsilon"),
+                 number_text(e.epsilon) + " is below float32's normal range: the float32 engine holds " +
+                     (std::fabs(e.epsilon) <= float32_range::kZeroAtOrBelow ? "zero" : "a subnormal"));
         std::size_t channels = e.in;
         spec.features = 1;
         if (std::string_view(e.type->name) == "batchnorm2d") {
@@ -757,6 +802,7 @@ private:
     }
 
     Limits limits_;
+    bool float32_;
     std::vector<Entry> entries_;
     ParsedModel result_;
 };
@@ -800,7 +846,7 @@ void add_layer(Model<T>& model, const LayerSpec& s) {
 
 template <typename T>
 LoadedModel<T> load_keras_json(const Json& document, const Limits& limits) {
-    ParsedModel parsed = Parser(limits).parse(document);
+    ParsedModel parsed = Parser(limits, std::is_same_v<T, float>).parse(document);
     LoadedModel<T> loaded{Model<T>(parsed.in_size), std::move(parsed.infos), std::move(parsed.warnings), {}};
     for (const LayerSpec& spec : parsed.specs) {
         add_layer(loaded.model, spec);

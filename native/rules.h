@@ -27,6 +27,7 @@ inline constexpr const char* kGroupsMissing = "RTN-E204";
 inline constexpr const char* kGroupsInvalid = "RTN-E205";
 inline constexpr const char* kConv2DOutputShape = "RTN-E206";
 inline constexpr const char* kOutOfBoundsRead = "RTN-E207";
+inline constexpr const char* kFloat32Overflow = "RTN-E208";
 inline constexpr const char* kTooDeep = "RTN-E302";
 inline constexpr const char* kTooWide = "RTN-E303";
 inline constexpr const char* kTooManyParameters = "RTN-E304";
@@ -39,6 +40,7 @@ inline constexpr const char* kConv1DIgnoredKey = "RTN-W004";
 inline constexpr const char* kPReLUShapeIgnored = "RTN-W005";
 inline constexpr const char* kNullActivationIgnored = "RTN-W006";
 inline constexpr const char* kIdenticalDuplicateKey = "RTN-W007";
+inline constexpr const char* kFloat32Underflow = "RTN-W008";
 inline constexpr const char* kBiasFreeDense = "RTN-I001";
 
 inline constexpr const char* kAll[] = {
@@ -48,6 +50,7 @@ inline constexpr const char* kAll[] = {
     kOutOfBoundsRead,  kTooDeep,            kTooWide,           kTooManyParameters,   kTooMuchState,
     kIgnoredActivation, kNoOpActivation,    kSquareDenseKernel, kConv1DIgnoredKey,    kPReLUShapeIgnored,
     kNullActivationIgnored, kBiasFreeDense, kEmpty, kSyntax, kDuplicateKey, kIdenticalDuplicateKey,
+    kFloat32Overflow, kFloat32Underflow,
 };
 
 }  // namespace rtv::rules

@@ -330,7 +330,7 @@ def verify_file(
     # The file is read and parsed once (in C++): validate, load, the tolerance model, the embedded data and
     # the JSON rebuild all take this one document.
     source = _read_once(path)
-    checks: list[Check] = [validate_check(path, source)]
+    checks: list[Check] = [validate_check(path, source, dtype)]
     _drop_tree(source)  # rebuilt from the C++ document if the tolerance model or the JSON rebuild need it
     model, load_check = _load(path, source, dtype)
     runner = model

@@ -37,13 +37,14 @@ def located_findings(path: str, findings: list[Finding]) -> list[dict[str, Any]]
     return out
 
 
-def validate_check(path: str, document: Any = None) -> Check:
+def validate_check(path: str, document: Any = None, dtype: str = "float32") -> Check:
     """``validate`` as a check: fail on an error finding, warn on a warning, pass otherwise. ``document`` is
-    the file's :class:`~verifier.format.document.Document` when the caller has read it already."""
+    the file's :class:`~verifier.format.document.Document` when the caller has read it already; ``dtype`` the
+    engine the model is checked for (float32, what a plugin runs, holds a narrower range of numbers)."""
     from verifier.format.validate import validate
 
     # A path, never JSON text (a file may be named {model}.json).
-    findings = validate(Path(path) if document is None else document)
+    findings = validate(Path(path) if document is None else document, dtype=dtype)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     figures = {

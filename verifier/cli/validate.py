@@ -26,6 +26,13 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
     parser.add_argument("files", nargs="+", metavar="FILE", help="model files (globs are expanded here too)")
     parser.add_argument("--format", choices=FORMATS, default="text")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="engine the model is for (default float32, what RTNeural in a plugin runs): every number must "
+        "be one it holds",
+    )
     return parser
 
 
@@ -39,7 +46,7 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
     args = build_parser(parser_class).parse_args(argv)
     files = expand_files(args.files)
     result = RunResult(
-        tuple(FileResult(path, (validate_check(path),)) for path in files),
+        tuple(FileResult(path, (validate_check(path, dtype=args.dtype),)) for path in files),
         tool={"name": "rtneural-verifier", "version": __version__, "backend": "none (validate only)"},
         machine={
             "cpu": "",
@@ -47,7 +54,7 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
             "python": sys.version.split()[0],
             "platform": "",
         },
-        settings={"dtype": "float32", "steps": 1, "seed": 0, "validate_only": True},
+        settings={"dtype": args.dtype, "steps": 1, "seed": 0, "validate_only": True},
     )
     text = format_report(result, args.format)
     emit(text, args.output, stdout)

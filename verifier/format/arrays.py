@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from verifier.format.findings import Finding, finding, pointer_join
+from verifier.format.float32 import FLOAT32_MAX, fate, overflows, underflows
 
 _NUMBER_TYPES = {float, int}
 
@@ -35,11 +36,15 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def array_shape(value: Any, ndim: int, pointer: str) -> tuple[int, ...] | Finding:
+def array_shape(
+    value: Any, ndim: int, pointer: str, *, float32: bool = False, notes: list[Finding] | None = None
+) -> tuple[int, ...] | Finding:
     """The shape of ``value`` as a rectangular ``ndim``-deep nest of lists of finite numbers, else a finding.
 
     A list of lists whose rows differ in length, a number where a list belongs (or the reverse) is
-    RTN-E202; a non-number leaf RTN-E102; a non-finite one RTN-E005.
+    RTN-E202; a non-number leaf RTN-E102; a non-finite one RTN-E005. With ``float32`` (the model is
+    checked for a float32 engine), a number float32 turns into inf is RTN-E208, and numbers it turns into
+    subnormals or zeros are one RTN-W008 appended to ``notes``.
     """
     dims: list[int] = []
     level = [value]
@@ -58,12 +63,57 @@ def array_shape(value: Any, ndim: int, pointer: str) -> tuple[int, ...] | Findin
     if not kinds <= _NUMBER_TYPES:
         return _locate(value, ndim, pointer)
     try:
-        finite = bool(np.isfinite(np.asarray(value, dtype=np.float64)).all())
+        numbers = np.asarray(value, dtype=np.float64)
+        finite = bool(np.isfinite(numbers).all())
     except OverflowError:  # an integer beyond the double range
         finite = False
-    if not finite:
-        return _locate(value, ndim, pointer)
+    if not finite or (float32 and bool(overflows(numbers).any())):
+        return _locate(value, ndim, pointer, float32)
+    if float32 and notes is not None:
+        tiny = underflows(numbers)
+        if tiny.any():
+            first = [int(i) for i in np.unravel_index(int(np.flatnonzero(tiny)[0]), numbers.shape)]
+            place = pointer_join(pointer, *first)
+            # An array may be read twice (its rows, then its exact shape): one warning for it.
+            if all(note.pointer != place for note in notes):
+                notes.append(underflow_finding(place, float(numbers[tuple(first)]), int(tiny.sum())))
     return tuple(dims)
+
+
+def overflow_finding(pointer: str, value: float) -> Finding:
+    """RTN-E208 for ``value``, which float32 turns into an infinity."""
+    sign = "-inf" if value < 0 else "inf"
+    return finding(
+        "RTN-E208",
+        pointer,
+        f"{value!r} is beyond float32's range: the float32 engine a plugin runs holds {sign} here, and the "
+        "layer outputs inf or NaN; rescale the layer or export the weights within float32",
+        expected=f"a number of magnitude at most {FLOAT32_MAX:.8g} (float32)",
+        found=repr(value),
+    )
+
+
+def underflow_finding(pointer: str, value: float, count: int = 1) -> Finding:
+    """RTN-W008 for ``value`` (the first of ``count`` in its array), which float32 makes subnormal or zero."""
+    became = "zero" if fate(value) == "zero" else "a subnormal (flushed to zero where a plugin sets FTZ/DAZ)"
+    others = f" ({count} values of this array do)" if count > 1 else ""
+    return finding(
+        "RTN-W008",
+        pointer,
+        f"{value!r} is below float32's normal range: the float32 engine holds {became}{others}",
+        expected="0 or a magnitude of at least 1.1754944e-38 (float32's smallest normal)",
+        found=repr(value),
+    )
+
+
+def float32_scalar(value: float, pointer: str) -> Finding | None:
+    """RTN-E208 or RTN-W008 for a scalar parameter (batchnorm epsilon) float32 cannot hold as written."""
+    what = fate(value)
+    if what == "overflow":
+        return overflow_finding(pointer, value)
+    if what in ("subnormal", "zero"):
+        return underflow_finding(pointer, value)
+    return None
 
 
 def _reference_dims(value: Any, ndim: int) -> list[int | None]:
@@ -79,7 +129,7 @@ def _reference_dims(value: Any, ndim: int) -> list[int | None]:
     return dims
 
 
-def _locate(value: Any, ndim: int, pointer: str) -> Finding:
+def _locate(value: Any, ndim: int, pointer: str, float32: bool = False) -> Finding:
     """The first problem in ``value`` (slow, only called once the fast path has seen one)."""
     dims = _reference_dims(value, ndim)
     stack: list[tuple[Any, int, str]] = [(value, 0, pointer)]
@@ -110,6 +160,8 @@ def _locate(value: Any, ndim: int, pointer: str) -> Finding:
                     expected="a finite number",
                     found=str(node),
                 )
+            if float32 and fate(float(node)) == "overflow":
+                return overflow_finding(where, float(node))
             continue
         if not isinstance(node, list):
             return finding(

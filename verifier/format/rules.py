@@ -183,6 +183,15 @@ _RULES = (
         "disagree and one build's outputs change between runs). Our engine's answer is not what a plugin "
         "gets.",
     ),
+    Rule(
+        "RTN-E208",
+        "float32-overflow",
+        "error",
+        "silently wrong",
+        "A weight or parameter (batchnorm epsilon, prelu alpha...) beyond float32's range (magnitude above "
+        "3.4028235e38): finite as a double, it is inf in the float32 engine a plugin runs, whose layer then "
+        "outputs inf or NaN. Reported whenever the model is checked or loaded for float32 (the default).",
+    ),
     # --- limits (refused before anything large is allocated) ----------------------------------------
     Rule(
         "RTN-E301", "file-too-large", "error", "loads fine", "The file is larger than Limits.max_file_bytes."
@@ -265,6 +274,15 @@ _RULES = (
         "loads fine",
         "An object has the same key twice with identical values: whichever a parser keeps, the file means "
         "the same; remove the copy.",
+    ),
+    Rule(
+        "RTN-W008",
+        "float32-underflow",
+        "warning",
+        "loads fine",
+        "A non-zero weight or parameter below float32's normal range (magnitude under 1.1754944e-38): "
+        "float32 holds a subnormal (slow on x86, zero where a plugin sets flush-to-zero) or, at or below "
+        "2^-150, zero. Reported whenever the model is checked or loaded for float32 (the default).",
     ),
     Rule(
         "RTN-I001",

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from verifier.format.arrays import array_shape, is_finite_number
+from verifier.format.arrays import array_shape, float32_scalar, is_finite_number
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.rules import Outcome
 
@@ -124,6 +124,9 @@ class Entry:
     in_width: int | None
     in_from: str  # "in_shape" or "layer 3 (dense)", for messages
     out_width: int | None  # from `shape`
+    float32: bool = False  # checked for a float32 engine: numbers beyond its range are errors
+    # warnings about numbers met while the arrays are read (RTN-W008), reported after the entry's checks
+    notes: list[Finding] = field(default_factory=list)
 
     @property
     def type(self) -> str:
@@ -295,7 +298,9 @@ def computes(doc: dict[str, Any]) -> bool:
 
 
 def _shape_of(entry: Entry, j: int, ndim: int) -> tuple[int, ...] | Finding:
-    return array_shape(entry.weights(j), ndim, entry.at("weights", j))
+    return array_shape(
+        entry.weights(j), ndim, entry.at("weights", j), float32=entry.float32, notes=entry.notes
+    )
 
 
 def _chain(entry: Entry, pointer: str, what: str, found: int) -> Finding:
@@ -572,6 +577,8 @@ def _batchnorm(entry: Entry) -> Iterator[Finding]:
             expected="a finite number",
             found=body["epsilon"],
         )
+    elif entry.float32 and (problem := float32_scalar(float(body["epsilon"]), entry.at("epsilon"))):
+        yield problem
     if entry.type == "batchnorm2d":
         channels, features = positive_int(body["num_filters_in"]), positive_int(body["num_features_in"])
         if channels is None or features is None:
@@ -711,8 +718,9 @@ _CHECKS: dict[str, Check] = {
 }
 
 
-def check_layers(doc: dict[str, Any], skip: set[int]) -> list[Finding]:
-    """Width and weight-shape findings of every known entry.
+def check_layers(doc: dict[str, Any], skip: set[int], *, float32: bool = False) -> list[Finding]:
+    """Width and weight-shape findings of every known entry (with ``float32``, also every number a float32
+    engine cannot hold: :mod:`verifier.format.float32`).
 
     Entries in ``skip`` (already reported by the schema) are not checked again; neither are undefined widths
     (reported by :func:`check_declarations`). After an entry with an
@@ -734,6 +742,7 @@ def check_layers(doc: dict[str, Any], skip: set[int]) -> list[Finding]:
             None if broken else width,
             source,
             shape_width(body.get("shape")),
+            float32,
         )
         here = list(_ignored_activation(entry))
         if index not in skip:
@@ -741,7 +750,7 @@ def check_layers(doc: dict[str, Any], skip: set[int]) -> list[Finding]:
             if entry.out_width is not None:
                 here.extend(_CHECKS[entry.type](entry))
             broken = entry.out_width is None or any(f.severity == "error" for f in here)
-        found.extend(here)
+        found.extend(here + entry.notes)
         keeps = entry.type in _KEEPS_WIDTH and entry.in_width is not None
         width = entry.in_width if keeps else entry.out_width
         source = f"layer {index} ({entry.type})"

@@ -35,6 +35,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from verifier.errors import ModelFormatError
 from verifier.format.document import Document, read_document
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
+from verifier.format.float32 import check_dtype
 from verifier.format.legacy import legacy_format
 from verifier.format.rules import RULES, Outcome
 from verifier.format.schema import registry, schema, structural_variant
@@ -80,13 +81,20 @@ _KEYWORD_PRIORITY = {"required": 0, "type": 1, "enum": 2, "const": 2}
 
 
 def validate(
-    source: str | os.PathLike[str] | bytes | dict[str, Any] | Document, *, limits: Limits | None = None
+    source: str | os.PathLike[str] | bytes | dict[str, Any] | Document,
+    *,
+    limits: Limits | None = None,
+    dtype: str = "float32",
 ) -> list[Finding]:
     """Findings for ``source`` (a path, JSON text, bytes, a parsed dict or a :class:`Document` already
     read), errors first.
 
     Never raises for bad input: an unreadable file is a finding too. ``limits`` defaults to :class:`Limits`.
+    ``dtype`` is the engine the model is meant for: ``"float32"`` (what RTNeural in a plugin runs, and
+    ``verifier.load``'s default) makes every number float32 cannot hold a finding (RTN-E208, RTN-W008);
+    ``"float64"`` only asks that each be a finite double.
     """
+    float32 = check_dtype(dtype) == "float32"
     limits = limits or Limits()
     too_big = _check_size(source, limits)
     if too_big is not None:
@@ -95,10 +103,10 @@ def validate(
     doc, problem = _read(source, limits, reading)
     if problem is not None:
         return [problem]
-    return sorted(check_document(doc, limits) + reading, key=severity_rank)
+    return sorted(check_document(doc, limits, float32=float32) + reading, key=severity_rank)
 
 
-def check_document(doc: Any, limits: Limits) -> list[Finding]:
+def check_document(doc: Any, limits: Limits, *, float32: bool = True) -> list[Finding]:
     """Findings for an already-parsed document (passes 2b to 6), in discovery order."""
     deep = _too_deep(doc, limits.max_depth)
     if deep is not None:
@@ -120,7 +128,7 @@ def check_document(doc: Any, limits: Limits) -> list[Finding]:
     found = sorted(found + declared, key=declaration_order)
     if not usable or any(f.rule in _LIMIT_RULES for f in declared):
         return found
-    found += check_layers(doc, bad_layers)
+    found += check_layers(doc, bad_layers, float32=float32)
     if not any(f.severity == "error" for f in found) and not computes(doc):
         found.append(
             finding(
