@@ -179,14 +179,16 @@ def failing_steps(expected: np.ndarray, actual: np.ndarray, atol: float, rtol: f
     actual = np.asarray(actual, dtype=np.float64)
     if expected.shape != actual.shape:
         return np.ones(len(expected), dtype=bool)
-    within = np.abs(actual - expected) <= atol + rtol * np.abs(expected)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, which is outside
+        within = np.abs(actual - expected) <= atol + rtol * np.abs(expected)
     return ~within.reshape(len(expected), -1).all(axis=1)
 
 
 def _max_abs(expected: np.ndarray, actual: np.ndarray) -> float:
     if expected.shape != actual.shape or not expected.size:
         return float("inf") if expected.shape != actual.shape else 0.0
-    gap = np.abs(np.asarray(actual, np.float64) - np.asarray(expected, np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        gap = np.abs(np.asarray(actual, np.float64) - np.asarray(expected, np.float64))
     return float(np.nanmax(np.where(np.isnan(gap), np.inf, gap)))
 
 

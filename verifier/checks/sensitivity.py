@@ -89,8 +89,12 @@ def judge_chaotic_stream(
     rtol: float,
     dtype: str,
 ) -> Check:
-    """``stream_check`` (a failing ``numeric-stream``) judged only over the steps before ``horizon``."""
-    if stream_check.status != FAIL or horizon.step is None:
+    """``stream_check`` (a failing ``numeric-stream``) judged only over the steps before ``horizon``.
+
+    A NaN or an infinity in either stream is a failure whatever the model's sensitivity: a plugin fed one
+    outputs silence or noise, and a non-finite run says nothing about where the model stops being
+    reproducible."""
+    if stream_check.status != FAIL or horizon.step is None or not _all_finite(expected, actual):
         return stream_check
     k = horizon.step
     figures: dict[str, Any] = {
@@ -119,6 +123,10 @@ def judge_chaotic_stream(
     )
 
 
+def _all_finite(*arrays: np.ndarray) -> bool:
+    return all(bool(np.isfinite(np.asarray(a, np.float64)).all()) for a in arrays)
+
+
 def sensitivity(
     chain: Sequence[Any], xs: np.ndarray, *, frame: bool, atol: float, rtol: float
 ) -> float | None:
@@ -134,6 +142,8 @@ def sensitivity(
     nudged = np.nextafter(base.astype(np.float32), np.float32(np.inf)).astype(np.float64)
     a = run_units(chain, base, frame=frame)[-1]
     b = run_units(chain, nudged, frame=frame)[-1]
+    if not _all_finite(a, b):  # a NaN measures no sensitivity to rounding: it excuses nothing
+        return None
     if not failing_steps(a, b, atol, rtol).any():
         return None
     return float(np.max(np.abs(a - b)))

@@ -54,4 +54,4 @@ def check_dtype(dtype: str) -> Dtype:
     """``dtype`` when it is one the engine runs, else ValueError (a programmer's or a user's typo)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return dtype  # type: ignore[return-value]
+    return dtype

@@ -129,7 +129,8 @@ def fingerprint(values: Any) -> str | None:
     try:
         if isinstance(values, torch.Tensor):
             values = values.detach().cpu().numpy()
-        array = np.sort(np.asarray(values, dtype=np.float64).astype(np.float32).ravel())
+        with np.errstate(over="ignore"):  # a weight beyond float32 fingerprints as inf, like any other
+            array = np.sort(np.asarray(values, dtype=np.float64).astype(np.float32).ravel())
     except (TypeError, ValueError):
         return None
     return hashlib.blake2b(array.tobytes(), digest_size=8).hexdigest()
