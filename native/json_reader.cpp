@@ -3,6 +3,7 @@
 // line and column in characters), so a user sees the same words from `validate` and `load`.
 #include "json_reader.h"
 
+#include "quoting.h"
 #include "rules.h"
 
 #include <charconv>
@@ -16,8 +17,6 @@
 
 namespace rtv {
 namespace {
-
-constexpr std::size_t kShown = 40;  // characters of a literal or key quoted in a message
 
 // The first malformed UTF-8 sequence: its byte offset and Python's name for what is wrong with it.
 struct Utf8Problem {
@@ -66,15 +65,12 @@ std::string hex_byte(unsigned char c) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-std::string shown(std::string_view text) {
-    if (text.size() <= kShown) return std::string(text);
-    return std::string(text.substr(0, kShown)) + "... (" + std::to_string(text.size()) + " characters)";
-}
+std::string shown(std::string_view text) { return quoting::shown(text); }
 
 // Python's repr of a str for the common case (quotes chosen the same way; other escapes left as written).
 std::string python_repr(const std::string& s) {
     const char quote = s.find('\'') != std::string::npos && s.find('"') == std::string::npos ? '"' : '\'';
-    return quote + shown(s) + quote;
+    return quoting::quoted(s, quote);
 }
 
 // Identical JSON values: same kinds all the way down, and integers and other numbers kept apart (1 and 1.0 are

@@ -30,6 +30,7 @@
 #include "gru.h"
 #include "lstm.h"
 #include "prelu.h"
+#include "quoting.h"
 
 namespace rtv {
 namespace {
@@ -48,10 +49,7 @@ std::string number_text(double x) {
     return text;
 }
 
-std::string quoted(const std::string& s) {
-    constexpr std::size_t kShown = 40;
-    return '"' + (s.size() > kShown ? s.substr(0, kShown) + "..." : s) + '"';
-}
+std::string quoted(const std::string& s) { return quoting::quoted(s); }
 
 // A short description of a found value for messages: `3.5`, `null`, `"swish"`, `an array of 3`.
 std::string describe(const Json& v) {

@@ -252,7 +252,7 @@ def test_a_4301_digit_integer_is_a_non_finite_number_finding_not_a_traceback():
     error = _error('{"in_shape": [null, ' + "9" * 4301 + "]}")
     assert error.rule == "RTN-E005"
     assert error.pointer == "/in_shape/1"
-    assert "4301 characters" in error.found
+    assert "4,301 characters" in error.found
 
 
 def test_an_integer_beyond_a_double_is_refused_where_it_is():

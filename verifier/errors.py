@@ -7,6 +7,8 @@ show it without parsing text.
 
 from __future__ import annotations
 
+from verifier.quoting import MAX_FIELD, bounded, shown, shown_pointer
+
 
 class VerifierError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -17,7 +19,8 @@ class ModelFormatError(VerifierError, ValueError):
 
     ``pointer`` is an RFC 6901 JSON pointer to the offending place (``""`` is the whole document), e.g.
     ``/layers/3/weights/1``. ``expected`` and ``found`` are short human-readable descriptions when the error
-    is a mismatch. ``source`` names the file (or ``<string>``/``<dict>``) when it is known.
+    is a mismatch. ``source`` names the file (or ``<string>``/``<dict>``) when it is known. Each field is
+    bounded (:mod:`verifier.quoting`): a pointer segment or a value of megabytes is cut, its size stated.
     """
 
     def __init__(
@@ -30,10 +33,10 @@ class ModelFormatError(VerifierError, ValueError):
         source: str | None = None,
         rule: str | None = None,
     ) -> None:
-        self.pointer = pointer
-        self.message = message
-        self.expected = expected
-        self.found = found
+        self.pointer = shown_pointer(pointer)
+        self.message = shown(message, MAX_FIELD)
+        self.expected = bounded(expected)
+        self.found = bounded(found)
         self.source = source
         self.rule = rule
         super().__init__(str(self))

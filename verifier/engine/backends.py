@@ -145,7 +145,7 @@ def _strict_gate(doc: dict[str, Any], name: str, dtype: str) -> Any:
         gate = load(doc, dtype)
     except ModelFormatError as error:
         raise error.with_source(name) from None
-    for finding in validate(doc):
+    for finding in validate(doc, dtype=gate.dtype):
         if finding.severity == "error" and finding.rtneural == "crash":
             raise ModelFormatError(
                 finding.pointer,

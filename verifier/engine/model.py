@@ -25,6 +25,7 @@ from verifier.errors import ModelFormatError
 from verifier.format.document import Document, read
 from verifier.format.findings import Finding, Limits
 from verifier.format.legacy import legacy_format
+from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
 
@@ -62,7 +63,10 @@ class Model:
         self.param_count: int = native.param_count
         self.bytes_held: int = native.bytes_held
         # (pointer, message) of each warning of reading and loading; the rule ids are in ``warning_rules``.
-        notes = [(f.rule, f.pointer, f.message) for f in reading or []] + list(native.warnings)
+        notes = [(f.rule, f.pointer, f.message) for f in reading or []] + [
+            (rule, shown_pointer(pointer), shown(message, MAX_FIELD))
+            for rule, pointer, message in native.warnings
+        ]
         self.warnings: list[tuple[str, str]] = [(pointer, message) for _, pointer, message in notes]
         self.warning_rules: list[str] = [rule for rule, _, _ in notes]
         self.layers: list[LayerInfo] = [LayerInfo(*entry) for entry in native.layers]

@@ -14,6 +14,7 @@ import numpy as np
 
 from verifier.format.findings import Finding, finding, pointer_join
 from verifier.format.float32 import FLOAT32_MAX, fate, overflows, underflows
+from verifier.quoting import quoted
 
 _NUMBER_TYPES = {float, int}
 
@@ -28,12 +29,12 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"string {value[:20]!r}"
+        return f"string {quoted(value)}"
     if isinstance(value, list):
         return f"a list of {len(value)}"
     if isinstance(value, dict):
         return "an object"
-    return repr(value)
+    return quoted(value)
 
 
 def array_shape(
@@ -158,7 +159,7 @@ def _locate(value: Any, ndim: int, pointer: str, float32: bool = False) -> Findi
                     where,
                     "every weight must be a finite number",
                     expected="a finite number",
-                    found=str(node),
+                    found=quoted(node),
                 )
             if float32 and fate(float(node)) == "overflow":
                 return overflow_finding(where, float(node))

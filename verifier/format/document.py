@@ -27,6 +27,7 @@ from typing import Any
 
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding
+from verifier.quoting import quoted
 
 
 class Document:
@@ -247,7 +248,7 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                         "object keys must be strings",
                         rule="RTN-E102",
                         expected="a string",
-                        found=repr(key),
+                        found=quoted(key),
                         source=name,
                     )
                 if not _encodable(key):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from verifier.format.rules import Outcome, Severity, rule
+from verifier.quoting import MAX_FIELD, bounded, shown, shown_pointer
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -49,11 +50,14 @@ def finding(
     return Finding(
         rule=rule_id,
         severity=entry.severity,
-        pointer=pointer,
-        message=message,
+        # Values of the file are quoted cut where the message is built (verifier.quoting); the pointer
+        # (which holds keys) and the fields are bounded here too, so that no finding can make a report as
+        # large as the file.
+        pointer=shown_pointer(pointer),
+        message=shown(message, MAX_FIELD),
         rtneural=rtneural or entry.rtneural,
-        expected=None if expected is None else str(expected),
-        found=None if found is None else str(found),
+        expected=bounded(None if expected is None else str(expected)),
+        found=bounded(None if found is None else str(found)),
     )
 
 

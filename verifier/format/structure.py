@@ -19,6 +19,7 @@ from typing import Any
 from verifier.format.arrays import array_shape, float32_scalar, is_finite_number
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.rules import Outcome
+from verifier.quoting import quoted
 
 KNOWN_TYPES = frozenset(
     {
@@ -98,7 +99,7 @@ def shape_width(shape: Any) -> int | None:
 def undefined_width(shape: Any, pointer: str, what: str) -> Finding:
     bad = next((i for i in width_index(shape) if positive_int(shape[i]) is None), None)
     where = pointer if bad is None else pointer_join(pointer, bad)
-    found = "[]" if bad is None else ("null" if shape[bad] is None else repr(shape[bad]))
+    found = "[]" if bad is None else ("null" if shape[bad] is None else quoted(shape[bad]))
     outcome: Outcome = "exception" if bad is not None and shape[bad] is None else "silently wrong"
     return finding(
         "RTN-E108",
@@ -492,7 +493,7 @@ def _conv1d_ignored_keys(entry: Entry) -> Iterator[Finding]:
             entry.at("strides"),
             "RTNeural's JSON conv1d has no strides: it computes every step (stride 1)",
             expected="1 or no strides key",
-            found=body["strides"],
+            found=quoted(body["strides"]),
         )
     if "padding" in body and body["padding"] != "causal":
         yield finding(
@@ -501,7 +502,7 @@ def _conv1d_ignored_keys(entry: Entry) -> Iterator[Finding]:
             "RTNeural's JSON conv1d is always causal; this padding is ignored and the output is "
             "shifted against the trained model",
             expected='"causal" or no padding key',
-            found=body["padding"],
+            found=quoted(body["padding"]),
         )
 
 
@@ -547,7 +548,7 @@ def _conv2d(entry: Entry) -> Iterator[Finding]:
             "RTN-E206",
             entry.at("shape"),
             f"conv2d shape must give F_out x num_filters_out = {f_out} x {c_out} "
-            f"({body['padding']!r} padding, stride {stride}); RTNeural returns a null model",
+            f"({quoted(body['padding'])} padding, stride {stride}); RTNeural returns a null model",
             expected=max(f_out, 0) * c_out,
             found=entry.out_width,
         )
@@ -676,7 +677,7 @@ def _activation(entry: Entry) -> Iterator[Finding]:
             f"activation entry {entry.index} has no activation and does nothing; remove it or name "
             "one of tanh, relu, sigmoid, softmax, elu",
             expected="an activation name",
-            found=repr(entry.body.get("activation", "(no key)")),
+            found=quoted(entry.body.get("activation", "(no key)")),
         )
     yield from _same_width_shape(entry)
 
@@ -697,10 +698,10 @@ def _ignored_activation(entry: Entry) -> Iterator[Finding]:
         yield finding(
             "RTN-W001",
             entry.at("activation"),
-            f"RTNeural ignores the activation of a {entry.type} entry; to apply {name!r} after it, "
+            f"RTNeural ignores the activation of a {entry.type} entry; to apply {quoted(name)} after it, "
             "add a separate activation entry",
             expected=" or ".join(repr(h) for h in sorted(harmless)),
-            found=repr(name),
+            found=quoted(name),
         )
 
 

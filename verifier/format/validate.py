@@ -40,6 +40,7 @@ from verifier.format.legacy import legacy_format
 from verifier.format.rules import RULES, Outcome
 from verifier.format.schema import registry, schema, structural_variant
 from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
+from verifier.quoting import MAX_FIELD, MAX_QUOTED, quoted, shown
 
 __all__ = ["KEY_ORDER", "Finding", "Limits", "validate"]
 
@@ -333,10 +334,10 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
             finding(
                 "RTN-E106",
                 where,
-                f"{layer}: {instance!r} is not an RTNeural activation; RTNeural's loader crashes on it. "
-                'Use one of tanh, relu, sigmoid, softmax, elu, or "" for none (never "linear")',
+                f"{layer}: {quoted(instance)} is not an RTNeural activation; RTNeural's loader crashes on "
+                'it. Use one of tanh, relu, sigmoid, softmax, elu, or "" for none (never "linear")',
                 expected='one of "", tanh, relu, sigmoid, softmax, elu',
-                found=repr(instance),
+                found=quoted(instance),
             )
         ]
     if keyword in ("enum", "const") and len(path) == 3 and path[2] == "type":
@@ -344,10 +345,10 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
             finding(
                 "RTN-E105",
                 where,
-                f"layer {path[1]}: RTNeural does not know the layer type {instance!r} and silently "
+                f"layer {path[1]}: RTNeural does not know the layer type {quoted(instance)} and silently "
                 "drops the entry; remove it or export a supported layer",
                 expected="one of " + ", ".join(cast(list[str], error.validator_value)),
-                found=repr(instance),
+                found=quoted(instance),
             )
         ]
     if in_weights and len(path) == 3:
@@ -390,16 +391,16 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
                 where,
                 f"{_name(path, layer)} must be a positive integer or a list ending in one",
                 expected="a positive integer",
-                found=repr(instance)[:40],
+                found=quoted(instance),
             )
         ]
     return [
         finding(
             "RTN-E103",
             where,
-            f"{_name(path, layer)}: {error.message}",
+            f"{_name(path, layer)}: {_schema_message(error)}",
             expected=_schema_text(error),
-            found=repr(instance)[:40],
+            found=quoted(instance),
         )
     ]
 
@@ -411,14 +412,22 @@ def _layer_label(doc: Any, path: list[Any]) -> str:
         kind = doc["layers"][path[1]].get("type")
     except (AttributeError, LookupError, TypeError):
         kind = None
-    return f"layer {path[1]} ({kind})" if isinstance(kind, str) else f"layer {path[1]}"
+    return f"layer {path[1]} ({shown(kind)})" if isinstance(kind, str) else f"layer {path[1]}"
 
 
 def _name(path: list[Any], layer: str) -> str:
     if not path:
         return "the document"
-    tail = "/".join(str(p) for p in path[2:]) if layer else "/".join(str(p) for p in path)
+    tail = "/".join(shown(str(p)) for p in (path[2:] if layer else path))
     return f"{layer} {tail}".strip() if layer else tail
+
+
+def _schema_message(error: ValidationError) -> str:
+    """jsonschema's message, with the value it quotes cut to :data:`~verifier.quoting.MAX_QUOTED`."""
+    whole = repr(error.instance)
+    if len(whole) <= MAX_QUOTED:
+        return error.message
+    return shown(error.message.replace(whole, quoted(error.instance)), MAX_FIELD)
 
 
 def _wrong_kind(value: Any) -> bool:
