@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import VerifierError
+from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,9 +35,10 @@ class ManifestError(VerifierError):
 
     def __init__(self, source: str, pointer: str, message: str) -> None:
         self.source = source
-        self.pointer = pointer
-        self.message = message
-        super().__init__(f"{source}: {pointer or '/'}: {message}")
+        # jsonschema's messages quote the offending value whole: bounded like every message of the file's.
+        self.pointer = shown_pointer(pointer)
+        self.message = shown(message, MAX_FIELD)
+        super().__init__(f"{source}: {self.pointer or '/'}: {self.message}")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from verifier.checks.isolation import check_in_processes, checked, timing_turn
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
-from verifier.checks.validation import validate_check
+from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.errors import VerifierError
 
 DEFAULT_TIMING_STEPS = 2000
@@ -413,6 +413,8 @@ def verify_file(
                 for check, tol in zip(numeric, (tolerances.frame, tolerances.stream), strict=True)
             ]
         checks += numeric
+        if numeric[0].status == PASS:  # the frame agrees with the module: a square kernel's orientation too
+            checks[0] = orientation_confirmed(checks[0], reference)
         checks.append(
             check_plugin_state(
                 outputs,

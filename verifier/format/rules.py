@@ -291,6 +291,14 @@ _RULES = (
         "loads fine",
         "A dense entry without a bias array; RTNeural uses a zero bias.",
     ),
+    Rule(
+        "RTN-I002",
+        "square-dense-kernel-confirmed",
+        "info",
+        "loads fine",
+        "A square dense kernel (RTN-W003) whose [in][out] orientation a numeric comparison with the PyTorch "
+        "module (a factory or a checkpoint, not the JSON's own rebuild) has just confirmed.",
+    ),
 )
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
