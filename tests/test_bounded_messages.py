@@ -172,3 +172,18 @@ def test_the_command_line_prints_a_short_report_for_a_duplicated_10_mb_key(hosti
         out, err = capsys.readouterr()
         assert "(10,485,760 characters)" in out
         assert len(out) + len(err) < 8 * 1024
+
+
+def test_a_reference_raising_a_message_of_megabytes_makes_a_short_failing_check(tmp_path, monkeypatch):
+    (tmp_path / "loud_factory.py").write_text(
+        "def build():\n    raise ValueError('z' * 10_000_000)\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = verify_files([str(GOOD)], Options(timing=False, steps=8, against="loud_factory:build"))
+    (checked,) = result.files
+    frame = checked.check("numeric-frame")
+    assert frame is not None
+    assert frame.status == "fail"
+    assert "ValueError: zzzz" in frame.summary
+    assert "(10,000,012 characters)" in frame.summary  # "ValueError: " and the message
+    assert len(frame.summary) < 4000

@@ -58,3 +58,9 @@ def shown_pointer(pointer: str) -> str:
     return "/".join(
         segment if _CUT.search(segment[MAX_QUOTED:]) else shown(segment) for segment in pointer.split("/")
     )
+
+
+def exception_text(exc: BaseException) -> str:
+    """``TypeName: message`` of an exception for a check or a report, within :data:`MAX_FIELD` (user code
+    -- a factory, a checkpoint -- may raise with a message of any size)."""
+    return shown(f"{type(exc).__name__}: {exc}", MAX_FIELD)

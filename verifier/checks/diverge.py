@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from verifier.checks.results import Check
+from verifier.quoting import exception_text
 
 FRAME, STREAM = "frame", "stream"
 CHECK_PATTERN = {"numeric-frame": FRAME, "numeric-stream": STREAM}
@@ -308,7 +309,7 @@ def annotate(
         doc = read_document(source)[0]
         chain = units(torch_module if torch_module is not None else reference(source), model.in_size)
     except Exception as exc:  # a module the layer walk cannot take apart: the check's verdict stands
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = exception_text(exc)
         return [
             replace(c, figures={**c.figures, "diverging_layer_error": reason}) if c in failing else c
             for c in checks
@@ -328,9 +329,7 @@ def annotate(
             )
         except Exception as exc:
             out.append(
-                replace(
-                    check, figures={**check.figures, "diverging_layer_error": f"{type(exc).__name__}: {exc}"}
-                )
+                replace(check, figures={**check.figures, "diverging_layer_error": exception_text(exc)})
             )
             continue
         out.append(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from verifier.errors import VerifierError
+from verifier.quoting import exception_text
 
 __all__ = [
     "FORMAT",
@@ -365,7 +366,7 @@ def save_golden(
                 created_by=f"rtneural-verifier {__version__}",
             )
         except Exception as exc:  # user code (a factory) or a bad file: one line, never a traceback
-            written.append(Written(path, None, f"not written: {type(exc).__name__}: {exc}"))
+            written.append(Written(path, None, f"not written: {exception_text(exc)}"))
             continue
         kind = "torch module " + source if module is not None else "the engine in float64 (no torch module)"
         written.append(Written(path, str(bundle), f"bundle {bundle} from {kind}"))
@@ -396,7 +397,7 @@ def embed_golden(
             finite_expectations(frame, ys, "the random case")
             write_embedded(path, target, xs, ys)
         except Exception as exc:
-            written.append(Written(path, None, f"not written: {type(exc).__name__}: {exc}"))
+            written.append(Written(path, None, f"not written: {exception_text(exc)}"))
             continue
         kind = "torch module " + source if module is not None else "the engine in float64 (no torch module)"
         written.append(Written(path, str(target), f"{target}: {len(xs)} steps of golden data from {kind}"))

@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
 
 from verifier.checks.results import FAIL, INTERNAL_ERROR, Check, FileResult
+from verifier.quoting import exception_text
 
 if TYPE_CHECKING:
     from verifier.checks.manifest import Manifest
@@ -49,7 +50,7 @@ def checked(path: str, options: Options, manifest: Manifest | None) -> FileResul
     except Exception as exc:  # by contract verify_file never raises: whatever does is our bug
         return internal_error(
             path,
-            f"checking {path} raised {type(exc).__name__}: {exc}",
+            f"checking {path} raised {exception_text(exc)}",
             {"exception": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()},
         )
 
@@ -117,7 +118,7 @@ def check_in_processes(
                     except BrokenProcessPool:
                         raise
                     except Exception as exc:  # the result could not come back (e.g. pickling)
-                        result = internal_error(paths[index], f"{type(exc).__name__}: {exc}")
+                        result = internal_error(paths[index], exception_text(exc))
                     finished.add(index)
                     done(index, result)
         except BrokenProcessPool:

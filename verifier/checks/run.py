@@ -46,6 +46,7 @@ from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, R
 from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
 from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.errors import VerifierError
+from verifier.quoting import exception_text
 
 DEFAULT_TIMING_STEPS = 2000
 DEFAULT_WARMUP = 200
@@ -398,7 +399,7 @@ def verify_file(
             Check(
                 "numeric-frame",
                 FAIL,
-                f"no reference output from {origin}: {type(exc).__name__}: {exc}",
+                f"no reference output from {origin}: {exception_text(exc)}",
                 {"against": spec},
             ),
             *_skipped(later[1:3], "no reference output"),
