@@ -174,6 +174,9 @@ SIZES = st.one_of(
     st.just([0, 3]),
     st.sampled_from(["valid", "same", "causal", None, True]),
 ).map(copy.deepcopy)
+# Weights beyond a double, beyond float32 (at its rounding tie to inf, and just below it), and below its
+# normal range.
+SCALED_WEIGHTS = [0.0, -1.0, 1e300, 10**400, 7, 3.5e38, -3.5e38, 2**128 - 2**103, 2**128 - 2**104, 1e-40]
 ACTIVATIONS = st.sampled_from(
     ["", "tanh", "relu", "sigmoid", "softmax", "elu", "linear", "Tanh", "gelu", None, 3, True]
 )
@@ -306,7 +309,7 @@ def mutate(draw: st.DrawFn, doc: dict[str, Any]) -> None:
         numbers = [p for p in paths if type(_parent(doc, p)[p[-1]]) is float]
         if numbers:
             path = draw(st.sampled_from(numbers))
-            _parent(doc, path)[path[-1]] = draw(st.sampled_from([0.0, -1.0, 1e300, 10**400, 7]))
+            _parent(doc, path)[path[-1]] = draw(st.sampled_from(SCALED_WEIGHTS))
 
 
 @st.composite

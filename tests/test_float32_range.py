@@ -271,3 +271,24 @@ def test_a_warning_is_not_a_failure_for_numbers_float32_makes_subnormal():
     assert status == WARN
     assert "RTN-W008" in summary
     assert not result.failed
+
+
+def test_a_number_beyond_float32_before_a_ragged_row_is_the_first_error_for_validate_and_load():
+    # Found by tools/measure_rule_book.py: validate's slow path looked for float32 only on a fast path
+    # that had seen no other problem, and reported the later ragged row instead.
+    doc = {
+        "in_shape": [None, None, 2],
+        "layers": [
+            {
+                "type": "dense",
+                "activation": "",
+                "shape": [None, None, 2],
+                "weights": [[[0.5, 1e300], [0.5]], [0.0, 0.0]],
+            }
+        ],
+    }
+    (first,) = [f for f in validate(doc) if f.severity == "error"]
+    assert (first.rule, first.pointer) == ("RTN-E208", "/layers/0/weights/0/0/1")
+    with pytest.raises(ModelFormatError) as refused:
+        load(doc)
+    assert (refused.value.rule, refused.value.pointer) == ("RTN-E208", "/layers/0/weights/0/0/1")

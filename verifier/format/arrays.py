@@ -51,10 +51,10 @@ def array_shape(
     level = [value]
     for depth in range(ndim):
         if not all(type(item) is list for item in level):
-            return _locate(value, ndim, pointer)
+            return _locate(value, ndim, pointer, float32)
         size = len(level[0]) if level else 0
         if any(len(item) != size for item in level):
-            return _locate(value, ndim, pointer)
+            return _locate(value, ndim, pointer, float32)
         dims.append(size)
         if depth < ndim - 1:
             level = [child for item in level for child in item]
@@ -62,7 +62,7 @@ def array_shape(
     for leaf in level:
         kinds.update(map(type, leaf))
     if not kinds <= _NUMBER_TYPES:
-        return _locate(value, ndim, pointer)
+        return _locate(value, ndim, pointer, float32)
     try:
         numbers = np.asarray(value, dtype=np.float64)
         finite = bool(np.isfinite(numbers).all())
