@@ -129,7 +129,8 @@ def load(
 
     Raises :class:`ModelFormatError` (with ``rule``, ``pointer``, ``expected``, ``found`` and ``source``) for
     every document RTNeural would refuse, crash on, or silently misread: the rule and pointer of the first
-    error ``verifier.validate`` reports for it. ``limits`` are the same :class:`Limits` ``validate`` takes
+    error ``verifier.validate`` reports for it (at float32, a number float32 cannot hold is one: RTN-E208, as
+    ``validate(..., dtype="float32")`` reports it). ``limits`` are the same :class:`Limits` ``validate`` takes
     (default ``Limits()``); nothing is allocated from a declared size before every declared size is
     checked against them.
     """
