@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
+from functools import partial
 from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
 
@@ -40,12 +41,14 @@ def internal_error(path: str, summary: str, figures: dict[str, object] | None = 
     return FileResult(path, (Check(INTERNAL_ERROR, FAIL, f"{summary}; {BUG}", figures or {}),))
 
 
-def checked(path: str, options: Options, manifest: Manifest | None) -> FileResult:
+def checked(
+    path: str, options: Options, manifest: Manifest | None, *, measure_rss: bool = True
+) -> FileResult:
     """``verify_file``, with anything it raises turned into an ``internal-error`` result for ``path``."""
     from verifier.checks.run import verify_file
 
     try:
-        return verify_file(path, options, manifest)
+        return verify_file(path, options, manifest, measure_rss=measure_rss)
     except Exception as exc:  # by contract verify_file never raises: whatever does is our bug
         return internal_error(
             path,
@@ -87,6 +90,8 @@ def check_in_processes(
     manifest: Manifest | None,
     jobs: int,
     done: Callable[[int, FileResult], None],
+    *,
+    measure_rss: bool = True,
 ) -> None:
     """Every path through :func:`checked` in ``jobs`` worker processes; ``done(index, result)`` for each.
 
@@ -109,7 +114,8 @@ def check_in_processes(
                 initializer=start_worker,
                 initargs=(context.Lock(), context.Value("i", 0), workers),
             ) as pool:
-                futures = {pool.submit(checked, paths[i], options, manifest): i for i in batch}
+                task = partial(checked, measure_rss=measure_rss)
+                futures = {pool.submit(task, paths[i], options, manifest): i for i in batch}
                 for future in as_completed(futures):
                     index = futures[future]
                     try:

@@ -28,6 +28,8 @@ from verifier.checks.agreement import (
     random_inputs,
 )
 from verifier.checks.budgets import (
+    RSS_TARGET_BYTES,
+    RssMeasurement,
     check_latency,
     check_memory,
     check_memory_total,
@@ -37,10 +39,11 @@ from verifier.checks.budgets import (
     json_widths,
     measure_latency,
     measure_rss_in_fresh_process,
+    measure_rss_of_files,
     torch_parameter_count,
     torch_widths,
 )
-from verifier.checks.isolation import check_in_processes, checked, timing_turn
+from verifier.checks.isolation import check_in_processes, checked, internal_error, timing_turn
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
@@ -317,12 +320,25 @@ def _judge_stream(
     )
 
 
+def rss_copies(options: Options, manifest: Manifest | None) -> int:
+    """The most copies of the RSS cross-check (0: not run): the option, else the manifest's, else 0."""
+    if options.rss_copies is not None:
+        return options.rss_copies
+    return (manifest.rss_copies if manifest else 0) or 0
+
+
 def verify_file(
     path: str,
     options: Options = Options(),
     manifest: Manifest | None = None,
+    *,
+    measure_rss: bool = True,
 ) -> FileResult:
-    """Every check on one model file. Never raises for a bad file: problems are failing checks."""
+    """Every check on one model file. Never raises for a bad file: problems are failing checks.
+
+    ``measure_rss=False`` leaves the engine's RSS cross-check to the caller (:func:`verify_files` measures
+    every file in one process afterwards, :func:`with_rss`): the memory check then has no RSS figure yet.
+    """
     entry = manifest.entry_for(path) if manifest is not None else None
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
     spec = options.against or (entry.factory if entry is not None else None)
@@ -459,12 +475,11 @@ def verify_file(
     else:
         checks.append(Check("latency", SKIP, "timing disabled (--no-timing)", {}))
 
-    copies = (
-        options.rss_copies
-        if options.rss_copies is not None
-        else (manifest.rss_copies if manifest else 0) or 0
-    )
-    rss = measure_rss_in_fresh_process(path, dtype, copies, backend=options.backend) if copies else None
+    copies = rss_copies(options, manifest)
+    rss = None
+    if copies and (measure_rss or options.backend != "engine"):
+        target = RSS_TARGET_BYTES if options.backend == "engine" else None
+        rss = measure_rss_in_fresh_process(path, dtype, copies, backend=options.backend, target_bytes=target)
     if options.backend == "engine":
         checks.append(check_memory(model.bytes_held, rss, dtype=dtype, param_count=model.param_count))
     elif runner.bytes_held is None:
@@ -501,6 +516,44 @@ def memory_total(files: Sequence[FileResult], manifest: Manifest) -> Check:
     )
 
 
+def with_rss(
+    files: Sequence[FileResult], options: Options, manifest: Manifest | None
+) -> tuple[FileResult, ...]:
+    """``files`` (checked with ``measure_rss=False``) with the engine's RSS cross-check in their memory
+    checks, every file measured in one fresh process; a file that cannot be measured becomes an internal
+    error, as it would have been in :func:`verify_file`."""
+    dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
+    measured = [i for i, f in enumerate(files) if "bytes_held" in getattr(f.check("memory"), "figures", {})]
+    if not measured:
+        return tuple(files)
+    answers = measure_rss_of_files(
+        [files[i].path for i in measured], dtype, rss_copies(options, manifest), target_bytes=RSS_TARGET_BYTES
+    )
+    done = list(files)
+    for i, answer in zip(measured, answers, strict=True):
+        done[i] = _with_measured_rss(files[i], answer)
+    return tuple(done)
+
+
+def _with_measured_rss(result: FileResult, rss: RssMeasurement | RuntimeError) -> FileResult:
+    if isinstance(rss, RuntimeError):
+        return internal_error(
+            result.path,
+            f"checking {result.path} raised RuntimeError: {rss}",
+            {"exception": "RuntimeError", "message": str(rss)},
+        )
+    memory, parameters = result.check("memory"), result.check("parameters")
+    # both are there whenever the file loaded (memory carries bytes_held only then)
+    assert memory is not None
+    assert parameters is not None
+    figures = memory.figures
+    redone = check_memory(
+        figures["bytes_held"], rss, dtype=figures["dtype"], param_count=parameters.figures["json"]
+    )
+    checks = tuple(redone if check is memory else check for check in result.checks)
+    return replace(result, checks=checks)
+
+
 def verify_files(
     paths: Sequence[str],
     options: Options = Options(),
@@ -519,12 +572,17 @@ def verify_files(
         if progress:
             progress(len(results), len(paths), result)
 
+    # The engine's RSS cross-check runs once for every file, in one process, after every file has been timed:
+    # one interpreter instead of one per file, and never beside a timed loop.
+    later = bool(rss_copies(options, manifest)) and options.backend == "engine"
     if jobs > 1 and len(paths) > 1:
-        check_in_processes(paths, options, manifest, jobs, done)
+        check_in_processes(paths, options, manifest, jobs, done, measure_rss=not later)
     else:
         for i, path in enumerate(paths):
-            done(i, checked(path, options, manifest))
+            done(i, checked(path, options, manifest, measure_rss=not later))
     files = tuple(results[i] for i in range(len(paths)))
+    if later:
+        files = with_rss(files, options, manifest)
     suite = (memory_total(files, manifest),) if manifest is not None and manifest.memory_budget_bytes else ()
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
     settings = {
