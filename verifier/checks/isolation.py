@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from functools import partial
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from verifier.checks.results import FAIL, INTERNAL_ERROR, Check, FileResult
 
@@ -28,12 +28,14 @@ __all__ = [
     "INTERNAL_ERROR",
     "check_in_processes",
     "checked",
+    "guarded",
     "internal_error",
     "start_worker",
     "timing_turn",
 ]
 
 BUG = "this is a bug in rtneural-verifier"
+T = TypeVar("T")
 
 
 def internal_error(path: str, summary: str, figures: dict[str, object] | None = None) -> FileResult:
@@ -47,9 +49,15 @@ def checked(
     """``verify_file``, with anything it raises turned into an ``internal-error`` result for ``path``."""
     from verifier.checks.run import verify_file
 
+    return guarded(path, verify_file, path, options, manifest, measure_rss=measure_rss)
+
+
+def guarded(path: str, step: Callable[..., T], *args: Any, **kwargs: Any) -> T | FileResult:
+    """``step(*args, **kwargs)`` for the file ``path``; whatever it raises is an ``internal-error`` result
+    for ``path``."""
     try:
-        return verify_file(path, options, manifest, measure_rss=measure_rss)
-    except Exception as exc:  # by contract verify_file never raises: whatever does is our bug
+        return step(*args, **kwargs)
+    except Exception as exc:  # by contract the steps of a file never raise: whatever does is our bug
         return internal_error(
             path,
             f"checking {path} raised {type(exc).__name__}: {exc}",

@@ -43,7 +43,7 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
-from verifier.checks.isolation import check_in_processes, checked, internal_error, timing_turn
+from verifier.checks.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
@@ -327,21 +327,49 @@ def rss_copies(options: Options, manifest: Manifest | None) -> int:
     return (manifest.rss_copies if manifest else 0) or 0
 
 
-def verify_file(
-    path: str,
-    options: Options = Options(),
-    manifest: Manifest | None = None,
-    *,
-    measure_rss: bool = True,
-) -> FileResult:
-    """Every check on one model file. Never raises for a bad file: problems are failing checks.
+# The checks after load, in the order they run (skipped with the reason when the file does not load).
+LATER_CHECKS = (
+    "numeric-frame",
+    "numeric-stream",
+    "plugin-state",
+    "parameters",
+    "widths",
+    "latency",
+    "memory",
+)
 
-    ``measure_rss=False`` leaves the engine's RSS cross-check to the caller (:func:`verify_files` measures
-    every file in one process afterwards, :func:`with_rss`): the memory check then has no RSS figure yet.
+
+@dataclass
+class PreparedFile:
+    """One file after the steps that need no torch (read, validate, load, tolerance), ready for the rest.
+
+    ``result`` is set when nothing is left to run (the file does not load).
     """
+
+    path: str
+    entry: ModelEntry | None
+    dtype: str
+    spec: str | None
+    reference: dict[str, Any]
+    checks: list[Check]
+    source: Any = None
+    model: Any = None
+    runner: Any = None
+    tolerances: _Tolerances | None = None
+    result: FileResult | None = None
+
+
+def reference_spec(path: str, options: Options, manifest: Manifest | None) -> str | None:
+    """The torch module a file is compared with (``--against``, else its manifest factory), if any."""
+    entry = manifest.entry_for(path) if manifest is not None else None
+    return options.against or (entry.factory if entry is not None else None)
+
+
+def prepare_file(path: str, options: Options = Options(), manifest: Manifest | None = None) -> PreparedFile:
+    """The checks of ``path`` that need no torch: validate and load (then the tolerance it is held to)."""
     entry = manifest.entry_for(path) if manifest is not None else None
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
-    spec = options.against or (entry.factory if entry is not None else None)
+    spec = reference_spec(path, options, manifest)
     reference = describe_reference(spec, "--against" if options.against else "the manifest")
     # The file is read and parsed once (in C++): validate, load, the tolerance model, the embedded data and
     # the JSON rebuild all take this one document.
@@ -354,20 +382,54 @@ def verify_file(
         runner, load_check = _load_backend(source, dtype, options.backend, load_check)
         model = model if runner is not None else None
     checks.append(load_check)
-    later = ["numeric-frame", "numeric-stream", "plugin-state", "parameters", "widths", "latency", "memory"]
+    prepared = PreparedFile(path, entry, dtype, spec, reference, checks)
     if model is None:
-        return FileResult(
+        prepared.result = FileResult(
             path,
-            tuple(checks + _skipped(later, "the file does not load")),
+            tuple(checks + _skipped(LATER_CHECKS, "the file does not load")),
             entry.name if entry else None,
             reference,
         )
-
-    torch_module = None
-    tolerances = _tolerance(options, manifest, entry, dtype, source)
+        return prepared
+    prepared.tolerances = _tolerance(options, manifest, entry, dtype, source)
     if spec:  # a torch module is the reference: only a failure's diagnosis would read the file again
         _drop_tree(source)
         source = Path(path)
+    prepared.source, prepared.model, prepared.runner = source, model, runner
+    return prepared
+
+
+def verify_file(
+    path: str,
+    options: Options = Options(),
+    manifest: Manifest | None = None,
+    *,
+    measure_rss: bool = True,
+) -> FileResult:
+    """Every check on one model file. Never raises for a bad file: problems are failing checks.
+
+    ``measure_rss=False`` leaves the engine's RSS cross-check to the caller (:func:`verify_files` measures
+    every file in one process afterwards, :func:`with_rss`): the memory check then has no RSS figure yet.
+    """
+    return finish_file(prepare_file(path, options, manifest), options, manifest, measure_rss=measure_rss)
+
+
+def finish_file(
+    prepared: PreparedFile,
+    options: Options = Options(),
+    manifest: Manifest | None = None,
+    *,
+    measure_rss: bool = True,
+) -> FileResult:
+    """The checks of a :func:`prepare_file`'d file that run torch or time the engine, then its memory."""
+    if prepared.result is not None:
+        return prepared.result
+    path, entry, dtype, spec = prepared.path, prepared.entry, prepared.dtype, prepared.spec
+    reference, checks, source = prepared.reference, prepared.checks, prepared.source
+    model, runner, tolerances = prepared.model, prepared.runner, prepared.tolerances
+    assert tolerances is not None  # set whenever the file loaded
+    prepared.source = None  # the document is held here only: dropped below, before timing
+    torch_module = None
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
     # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
     try:
@@ -417,7 +479,7 @@ def verify_file(
                 f"no reference output from {origin}: {type(exc).__name__}: {exc}",
                 {"against": spec},
             ),
-            *_skipped(later[1:3], "no reference output"),
+            *_skipped(LATER_CHECKS[1:3], "no reference output"),
         ]
         torch_module = None
     else:
@@ -574,14 +636,28 @@ def verify_files(
 
     # The engine's RSS cross-check runs once for every file, in one process, after every file has been timed:
     # one interpreter instead of one per file, and never beside a timed loop.
-    later = bool(rss_copies(options, manifest)) and options.backend == "engine"
+    rss_afterwards = bool(rss_copies(options, manifest)) and options.backend == "engine"
     if jobs > 1 and len(paths) > 1:
-        check_in_processes(paths, options, manifest, jobs, done, measure_rss=not later)
+        check_in_processes(paths, options, manifest, jobs, done, measure_rss=not rss_afterwards)
     else:
+        # Files compared with a torch module are validated and loaded before torch is imported: validation's
+        # transient memory then peaks over this small process, not over torch's ~190 MB (their documents are
+        # dropped once loaded, so nothing large is held meanwhile). Files checked against their own JSON
+        # keep their document for the rebuild: each is prepared in its turn, so one document at a time.
+        ahead = {
+            i: guarded(path, prepare_file, path, options, manifest)
+            for i, path in enumerate(paths)
+            if reference_spec(path, options, manifest)
+        }
         for i, path in enumerate(paths):
-            done(i, checked(path, options, manifest, measure_rss=not later))
+            prepared = ahead.pop(i) if i in ahead else guarded(path, prepare_file, path, options, manifest)
+            if not isinstance(prepared, FileResult):
+                prepared = guarded(
+                    path, finish_file, prepared, options, manifest, measure_rss=not rss_afterwards
+                )
+            done(i, prepared)
     files = tuple(results[i] for i in range(len(paths)))
-    if later:
+    if rss_afterwards:
         files = with_rss(files, options, manifest)
     suite = (memory_total(files, manifest),) if manifest is not None and manifest.memory_budget_bytes else ()
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
