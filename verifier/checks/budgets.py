@@ -361,11 +361,18 @@ for path in sys.argv[10:]:
 
 
 def _child_path() -> str:
-    import _verifier_engine
-    import psutil
+    """The folders of the engine module and of psutil (for the child's fallback where /proc is absent),
+    found without importing psutil here."""
+    from importlib.util import find_spec
 
-    folders = {os.path.dirname(os.path.dirname(psutil.__file__)), os.path.dirname(_verifier_engine.__file__)}
-    return os.pathsep.join(sorted(folders))
+    import _verifier_engine
+
+    # The engine's folder first: another site-packages on the path may hold an older build of it.
+    folders = [os.path.dirname(_verifier_engine.__file__)]
+    psutil = find_spec("psutil")
+    if psutil is not None and psutil.origin:
+        folders.append(os.path.dirname(os.path.dirname(psutil.origin)))
+    return os.pathsep.join(dict.fromkeys(folders))
 
 
 def _rss_process(

@@ -10,11 +10,8 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from functools import partial
-from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from verifier.checks.results import FAIL, INTERNAL_ERROR, Check, FileResult
@@ -107,6 +104,11 @@ def check_in_processes(
     file it was still running; those files are then run again one per fresh process, so only the file that
     kills its process is reported as an internal error.
     """
+    # Imported here: a serial run needs no process pool (concurrent.futures.process is not imported by torch).
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
     pending = list(range(len(paths)))
     alone = False
     while pending:

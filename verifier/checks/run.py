@@ -46,7 +46,6 @@ from verifier.checks.budgets import (
 from verifier.checks.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
-from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
 from verifier.checks.validation import validate_check
 from verifier.errors import VerifierError
 
@@ -314,6 +313,9 @@ def _judge_stream(
     if check.status != FAIL or mismatches or not stateful:
         return check
     atol, rtol = tolerances.stream
+    # imported here: only a failing stream of a stateful model needs it (it imports the divergence search)
+    from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
+
     horizon = stream_horizon(source, xs, dtype, atol, rtol)
     return judge_chaotic_stream(
         check, outputs.expected_stream, outputs.actual_stream, horizon, atol=atol, rtol=rtol, dtype=dtype
