@@ -7,6 +7,11 @@ everything it does is reachable from here. Per file, in the order data flows:
 ``plugin-state`` (against the torch module or the JSON's independent reference) -> ``parameters`` /
 ``widths`` (against the manifest) -> ``latency`` -> ``memory``; then ``memory-total`` over the manifest's
 models. A step that cannot run (the file does not load) turns the later checks into ``skip`` with the reason.
+
+A file's checks run in two stages, :func:`prepare_file` (validate, load: no torch) and :func:`finish_file`
+(everything that runs torch or times the engine); :func:`verify_file` is the two in a row. A serial
+:func:`verify_files` prepares every file compared with a torch module before it finishes the first, and
+measures the RSS cross-check of every file in one process at the end (:func:`with_rss`).
 """
 
 from __future__ import annotations
