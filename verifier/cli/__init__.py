@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rss-copies",
         type=_non_negative,
         metavar="N",
-        help="most copies loaded for the RSS cross-check: as many as grow RSS by 8 MiB, at most N "
+        help="most copies loaded for the RSS cross-check: as many as grow RSS by 4 MiB, at most N "
         "(default: manifest, else 0 = off)",
     )
     parser.add_argument(
