@@ -312,6 +312,65 @@ def test_rss_growth_of_fresh_process_copies_matches_the_engines_count(production
     assert 0.9 <= rss.per_copy / held <= 1.1
 
 
+PRODUCTION_FILES = (
+    "dynamics_engine.json",
+    "emotion_recognizer.json",
+    "groove_predictor.json",
+    "harmony_predictor.json",
+    "melody_transformer.json",
+)
+
+
+def test_one_rss_process_measures_every_model_as_accurately_as_fifty_copies_each(production_exports, load):
+    # The same band as one process per model with 50 copies each: one model measured after another in the
+    # same process neither under-reads (memory freed by the previous model reused) nor over-reads.
+    from verifier.checks.budgets import measure_rss_of_files
+
+    paths = [str(production_exports / name) for name in PRODUCTION_FILES]
+    measured = measure_rss_of_files(paths, "float32", 50)
+    for path, rss in zip(paths, measured, strict=True):
+        assert isinstance(rss, RssMeasurement), rss
+        held = load(path, "float32").bytes_held
+        assert 0.9 <= rss.per_copy / held <= 1.1, (path, rss.per_copy / held)
+
+
+def test_rss_copies_per_model_reach_the_target_growth_within_the_asked_count(production_exports, load):
+    from verifier.checks.budgets import RSS_MIN_COPIES, RSS_TARGET_BYTES, measure_rss_of_files
+
+    paths = [str(production_exports / name) for name in PRODUCTION_FILES]
+    measured = dict(zip(PRODUCTION_FILES, measure_rss_of_files(paths, "float32", 50), strict=True))
+    for name, rss in measured.items():
+        assert isinstance(rss, RssMeasurement)
+        held = load(str(production_exports / name), "float32").bytes_held
+        assert RSS_MIN_COPIES <= rss.copies <= 50
+        # as few copies as reach the target, or all 50 when even 50 do not
+        assert rss.copies == 50 or (rss.copies - 1) * held < RSS_TARGET_BYTES <= rss.copies * held
+    # the 2.6 MB model reaches the target in a few copies; the 56 KB one needs all 50
+    assert measured["melody_transformer.json"].copies < 10
+    assert measured["dynamics_engine.json"].copies == 50
+    assert measured["dynamics_engine.json"].rss_after - measured["dynamics_engine.json"].rss_before > 0
+
+
+def test_rss_copies_never_exceed_what_was_asked(production_exports):
+    from verifier.checks.budgets import measure_rss_of_files
+
+    (rss,) = measure_rss_of_files([str(production_exports / "dynamics_engine.json")], "float32", 3)
+    assert isinstance(rss, RssMeasurement)
+    assert rss.copies == 3
+
+
+def test_a_file_the_rss_process_cannot_load_costs_only_its_own_measurement(production_exports, tmp_path):
+    from verifier.checks.budgets import measure_rss_of_files
+
+    good = str(production_exports / "dynamics_engine.json")
+    measured = measure_rss_of_files([str(tmp_path / "absent.json"), good], "float32", 4)
+    assert isinstance(measured[0], RuntimeError)
+    assert "absent.json" in str(measured[0])
+    assert "FileNotFoundError" in str(measured[0])
+    assert isinstance(measured[1], RssMeasurement)
+    assert measured[1].copies == 4
+
+
 def test_a_failing_rss_process_is_an_error_naming_the_cause(tmp_path):
     from verifier.checks.budgets import measure_rss_in_fresh_process
 

@@ -126,14 +126,14 @@ def test_an_exception_inside_a_check_exits_3_and_the_other_files_are_reported(
         return real(**kwargs)
 
     broken_is_running = [False]
-    real_verify_file = verifier.checks.run.verify_file
+    real_finish_file = verifier.checks.run.finish_file
 
-    def verify_file(path, *args, **kwargs):
-        broken_is_running[0] = path.endswith("broken.json")
-        return real_verify_file(path, *args, **kwargs)
+    def finish_file(prepared, *args, **kwargs):  # the steps after load, where the widths are checked
+        broken_is_running[0] = prepared.path.endswith("broken.json")
+        return real_finish_file(prepared, *args, **kwargs)
 
     monkeypatch.setattr(verifier.checks.run, "check_widths", widths_raising_on_one_file)
-    monkeypatch.setattr(verifier.checks.run, "verify_file", verify_file)
+    monkeypatch.setattr(verifier.checks.run, "finish_file", finish_file)
     report = tmp_path / "report.json"
     code, _, err = verify(capsys, broken, model, *FAST, "--format", "json", "-o", report)
     assert code == 3

@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from verifier.checks.results import FAIL, INTERNAL_ERROR, Check, FileResult
 from verifier.quoting import exception_text
@@ -28,12 +26,14 @@ __all__ = [
     "INTERNAL_ERROR",
     "check_in_processes",
     "checked",
+    "guarded",
     "internal_error",
     "start_worker",
     "timing_turn",
 ]
 
 BUG = "this is a bug in rtneural-verifier"
+T = TypeVar("T")
 
 
 def internal_error(path: str, summary: str, figures: dict[str, object] | None = None) -> FileResult:
@@ -41,13 +41,21 @@ def internal_error(path: str, summary: str, figures: dict[str, object] | None = 
     return FileResult(path, (Check(INTERNAL_ERROR, FAIL, f"{summary}; {BUG}", figures or {}),))
 
 
-def checked(path: str, options: Options, manifest: Manifest | None) -> FileResult:
+def checked(
+    path: str, options: Options, manifest: Manifest | None, *, measure_rss: bool = True
+) -> FileResult:
     """``verify_file``, with anything it raises turned into an ``internal-error`` result for ``path``."""
     from verifier.checks.run import verify_file
 
+    return guarded(path, verify_file, path, options, manifest, measure_rss=measure_rss)
+
+
+def guarded(path: str, step: Callable[..., T], *args: Any, **kwargs: Any) -> T | FileResult:
+    """``step(*args, **kwargs)`` for the file ``path``; whatever it raises is an ``internal-error`` result
+    for ``path``."""
     try:
-        return verify_file(path, options, manifest)
-    except Exception as exc:  # by contract verify_file never raises: whatever does is our bug
+        return step(*args, **kwargs)
+    except Exception as exc:  # by contract the steps of a file never raise: whatever does is our bug
         return internal_error(
             path,
             f"checking {path} raised {exception_text(exc)}",
@@ -88,6 +96,8 @@ def check_in_processes(
     manifest: Manifest | None,
     jobs: int,
     done: Callable[[int, FileResult], None],
+    *,
+    measure_rss: bool = True,
 ) -> None:
     """Every path through :func:`checked` in ``jobs`` worker processes; ``done(index, result)`` for each.
 
@@ -95,6 +105,11 @@ def check_in_processes(
     file it was still running; those files are then run again one per fresh process, so only the file that
     kills its process is reported as an internal error.
     """
+    # Imported here: a serial run needs no process pool (concurrent.futures.process is not imported by torch).
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
     pending = list(range(len(paths)))
     alone = False
     while pending:
@@ -110,7 +125,8 @@ def check_in_processes(
                 initializer=start_worker,
                 initargs=(context.Lock(), context.Value("i", 0), workers),
             ) as pool:
-                futures = {pool.submit(checked, paths[i], options, manifest): i for i in batch}
+                task = partial(checked, measure_rss=measure_rss)
+                futures = {pool.submit(task, paths[i], options, manifest): i for i in batch}
                 for future in as_completed(futures):
                     index = futures[future]
                     try:

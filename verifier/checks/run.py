@@ -7,6 +7,11 @@ everything it does is reachable from here. Per file, in the order data flows:
 ``plugin-state`` (against the torch module or the JSON's independent reference) -> ``parameters`` /
 ``widths`` (against the manifest) -> ``latency`` -> ``memory``; then ``memory-total`` over the manifest's
 models. A step that cannot run (the file does not load) turns the later checks into ``skip`` with the reason.
+
+A file's checks run in two stages, :func:`prepare_file` (validate, load: no torch) and :func:`finish_file`
+(everything that runs torch or times the engine); :func:`verify_file` is the two in a row. A serial
+:func:`verify_files` prepares every file compared with a torch module before it finishes the first, and
+measures the RSS cross-check of every file in one process at the end (:func:`with_rss`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from verifier.checks.agreement import (
     random_inputs,
 )
 from verifier.checks.budgets import (
+    RSS_TARGET_BYTES,
+    RssMeasurement,
     check_latency,
     check_memory,
     check_memory_total,
@@ -37,13 +44,13 @@ from verifier.checks.budgets import (
     json_widths,
     measure_latency,
     measure_rss_in_fresh_process,
+    measure_rss_of_files,
     torch_parameter_count,
     torch_widths,
 )
-from verifier.checks.isolation import check_in_processes, checked, timing_turn
+from verifier.checks.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
-from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
 from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.errors import VerifierError
 from verifier.quoting import exception_text
@@ -312,21 +319,65 @@ def _judge_stream(
     if check.status != FAIL or mismatches or not stateful:
         return check
     atol, rtol = tolerances.stream
+    # imported here: only a failing stream of a stateful model needs it (it imports the divergence search)
+    from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
+
     horizon = stream_horizon(source, xs, dtype, atol, rtol)
     return judge_chaotic_stream(
         check, outputs.expected_stream, outputs.actual_stream, horizon, atol=atol, rtol=rtol, dtype=dtype
     )
 
 
-def verify_file(
-    path: str,
-    options: Options = Options(),
-    manifest: Manifest | None = None,
-) -> FileResult:
-    """Every check on one model file. Never raises for a bad file: problems are failing checks."""
+def rss_copies(options: Options, manifest: Manifest | None) -> int:
+    """The most copies of the RSS cross-check (0: not run): the option, else the manifest's, else 0."""
+    if options.rss_copies is not None:
+        return options.rss_copies
+    return (manifest.rss_copies if manifest else 0) or 0
+
+
+# The checks after load, in the order they run (skipped with the reason when the file does not load).
+LATER_CHECKS = (
+    "numeric-frame",
+    "numeric-stream",
+    "plugin-state",
+    "parameters",
+    "widths",
+    "latency",
+    "memory",
+)
+
+
+@dataclass
+class PreparedFile:
+    """One file after the steps that need no torch (read, validate, load, tolerance), ready for the rest.
+
+    ``result`` is set when nothing is left to run (the file does not load).
+    """
+
+    path: str
+    entry: ModelEntry | None
+    dtype: str
+    spec: str | None
+    reference: dict[str, Any]
+    checks: list[Check]
+    source: Any = None
+    model: Any = None
+    runner: Any = None
+    tolerances: _Tolerances | None = None
+    result: FileResult | None = None
+
+
+def reference_spec(path: str, options: Options, manifest: Manifest | None) -> str | None:
+    """The torch module a file is compared with (``--against``, else its manifest factory), if any."""
+    entry = manifest.entry_for(path) if manifest is not None else None
+    return options.against or (entry.factory if entry is not None else None)
+
+
+def prepare_file(path: str, options: Options = Options(), manifest: Manifest | None = None) -> PreparedFile:
+    """The checks of ``path`` that need no torch: validate and load (then the tolerance it is held to)."""
     entry = manifest.entry_for(path) if manifest is not None else None
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
-    spec = options.against or (entry.factory if entry is not None else None)
+    spec = reference_spec(path, options, manifest)
     reference = describe_reference(spec, "--against" if options.against else "the manifest")
     # The file is read and parsed once (in C++): validate, load, the tolerance model, the embedded data and
     # the JSON rebuild all take this one document.
@@ -339,20 +390,54 @@ def verify_file(
         runner, load_check = _load_backend(source, dtype, options.backend, load_check)
         model = model if runner is not None else None
     checks.append(load_check)
-    later = ["numeric-frame", "numeric-stream", "plugin-state", "parameters", "widths", "latency", "memory"]
+    prepared = PreparedFile(path, entry, dtype, spec, reference, checks)
     if model is None:
-        return FileResult(
+        prepared.result = FileResult(
             path,
-            tuple(checks + _skipped(later, "the file does not load")),
+            tuple(checks + _skipped(LATER_CHECKS, "the file does not load")),
             entry.name if entry else None,
             reference,
         )
-
-    torch_module = None
-    tolerances = _tolerance(options, manifest, entry, dtype, source)
+        return prepared
+    prepared.tolerances = _tolerance(options, manifest, entry, dtype, source)
     if spec:  # a torch module is the reference: only a failure's diagnosis would read the file again
         _drop_tree(source)
         source = Path(path)
+    prepared.source, prepared.model, prepared.runner = source, model, runner
+    return prepared
+
+
+def verify_file(
+    path: str,
+    options: Options = Options(),
+    manifest: Manifest | None = None,
+    *,
+    measure_rss: bool = True,
+) -> FileResult:
+    """Every check on one model file. Never raises for a bad file: problems are failing checks.
+
+    ``measure_rss=False`` leaves the engine's RSS cross-check to the caller (:func:`verify_files` measures
+    every file in one process afterwards, :func:`with_rss`): the memory check then has no RSS figure yet.
+    """
+    return finish_file(prepare_file(path, options, manifest), options, manifest, measure_rss=measure_rss)
+
+
+def finish_file(
+    prepared: PreparedFile,
+    options: Options = Options(),
+    manifest: Manifest | None = None,
+    *,
+    measure_rss: bool = True,
+) -> FileResult:
+    """The checks of a :func:`prepare_file`'d file that run torch or time the engine, then its memory."""
+    if prepared.result is not None:
+        return prepared.result
+    path, entry, dtype, spec = prepared.path, prepared.entry, prepared.dtype, prepared.spec
+    reference, checks, source = prepared.reference, prepared.checks, prepared.source
+    model, runner, tolerances = prepared.model, prepared.runner, prepared.tolerances
+    assert tolerances is not None  # set whenever the file loaded
+    prepared.source = None  # the document is held here only: dropped below, before timing
+    torch_module = None
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
     # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
     try:
@@ -402,7 +487,7 @@ def verify_file(
                 f"no reference output from {origin}: {exception_text(exc)}",
                 {"against": spec},
             ),
-            *_skipped(later[1:3], "no reference output"),
+            *_skipped(LATER_CHECKS[1:3], "no reference output"),
         ]
         torch_module = None
     else:
@@ -462,12 +547,11 @@ def verify_file(
     else:
         checks.append(Check("latency", SKIP, "timing disabled (--no-timing)", {}))
 
-    copies = (
-        options.rss_copies
-        if options.rss_copies is not None
-        else (manifest.rss_copies if manifest else 0) or 0
-    )
-    rss = measure_rss_in_fresh_process(path, dtype, copies, backend=options.backend) if copies else None
+    copies = rss_copies(options, manifest)
+    rss = None
+    if copies and (measure_rss or options.backend != "engine"):
+        target = RSS_TARGET_BYTES if options.backend == "engine" else None
+        rss = measure_rss_in_fresh_process(path, dtype, copies, backend=options.backend, target_bytes=target)
     if options.backend == "engine":
         checks.append(check_memory(model.bytes_held, rss, dtype=dtype, param_count=model.param_count))
     elif runner.bytes_held is None:
@@ -504,6 +588,44 @@ def memory_total(files: Sequence[FileResult], manifest: Manifest) -> Check:
     )
 
 
+def with_rss(
+    files: Sequence[FileResult], options: Options, manifest: Manifest | None
+) -> tuple[FileResult, ...]:
+    """``files`` (checked with ``measure_rss=False``) with the engine's RSS cross-check in their memory
+    checks, every file measured in one fresh process; a file that cannot be measured becomes an internal
+    error, as it would have been in :func:`verify_file`."""
+    dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
+    measured = [i for i, f in enumerate(files) if "bytes_held" in getattr(f.check("memory"), "figures", {})]
+    if not measured:
+        return tuple(files)
+    answers = measure_rss_of_files(
+        [files[i].path for i in measured], dtype, rss_copies(options, manifest), target_bytes=RSS_TARGET_BYTES
+    )
+    done = list(files)
+    for i, answer in zip(measured, answers, strict=True):
+        done[i] = _with_measured_rss(files[i], answer)
+    return tuple(done)
+
+
+def _with_measured_rss(result: FileResult, rss: RssMeasurement | RuntimeError) -> FileResult:
+    if isinstance(rss, RuntimeError):
+        return internal_error(
+            result.path,
+            f"checking {result.path} raised RuntimeError: {rss}",
+            {"exception": "RuntimeError", "message": str(rss)},
+        )
+    memory, parameters = result.check("memory"), result.check("parameters")
+    # both are there whenever the file loaded (memory carries bytes_held only then)
+    assert memory is not None
+    assert parameters is not None
+    figures = memory.figures
+    redone = check_memory(
+        figures["bytes_held"], rss, dtype=figures["dtype"], param_count=parameters.figures["json"]
+    )
+    checks = tuple(redone if check is memory else check for check in result.checks)
+    return replace(result, checks=checks)
+
+
 def verify_files(
     paths: Sequence[str],
     options: Options = Options(),
@@ -522,12 +644,31 @@ def verify_files(
         if progress:
             progress(len(results), len(paths), result)
 
+    # The engine's RSS cross-check runs once for every file, in one process, after every file has been timed:
+    # one interpreter instead of one per file, and never beside a timed loop.
+    rss_afterwards = bool(rss_copies(options, manifest)) and options.backend == "engine"
     if jobs > 1 and len(paths) > 1:
-        check_in_processes(paths, options, manifest, jobs, done)
+        check_in_processes(paths, options, manifest, jobs, done, measure_rss=not rss_afterwards)
     else:
+        # Files compared with a torch module are validated and loaded before torch is imported: validation's
+        # transient memory then peaks over this small process, not over torch's ~190 MB (their documents are
+        # dropped once loaded, so nothing large is held meanwhile). Files checked against their own JSON
+        # keep their document for the rebuild: each is prepared in its turn, so one document at a time.
+        ahead = {
+            i: guarded(path, prepare_file, path, options, manifest)
+            for i, path in enumerate(paths)
+            if reference_spec(path, options, manifest)
+        }
         for i, path in enumerate(paths):
-            done(i, checked(path, options, manifest))
+            prepared = ahead.pop(i) if i in ahead else guarded(path, prepare_file, path, options, manifest)
+            if not isinstance(prepared, FileResult):
+                prepared = guarded(
+                    path, finish_file, prepared, options, manifest, measure_rss=not rss_afterwards
+                )
+            done(i, prepared)
     files = tuple(results[i] for i in range(len(paths)))
+    if rss_afterwards:
+        files = with_rss(files, options, manifest)
     suite = (memory_total(files, manifest),) if manifest is not None and manifest.memory_budget_bytes else ()
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
     settings = {

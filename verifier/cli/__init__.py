@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rss-copies",
         type=_non_negative,
         metavar="N",
-        help="copies loaded for the RSS cross-check (default: manifest, else 0 = off)",
+        help="most copies loaded for the RSS cross-check: as many as grow RSS by 4 MiB, at most N "
+        "(default: manifest, else 0 = off)",
     )
     parser.add_argument(
         "--format",

@@ -545,8 +545,9 @@ def run_module(module: nn.Module, xs: np.ndarray, dtype: torch.dtype = torch.flo
     """:func:`frames` and :func:`stream` of ``module``; each container whose forward() is not its chain."""
     found: list[ChainMismatch] = []
     x = _steps(xs, dtype)
-    per_frame = _run(module, x.unsqueeze(1), dtype, found, "frame")[:, 0].numpy()
-    streamed = _run(module, x.unsqueeze(0), dtype, found, "stream")[0].numpy()
+    check_exportable(module, in_size=x.shape[-1])  # once for both runs: it walks every weight
+    per_frame = _run(module, x.unsqueeze(1), dtype, found, "frame", checked=True)[:, 0].numpy()
+    streamed = _run(module, x.unsqueeze(0), dtype, found, "stream", checked=True)[0].numpy()
     return ModuleRun(per_frame, streamed, tuple(found))
 
 
@@ -558,10 +559,19 @@ def _steps(xs: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _run(
-    module: nn.Module, x: torch.Tensor, dtype: torch.dtype, found: list[ChainMismatch], pattern: str = ""
+    module: nn.Module,
+    x: torch.Tensor,
+    dtype: torch.dtype,
+    found: list[ChainMismatch],
+    pattern: str = "",
+    *,
+    checked: bool = False,
 ) -> torch.Tensor:
-    check_exportable(module, in_size=x.shape[-1])  # refuses (ExportError) exactly what the exporter refuses
-    runnable = copy.deepcopy(module).to(dtype).eval()  # the caller's module stays as it was
+    if not checked:  # refuses (ExportError) exactly what the exporter refuses
+        check_exportable(module, in_size=x.shape[-1])
+    # The caller's module stays as it was, and each run starts from a fresh copy: a forward() that keeps
+    # state in its module cannot carry it from the per-frame run into the stream.
+    runnable = copy.deepcopy(module).to(dtype).eval()
     with torch.no_grad():
         return _run_tree(runnable, "", x, found, pattern)
 
