@@ -3,11 +3,17 @@
 The fast path looks at every number once through C-level loops (``set(map(type, row))`` and one
 ``numpy.asarray``), so a million weights take tens of milliseconds; only when it sees a problem does the
 slow path walk the array in Python to name the first offending element.
+
+A weight array of a document read from text usually arrives as a ``NumericArray``
+(:meth:`verifier.format.document.Document.skeleton`): a rectangular nest of finite numbers that stays in the
+C++ document, known by its shape. Its first problem, if any, lies on the path of first elements (every row
+is like the first), so it is found from the shape alone.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -15,6 +21,40 @@ import numpy as np
 from verifier.format.findings import Finding, finding, pointer_join
 
 _NUMBER_TYPES = {float, int}
+
+
+class _NoNumericArray:
+    """Stands for the engine's NumericArray where the engine is not installed (nothing is one then)."""
+
+
+@cache
+def _numeric_array() -> type:
+    try:
+        from _verifier_engine import NumericArray
+    except ImportError:
+        return _NoNumericArray
+    return NumericArray  # type: ignore[no-any-return]
+
+
+def is_numeric_array(value: Any) -> bool:
+    """Whether ``value`` is a weight array kept in the C++ document (see the module docstring)."""
+    return type(value) is _numeric_array()
+
+
+def schema_view(node: Any) -> Any:
+    """``node`` with every NumericArray replaced by nested one-element lists holding its first number: the
+    JSON Schema checks only the nesting of weight arrays, never their lengths, so the view gets the same
+    verdict, at the same place, as the full array."""
+    if type(node) is dict:
+        return {key: schema_view(value) for key, value in node.items()}
+    if type(node) is list:
+        return [schema_view(item) for item in node]
+    if is_numeric_array(node):
+        view = node.first()
+        for _ in range(node.ndim):
+            view = [view]
+        return view
+    return node
 
 
 def _is_number(value: Any) -> bool:
@@ -45,10 +85,10 @@ def array_shape(value: Any, ndim: int, pointer: str) -> tuple[int, ...] | Findin
     level = [value]
     for depth in range(ndim):
         if not all(type(item) is list for item in level):
-            return _locate(value, ndim, pointer)
+            return _locate_or_shape(value, ndim, pointer)
         size = len(level[0]) if level else 0
         if any(len(item) != size for item in level):
-            return _locate(value, ndim, pointer)
+            return _locate_or_shape(value, ndim, pointer)
         dims.append(size)
         if depth < ndim - 1:
             level = [child for item in level for child in item]
@@ -66,25 +106,87 @@ def array_shape(value: Any, ndim: int, pointer: str) -> tuple[int, ...] | Findin
     return tuple(dims)
 
 
+def _locate_or_shape(value: Any, ndim: int, pointer: str) -> tuple[int, ...] | Finding:
+    """The first problem of an array the fast path refused (a problem, or a NumericArray inside), else its
+    shape."""
+    problem = _locate(value, ndim, pointer)
+    if problem is not None:
+        return problem
+    dims = _reference_dims(value, ndim)
+    assert all(d is not None for d in dims), f"{pointer}: no problem found, yet the shape is not known"
+    return tuple(d for d in dims if d is not None)
+
+
 def _reference_dims(value: Any, ndim: int) -> list[int | None]:
     """Lengths along the first element at each level: what every list at that level must match."""
     dims: list[int | None] = []
     node = value
-    for _ in range(ndim):
+    for level in range(ndim):
         if isinstance(node, list):
             dims.append(len(node))
             node = node[0] if node else None
+        elif is_numeric_array(node):
+            taken = list(node.shape[: ndim - level])
+            return dims + taken + [None] * (ndim - level - len(taken))
         else:
             dims.append(None)
     return dims
 
 
-def _locate(value: Any, ndim: int, pointer: str) -> Finding:
-    """The first problem in ``value`` (slow, only called once the fast path has seen one)."""
+def _numeric_array_problem(
+    array: Any, level: int, ndim: int, where: str, dims: list[int | None]
+) -> Finding | None:
+    """The first problem of a NumericArray met at ``level`` of an ``ndim``-deep array: on the path of
+    first elements, as every row is like the first."""
+    shape = array.shape
+    for k in range(len(shape) + 1):
+        depth = level + k
+        at = pointer_join(where, *([0] * k))
+        if depth == ndim:
+            if k == len(shape):
+                return None  # numbers, finite (the reader refuses any other)
+            return finding(
+                "RTN-E202",
+                at,
+                "a list where a number belongs: the array is nested too deep",
+                expected="a number",
+                found=f"a list of {shape[k]}",
+            )
+        if k == len(shape):
+            return finding(
+                "RTN-E202",
+                at,
+                f"the array is not nested deep enough: expected {ndim - depth} more level(s) of lists",
+                expected="a list",
+                found=_describe(array.first()),
+            )
+        if shape[k] != dims[depth]:
+            return _ragged(at, dims[depth], shape[k])
+    return None
+
+
+def _ragged(where: str, expected: int | None, found: int) -> Finding:
+    return finding(
+        "RTN-E202",
+        where,
+        "the array is ragged: lists at one level must all have the same length",
+        expected=f"{expected} entries (as the first at this level)",
+        found=f"{found} entries",
+    )
+
+
+def _locate(value: Any, ndim: int, pointer: str) -> Finding | None:
+    """The first problem in ``value``, None if it has none (slow, only called once the fast path has seen one
+    or a NumericArray)."""
     dims = _reference_dims(value, ndim)
     stack: list[tuple[Any, int, str]] = [(value, 0, pointer)]
     while stack:
         node, level, where = stack.pop()
+        if is_numeric_array(node):
+            problem = _numeric_array_problem(node, level, ndim, where, dims)
+            if problem is not None:
+                return problem
+            continue
         if level == ndim:
             if isinstance(node, list):
                 return finding(
@@ -120,15 +222,9 @@ def _locate(value: Any, ndim: int, pointer: str) -> Finding:
                 found=_describe(node),
             )
         if len(node) != dims[level]:
-            return finding(
-                "RTN-E202",
-                where,
-                "the array is ragged: lists at one level must all have the same length",
-                expected=f"{dims[level]} entries (as the first at this level)",
-                found=f"{len(node)} entries",
-            )
+            return _ragged(where, dims[level], len(node))
         stack.extend((node[i], level + 1, pointer_join(where, i)) for i in range(len(node) - 1, -1, -1))
-    raise AssertionError(f"no problem found at {pointer} although the fast path saw one")
+    return None
 
 
 def _finite(value: int | float) -> bool:

@@ -23,10 +23,16 @@ import math
 import os
 import stat
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding
+
+
+#: Weight arrays with fewer numbers are Python lists in :meth:`Document.skeleton` (what a size key or a small
+#: bias costs either way); larger ones are views of the C++ document.
+SKELETON_MIN_LEAVES = 64
 
 
 class Document:
@@ -68,12 +74,22 @@ class Document:
         return self._tree
 
     def outline(self) -> dict[str, Any]:
-        """The document three levels deep (the top-level keys, the layer list, each entry's keys), deeper
-        containers as ``None``: enough to recognise the legacy format without building every weight."""
+        """The keys of the document and of each layer entry, enough to recognise the legacy format without
+        building every weight (values are those of :meth:`skeleton` without entry keys)."""
         if self._tree is not None:
             return self._tree
-        outline: dict[str, Any] = self.native.to_python(3)
-        return outline
+        return self.skeleton(())
+
+    def skeleton(self, entry_keys: Iterable[str]) -> dict[str, Any]:
+        """The document as ``validate`` reads it, in memory proportional to its declarations rather than its
+        numbers: each weight array (or rectangular part of a ragged one) of at least
+        :data:`SKELETON_MIN_LEAVES` numbers is a ``NumericArray`` (its shape; the numbers stay in C++), and
+        the values of keys validate never reads (top level: besides ``in_shape`` and ``layers``; in a layer
+        entry: besides ``entry_keys``) are ``Skipped`` (their kind only). A caller's dict is returned as is."""
+        if self.native is None or self._tree is not None:
+            return self.tree
+        skeleton: dict[str, Any] = self.native.skeleton(SKELETON_MIN_LEAVES, list(entry_keys))
+        return skeleton
 
     def drop_tree(self) -> None:
         """Free the Python view (a parsed dict given by the caller is kept: it is the document)."""

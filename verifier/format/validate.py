@@ -33,7 +33,8 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, ValidationError
 
 from verifier.errors import ModelFormatError
-from verifier.format.document import Document, read_document
+from verifier.format.document import Document, read
+from verifier.format.arrays import schema_view
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.legacy import legacy_format
 from verifier.format.rules import RULES, Outcome
@@ -184,7 +185,7 @@ def _check_size(source: Any, limits: Limits) -> Finding | None:
 
 def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Finding | None]:
     try:
-        doc, _name = read_document(source, limits, warnings=warnings)
+        document = read(source, limits)
     except ModelFormatError as error:
         return None, _from_format_error(error)
     except OSError as error:
@@ -196,7 +197,10 @@ def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Fi
         )
     except RecursionError:  # a reader without a depth limit on a pathologically nested file
         return None, finding("RTN-E302", "", "the JSON is nested too deep to read")
-    return doc, None
+    warnings.extend(document.warnings)
+    # Large weight arrays stay in C++ (their shapes are what the passes below read), and keys no pass reads
+    # are not converted: the Python objects built are proportional to the declarations, not to the numbers.
+    return document.skeleton(KEY_ORDER), None
 
 
 def _from_format_error(error: ModelFormatError) -> Finding:
@@ -245,7 +249,9 @@ def _schema_findings(doc: Any) -> tuple[list[Finding], set[int], bool]:
     """Findings of the schema, the indices of layers they concern, and whether the top level is usable."""
     # One error per place: the most specific keyword, then the first in document order (as the loader
     # walks the document).
-    errors = sorted(_structural_validator().iter_errors(doc), key=lambda e: (_priority(e), _path_order(e)))
+    errors = sorted(
+        _structural_validator().iter_errors(schema_view(doc)), key=lambda e: (_priority(e), _path_order(e))
+    )
     chosen: dict[str, ValidationError] = {}
     for error in errors:
         chosen.setdefault(_place(error), error)
