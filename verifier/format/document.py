@@ -29,7 +29,6 @@ from typing import Any
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding
 
-
 #: Weight arrays with fewer numbers are Python lists in :meth:`Document.skeleton` (what a size key or a small
 #: bias costs either way); larger ones are views of the C++ document.
 SKELETON_MIN_LEAVES = 64
@@ -85,7 +84,9 @@ class Document:
         numbers: each weight array (or rectangular part of a ragged one) of at least
         :data:`SKELETON_MIN_LEAVES` numbers is a ``NumericArray`` (its shape; the numbers stay in C++), and
         the values of keys validate never reads (top level: besides ``in_shape`` and ``layers``; in a layer
-        entry: besides ``entry_keys``) are ``Skipped`` (their kind only). A caller's dict is returned as is."""
+        entry: besides ``entry_keys``) are ``Skipped`` (their kind only).
+
+        A caller's dict is returned as is."""
         if self.native is None or self._tree is not None:
             return self.tree
         skeleton: dict[str, Any] = self.native.skeleton(SKELETON_MIN_LEAVES, list(entry_keys))

@@ -33,8 +33,8 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, ValidationError
 
 from verifier.errors import ModelFormatError
-from verifier.format.document import Document, read
 from verifier.format.arrays import schema_view
+from verifier.format.document import Document, read
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.legacy import legacy_format
 from verifier.format.rules import RULES, Outcome
