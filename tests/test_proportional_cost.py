@@ -21,9 +21,7 @@ from verifier.format import document as document_module
 from verifier.format.document import read
 from verifier.format.findings import Limits, severity_rank
 from verifier.format.validate import check_document, validate
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
-from big_files import model_text
+from verifier.testing.big_files import model_text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FILES = sorted(

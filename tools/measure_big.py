@@ -5,7 +5,7 @@ command on a 4-wide model) to subtract. A run beyond --max-seconds or --max-mb i
 
     python tools/measure_big.py [--sizes 1 20 200] [--classes valid unknown badshape rows] [--commands ...]
 
-The files are written by tests/bench/big_files.py into a temporary folder and removed afterwards.
+The files are written by verifier.testing.big_files into a temporary folder and removed afterwards.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "bench"))
-from big_files import CLASSES, model_text, write
+from verifier.testing.big_files import CLASSES, model_text, write
 
 _LOAD = (
     "import sys, verifier\n"

@@ -13,32 +13,14 @@ is like the first), so it is found from the shape alone.
 from __future__ import annotations
 
 import math
-from functools import cache
 from typing import Any
 
 import numpy as np
 
+from verifier.format.document import is_numeric_array
 from verifier.format.findings import Finding, finding, pointer_join
 
 _NUMBER_TYPES = {float, int}
-
-
-class _NoNumericArray:
-    """Stands for the engine's NumericArray where the engine is not installed (nothing is one then)."""
-
-
-@cache
-def _numeric_array() -> type:
-    try:
-        from _verifier_engine import NumericArray
-    except ImportError:
-        return _NoNumericArray
-    return NumericArray  # type: ignore[no-any-return]
-
-
-def is_numeric_array(value: Any) -> bool:
-    """Whether ``value`` is a weight array kept in the C++ document (see the module docstring)."""
-    return type(value) is _numeric_array()
 
 
 def schema_view(node: Any) -> Any:
@@ -96,13 +78,13 @@ def array_shape(value: Any, ndim: int, pointer: str) -> tuple[int, ...] | Findin
     for leaf in level:
         kinds.update(map(type, leaf))
     if not kinds <= _NUMBER_TYPES:
-        return _locate(value, ndim, pointer)
+        return _locate_or_shape(value, ndim, pointer)
     try:
         finite = bool(np.isfinite(np.asarray(value, dtype=np.float64)).all())
     except OverflowError:  # an integer beyond the double range
         finite = False
     if not finite:
-        return _locate(value, ndim, pointer)
+        return _locate_or_shape(value, ndim, pointer)
     return tuple(dims)
 
 

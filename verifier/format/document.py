@@ -24,6 +24,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from verifier.errors import ModelFormatError
@@ -32,6 +33,24 @@ from verifier.format.findings import Finding, Limits, finding
 #: Weight arrays with fewer numbers are Python lists in :meth:`Document.skeleton` (what a size key or a small
 #: bias costs either way); larger ones are views of the C++ document.
 SKELETON_MIN_LEAVES = 64
+
+
+class _NoNumericArray:
+    """Stands for the engine's NumericArray where the engine is not installed (nothing is one then)."""
+
+
+@cache
+def _numeric_array() -> type:
+    try:
+        from _verifier_engine import NumericArray
+    except ImportError:
+        return _NoNumericArray
+    return NumericArray
+
+
+def is_numeric_array(value: Any) -> bool:
+    """Whether ``value`` is a weight array kept in the C++ document (:meth:`Document.skeleton`)."""
+    return type(value) is _numeric_array()
 
 
 class Document:

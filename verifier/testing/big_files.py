@@ -8,7 +8,7 @@ or ``load`` do work out of proportion to its size:
 - ``rows``: one-element rows filling the file, under a declared input width beyond ``Limits.max_layer_width``
   (refused at in_shape, RTN-E303, before the rows are worth looking at).
 
-``python tests/bench/big_files.py DIR SIZE_MB...`` writes every class at every size into DIR.
+``python -m verifier.testing.big_files DIR SIZE_MB...`` writes every class at every size into DIR.
 """
 
 from __future__ import annotations
