@@ -274,21 +274,25 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 found="deeper",
                 source=name,
             )
-        if isinstance(node, dict):
-            # Children are pushed last-first, so that the first problem in document order is the one reported.
+        if isinstance(node, _Key):
+            key = node.key
+            if not isinstance(key, str):
+                raise ModelFormatError(
+                    pointer,
+                    "object keys must be strings",
+                    rule="RTN-E102",
+                    expected="a string",
+                    found=repr(key),
+                    source=name,
+                )
+            if not _encodable(key):
+                raise _not_unicode(pointer, "a key", name)
+        elif isinstance(node, dict):
+            # Children are pushed last-first, so that the first problem in document order is the one reported;
+            # a key is checked where it stands, just before its value (as the reader meets it in the text).
             for key, value in reversed(node.items()):
-                if not isinstance(key, str):
-                    raise ModelFormatError(
-                        pointer,
-                        "object keys must be strings",
-                        rule="RTN-E102",
-                        expected="a string",
-                        found=repr(key),
-                        source=name,
-                    )
-                if not _encodable(key):
-                    raise _not_unicode(pointer, "a key", name)
-                stack.append((value, f"{pointer}/{_escape(key)}", depth + 1))
+                stack.append((value, f"{pointer}/{_escape(str(key))}", depth + 1))
+                stack.append((_Key(key), pointer, depth))
         elif isinstance(node, list):
             stack.extend((node[i], f"{pointer}/{i}", depth + 1) for i in range(len(node) - 1, -1, -1))
         elif isinstance(node, str) and not _encodable(node):
@@ -313,6 +317,15 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 source=name,
                 rule="RTN-E005",
             )
+
+
+class _Key:
+    """A key of a caller's dict, on the stack of :func:`_check_tree` at its place in document order."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: object) -> None:
+        self.key = key
 
 
 def _encodable(text: str) -> bool:
