@@ -144,15 +144,17 @@ const char* kind_name(const Json& v) {
 // the numbers.
 class Skeleton {
 public:
-    Skeleton(py::object owner, std::size_t min_leaves, std::unordered_set<std::string> entry_keys)
-        : owner_(std::move(owner)), min_leaves_(min_leaves), entry_keys_(std::move(entry_keys)) {}
+    Skeleton(py::object owner, std::size_t min_leaves, std::unordered_set<std::string> entry_keys,
+             std::unordered_set<std::string> top_keys)
+        : owner_(std::move(owner)), min_leaves_(min_leaves), entry_keys_(std::move(entry_keys)),
+          top_keys_(std::move(top_keys)) {}
 
     py::object root(const Json& v) const {
         if (!v.is_object()) return to_python(v, kAll);
         py::dict out;
         for (const auto& [key, value] : v.as_object()) {
             py::object item;
-            if (key == "in_shape") item = to_python(value, kAll);
+            if (key == "in_shape" || top_keys_.count(key) != 0) item = to_python(value, kAll);
             else if (key == "layers") item = layers(value);
             else item = skipped(value);
             out[name(key)] = item;
@@ -218,6 +220,7 @@ private:
     py::object owner_;
     std::size_t min_leaves_;
     std::unordered_set<std::string> entry_keys_;
+    std::unordered_set<std::string> top_keys_;
 };
 
 }  // namespace
@@ -259,15 +262,18 @@ void bind_reader(py::module_& m) {
             "than `levels` as None.")
         .def(
             "skeleton",
-            [](py::object self, std::size_t min_leaves, std::vector<std::string> entry_keys) {
+            [](py::object self, std::size_t min_leaves, std::vector<std::string> entry_keys,
+               std::vector<std::string> top_keys) {
                 const Document& d = self.cast<const Document&>();
                 const Skeleton skeleton(self, min_leaves,
-                                        std::unordered_set<std::string>(entry_keys.begin(), entry_keys.end()));
+                                        std::unordered_set<std::string>(entry_keys.begin(), entry_keys.end()),
+                                        std::unordered_set<std::string>(top_keys.begin(), top_keys.end()));
                 return skeleton.root(d.root);
             },
-            py::arg("min_leaves"), py::arg("entry_keys"),
+            py::arg("min_leaves"), py::arg("entry_keys"), py::arg("top_keys") = std::vector<std::string>{},
             "The document as validate reads it: weight arrays of at least `min_leaves` numbers as NumericArray, "
-            "values of keys other than in_shape, layers and `entry_keys` (in a layer entry) as Skipped.");
+            "values of keys other than in_shape, layers and `top_keys` (at the top) or `entry_keys` (in a layer "
+            "entry) as Skipped.");
 
     py::class_<Skipped>(m, "Skipped", "The value of a key validate does not read (kept in C++).")
         .def_readonly("kind", &Skipped::kind)

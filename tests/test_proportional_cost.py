@@ -140,7 +140,9 @@ def _validate_in_child(path: Path) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux)")
-@pytest.mark.parametrize(("kind", "rules"), [("valid", ""), ("badshape", "RTN-E201")], ids=str)
+@pytest.mark.parametrize(
+    ("kind", "rules"), [("valid", ""), ("unknown", ""), ("badshape", "RTN-E201")], ids=str
+)
 def test_validating_a_large_file_takes_memory_within_three_times_its_size(tmp_path, kind, rules):
     path = tmp_path / f"{kind}.json"
     path.write_text(model_text(kind, 12_000_000))

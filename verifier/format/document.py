@@ -98,17 +98,17 @@ class Document:
             return self._tree
         return self.skeleton(())
 
-    def skeleton(self, entry_keys: Iterable[str]) -> dict[str, Any]:
+    def skeleton(self, entry_keys: Iterable[str], top_keys: Iterable[str] = ()) -> dict[str, Any]:
         """The document as ``validate`` reads it, in memory proportional to its declarations rather than its
         numbers: each weight array (or rectangular part of a ragged one) of at least
         :data:`SKELETON_MIN_LEAVES` numbers is a ``NumericArray`` (its shape; the numbers stay in C++), and
-        the values of keys validate never reads (top level: besides ``in_shape`` and ``layers``; in a layer
-        entry: besides ``entry_keys``) are ``Skipped`` (their kind only).
+        the values of keys validate never reads (top level: besides ``in_shape``, ``layers`` and
+        ``top_keys``; in a layer entry: besides ``entry_keys``) are ``Skipped`` (their kind only).
 
         A caller's dict is returned as is."""
         if self.native is None or self._tree is not None:
             return self.tree
-        skeleton: dict[str, Any] = self.native.skeleton(SKELETON_MIN_LEAVES, list(entry_keys))
+        skeleton: dict[str, Any] = self.native.skeleton(SKELETON_MIN_LEAVES, list(entry_keys), list(top_keys))
         return skeleton
 
     def drop_tree(self) -> None:
