@@ -151,3 +151,46 @@ def test_validating_a_large_file_takes_memory_within_three_times_its_size(tmp_pa
     assert growth <= 3 * path.stat().st_size, (
         f"{growth / 2**20:.0f} MB for {path.stat().st_size / 2**20:.0f} MB"
     )
+
+
+_REFUSAL_PEAK = """
+import sys
+import verifier
+from verifier.format.validate import validate
+def status(field):
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
+validate('{"in_shape": [null, 1], "layers": [{"type": "activation", "shape": [null, 1], "weights": []}]}')
+base = status("VmRSS:")
+first = next(f for f in validate(sys.argv[1]) if f.severity == "error")
+try:
+    verifier.load(sys.argv[1])
+    refusal = None
+except verifier.ModelFormatError as error:
+    refusal = (error.rule, error.pointer)
+print(status("VmHWM:") - base, first.rule, first.pointer, *refusal)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux)")
+@pytest.mark.parametrize(
+    ("place", "pointer"), [("in_shape", "/in_shape"), ("shape", "/layers/0/shape")], ids=["input", "output"]
+)
+def test_a_declared_width_of_2_to_the_30_is_refused_by_both_without_memory_in_its_proportion(
+    tmp_path, place, pointer
+):
+    # A float32 vector of that width alone is 4 GiB: the refusal must come from the declaration.
+    width = 2**30
+    doc = json.loads(model_text("valid", 1_000))
+    if place == "in_shape":
+        doc["in_shape"][-1] = width
+    else:
+        doc["layers"][0]["shape"][-1] = width
+    path = tmp_path / "declared.json"
+    path.write_text(json.dumps(doc))
+    done = subprocess.run(
+        [sys.executable, "-c", _REFUSAL_PEAK, str(path)], capture_output=True, text=True, check=True
+    )
+    growth, *verdicts = done.stdout.split()
+    assert verdicts == ["RTN-E303", pointer, "RTN-E303", pointer]
+    assert int(growth) < 8 * 2**20
