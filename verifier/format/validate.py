@@ -3,13 +3,18 @@
 The passes, in order (each stops the ones after it when the document is unusable for them):
 
 1. size of the file (``Limits.max_file_bytes``), checked before it is read;
-2. reading: :func:`verifier.format.document.read_document` (empty file, non-UTF-8, syntax errors,
+2. reading: :func:`verifier.format.document.read` (empty file, non-UTF-8, syntax errors,
    NaN/Infinity literals, duplicate keys, the size/depth limits), each ``ModelFormatError`` becoming one
-   finding; then the nesting depth against ``Limits.max_depth``;
+   finding; then the nesting depth against ``Limits.max_depth``. The passes below read the document's
+   skeleton (:meth:`~verifier.format.document.Document.skeleton`): large weight arrays stay in the C++
+   document, known by their shape, and keys no pass reads are skipped, so the Python objects built are
+   proportional to the declarations, not to the numbers;
 3. the team's legacy export format, recognised as a whole and reported as ONE finding;
 4. declarations: the JSON Schema ``rtneural-model.schema.json`` -- in its structural variant, which checks
    the nesting of weight arrays but not each number (jsonschema takes about 3 s per million numbers; the
-   numeric pass in :mod:`verifier.format.arrays` takes about 50 ms), one finding per place -- plus every
+   numeric pass in :mod:`verifier.format.arrays` takes about 50 ms), on a view in which every array kept in
+   C++ is one element deep at each level (:func:`verifier.format.arrays.schema_view`: the schema counts no
+   element of a weight array), one finding per place -- plus every
    declared width and the limits on declared sizes (:func:`verifier.format.structure.check_declarations`),
    before any weight array is converted;
 5. arrays: widths chaining from layer to layer and the exact shape of every weight array, every number a
