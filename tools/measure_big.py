@@ -11,6 +11,7 @@ The files are written by verifier.testing.big_files into a temporary folder and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -55,7 +56,10 @@ def run(argv: list[str], max_seconds: float, max_bytes: int) -> tuple[int, float
         except psutil.Error:
             pass
         if peak > max_bytes or time.perf_counter() - start > max_seconds:
-            child.kill()
+            # The command runs under /usr/bin/time: stop it first, or it would run on holding the pipe.
+            for process in [*child.children(recursive=True), child]:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
             stopped = True
             break
         time.sleep(0.02)
