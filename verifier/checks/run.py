@@ -284,9 +284,11 @@ def _tolerance(
         return _Tolerances(declared, declared, "manifest")
     try:
         from verifier.checks.tolerance import tolerance_for
-        from verifier.format.document import read_document
+        from verifier.format.document import read
+        from verifier.format.validate import KEY_ORDER
 
-        doc = read_document(source)[0]
+        # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
+        doc = read(source).skeleton(KEY_ORDER)
         # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
         # (docs/tolerance.md); a frame is one step from zero state.
         return _Tolerances(
