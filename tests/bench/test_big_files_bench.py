@@ -2,7 +2,7 @@
 --no-manifest`` on generated files of 1, 20 and 200 MB of each class of verifier.testing.big_files (a valid
 model, a valid model plus a large array under an unknown key, a wrongly shaped kernel, rows under a width
 beyond the limit). Each run is a fresh process; its peak RSS (VmHWM, read by the child itself) and that of
-the same command on a 4-wide model (the interpreter's baseline) go into ``extra_info``.
+the same command on a tiny file of the same class (the interpreter's baseline) go into ``extra_info``.
 Files are written into a temporary folder at bench time, never committed.
 
     pytest tests/bench/test_big_files_bench.py --benchmark-enable --benchmark-only [-k "20mb"]
@@ -66,9 +66,11 @@ def test_cost_of_a_large_file(benchmark, files, megabytes, kind, command):
     path = files / f"{kind}-{megabytes}mb.json"
     if not path.exists():
         write(files, kind, megabytes)
-    baseline_file = files / "baseline.json"
+    # The baseline runs the same code path: a file of the same class a few bytes long (a refused file never
+    # imports torch, an accepted one does).
+    baseline_file = files / f"{kind}-baseline.json"
     if not baseline_file.exists():
-        baseline_file.write_text(model_text("valid", 10))
+        baseline_file.write_text(model_text(kind, 10))
     peaks: list[int] = []
     benchmark.pedantic(lambda: peaks.append(_peak(command, path)), rounds=1, iterations=1)
     baseline = _peak(command, baseline_file)
