@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -484,7 +485,10 @@ private:
     const char* end_;
     std::size_t max_depth_;
     std::vector<Segment> path_;
-    std::vector<Json> scratch_;  // elements of the arrays being read, innermost last
+    // Elements of the arrays being read, innermost last. A deque grows in blocks, never copying what it holds:
+    // the largest array of a file costs its elements once here and once in its exact-size vector, instead of
+    // the up to three times a doubling vector would hold while it grows.
+    std::deque<Json> scratch_;
     std::optional<ReadNote> duplicate_;
     std::optional<ReadNote> value_problem_;
     std::vector<ReadNote> warnings_;

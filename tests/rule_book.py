@@ -44,6 +44,11 @@ def verdicts(source: Any, limits: Limits | None = None) -> tuple[Verdict, Verdic
     return first, None
 
 
+def as_text(doc: dict[str, Any]) -> bytes:
+    """``doc`` as a file would hold it (a lone surrogate as its ``\\ud800`` escape; a NaN as NaN)."""
+    return json.dumps(doc).encode()
+
+
 # --- valid documents ----------------------------------------------------------------------------------
 
 
@@ -169,16 +174,33 @@ SIZES = st.one_of(
     st.integers(0, 6),
     st.integers(-1, 400),
     st.sampled_from([2.0, 2.5, 65_536, 65_537, 2**20, 10**9, 10**30]),
+    st.integers(65_537, 2**20),  # beyond Limits.max_layer_width, within what a float32 holds exactly
     st.just([2]),
     st.just([]),
     st.just([0, 3]),
+    st.lists(st.integers(-1, 4), min_size=2, max_size=3),  # lists read by their last element, zeros inside
     st.sampled_from(["valid", "same", "causal", None, True]),
 ).map(copy.deepcopy)
 # Weights beyond a double, beyond float32 (at its rounding tie to inf, and just below it), and below its
 # normal range.
 SCALED_WEIGHTS = [0.0, -1.0, 1e300, 10**400, 7, 3.5e38, -3.5e38, 2**128 - 2**103, 2**128 - 2**104, 1e-40]
+LONE_SURROGATES = ["\ud800", "tanh\udc00", "\udfff"]  # no UTF-8 spelling: refused wherever they stand
 ACTIVATIONS = st.sampled_from(
-    ["", "tanh", "relu", "sigmoid", "softmax", "elu", "linear", "Tanh", "gelu", None, 3, True]
+    [
+        "",
+        "tanh",
+        "relu",
+        "sigmoid",
+        "softmax",
+        "elu",
+        "linear",
+        "Tanh",
+        "gelu",
+        None,
+        3,
+        True,
+        *LONE_SURROGATES,
+    ]
 )
 TYPES = st.sampled_from(
     [
@@ -226,6 +248,7 @@ MUTATIONS = [
     "swap-layers",
     "rename-key",
     "scale-weight",
+    "surrogate",
 ]
 
 
@@ -273,7 +296,9 @@ def mutate(draw: st.DrawFn, doc: dict[str, Any]) -> None:
         target = layer if isinstance(layer, dict) and isinstance(layer.get("shape"), list) else None
         shape = target["shape"] if target else doc.get("in_shape")
         if isinstance(shape, list) and shape:
-            shape[draw(st.integers(0, len(shape) - 1))] = draw(st.one_of(st.integers(0, 400), SIZES))
+            shape[draw(st.integers(0, len(shape) - 1))] = draw(
+                st.one_of(st.integers(0, 400), st.integers(65_537, 2**20), SIZES)
+            )
     elif kind == "transpose":
         matrices = [p for p in paths if _is_matrix(_parent(doc, p)[p[-1]])]
         if matrices:
@@ -310,6 +335,13 @@ def mutate(draw: st.DrawFn, doc: dict[str, Any]) -> None:
         if numbers:
             path = draw(st.sampled_from(numbers))
             _parent(doc, path)[path[-1]] = draw(st.sampled_from(SCALED_WEIGHTS))
+    elif kind == "surrogate" and isinstance(layer, dict):
+        # Any string of an entry, of any layer type (activation, type, padding), or a key of it.
+        strings = [k for k, v in layer.items() if isinstance(v, str)]
+        if strings and draw(st.booleans()):
+            layer[draw(st.sampled_from(strings))] = draw(st.sampled_from(LONE_SURROGATES))
+        else:
+            layer[draw(st.sampled_from(LONE_SURROGATES))] = draw(st.sampled_from(["tanh", 3, []]))
 
 
 @st.composite

@@ -8,6 +8,7 @@ few hundred; the example count follows the Hypothesis profile: at least 300, 10,
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def test_load_refuses_a_corpus_probe_with_the_rule_and_pointer_of_validates_firs
 def test_load_refuses_a_mutated_file_with_the_rule_and_pointer_of_validates_first_error(doc, limits):
     first, refusal = rule_book.verdicts(doc, limits)
     assert refusal == first
+    # The same document as a file's text: the native reader, and validate on its skeleton.
+    assert rule_book.verdicts(rule_book.as_text(doc), limits) == (first, refusal)
 
 
 @settings(max_examples=EXAMPLES // 3, suppress_health_check=[HealthCheck.too_slow])
@@ -180,3 +183,74 @@ def test_a_conv2d_with_same_padding_and_a_kernel_wider_than_the_frame_is_refused
 def test_what_rtneural_runs_fine_loads_with_a_warning(name, rule):
     assert [f.rule for f in validate(BAD / name)] == [rule]
     assert rule in load(BAD / name).warning_rules
+
+
+# --- the classes issue 16's campaign found, each pinned on every layer type, as a dict and as text ---------
+
+_W = [[0.5, -0.25], [0.125, 1.0]]
+_ENTRIES = {
+    "dense": {"activation": "", "weights": [_W, [0.0, 0.0]]},
+    "conv1d": {"activation": "", "kernel_size": [1], "dilation": [1], "weights": [[_W], [0.0, 0.0]]},
+    "lstm": {"activation": "tanh", "weights": [[[0.5] * 8] * 2, [[0.5] * 8] * 2, [0.0] * 8]},
+    "gru": {"activation": "tanh", "weights": [[[0.5] * 6] * 2, [[0.5] * 6] * 2, [[0.0] * 6] * 2]},
+    "prelu": {"weights": [[[0.25, 0.25]]]},
+    "batchnorm": {"epsilon": 0.001, "weights": [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]},
+    "activation": {"activation": "tanh", "weights": []},
+}
+
+
+def _model(kind: str, **changes: object) -> dict:
+    entry = {"type": kind, "shape": [None, None, 2], **copy.deepcopy(_ENTRIES[kind]), **changes}
+    return {"in_shape": [None, None, 2], "layers": [entry]}
+
+
+def _both_ways(doc: dict) -> set:
+    """The verdicts of validate and load on ``doc`` as a dict and as the JSON text of a file."""
+    return set(rule_book.verdicts(doc)) | set(rule_book.verdicts(rule_book.as_text(doc)))
+
+
+def test_every_layer_type_of_these_tests_is_valid():
+    for kind in _ENTRIES:
+        assert _both_ways(_model(kind)) == {None}, kind
+
+
+@pytest.mark.parametrize("width", [65_537, 100_000, 2**20 - 1, 2**20])
+@pytest.mark.parametrize("kind", sorted(_ENTRIES))
+def test_a_width_beyond_the_limit_but_within_2_to_the_20_is_refused_by_both_at_the_shape(kind, width):
+    assert _both_ways(_model(kind, shape=[None, None, width])) == {("RTN-E303", "/layers/0/shape")}
+    doc = _model(kind)
+    doc["in_shape"] = [None, None, width]
+    assert _both_ways(doc) == {("RTN-E303", "/in_shape")}
+
+
+@pytest.mark.parametrize("width", [65_537, 2**20])
+@pytest.mark.parametrize("key", ["kernel_size", "dilation"])
+def test_a_convolution_size_beyond_the_limit_is_refused_by_both_at_its_key(key, width):
+    assert _both_ways(_model("conv1d", **{key: [width]})) == {("RTN-E303", f"/layers/0/{key}")}
+
+
+@pytest.mark.parametrize("value", [[0, 3], [3, 0], [0], [1, 0, 3], [-1, 3], [0, 70_000]])
+@pytest.mark.parametrize("key", ["kernel_size", "dilation"])
+def test_a_size_list_holding_a_zero_is_refused_by_both_at_its_key(key, value):
+    assert _both_ways(_model("conv1d", **{key: value})) == {("RTN-E103", f"/layers/0/{key}")}
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "tanh\udc00"])
+@pytest.mark.parametrize("kind", sorted(_ENTRIES))
+def test_a_lone_surrogate_activation_is_refused_by_both_on_every_layer_type(kind, surrogate):
+    assert _both_ways(_model(kind, activation=surrogate)) == {("RTN-E003", "/layers/0/activation")}
+
+
+@pytest.mark.parametrize("kind", sorted(_ENTRIES))
+def test_a_lone_surrogate_key_is_refused_by_both_at_its_entry(kind):
+    doc = _model(kind)
+    doc["layers"][0]["\udfff"] = "tanh"
+    assert _both_ways(doc) == {("RTN-E003", "/layers/0")}
+
+
+def test_a_dict_is_checked_in_document_order_keys_included_as_its_text_is():
+    # The key comes after the weights: the integer beyond any double is met first, in the text as in the dict.
+    doc = _model("dense")
+    doc["layers"][0]["weights"][1][0] = 10**400
+    doc["layers"][0]["\ud800"] = "x"
+    assert _both_ways(doc) == {("RTN-E005", "/layers/0/weights/1/0")}

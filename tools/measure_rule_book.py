@@ -3,7 +3,8 @@
     python tools/measure_rule_book.py [N] [--seed S]
 
 draws N mutated model files (tests/rule_book.py: valid documents with widths up to a few hundred, and the
-good files, mutated once or twice; default or tight Limits), compares (rule, pointer) of both sides on each,
+good files, mutated once or twice; default or tight Limits), compares (rule, pointer) of both sides on each
+(as a dict, and as JSON text),
 and prints the counts: agreements, disagreements (with the first few), loader crashes (an exception other
 than ModelFormatError), and the rules seen. Run it from a checkout with the package installed.
 """
@@ -45,6 +46,8 @@ def main() -> int:
     def one(doc, limits) -> None:
         try:
             first, refusal = rule_book.verdicts(doc, limits)
+            # The same file as text: read by the native reader, validated on its skeleton.
+            text = rule_book.verdicts(rule_book.as_text(doc), limits)
         except Exception as error:  # a crash of either side: the worst outcome, counted and shown
             tally["crash"] += 1
             disagreements.append(f"crash {type(error).__name__}: {error}")
@@ -52,10 +55,12 @@ def main() -> int:
         tally["files"] += 1
         tally["refused" if first else "accepted"] += 1
         rules[first[0] if first else "none"] += 1
-        if first == refusal:
+        if first == refusal and text == (first, refusal):
             tally["agree"] += 1
         else:
-            disagreements.append(f"validate {first} load {refusal}")
+            disagreements.append(
+                f"validate {first} load {refusal}; as text: validate {text[0]} load {text[1]}"
+            )
 
     start = time.perf_counter()
     one()

@@ -26,6 +26,8 @@ __all__ = ["INPUT_KEY", "OUTPUT_KEY", "embedded_data", "with_embedded", "write_e
 
 INPUT_KEY = "input_batch"
 OUTPUT_KEY = "output_batch"
+#: The top-level keys embedded_data reads.
+EMBEDDED_KEYS = (INPUT_KEY, OUTPUT_KEY, "in_skip")
 
 
 def _steps(doc: Mapping[str, Any], key: str, width: int, source: str) -> np.ndarray:

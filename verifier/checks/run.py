@@ -197,11 +197,13 @@ def _load_backend(source: Any, dtype: str, backend: str, engine_check: Check) ->
 
 def _embedded(source: Any, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """The file's own golden data (input_batch, output_batch), when it carries any."""
-    from verifier.checks.embedded import embedded_data
-    from verifier.format.document import read_document
+    from verifier.checks.embedded import EMBEDDED_KEYS, embedded_data
+    from verifier.format.document import read
 
-    doc, name = read_document(source)
-    return embedded_data(doc, model.in_size, model.out_size, source=name)
+    # Only the golden data's keys are built in Python (and the ones every skeleton has); weights stay in C++.
+    document = read(source)
+    doc = document.skeleton((), top_keys=EMBEDDED_KEYS)
+    return embedded_data(doc, model.in_size, model.out_size, source=document.name)
 
 
 EMBEDDED_REFERENCE = {
@@ -290,9 +292,11 @@ def _tolerance(
         return _Tolerances(declared, declared, "manifest")
     try:
         from verifier.checks.tolerance import tolerance_for
-        from verifier.format.document import read_document
+        from verifier.format.document import read
+        from verifier.format.validate import KEY_ORDER
 
-        doc = read_document(source)[0]
+        # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
+        doc = read(source).skeleton(KEY_ORDER)
         # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
         # (docs/tolerance.md); a frame is one step from zero state.
         return _Tolerances(

@@ -3,6 +3,12 @@
 The fast path looks at every number once through C-level loops (``set(map(type, row))`` and one
 ``numpy.asarray``), so a million weights take tens of milliseconds; only when it sees a problem does the
 slow path walk the array in Python to name the first offending element.
+
+A weight array of a document read from text usually arrives as a ``NumericArray``
+(:meth:`verifier.format.document.Document.skeleton`): a rectangular nest of finite numbers that stays in the
+C++ document, known by its shape. Its first problem of shape, if any, lies on the path of first elements
+(every row is like the first), so it is found from the shape alone; its numbers are read (as one float64
+array) only to check them against float32's range.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from verifier.format.document import is_numeric_array
 from verifier.format.findings import Finding, finding, pointer_join
 from verifier.format.float32 import FLOAT32_MAX, fate, overflows, underflows
 from verifier.quoting import quoted
@@ -21,6 +28,22 @@ _NUMBER_TYPES = {float, int}
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def schema_view(node: Any) -> Any:
+    """``node`` with every NumericArray replaced by nested one-element lists holding its first number: the
+    JSON Schema checks only the nesting of weight arrays, never their lengths, so the view gets the same
+    verdict, at the same place, as the full array."""
+    if type(node) is dict:
+        return {key: schema_view(value) for key, value in node.items()}
+    if type(node) is list:
+        return [schema_view(item) for item in node]
+    if is_numeric_array(node):
+        view = node.first()
+        for _ in range(node.ndim):
+            view = [view]
+        return view
+    return node
 
 
 def _describe(value: Any) -> str:
@@ -51,10 +74,10 @@ def array_shape(
     level = [value]
     for depth in range(ndim):
         if not all(type(item) is list for item in level):
-            return _locate(value, ndim, pointer, float32)
+            return _locate_or_shape(value, ndim, pointer, float32, notes)
         size = len(level[0]) if level else 0
         if any(len(item) != size for item in level):
-            return _locate(value, ndim, pointer, float32)
+            return _locate_or_shape(value, ndim, pointer, float32, notes)
         dims.append(size)
         if depth < ndim - 1:
             level = [child for item in level for child in item]
@@ -62,23 +85,44 @@ def array_shape(
     for leaf in level:
         kinds.update(map(type, leaf))
     if not kinds <= _NUMBER_TYPES:
-        return _locate(value, ndim, pointer, float32)
+        return _locate_or_shape(value, ndim, pointer, float32, notes)
     try:
         numbers = np.asarray(value, dtype=np.float64)
         finite = bool(np.isfinite(numbers).all())
     except OverflowError:  # an integer beyond the double range
         finite = False
     if not finite or (float32 and bool(overflows(numbers).any())):
-        return _locate(value, ndim, pointer, float32)
+        return _locate_or_shape(value, ndim, pointer, float32, notes)
     if float32 and notes is not None:
-        tiny = underflows(numbers)
-        if tiny.any():
-            first = [int(i) for i in np.unravel_index(int(np.flatnonzero(tiny)[0]), numbers.shape)]
-            place = pointer_join(pointer, *first)
-            # An array may be read twice (its rows, then its exact shape): one warning for it.
-            if all(note.pointer != place for note in notes):
-                notes.append(underflow_finding(place, float(numbers[tuple(first)]), int(tiny.sum())))
+        _note_underflows(numbers, pointer, notes)
     return tuple(dims)
+
+
+def _note_underflows(numbers: np.ndarray, pointer: str, notes: list[Finding]) -> None:
+    """One RTN-W008 in ``notes`` for the numbers of an array float32 makes subnormal or zero, at the first."""
+    tiny = underflows(numbers)
+    if tiny.any():
+        first = [int(i) for i in np.unravel_index(int(np.flatnonzero(tiny)[0]), numbers.shape)]
+        place = pointer_join(pointer, *first)
+        # An array may be read twice (its rows, then its exact shape): one warning for it.
+        if all(note.pointer != place for note in notes):
+            notes.append(underflow_finding(place, float(numbers[tuple(first)]), int(tiny.sum())))
+
+
+def _locate_or_shape(
+    value: Any, ndim: int, pointer: str, float32: bool, notes: list[Finding] | None
+) -> tuple[int, ...] | Finding:
+    """The first problem of an array the fast path refused (a problem, or a NumericArray inside), else its
+    shape."""
+    problem = _locate(value, ndim, pointer, float32)
+    if problem is not None:
+        return problem
+    dims = _reference_dims(value, ndim)
+    assert all(d is not None for d in dims), f"{pointer}: no problem found, yet the shape is not known"
+    if float32 and notes is not None:
+        # rectangular and finite now: NumericArrays inside convert through their __array__
+        _note_underflows(np.asarray(value, dtype=np.float64), pointer, notes)
+    return tuple(d for d in dims if d is not None)
 
 
 def overflow_finding(pointer: str, value: float) -> Finding:
@@ -121,21 +165,74 @@ def _reference_dims(value: Any, ndim: int) -> list[int | None]:
     """Lengths along the first element at each level: what every list at that level must match."""
     dims: list[int | None] = []
     node = value
-    for _ in range(ndim):
+    for level in range(ndim):
         if isinstance(node, list):
             dims.append(len(node))
             node = node[0] if node else None
+        elif is_numeric_array(node):
+            taken = list(node.shape[: ndim - level])
+            return dims + taken + [None] * (ndim - level - len(taken))
         else:
             dims.append(None)
     return dims
 
 
-def _locate(value: Any, ndim: int, pointer: str, float32: bool = False) -> Finding:
-    """The first problem in ``value`` (slow, only called once the fast path has seen one)."""
+def _numeric_array_problem(
+    array: Any, level: int, ndim: int, where: str, dims: list[int | None]
+) -> Finding | None:
+    """The first problem of a NumericArray met at ``level`` of an ``ndim``-deep array: on the path of
+    first elements, as every row is like the first."""
+    shape = array.shape
+    for k in range(len(shape) + 1):
+        depth = level + k
+        at = pointer_join(where, *([0] * k))
+        if depth == ndim:
+            if k == len(shape):
+                return None  # numbers, finite (the reader refuses any other)
+            return finding(
+                "RTN-E202",
+                at,
+                "a list where a number belongs: the array is nested too deep",
+                expected="a number",
+                found=f"a list of {shape[k]}",
+            )
+        if k == len(shape):
+            return finding(
+                "RTN-E202",
+                at,
+                f"the array is not nested deep enough: expected {ndim - depth} more level(s) of lists",
+                expected="a list",
+                found=_describe(array.first()),
+            )
+        if shape[k] != dims[depth]:
+            return _ragged(at, dims[depth], shape[k])
+    return None
+
+
+def _ragged(where: str, expected: int | None, found: int) -> Finding:
+    return finding(
+        "RTN-E202",
+        where,
+        "the array is ragged: lists at one level must all have the same length",
+        expected=f"{expected} entries (as the first at this level)",
+        found=f"{found} entries",
+    )
+
+
+def _locate(value: Any, ndim: int, pointer: str, float32: bool = False) -> Finding | None:
+    """The first problem in ``value``, None if it has none (slow, only called once the fast path has seen one
+    or a NumericArray)."""
     dims = _reference_dims(value, ndim)
     stack: list[tuple[Any, int, str]] = [(value, 0, pointer)]
     while stack:
         node, level, where = stack.pop()
+        if is_numeric_array(node):
+            problem = _numeric_array_problem(node, level, ndim, where, dims)
+            if problem is None and float32:
+                problem = _numeric_array_overflow(node, where)
+            if problem is not None:
+                return problem
+            continue
         if level == ndim:
             if isinstance(node, list):
                 return finding(
@@ -173,15 +270,19 @@ def _locate(value: Any, ndim: int, pointer: str, float32: bool = False) -> Findi
                 found=_describe(node),
             )
         if len(node) != dims[level]:
-            return finding(
-                "RTN-E202",
-                where,
-                "the array is ragged: lists at one level must all have the same length",
-                expected=f"{dims[level]} entries (as the first at this level)",
-                found=f"{len(node)} entries",
-            )
+            return _ragged(where, dims[level], len(node))
         stack.extend((node[i], level + 1, pointer_join(where, i)) for i in range(len(node) - 1, -1, -1))
-    raise AssertionError(f"no problem found at {pointer} although the fast path saw one")
+    return None
+
+
+def _numeric_array_overflow(array: Any, where: str) -> Finding | None:
+    """RTN-E208 at the first number of a NumericArray (in document order) that float32 turns into inf."""
+    numbers = np.asarray(array, dtype=np.float64)
+    beyond = overflows(numbers)
+    if not beyond.any():
+        return None
+    first = [int(i) for i in np.unravel_index(int(np.flatnonzero(beyond)[0]), numbers.shape)]
+    return overflow_finding(pointer_join(where, *first), float(numbers[tuple(first)]))
 
 
 def _finite(value: int | float) -> bool:

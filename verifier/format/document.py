@@ -23,11 +23,35 @@ import math
 import os
 import stat
 import sys
+from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding
 from verifier.quoting import quoted
+
+#: Weight arrays with fewer numbers are Python lists in :meth:`Document.skeleton` (what a size key or a small
+#: bias costs either way); larger ones are views of the C++ document.
+SKELETON_MIN_LEAVES = 64
+
+
+class _NoNumericArray:
+    """Stands for the engine's NumericArray where the engine is not installed (nothing is one then)."""
+
+
+@cache
+def _numeric_array() -> type:
+    try:
+        from _verifier_engine import NumericArray
+    except ImportError:
+        return _NoNumericArray
+    return NumericArray
+
+
+def is_numeric_array(value: Any) -> bool:
+    """Whether ``value`` is a weight array kept in the C++ document (:meth:`Document.skeleton`)."""
+    return type(value) is _numeric_array()
 
 
 class Document:
@@ -69,12 +93,24 @@ class Document:
         return self._tree
 
     def outline(self) -> dict[str, Any]:
-        """The document three levels deep (the top-level keys, the layer list, each entry's keys), deeper
-        containers as ``None``: enough to recognise the legacy format without building every weight."""
+        """The keys of the document and of each layer entry, enough to recognise the legacy format without
+        building every weight (values are those of :meth:`skeleton` without entry keys)."""
         if self._tree is not None:
             return self._tree
-        outline: dict[str, Any] = self.native.to_python(3)
-        return outline
+        return self.skeleton(())
+
+    def skeleton(self, entry_keys: Iterable[str], top_keys: Iterable[str] = ()) -> dict[str, Any]:
+        """The document as ``validate`` reads it, in memory proportional to its declarations rather than its
+        numbers: each weight array (or rectangular part of a ragged one) of at least
+        :data:`SKELETON_MIN_LEAVES` numbers is a ``NumericArray`` (its shape; the numbers stay in C++), and
+        the values of keys validate never reads (top level: besides ``in_shape``, ``layers`` and
+        ``top_keys``; in a layer entry: besides ``entry_keys``) are ``Skipped`` (their kind only).
+
+        A caller's dict is returned as is."""
+        if self.native is None or self._tree is not None:
+            return self.tree
+        skeleton: dict[str, Any] = self.native.skeleton(SKELETON_MIN_LEAVES, list(entry_keys), list(top_keys))
+        return skeleton
 
     def drop_tree(self) -> None:
         """Free the Python view (a parsed dict given by the caller is kept: it is the document)."""
@@ -239,21 +275,25 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 found="deeper",
                 source=name,
             )
-        if isinstance(node, dict):
-            # Children are pushed last-first, so that the first problem in document order is the one reported.
+        if isinstance(node, _Key):
+            key = node.key
+            if not isinstance(key, str):
+                raise ModelFormatError(
+                    pointer,
+                    "object keys must be strings",
+                    rule="RTN-E102",
+                    expected="a string",
+                    found=quoted(key),
+                    source=name,
+                )
+            if not _encodable(key):
+                raise _not_unicode(pointer, "a key", name)
+        elif isinstance(node, dict):
+            # Children are pushed last-first, so that the first problem in document order is the one reported;
+            # a key is checked where it stands, just before its value (as the reader meets it in the text).
             for key, value in reversed(node.items()):
-                if not isinstance(key, str):
-                    raise ModelFormatError(
-                        pointer,
-                        "object keys must be strings",
-                        rule="RTN-E102",
-                        expected="a string",
-                        found=quoted(key),
-                        source=name,
-                    )
-                if not _encodable(key):
-                    raise _not_unicode(pointer, "a key", name)
-                stack.append((value, f"{pointer}/{_escape(key)}", depth + 1))
+                stack.append((value, f"{pointer}/{_escape(str(key))}", depth + 1))
+                stack.append((_Key(key), pointer, depth))
         elif isinstance(node, list):
             stack.extend((node[i], f"{pointer}/{i}", depth + 1) for i in range(len(node) - 1, -1, -1))
         elif isinstance(node, str) and not _encodable(node):
@@ -278,6 +318,15 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 source=name,
                 rule="RTN-E005",
             )
+
+
+class _Key:
+    """A key of a caller's dict, on the stack of :func:`_check_tree` at its place in document order."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: object) -> None:
+        self.key = key
 
 
 def _encodable(text: str) -> bool:

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier.format.arrays import array_shape, float32_scalar, is_finite_number
+import numpy as np
+
+from verifier.format.arrays import array_shape, float32_scalar, is_finite_number, is_numeric_array
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.rules import Outcome
 from verifier.quoting import quoted
@@ -618,7 +620,14 @@ def _batchnorm(entry: Entry) -> Iterator[Finding]:
 
 def _variance_positive(entry: Entry, j: int) -> Iterator[Finding]:
     epsilon = entry.body["epsilon"]
-    for c, variance in enumerate(entry.weights(j)):
+    variances = entry.weights(j)
+    if is_numeric_array(variances):
+        bad = np.flatnonzero(~(variances.to_numpy() + epsilon > 0))
+        variances = [variances.item([int(bad[0])])] if bad.size else []
+        first = int(bad[0]) if bad.size else 0
+    else:
+        first = 0
+    for c, variance in enumerate(variances, start=first):
         if not variance + epsilon > 0:
             yield finding(
                 "RTN-E103",

@@ -3,13 +3,18 @@
 The passes, in order (each stops the ones after it when the document is unusable for them):
 
 1. size of the file (``Limits.max_file_bytes``), checked before it is read;
-2. reading: :func:`verifier.format.document.read_document` (empty file, non-UTF-8, syntax errors,
+2. reading: :func:`verifier.format.document.read` (empty file, non-UTF-8, syntax errors,
    NaN/Infinity literals, duplicate keys, the size/depth limits), each ``ModelFormatError`` becoming one
-   finding; then the nesting depth against ``Limits.max_depth``;
+   finding; then the nesting depth against ``Limits.max_depth``. The passes below read the document's
+   skeleton (:meth:`~verifier.format.document.Document.skeleton`): large weight arrays stay in the C++
+   document, known by their shape, and keys no pass reads are skipped, so the Python objects built are
+   proportional to the declarations, not to the numbers;
 3. the team's legacy export format, recognised as a whole and reported as ONE finding;
 4. declarations: the JSON Schema ``rtneural-model.schema.json`` -- in its structural variant, which checks
    the nesting of weight arrays but not each number (jsonschema takes about 3 s per million numbers; the
-   numeric pass in :mod:`verifier.format.arrays` takes about 50 ms), one finding per place -- plus every
+   numeric pass in :mod:`verifier.format.arrays` takes about 50 ms), on a view in which every array kept in
+   C++ is one element deep at each level (:func:`verifier.format.arrays.schema_view`: the schema counts no
+   element of a weight array), one finding per place -- plus every
    declared width and the limits on declared sizes (:func:`verifier.format.structure.check_declarations`),
    before any weight array is converted;
 5. arrays: widths chaining from layer to layer and the exact shape of every weight array, every number a
@@ -33,7 +38,8 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, ValidationError
 
 from verifier.errors import ModelFormatError
-from verifier.format.document import Document, read_document
+from verifier.format.arrays import schema_view
+from verifier.format.document import Document, read
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.float32 import check_dtype
 from verifier.format.legacy import legacy_format
@@ -193,7 +199,7 @@ def _check_size(source: Any, limits: Limits) -> Finding | None:
 
 def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Finding | None]:
     try:
-        doc, _name = read_document(source, limits, warnings=warnings)
+        document = read(source, limits)
     except ModelFormatError as error:
         return None, _from_format_error(error)
     except OSError as error:
@@ -205,7 +211,10 @@ def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Fi
         )
     except RecursionError:  # a reader without a depth limit on a pathologically nested file
         return None, finding("RTN-E302", "", "the JSON is nested too deep to read")
-    return doc, None
+    warnings.extend(document.warnings)
+    # Large weight arrays stay in C++ (their shapes are what the passes below read), and keys no pass reads
+    # are not converted: the Python objects built are proportional to the declarations, not to the numbers.
+    return document.skeleton(KEY_ORDER), None
 
 
 def _from_format_error(error: ModelFormatError) -> Finding:
@@ -254,7 +263,9 @@ def _schema_findings(doc: Any) -> tuple[list[Finding], set[int], bool]:
     """Findings of the schema, the indices of layers they concern, and whether the top level is usable."""
     # One error per place: the most specific keyword, then the first in document order (as the loader
     # walks the document).
-    errors = sorted(_structural_validator().iter_errors(doc), key=lambda e: (_priority(e), _path_order(e)))
+    errors = sorted(
+        _structural_validator().iter_errors(schema_view(doc)), key=lambda e: (_priority(e), _path_order(e))
+    )
     chosen: dict[str, ValidationError] = {}
     for error in errors:
         chosen.setdefault(_place(error), error)

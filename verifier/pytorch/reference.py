@@ -43,7 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from verifier.errors import ModelFormatError
-from verifier.format.document import read_document
+from verifier.format.document import is_numeric_array, read
+from verifier.format.validate import KEY_ORDER
 from verifier.pytorch.export import check_exportable
 
 __all__ = [
@@ -96,6 +97,8 @@ def _short(value: Any) -> str:
 
 def _key(obj: Any, key: str | int, place: _Place) -> tuple[Any, _Place]:
     inner = place.at(key)
+    if is_numeric_array(obj):  # an array indexed into (a prelu's row of alphas): small, made a list
+        obj = obj.to_numpy().tolist()
     if isinstance(key, str):
         if not isinstance(obj, dict) or key not in obj:
             raise inner.error(f"missing key {key!r}")
@@ -124,7 +127,10 @@ def _width(shape: Any, place: _Place) -> int:
 
 def _array(value: Any, place: _Place, dims: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     try:
-        tensor = torch.tensor(value, dtype=dtype)
+        if is_numeric_array(value):
+            tensor = torch.from_numpy(value.to_numpy()).to(dtype)
+        else:
+            tensor = torch.tensor(value, dtype=dtype)
     except (TypeError, ValueError, RuntimeError):
         raise place.error("expected a rectangular array of numbers", found=value) from None
     if tuple(tensor.shape) != dims:
@@ -263,7 +269,9 @@ def reference(
     source: str | os.PathLike[str] | dict[str, Any] | bytes, dtype: torch.dtype = torch.float64
 ) -> ReferenceModel:
     """The keras-json model rebuilt from stock torch layers (see the module docstring)."""
-    doc, name = read_document(source)
+    # Weight arrays arrive as views of the C++ document (one numpy copy each, no Python float per number).
+    document = read(source)
+    doc, name = document.skeleton(KEY_ORDER), document.name
     root = _Place(name)
     in_shape, place = _key(doc, "in_shape", root)
     in_size = _width(in_shape, place)

@@ -1,0 +1,202 @@
+"""Cost in proportion to the file (issue 16): ``validate`` reads a skeleton of the document, in which large
+weight arrays stay in the C++ document (``NumericArray``: a shape, no Python float per number) and the values
+of keys it never reads are skipped. The findings must be those of the full Python tree, to the rule, pointer
+and text; the memory of validating a large file must stay within a small multiple of the file.
+
+Peak memory is measured in a fresh child process (memory is deterministic enough to bound; time is never
+asserted here -- tests/bench/test_big_files_bench.py records it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import corpus
+import pytest
+
+from verifier.format import document as document_module
+from verifier.format.document import read
+from verifier.format.findings import Limits, severity_rank
+from verifier.format.validate import check_document, validate
+from verifier.testing.big_files import model_text
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FILES = sorted(
+    [p for p in (FIXTURES / "bad").glob("*.json") if p.name != "expected.json"]
+    + list((FIXTURES / "good").glob("*.json"))
+    + list((FIXTURES / "production" / "models").glob("*.json")),
+)
+
+
+def _full_tree_findings(data: bytes) -> list:
+    """What validate reported before the skeleton: every check on the whole Python tree."""
+    document = read(data)
+    return sorted(check_document(document.tree, Limits()) + list(document.warnings), key=severity_rank)
+
+
+def _findings_with_views_from(data: bytes, min_leaves: int, monkeypatch: pytest.MonkeyPatch) -> list:
+    monkeypatch.setattr(document_module, "SKELETON_MIN_LEAVES", min_leaves)
+    return validate(data)
+
+
+def _same_findings_every_way(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        expected = _full_tree_findings(data)
+    except Exception:  # unreadable: validate reports the reading finding, no skeleton involved
+        return
+    # 1: every weight array (and every rectangular part of a ragged one) is a view of the C++ document.
+    assert _findings_with_views_from(data, 1, monkeypatch) == expected
+    # Views only from a size no fixture reaches: plain lists, unknown keys still skipped.
+    assert _findings_with_views_from(data, 10**18, monkeypatch) == expected
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])
+def test_validate_finds_the_same_in_a_fixture_whether_its_arrays_stay_in_cpp_or_not(path, monkeypatch):
+    _same_findings_every_way(path.read_bytes(), monkeypatch)
+
+
+@pytest.mark.parametrize("name", corpus.case_names("negative_cases"))
+def test_validate_finds_the_same_in_a_corpus_probe_whether_its_arrays_stay_in_cpp_or_not(name, monkeypatch):
+    doc = corpus.negative_document(corpus.case(name, "negative_cases"))
+    _same_findings_every_way(json.dumps(doc).encode(), monkeypatch)
+
+
+def _dense(kernel: object, bias: object = None, width: int = 3, out: int = 2) -> bytes:
+    weights = [kernel] if bias is None else [kernel, bias]
+    doc = {
+        "in_shape": [None, None, width],
+        "layers": [{"type": "dense", "activation": "", "shape": [None, None, out], "weights": weights}],
+    }
+    return json.dumps(doc).encode()
+
+
+def _batchnorm(variance: list) -> bytes:
+    n = len(variance)
+    entry = {
+        "type": "batchnorm",
+        "shape": [None, None, n],
+        "epsilon": 1e-3,
+        "weights": [[1.0] * n, [0.0] * n, [0.0] * n, variance],
+    }
+    return json.dumps({"in_shape": [None, None, n], "layers": [entry]}).encode()
+
+
+MISTAKES = {
+    "integers": (_dense([[1, 2], [3, 4], [5, 6]], [0, 0]), None),  # quoted as the file writes them
+    "too-deep": (_dense([[[1.5, 2], [3, 4]], [[5, 6], [7, 8]], [[9, 1], [2, 3]]], [0.0, 0.0]), "RTN-E202"),
+    "not-deep-enough": (_dense([1.5, 2.0, 3.0], [0.0, 0.0]), "RTN-E202"),  # the schema's finding
+    "ragged": (_dense([[1.0, 2.0], [3.0, 4.0], [5.0]], [0.0, 0.0]), "RTN-E202"),  # rows: views of two lengths
+    "ragged-deeper": (_dense([[1.0, 2.0], [3.0, 4.0], [[5.0], [6.0]]], [0.0, 0.0]), "RTN-E202"),
+    "matrix-bias": (_dense([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[0.0, 0.0]]), "RTN-E202"),
+    "long-bias": (_dense([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0.0, 0.0, 0.0]), "RTN-E202"),
+    "boolean": (_dense([[1.0, 2.0], [3.0, 4.0], [5.0, True]], [0.0, 0.0]), "RTN-E102"),  # not a view
+    "transposed": (_dense([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0.0, 0.0, 0.0], width=2, out=3), "RTN-E203"),
+    "variance": (_batchnorm([1.0, 2.0, -3.0, -4.0]), "RTN-E103"),  # the first non-positive one
+    "integer-variance": (_batchnorm([1, 2, 3, -4]), "RTN-E103"),
+    "valid-batchnorm": (_batchnorm([0.5] * 8), None),
+}
+
+
+@pytest.mark.parametrize("name", MISTAKES)
+def test_validate_finds_the_same_in_a_view_of_each_weight_array_mistake(name, monkeypatch):
+    data, first_rule = MISTAKES[name]
+    errors = [f.rule for f in _full_tree_findings(data) if f.severity == "error"]
+    assert (errors[0] if errors else None) == first_rule
+    _same_findings_every_way(data, monkeypatch)
+
+
+def test_an_unknown_keys_value_is_not_built_in_python():
+    document = read(model_text("unknown", 200_000).encode())
+    skeleton = document.skeleton(("type", "shape", "weights", "activation"))
+    assert type(skeleton["extra"]).__name__ == "Skipped"
+    assert skeleton["extra"].kind == "array"
+
+
+# --- memory, in a fresh process -----------------------------------------------------------------------------
+
+_MEASURABLE = pytest.mark.skipif(
+    not Path("/proc/self/status").exists() or "asan" in os.environ.get("LD_PRELOAD", ""),
+    reason="peak memory is read from /proc (Linux), and means nothing under AddressSanitizer's allocator",
+)
+
+_PEAK = """
+import sys
+from verifier.format.validate import validate
+from verifier.format.findings import Limits
+def status(field):
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
+validate('{"in_shape": [null, 1], "layers": [{"type": "activation", "shape": [null, 1], "weights": []}]}')
+base = status("VmRSS:")
+findings = validate(sys.argv[1])
+print(status("VmHWM:") - base, " ".join(f.rule for f in findings if f.severity == "error"))
+"""
+
+
+def _validate_in_child(path: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, check=True
+    )
+    growth, _, rules = done.stdout.strip().partition(" ")
+    return int(growth), rules
+
+
+@_MEASURABLE
+@pytest.mark.parametrize(
+    ("kind", "rules"), [("valid", ""), ("unknown", ""), ("badshape", "RTN-E201")], ids=str
+)
+def test_validating_a_large_file_takes_memory_within_three_times_its_size(tmp_path, kind, rules):
+    path = tmp_path / f"{kind}.json"
+    path.write_text(model_text(kind, 12_000_000))
+    growth, found = _validate_in_child(path)
+    assert found == rules
+    assert growth <= 3 * path.stat().st_size, (
+        f"{growth / 2**20:.0f} MB for {path.stat().st_size / 2**20:.0f} MB"
+    )
+
+
+_REFUSAL_PEAK = """
+import sys
+import verifier
+from verifier.format.validate import validate
+def status(field):
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
+validate('{"in_shape": [null, 1], "layers": [{"type": "activation", "shape": [null, 1], "weights": []}]}')
+base = status("VmRSS:")
+first = next(f for f in validate(sys.argv[1]) if f.severity == "error")
+try:
+    verifier.load(sys.argv[1])
+    refusal = None
+except verifier.ModelFormatError as error:
+    refusal = (error.rule, error.pointer)
+print(status("VmHWM:") - base, first.rule, first.pointer, *refusal)
+"""
+
+
+@_MEASURABLE
+@pytest.mark.parametrize(
+    ("place", "pointer"), [("in_shape", "/in_shape"), ("shape", "/layers/0/shape")], ids=["input", "output"]
+)
+def test_a_declared_width_of_2_to_the_30_is_refused_by_both_without_memory_in_its_proportion(
+    tmp_path, place, pointer
+):
+    # A float32 vector of that width alone is 4 GiB: the refusal must come from the declaration.
+    width = 2**30
+    doc = json.loads(model_text("valid", 1_000))
+    if place == "in_shape":
+        doc["in_shape"][-1] = width
+    else:
+        doc["layers"][0]["shape"][-1] = width
+    path = tmp_path / "declared.json"
+    path.write_text(json.dumps(doc))
+    done = subprocess.run(
+        [sys.executable, "-c", _REFUSAL_PEAK, str(path)], capture_output=True, text=True, check=True
+    )
+    growth, *verdicts = done.stdout.split()
+    assert verdicts == ["RTN-E303", pointer, "RTN-E303", pointer]
+    assert int(growth) < 8 * 2**20
