@@ -164,6 +164,36 @@ def test_an_underflowing_array_is_one_warning_at_its_first_tiny_number_with_the_
     assert load(doc).warnings[0][0] == "/layers/0/weights/0/0/1"
 
 
+def _large_dense(kernel_value_at: tuple[int, int], value: float) -> bytes:
+    """A dense layer 16 -> 8 written as text: its kernel (128 numbers) is read as a view kept in C++."""
+    kernel = [[0.25] * 8 for _ in range(16)]
+    kernel[kernel_value_at[0]][kernel_value_at[1]] = value
+    doc = {
+        "in_shape": [None, None, 16],
+        "layers": [
+            {"type": "dense", "activation": "", "shape": [None, None, 8], "weights": [kernel, [0.0] * 8]},
+        ],
+    }
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("value", [1e308, -3.5e38, float.fromhex("0x1.ffffffp+127")])
+def test_a_number_beyond_float32_deep_in_a_large_array_is_an_error_at_its_pointer(value):
+    text = _large_dense((11, 5), value)
+    errors = [f for f in validate(text) if f.severity == "error"]
+    assert [(f.rule, f.pointer) for f in errors] == [("RTN-E208", "/layers/0/weights/0/11/5")]
+    with pytest.raises(ModelFormatError) as refused:
+        load(text)
+    assert (refused.value.rule, refused.value.pointer) == ("RTN-E208", "/layers/0/weights/0/11/5")
+    assert validate(text, dtype="float64") == []
+
+
+def test_a_number_float32_makes_subnormal_deep_in_a_large_array_is_a_warning_at_its_pointer():
+    text = _large_dense((9, 2), 1e-40)
+    assert [(f.rule, f.pointer) for f in validate(text)] == [("RTN-W008", "/layers/0/weights/0/9/2")]
+    assert [w[0] for w in load(text).warnings] == ["/layers/0/weights/0/9/2"]
+
+
 def test_validate_refuses_an_unknown_dtype():
     with pytest.raises(ValueError, match="float32"):
         validate(BAD.parent / "good" / "mlp.json", dtype="float16")
