@@ -6,7 +6,9 @@
 // plain lanes) one level, "portable", B = 16. Every operation is element-wise or a sum in a fixed order, so
 // a lane computes exactly what the scalar code would and the numbers do not depend on the level or the
 // platform (no FMA either: the build turns contraction off, and nothing here asks for one);
-// tests/test_dispatch.py and tests/test_portability.py compare the bytes.
+// tests/test_dispatch.py and tests/test_portability.py compare the bytes. The exception is a NaN's sign and
+// payload: where two NaNs meet, which one an instruction passes on depends on the operand order the
+// compiler picked for that level (IEEE 754 leaves it open; aarch64's default NaN differs from x86's too).
 //
 // Activations are computed with one exp kernel (range reduction x = n ln2 + r, a polynomial for e^r,
 // scaling by 2^n in two halves so that overflow gives inf and the subnormal range is kept) and the

@@ -7,7 +7,6 @@ extended precision (np.longdouble) so that the measured error is the engine's, n
 
 from __future__ import annotations
 
-import _verifier_engine as _engine
 import numpy as np
 import pytest
 
