@@ -316,6 +316,16 @@ PYBIND11_MODULE(_verifier_engine, m) {
         },
         "The dispatch levels of this build, best first, as (name, this CPU runs it).");
     m.attr("DISPATCH_VARIABLE") = rtv::kernels::dispatch_variable();
+    // Which compiler built this module: tox -e portability checks that its Clang build is one.
+#if defined(__clang__)
+    m.attr("COMPILER") = "clang " __clang_version__;
+#elif defined(__GNUC__)
+    m.attr("COMPILER") = "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+    m.attr("COMPILER") = "msvc " + std::to_string(_MSC_VER);
+#else
+    m.attr("COMPILER") = "unknown";
+#endif
     m.def("allocation_count", &rtv::allocation_count,
           "Calls to operator new made by this module's code so far (compare differences).");
     m.def(

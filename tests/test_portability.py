@@ -131,6 +131,16 @@ def test_plain_lanes_give_the_native_builds_output_bytes(lanes_run, native_run):
     assert lanes_run.dump.read_bytes() == native_run.dump.read_bytes()
 
 
+def test_engine_was_built_by_the_compiler_the_environment_names():
+    # tox -e portability builds with Clang: a GCC module there would pass the suite for the wrong compiler.
+    expected = os.environ.get("RTV_EXPECT_COMPILER")
+    if not expected:
+        pytest.skip("RTV_EXPECT_COMPILER is not set (tox -e portability sets it to clang)")
+    import _verifier_engine
+
+    assert _verifier_engine.COMPILER.startswith(expected + " ")
+
+
 def test_selftest_fails_a_case_beyond_its_tolerance(native, tmp_path):
     # The corpus with every tolerance made impossibly small: in a temporary folder, data linked, not copied.
     root = corpus.require_corpus()
