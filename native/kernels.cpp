@@ -31,9 +31,10 @@
 
 #include "simd.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(RTV_NO_DISPATCH)
 // x86-64 run-time dispatch: each level's functions carry a target attribute, the CPU's features are read
 // with cpuid. Needs neither ifunc nor ELF, only GCC >= 11 or Clang >= 12 (they know the level names).
+// RTV_NO_DISPATCH builds the one portable level instead (how the self-test reproduces MSVC's build here).
 #define RTV_X86_DISPATCH 1
 #include <cpuid.h>
 #endif

@@ -61,18 +61,18 @@ struct Lanes {
         for (std::size_t k = 0; k < L; ++k) r.lane[k] = f(k);
         return r;
     }
-    RTV_INLINE friend Lanes operator-(const Lanes& a) {
+    friend RTV_INLINE Lanes operator-(const Lanes& a) {
         return each([&](std::size_t k) { return static_cast<T>(-a.lane[k]); });
     }
 
 #define RTV_LANES_OP(op)                                                                         \
-    RTV_INLINE friend Lanes operator op(const Lanes& a, const Lanes& b) {                        \
+    friend RTV_INLINE Lanes operator op(const Lanes& a, const Lanes& b) {                        \
         return each([&](std::size_t k) { return static_cast<T>(a.lane[k] op b.lane[k]); });      \
     }                                                                                            \
-    RTV_INLINE friend Lanes operator op(const Lanes& a, T s) {                                   \
+    friend RTV_INLINE Lanes operator op(const Lanes& a, T s) {                                   \
         return each([&](std::size_t k) { return static_cast<T>(a.lane[k] op s); });              \
     }                                                                                            \
-    RTV_INLINE friend Lanes operator op(T s, const Lanes& b) {                                   \
+    friend RTV_INLINE Lanes operator op(T s, const Lanes& b) {                                   \
         return each([&](std::size_t k) { return static_cast<T>(s op b.lane[k]); });              \
     }                                                                                            \
     RTV_INLINE Lanes& operator op##=(const Lanes& b) { return *this = *this op b; }
@@ -83,29 +83,29 @@ struct Lanes {
 #undef RTV_LANES_OP
 
     // Integer lanes only (the masks and exponent fields): shifts by a scalar, bitwise logic.
-    RTV_INLINE friend Lanes operator<<(const Lanes& a, int s) {
+    friend RTV_INLINE Lanes operator<<(const Lanes& a, int s) {
         return each([&](std::size_t k) { return static_cast<T>(a.lane[k] << s); });
     }
-    RTV_INLINE friend Lanes operator>>(const Lanes& a, int s) {
+    friend RTV_INLINE Lanes operator>>(const Lanes& a, int s) {
         return each([&](std::size_t k) { return static_cast<T>(a.lane[k] >> s); });
     }
-    RTV_INLINE friend Lanes operator&(const Lanes& a, const Lanes& b) {
+    friend RTV_INLINE Lanes operator&(const Lanes& a, const Lanes& b) {
         return each([&](std::size_t k) { return static_cast<T>(a.lane[k] & b.lane[k]); });
     }
-    RTV_INLINE friend Lanes operator|(const Lanes& a, const Lanes& b) {
+    friend RTV_INLINE Lanes operator|(const Lanes& a, const Lanes& b) {
         return each([&](std::size_t k) { return static_cast<T>(a.lane[k] | b.lane[k]); });
     }
-    RTV_INLINE friend Lanes operator^(const Lanes& a, const Lanes& b) {
+    friend RTV_INLINE Lanes operator^(const Lanes& a, const Lanes& b) {
         return each([&](std::size_t k) { return static_cast<T>(a.lane[k] ^ b.lane[k]); });
     }
 
     // Comparisons yield all-ones / zero integer lanes, as the vector extension's do.
     using Mask = Lanes<LaneInt<T>, L>;
 #define RTV_LANES_CMP(op)                                                                        \
-    RTV_INLINE friend Mask operator op(const Lanes& a, const Lanes& b) {                         \
+    friend RTV_INLINE Mask operator op(const Lanes& a, const Lanes& b) {                         \
         return Mask::each([&](std::size_t k) { return LaneInt<T>(a.lane[k] op b.lane[k] ? -1 : 0); }); \
     }                                                                                            \
-    RTV_INLINE friend Mask operator op(const Lanes& a, T s) {                                    \
+    friend RTV_INLINE Mask operator op(const Lanes& a, T s) {                                    \
         return Mask::each([&](std::size_t k) { return LaneInt<T>(a.lane[k] op s ? -1 : 0); });   \
     }
     RTV_LANES_CMP(<)

@@ -1,8 +1,8 @@
 """The engine without Python, on other ISAs and vector layers: native/selftest (the reader, loader and kernels
-with a main, no pybind11) is built with CMake for this machine, for this machine with the plain-lanes vector
-layer MSVC gets (RTV_PORTABLE_VECTORS), and cross-compiled for aarch64 (static, Debian's
-g++-aarch64-linux-gnu) and run under qemu-aarch64. Each must pass every keras-json corpus case at RTNeural's
-tolerance, and all three must produce the same output bytes.
+with a main, no pybind11) is built with CMake for this machine; for this machine as MSVC builds it (one
+"portable" level on the plain-lanes vector layer: RTV_PORTABLE_VECTORS); and cross-compiled for aarch64
+(static, Debian's g++-aarch64-linux-gnu) and run under qemu-aarch64. Each must pass every keras-json corpus
+case at RTNeural's tolerance, and all three must produce the same output bytes.
 
 The tools are test-only: missing, these tests skip with the reason, except under CI (CI=true), where a
 missing tool is a failure (.ci/run installs them).
@@ -118,7 +118,7 @@ def test_selftest_passes_every_corpus_case_on_aarch64_under_qemu(aarch64_run, re
 
 
 def test_plain_lanes_vector_layer_passes_every_corpus_case(lanes_run, record_property):
-    _passes_every_case(lanes_run, record_property)
+    assert _passes_every_case(lanes_run, record_property) == "portable"
 
 
 def test_aarch64_gives_the_native_builds_output_bytes(aarch64_run, native_run):
