@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "allocation_counter.h"
@@ -285,6 +286,9 @@ void bind_engine(py::module_& m, const char* name) {
 
 PYBIND11_MODULE(_verifier_engine, m) {
     m.doc() = "Native keras-json engine of rtneural-verifier (use verifier.load).";
+    // A dispatch level asked for and not granted fails the import: nothing may run, or report, a level it
+    // did not use.
+    if (const char* problem = rtv::kernels::dispatch_problem()) throw py::import_error(problem);
 
     // FormatError(rule, pointer, message, expected, found): the engine package re-raises it as
     // verifier.errors.ModelFormatError.
@@ -302,7 +306,26 @@ PYBIND11_MODULE(_verifier_engine, m) {
 
     // Performance hooks (tests/bench/test_engine_speed.py, tests/test_no_allocation.py).
     m.def("simd_level", &rtv::kernels::simd_level,
-          "The x86-64 level whose kernels the run-time dispatch picked on this CPU.");
+          "The dispatch level whose kernels run (the best this CPU supports unless DISPATCH_VARIABLE named one).");
+    m.def(
+        "simd_levels",
+        [] {
+            std::vector<std::pair<std::string, bool>> levels;
+            for (const auto& level : rtv::kernels::simd_levels()) levels.emplace_back(level.name, level.supported);
+            return levels;
+        },
+        "The dispatch levels of this build, best first, as (name, this CPU runs it).");
+    m.attr("DISPATCH_VARIABLE") = rtv::kernels::dispatch_variable();
+    // Which compiler built this module: tox -e portability checks that its Clang build is one.
+#if defined(__clang__)
+    m.attr("COMPILER") = "clang " __clang_version__;
+#elif defined(__GNUC__)
+    m.attr("COMPILER") = "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+    m.attr("COMPILER") = "msvc " + std::to_string(_MSC_VER);
+#else
+    m.attr("COMPILER") = "unknown";
+#endif
     m.def("allocation_count", &rtv::allocation_count,
           "Calls to operator new made by this module's code so far (compare differences).");
     m.def(

@@ -1,11 +1,14 @@
-// The inner loops of kernels.h, written once over GCC vector types of B bytes and compiled three times by
-// function multi-versioning: B = 64 for x86-64-v4 (AVX-512), 32 for x86-64-v3 (AVX2), 16 for the x86-64
-// baseline (SSE2). The dynamic loader picks the version the CPU runs when the module loads (an ifunc), so
-// the default build runs on any x86-64 and uses AVX-512 where it exists. Each level uses its own native
-// width: a 64-byte vector type compiled for AVX2 or SSE2 is not split into registers but goes through
-// memory, which measured 3x slower than plain AVX2 code. Every operation is element-wise or a sum in a
-// fixed order, so a lane computes exactly what the scalar code would and the numbers do not depend on the
-// level (no FMA either: the build passes -ffp-contract=off, and nothing here asks for one).
+// The inner loops of kernels.h, written once over the vector layer of simd.h (Vec<T, B>: B bytes of T) and
+// instantiated once per dispatch level. On x86-64 with GCC or Clang: B = 64 for x86-64-v4 (AVX-512), 32 for
+// x86-64-v3 (AVX2), 16 for the x86-64 baseline (SSE2), each compiled with its target attribute; the level
+// is chosen once when the module loads (the best the CPU runs, or the one RTV_DISPATCH names), so the
+// default build runs on any x86-64 and uses AVX-512 where it exists. Everywhere else (aarch64: NEON; MSVC:
+// plain lanes) one level, "portable", B = 16. Every operation is element-wise or a sum in a fixed order, so
+// a lane computes exactly what the scalar code would and the numbers do not depend on the level or the
+// platform (no FMA either: the build turns contraction off, and nothing here asks for one);
+// tests/test_dispatch.py and tests/test_portability.py compare the bytes. The exception is a NaN's sign and
+// payload: where two NaNs meet, which one an instruction passes on depends on the operand order the
+// compiler picked for that level (IEEE 754 leaves it open; aarch64's default NaN differs from x86's too).
 //
 // Activations are computed with one exp kernel (range reduction x = n ln2 + r, a polynomial for e^r,
 // scaling by 2^n in two halves so that overflow gives inf and the subnormal range is kept) and the
@@ -21,51 +24,33 @@
 #include "kernels.h"
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <type_traits>
 
-#define RTV_INLINE inline __attribute__((always_inline))
+#include "simd.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(RTV_NO_DISPATCH)
+// x86-64 run-time dispatch: each level's functions carry a target attribute, the CPU's features are read
+// with cpuid. Needs neither ifunc nor ELF, only GCC >= 11 or Clang >= 12 (they know the level names).
+// RTV_NO_DISPATCH builds the one portable level instead (how the self-test reproduces MSVC's build here).
+#define RTV_X86_DISPATCH 1
+#include <cpuid.h>
+#endif
 
 namespace rtv::kernels {
 namespace {
 
-// Vectors of B bytes of T, and the integer vectors of the same shape (what a comparison yields).
-template <typename T, std::size_t B>
-struct Simd {
-    typedef T V __attribute__((vector_size(B)));
-};
-template <typename T, std::size_t B>
-using Vec = typename Simd<T, B>::V;
-template <typename V>
-using Mask = decltype(V{} < V{});
-template <typename V>
-using Element = std::remove_reference_t<decltype(V{}[0])>;
-template <typename V>
-constexpr std::size_t kLanes = sizeof(V) / sizeof(Element<V>);
-
-// Unaligned by construction (memcpy): activations, biases and layer outputs have no alignment promise.
-template <typename V, typename T>
-RTV_INLINE V load(const T* p) {
-    V v;
-    __builtin_memcpy(&v, p, sizeof(V));
-    return v;
-}
-template <typename T, typename V>
-RTV_INLINE void store(T* p, const V& v) {
-    __builtin_memcpy(p, &v, sizeof(V));
-}
-template <typename To, typename From>
-RTV_INLINE To bits(const From& v) {
-    static_assert(sizeof(To) == sizeof(From));
-    To out;
-    __builtin_memcpy(&out, &v, sizeof(To));
-    return out;
-}
-template <typename V>
-RTV_INLINE V splat(Element<V> x) {
-    V v;
-    for (std::size_t k = 0; k < kLanes<V>; ++k) v[k] = x;
-    return v;
-}
+using simd::bits;
+using simd::Element;
+using simd::kLanes;
+using simd::load;
+using simd::Mask;
+using simd::select;
+using simd::splat;
+using simd::store;
+using simd::Vec;
 
 // Asks for the cache line kPrefetchBytes ahead of p into L1. The weights are read front to back, so the
 // hardware prefetchers find them too, but not early enough once a model outgrows L2: on the Zen 5 this was
@@ -75,7 +60,7 @@ RTV_INLINE V splat(Element<V> x) {
 constexpr std::size_t kPrefetchBytes = 1024;
 template <typename T>
 RTV_INLINE void prefetch(const T* p) {
-    __builtin_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, 0, 3);
+    simd::prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes);
 }
 
 // --- matvec -----------------------------------------------------------------------------------------------
@@ -172,16 +157,16 @@ RTV_INLINE V exp_v(V x) {
     using I = Mask<V>;
     if constexpr (std::is_same_v<Element<V>, float>) {
         const V lo = splat<V>(-104.0f), hi = splat<V>(89.0f);  // beyond these e^x is 0 / inf in float
-        x = x < lo ? lo : x;  // written so that a NaN fails both tests and passes through
-        x = x > hi ? hi : x;
+        x = select(x < lo, lo, x);  // written so that a NaN fails both tests and passes through
+        x = select(x > hi, hi, x);
         I ni;
         const V p = exp_reduced_f(x, ni);
         const I n1 = ni >> 1, n2 = ni - n1;
         return p * bits<V>((n1 + 127) << 23) * bits<V>((n2 + 127) << 23);
     } else {
         const V lo = splat<V>(-746.0), hi = splat<V>(710.0);
-        x = x < lo ? lo : x;
-        x = x > hi ? hi : x;
+        x = select(x < lo, lo, x);
+        x = select(x > hi, hi, x);
         const V magic = splat<V>(6755399441055744.0);  // 1.5 * 2^52
         const V t = x * 1.4426950408889634074 + magic;
         const V n = t - magic;
@@ -229,8 +214,8 @@ RTV_INLINE V sigmoid_v(V x) {
     if constexpr (std::is_same_v<Element<V>, float>) {
         const V lo = splat<V>(-17.5f), hi = splat<V>(89.0f);
         V m = -x;
-        m = m < lo ? lo : m;
-        m = m > hi ? hi : m;
+        m = select(m < lo, lo, m);
+        m = select(m > hi, hi, m);
         return 1 / (1 + exp_narrow_v(m));
     } else {
         return 1 / (1 + exp_v(-x));
@@ -257,23 +242,23 @@ RTV_INLINE V tanh_v(V x) {
         // Beyond 9.25 (from 9.01 on, in fact) 1 - 2 / (e^2|x| + 1) rounds to 1: clamping there keeps
         // 2|x| <= 18.5 in exp_narrow_v's range and gives tanh(+-inf) = +-1.
         const V cap = splat<V>(9.25f);
-        const V a = ax > cap ? cap : ax;
-        y = small ? p * z * ax + ax : 1.0f - 2.0f / (exp_narrow_v(a + a) + 1.0f);
+        const V a = select(ax > cap, cap, ax);
+        y = select(small, p * z * ax + ax, 1.0f - 2.0f / (exp_narrow_v(a + a) + 1.0f));
     } else {
         V p = z * -9.64399179425052238628e-1 + -9.92877231001918586564e1;
         p = p * z + -1.61468768441708447952e3;
         V q = z + 1.12811678491632931402e2;
         q = q * z + 2.23548839060100448583e3;
         q = q * z + 4.84406305325125486048e3;
-        const V quotient = small ? (ax * q + ax * (z * p)) / q : 2.0 / (exp_v(ax + ax) + 1.0);
-        y = small ? quotient : 1.0 - quotient;
+        const V quotient = select(small, (ax * q + ax * (z * p)) / q, 2.0 / (exp_v(ax + ax) + 1.0));
+        y = select(small, quotient, 1.0 - quotient);
     }
     return bits<V>(bits<I>(y) | sign);
 }
 
 template <typename V>
 RTV_INLINE V elu_v(V x) {
-    return x > 0 ? x : exp_v(x) - 1;
+    return select(x > 0, x, exp_v(x) - 1);
 }
 
 // Function objects rather than lambdas: a lambda's body is a function of its own, compiled for the baseline
@@ -421,86 +406,182 @@ RTV_INLINE float read_sweep_impl(const float* data, std::size_t n, bool ahead) {
     return sum;
 }
 
-// --- one version per level ---------------------------------------------------------------------------------
+// --- one table of functions per level -----------------------------------------------------------------------
 //
-// GCC's function multi-versioning: the same function written for three targets, the dispatcher (an ifunc
-// resolved when the module loads) picks the best the CPU supports. GCC emits that dispatcher only where a
-// versioned function is called, so the versions stay in this file behind the ordinary functions below.
-// Defining RTV_FIXED_BYTES (16, 32 or 64) instead compiles one width with no dispatch: how the levels were
-// compared with each other, bit for bit, on one machine.
-#ifdef RTV_FIXED_BYTES
-#define RTV_VERSIONS(ret, name, params, args) \
-    ret name params noexcept { return name##_impl<RTV_FIXED_BYTES> args; }
-#else
-#define RTV_VERSIONS(ret, name, params, args)                                                        \
-    __attribute__((target("arch=x86-64-v4"))) ret name params noexcept { return name##_impl<64> args; } \
-    __attribute__((target("arch=x86-64-v3"))) ret name params noexcept { return name##_impl<32> args; } \
-    __attribute__((target("default"))) ret name params noexcept { return name##_impl<16> args; }
-#endif
+// Every level is the same source instantiated at its native width B (a 64-byte vector type compiled for AVX2
+// or SSE2 is not split into registers but goes through memory, which measured 3x slower than plain AVX2
+// code), with the level's target attribute on the outer functions so that the always-inlined bodies are
+// compiled for it. The choice of table is made once, when the module is loaded (kChoice below).
+struct Table {
+    const char* name;
+    void (*matvec32)(float*, const float*, const float*, const float*, std::size_t, std::size_t) noexcept;
+    void (*matvec64)(double*, const double*, const double*, const double*, std::size_t, std::size_t) noexcept;
+    void (*tanh32)(float*, const float*, std::size_t) noexcept;
+    void (*tanh64)(double*, const double*, std::size_t) noexcept;
+    void (*sigmoid32)(float*, const float*, std::size_t) noexcept;
+    void (*sigmoid64)(double*, const double*, std::size_t) noexcept;
+    void (*elu32)(float*, const float*, std::size_t) noexcept;
+    void (*elu64)(double*, const double*, std::size_t) noexcept;
+    void (*softmax32)(float*, const float*, std::size_t) noexcept;
+    void (*softmax64)(double*, const double*, std::size_t) noexcept;
+    void (*lstm32)(const float*, float*, float*, std::size_t) noexcept;
+    void (*lstm64)(const double*, double*, double*, std::size_t) noexcept;
+    void (*gru32)(const float*, const float*, const float*, float*, std::size_t) noexcept;
+    void (*gru64)(const double*, const double*, const double*, double*, std::size_t) noexcept;
+    float (*read_sweep)(const float*, std::size_t, bool) noexcept;
+};
 
-namespace versions {
-RTV_VERSIONS(void, matvec,
-             (float* o, const float* i, const float* w, const float* x, std::size_t r, std::size_t c),
-             (o, i, w, x, r, c))
-RTV_VERSIONS(void, matvec,
-             (double* o, const double* i, const double* w, const double* x, std::size_t r, std::size_t c),
-             (o, i, w, x, r, c))
-RTV_VERSIONS(void, tanh, (float* o, const float* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, tanh, (double* o, const double* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, sigmoid, (float* o, const float* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, sigmoid, (double* o, const double* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, elu, (float* o, const float* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, elu, (double* o, const double* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, softmax, (float* o, const float* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, softmax, (double* o, const double* i, std::size_t n), (o, i, n))
-RTV_VERSIONS(void, lstm_cell, (const float* g, float* c, float* h, std::size_t n), (g, c, h, n))
-RTV_VERSIONS(void, lstm_cell, (const double* g, double* c, double* h, std::size_t n), (g, c, h, n))
-RTV_VERSIONS(void, gru_cell, (const float* zr, const float* nx, const float* nh, float* h, std::size_t n),
-             (zr, nx, nh, h, n))
-RTV_VERSIONS(void, gru_cell, (const double* zr, const double* nx, const double* nh, double* h, std::size_t n),
-             (zr, nx, nh, h, n))
-RTV_VERSIONS(float, read_sweep, (const float* d, std::size_t n, bool ahead), (d, n, ahead))
+#define RTV_ACTIVATION(TARGET, B, name, T) \
+    TARGET void name(T* o, const T* i, std::size_t n) noexcept { name##_impl<B>(o, i, n); }
+#define RTV_LEVEL(ns, B, TARGET, level)                                                                     \
+    namespace ns {                                                                                          \
+    TARGET void matvec(float* o, const float* i, const float* w, const float* x, std::size_t r,             \
+                       std::size_t c) noexcept {                                                            \
+        matvec_impl<B>(o, i, w, x, r, c);                                                                   \
+    }                                                                                                       \
+    TARGET void matvec(double* o, const double* i, const double* w, const double* x, std::size_t r,         \
+                       std::size_t c) noexcept {                                                            \
+        matvec_impl<B>(o, i, w, x, r, c);                                                                   \
+    }                                                                                                       \
+    RTV_ACTIVATION(TARGET, B, tanh, float)                                                                  \
+    RTV_ACTIVATION(TARGET, B, tanh, double)                                                                 \
+    RTV_ACTIVATION(TARGET, B, sigmoid, float)                                                               \
+    RTV_ACTIVATION(TARGET, B, sigmoid, double)                                                              \
+    RTV_ACTIVATION(TARGET, B, elu, float)                                                                   \
+    RTV_ACTIVATION(TARGET, B, elu, double)                                                                  \
+    RTV_ACTIVATION(TARGET, B, softmax, float)                                                               \
+    RTV_ACTIVATION(TARGET, B, softmax, double)                                                              \
+    TARGET void lstm(const float* g, float* c, float* h, std::size_t n) noexcept { lstm_cell_impl<B>(g, c, h, n); } \
+    TARGET void lstm(const double* g, double* c, double* h, std::size_t n) noexcept {                       \
+        lstm_cell_impl<B>(g, c, h, n);                                                                      \
+    }                                                                                                       \
+    TARGET void gru(const float* zr, const float* nx, const float* nh, float* h, std::size_t n) noexcept {  \
+        gru_cell_impl<B>(zr, nx, nh, h, n);                                                                 \
+    }                                                                                                       \
+    TARGET void gru(const double* zr, const double* nx, const double* nh, double* h, std::size_t n) noexcept { \
+        gru_cell_impl<B>(zr, nx, nh, h, n);                                                                 \
+    }                                                                                                       \
+    TARGET float sweep(const float* d, std::size_t n, bool ahead) noexcept { return read_sweep_impl<B>(d, n, ahead); } \
+    constexpr Table table = {level,   matvec, matvec, tanh, tanh, sigmoid, sigmoid, elu, elu, softmax,     \
+                             softmax, lstm,   lstm,   gru,  gru,  sweep};                                   \
+    }
 
-template <std::size_t B>
-const char* level_name_impl() {
-    return B == 64 ? "x86-64-v4" : B == 32 ? "x86-64-v3" : "x86-64";
+#ifdef RTV_X86_DISPATCH
+RTV_LEVEL(v4, 64, __attribute__((target("arch=x86-64-v4"))), "x86-64-v4")
+RTV_LEVEL(v3, 32, __attribute__((target("arch=x86-64-v3"))), "x86-64-v3")
+RTV_LEVEL(v1, 16, , "x86-64")
+constexpr const Table* kLevels[] = {&v4::table, &v3::table, &v1::table};  // best first
+
+std::uint64_t xcr0() {
+    std::uint32_t lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (std::uint64_t(hi) << 32) | lo;
 }
-RTV_VERSIONS(const char*, level_name, (), ())
-}  // namespace versions
+
+// Whether this CPU (and the operating system, which must save the wider registers) runs kLevels[i]: the
+// feature lists of the x86-64 psABI levels, read with cpuid.
+bool supported(std::size_t i) {
+    if (i == 2) return true;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const auto has = [](unsigned reg, int bit) { return ((reg >> bit) & 1u) != 0; };
+    // v2 (SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, CMPXCHG16B), then v3's AVX, FMA, MOVBE, F16C, OSXSAVE
+    const bool leaf1 = has(c, 0) && has(c, 9) && has(c, 19) && has(c, 20) && has(c, 23) && has(c, 13) &&
+                       has(c, 28) && has(c, 12) && has(c, 22) && has(c, 29) && has(c, 27);
+    if (!leaf1 || (xcr0() & 0x6) != 0x6) return false;  // SSE and AVX state enabled by the OS
+    unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0, ae = 0, be = 0, ce = 0, de = 0;
+    if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7) || !__get_cpuid(0x80000001u, &ae, &be, &ce, &de))
+        return false;
+    const bool v3 = has(b7, 3) && has(b7, 5) && has(b7, 8) && has(ce, 0) && has(ce, 5);  // BMI1 AVX2 BMI2 LAHF LZCNT
+    if (i == 1) return v3;
+    // AVX-512 F, DQ, CD, BW, VL, and the opmask and upper ZMM state enabled by the OS
+    return v3 && has(b7, 16) && has(b7, 17) && has(b7, 28) && has(b7, 30) && has(b7, 31) &&
+           (xcr0() & 0xE6) == 0xE6;
+}
+#else
+// One level: the vector width every target with SIMD has (NEON on aarch64), or plain lanes (simd.h).
+RTV_LEVEL(portable, 16, , "portable")
+constexpr const Table* kLevels[] = {&portable::table};
+bool supported(std::size_t) { return true; }
+#endif
+#undef RTV_LEVEL
+#undef RTV_ACTIVATION
+
+constexpr std::size_t kLevelCount = sizeof(kLevels) / sizeof(kLevels[0]);
+constexpr const char* kDispatchVariable = "RTV_DISPATCH";
+
+struct Choice {
+    const Table* table;
+    std::string problem;  // empty unless RTV_DISPATCH asked for something this build or CPU cannot run
+};
+
+// The best level the CPU supports, or the one RTV_DISPATCH names (bit-identity tests force each in turn).
+// A request that cannot be honoured falls back to the best level and says so in `problem`, which the
+// Python module turns into an ImportError: a run must never report a level it did not use.
+Choice choose() {
+    std::size_t best = 0;
+    while (!supported(best)) ++best;  // the last level is the baseline, always supported
+    const char* asked = std::getenv(kDispatchVariable);
+    if (asked == nullptr || *asked == '\0') return {kLevels[best], {}};
+    std::string names;
+    for (std::size_t i = 0; i < kLevelCount; ++i) {
+        if (std::strcmp(asked, kLevels[i]->name) == 0) {
+            if (supported(i)) return {kLevels[i], {}};
+            return {kLevels[best], std::string(kDispatchVariable) + "=" + asked + ": this CPU does not run that level"};
+        }
+        names += (i ? ", " : "") + std::string(kLevels[i]->name);
+    }
+    return {kLevels[best], std::string(kDispatchVariable) + "=" + asked + ": not a level of this build (" + names + ")"};
+}
+
+// Initialised when the module is loaded, before any caller can run (nothing calls the kernels from a static
+// initialiser); constant afterwards.
+const Choice kChoice = choose();
 
 }  // namespace
 
 void matvec(float* out, const float* init, const float* packed, const float* x, std::size_t rows,
             std::size_t cols) noexcept {
-    versions::matvec(out, init, packed, x, rows, cols);
+    kChoice.table->matvec32(out, init, packed, x, rows, cols);
 }
 void matvec(double* out, const double* init, const double* packed, const double* x, std::size_t rows,
             std::size_t cols) noexcept {
-    versions::matvec(out, init, packed, x, rows, cols);
+    kChoice.table->matvec64(out, init, packed, x, rows, cols);
 }
-void tanh(float* out, const float* in, std::size_t n) noexcept { versions::tanh(out, in, n); }
-void tanh(double* out, const double* in, std::size_t n) noexcept { versions::tanh(out, in, n); }
-void sigmoid(float* out, const float* in, std::size_t n) noexcept { versions::sigmoid(out, in, n); }
-void sigmoid(double* out, const double* in, std::size_t n) noexcept { versions::sigmoid(out, in, n); }
-void elu(float* out, const float* in, std::size_t n) noexcept { versions::elu(out, in, n); }
-void elu(double* out, const double* in, std::size_t n) noexcept { versions::elu(out, in, n); }
-void softmax(float* out, const float* in, std::size_t n) noexcept { versions::softmax(out, in, n); }
-void softmax(double* out, const double* in, std::size_t n) noexcept { versions::softmax(out, in, n); }
+void tanh(float* out, const float* in, std::size_t n) noexcept { kChoice.table->tanh32(out, in, n); }
+void tanh(double* out, const double* in, std::size_t n) noexcept { kChoice.table->tanh64(out, in, n); }
+void sigmoid(float* out, const float* in, std::size_t n) noexcept { kChoice.table->sigmoid32(out, in, n); }
+void sigmoid(double* out, const double* in, std::size_t n) noexcept { kChoice.table->sigmoid64(out, in, n); }
+void elu(float* out, const float* in, std::size_t n) noexcept { kChoice.table->elu32(out, in, n); }
+void elu(double* out, const double* in, std::size_t n) noexcept { kChoice.table->elu64(out, in, n); }
+void softmax(float* out, const float* in, std::size_t n) noexcept { kChoice.table->softmax32(out, in, n); }
+void softmax(double* out, const double* in, std::size_t n) noexcept { kChoice.table->softmax64(out, in, n); }
 void lstm_cell(const float* gates, float* c, float* h, std::size_t hidden) noexcept {
-    versions::lstm_cell(gates, c, h, hidden);
+    kChoice.table->lstm32(gates, c, h, hidden);
 }
 void lstm_cell(const double* gates, double* c, double* h, std::size_t hidden) noexcept {
-    versions::lstm_cell(gates, c, h, hidden);
+    kChoice.table->lstm64(gates, c, h, hidden);
 }
 void gru_cell(const float* zr, const float* nx, const float* nh, float* h, std::size_t hidden) noexcept {
-    versions::gru_cell(zr, nx, nh, h, hidden);
+    kChoice.table->gru32(zr, nx, nh, h, hidden);
 }
 void gru_cell(const double* zr, const double* nx, const double* nh, double* h, std::size_t hidden) noexcept {
-    versions::gru_cell(zr, nx, nh, h, hidden);
+    kChoice.table->gru64(zr, nx, nh, h, hidden);
 }
 float read_sweep(const float* data, std::size_t n, bool ahead) noexcept {
-    return versions::read_sweep(data, n, ahead);
+    return kChoice.table->read_sweep(data, n, ahead);
 }
-const char* simd_level() noexcept { return versions::level_name(); }
+
+const char* simd_level() noexcept { return kChoice.table->name; }
+
+std::vector<SimdLevel> simd_levels() {
+    std::vector<SimdLevel> levels;
+    for (std::size_t i = 0; i < kLevelCount; ++i) levels.push_back({kLevels[i]->name, supported(i)});
+    return levels;
+}
+
+const char* dispatch_variable() noexcept { return kDispatchVariable; }
+
+const char* dispatch_problem() noexcept { return kChoice.problem.empty() ? nullptr : kChoice.problem.c_str(); }
 
 }  // namespace rtv::kernels

@@ -1,5 +1,5 @@
 // The shared arithmetic of the layers. Layers call only these functions for their inner loops; the loops
-// themselves live in kernels.cpp, compiled once per x86-64 level and picked at run time (simd_level()).
+// themselves live in kernels.cpp, compiled once per dispatch level and picked at load time (simd_level()).
 //
 // Two promises hold for every function here, whatever level runs:
 // * The result does not depend on the level. Sums are formed in the order the maths is written (no
@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 namespace rtv::kernels {
 
@@ -67,9 +68,22 @@ void gru_cell(const double* zr, const double* nx, const double* nh, double* h, s
 
 // --- machine facts ----------------------------------------------------------------------------------------
 
-// The x86-64 level whose code the dispatcher picked on this CPU: "x86-64-v4" (AVX-512), "x86-64-v3"
-// (AVX2) or "x86-64" (the SSE2 baseline every x86-64 has).
+// The level whose code runs. On x86-64 built with GCC or Clang: "x86-64-v4" (AVX-512), "x86-64-v3" (AVX2)
+// or "x86-64" (the SSE2 baseline every x86-64 has), the best this CPU supports unless the environment
+// variable dispatch_variable() (RTV_DISPATCH) named another when the module was loaded. Elsewhere one
+// level, "portable" (simd.h). Every level gives the same bits (tests/test_dispatch.py).
 const char* simd_level() noexcept;
+
+// The levels of this build, best first, and whether this CPU runs each.
+struct SimdLevel {
+    const char* name;
+    bool supported;
+};
+std::vector<SimdLevel> simd_levels();
+const char* dispatch_variable() noexcept;
+// Why the level dispatch_variable() asked for is not the one running (unknown name, or one this CPU lacks);
+// nullptr when it was honoured or not set.
+const char* dispatch_problem() noexcept;
 
 // Reads n floats front to back with the same vector width the kernels use, with (`ahead`) or without the
 // kernels' software prefetch, and returns their sum (so the reads cannot be optimised away): the bandwidth
