@@ -219,6 +219,16 @@ def test_plain_progress_lines_when_stderr_is_not_a_terminal(capsys, small, tmp_p
     assert "[2/2]" in err
 
 
+def test_progress_says_ok_only_once_the_rss_cross_check_can_no_longer_fail_the_file(capsys, small, tmp_path):
+    second = tmp_path / "second.json"
+    shutil.copy(small[0], second)
+    _, _, err = verify(capsys, small[0], second, "--no-manifest", *FAST)
+    assert f"[2/2] {second}: ok" in err  # no RSS cross-check asked for: the file is done
+    _, _, err = verify(capsys, small[0], second, "--no-manifest", *FAST, "--rss-copies", "2")
+    assert f"[2/2] {second}: checked" in err  # its memory is measured after every file
+    assert ": ok" not in err
+
+
 # ----------------------------------------------------------------------------------------------- baseline
 
 

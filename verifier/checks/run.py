@@ -636,21 +636,25 @@ def verify_files(
     manifest: Manifest | None = None,
     *,
     jobs: int = 1,
-    progress: Callable[[int, int, FileResult], None] | None = None,
+    progress: Callable[[int, int, FileResult, bool], None] | None = None,
     tool: dict[str, Any] | None = None,
     machine: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Every file through :func:`verify_file` (``jobs`` processes), results in the order of ``paths``."""
+    """Every file through :func:`verify_file` (``jobs`` processes), results in the order of ``paths``.
+
+    ``progress(done, total, result, pending)`` is told of each file as it is checked; ``pending`` is true
+    while the file's RSS cross-check is still to come (run for every file at the end), so a file that has
+    passed so far is not yet "ok"."""
     results: dict[int, FileResult] = {}
+    # The engine's RSS cross-check runs once for every file, in one process, after every file has been timed:
+    # one interpreter instead of one per file, and never beside a timed loop.
+    rss_afterwards = bool(rss_copies(options, manifest)) and options.backend == "engine"
 
     def done(index: int, result: FileResult) -> None:
         results[index] = result
         if progress:
-            progress(len(results), len(paths), result)
+            progress(len(results), len(paths), result, rss_afterwards)
 
-    # The engine's RSS cross-check runs once for every file, in one process, after every file has been timed:
-    # one interpreter instead of one per file, and never beside a timed loop.
-    rss_afterwards = bool(rss_copies(options, manifest)) and options.backend == "engine"
     if jobs > 1 and len(paths) > 1:
         check_in_processes(paths, options, manifest, jobs, done, measure_rss=not rss_afterwards)
     else:

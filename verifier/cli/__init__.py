@@ -241,15 +241,16 @@ class _Progress:
         self.quiet = quiet
         self.tty = stream.isatty()
 
-    def __call__(self, done: int, total: int, result) -> None:
+    def __call__(self, done: int, total: int, result, pending: bool) -> None:
         if self.quiet or (total < 2 and not self.tty):
             return
-        verdict = "FAIL" if result.failed else "ok"
+        # "ok" only once every check of the file has run: the RSS cross-check may still fail it
+        verdict = "FAIL" if result.failed else ("checked" if pending else "ok")
         if self.tty:
             bar = "#" * (20 * done // total)
-            self.stream.write(f"\r[{bar:<20}] {done}/{total} {verdict:4} {result.path[-50:]:<50}")
+            self.stream.write(f"\r[{bar:<20}] {done}/{total} {verdict:7} {result.path[-50:]:<50}")
             if done == total:
-                self.stream.write("\r" + " " * 90 + "\r")
+                self.stream.write("\r" + " " * 100 + "\r")
         else:
             self.stream.write(f"[{done}/{total}] {result.path}: {verdict}\n")
         self.stream.flush()
