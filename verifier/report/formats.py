@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Any
 
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
-from verifier.report.locations import check_locations
+from verifier.report.locations import Located, check_locations
 from verifier.report.stats import statistics_markdown
 from verifier.report.strict import strict
 
@@ -58,14 +58,25 @@ def format_text(run: RunResult, *, verbosity: int = 0) -> str:
             lines.append(f"  reference: {reference}")
         width = max((len(c.name) for c in shown), default=0)
         for check in shown:
-            lines.append(f"  {_TEXT_LABEL[check.status]} {check.name:<{width}}  {check.summary}")
+            located = []
+            if path is not None and check.name in ("validate", "load"):
+                located = [loc for loc in check_locations(path, check) if loc.line is not None]
+            # A check whose findings are printed below with their place names them only by rule and
+            # pointer here: each message is shown once.
+            summary = _in_short(located) if located else check.summary
+            lines.append(f"  {_TEXT_LABEL[check.status]} {check.name:<{width}}  {summary}")
             if verbosity > 0 and check.figures:
                 lines.append(f"       {' ' * width}  {_figures_text(check)}")
-            if path is not None and check.name in ("validate", "load"):
-                # Unindented, so editors and CI logs turn path:line:col into a link.
-                lines += [loc.compiler_form() for loc in check_locations(path, check) if loc.line is not None]
+            # Unindented, so editors and CI logs turn path:line:col into a link.
+            lines += [loc.compiler_form() for loc in located]
     lines.append(counts_line(run))
     return "\n".join(lines) + "\n"
+
+
+def _in_short(located: list[Located], shown: int = 3) -> str:
+    names = [f"{loc.rule} {loc.pointer}" if loc.pointer else loc.rule for loc in located[:shown]]
+    more = f" and {len(located) - shown} more" if len(located) > shown else ""
+    return ", ".join(names) + more + " (below)"
 
 
 def _file_title(result: FileResult) -> str:
