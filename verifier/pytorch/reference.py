@@ -612,7 +612,7 @@ def _reuse_outputs(rnn: nn.Module) -> None:
             seen.append((tuple(None if a is None else a.clone() for a in args), _cloned(output)))
         return output
 
-    rnn.forward = forward  # type: ignore[method-assign]
+    rnn.forward = forward
 
 
 def _same_tensor(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
