@@ -322,9 +322,12 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
             )
 
 
+_FLOAT = {float}
+
+
 def _finite_floats(values: list[Any]) -> bool:
     """Whether every item of ``values`` is a finite float (checked at C speed; any other list is walked)."""
-    return all(type(v) is float for v in values) and all(map(math.isfinite, values))
+    return set(map(type, values)) <= _FLOAT and all(map(math.isfinite, values))
 
 
 class _Key:
