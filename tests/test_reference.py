@@ -10,6 +10,8 @@ they agree to a few ulps; 1e-12 leaves a wide margin and still catches any trans
 from __future__ import annotations
 
 import copy
+import gc
+import weakref
 
 import corpus
 import numpy as np
@@ -398,3 +400,25 @@ def test_forward_changing_the_lstm_output_in_place_is_still_a_mismatch():
 def test_an_lstm_given_another_input_by_forward_is_not_answered_from_the_chain():
     ran = run_module(_LstmChain("scaled-input"), np.random.default_rng(0).uniform(-1, 1, (12, 3)))
     assert {m.pattern for m in ran.mismatches} == {"frame", "stream"}
+
+
+def test_a_run_frees_its_copy_of_the_module_without_waiting_for_the_cycle_collector(monkeypatch):
+    copies: list[weakref.ref] = []
+    real = copy.deepcopy
+
+    def recording(value, *args):
+        made = real(value, *args)
+        if isinstance(made, nn.Module):
+            copies.extend(weakref.ref(part) for part in made.modules())  # the LSTM's copy too
+        return made
+
+    monkeypatch.setattr(copy, "deepcopy", recording)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        run_module(_LstmChain(), np.random.default_rng(0).uniform(-1, 1, (12, 3)))
+        assert copies  # the run did copy the module
+        assert [ref() for ref in copies] == [None] * len(copies)
+    finally:
+        if enabled:
+            gc.enable()

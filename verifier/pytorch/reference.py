@@ -580,11 +580,15 @@ def _run(
     # The caller's module stays as it was, and each run starts from a fresh copy: a forward() that keeps
     # state in its module cannot carry it from the per-frame run into the stream.
     runnable = copy.deepcopy(module).to(dtype).eval()
-    for sub in runnable.modules():
-        if type(sub) in (nn.LSTM, nn.GRU) and "forward" not in vars(sub):
-            _reuse_outputs(sub)
-    with torch.no_grad():
-        return _run_tree(runnable, "", x, found, pattern)
+    rnns = [m for m in runnable.modules() if type(m) in (nn.LSTM, nn.GRU) and "forward" not in vars(m)]
+    for rnn in rnns:
+        _reuse_outputs(rnn)
+    try:
+        with torch.no_grad():
+            return _run_tree(runnable, "", x, found, pattern)
+    finally:
+        for rnn in rnns:  # the wrapper refers to its RNN: a cycle that would keep the copy for the collector
+            del rnn.forward
 
 
 def _reuse_outputs(rnn: nn.Module) -> None:
