@@ -5,6 +5,7 @@ and baselines. Runs use ``--no-timing`` wherever an exit code is asserted: timin
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -209,6 +210,45 @@ def test_python_dash_m_verifier_runs_the_same_command(small, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_verify_command_returns_mains_status_and_leaves_its_heap_to_the_exit(small, tmp_path):
+    # In a child: the command freezes the collector of the process it runs in, which must not be pytest's.
+    script = (
+        "import gc, sys\n"
+        "from verifier.cli import console_main\n"
+        f"sys.argv = ['verify', {str(small[0])!r}, '--no-manifest', *{FAST!r}, '-q']\n"
+        "code = console_main()\n"
+        "print(code, gc.get_freeze_count() > 0, len(gc.callbacks))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert proc.stdout.splitlines()[-1].split() == ["0", "True", "0"], proc.stderr
+
+
+def test_the_verify_command_freezes_what_survives_a_full_collection_during_its_run(tmp_path):
+    # In a child, as above; the hook is the command's: it is gone once the command returns.
+    script = (
+        "import gc\n"
+        "from verifier.cli import _freeze_survivors\n"
+        "gc.callbacks.append(_freeze_survivors)\n"
+        "gc.collect(1)\n"
+        "young = gc.get_freeze_count()\n"
+        "gc.collect()\n"
+        "print(young, gc.get_freeze_count() > 0)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert proc.stdout.split() == ["0", "True"], proc.stderr
+
+
+def test_main_as_a_library_call_leaves_the_callers_collector_as_it_was(capsys, small):
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    code, _, _ = verify(capsys, small[0], "--no-manifest", *FAST, "-q")
+    assert code == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
 
 
 def test_plain_progress_lines_when_stderr_is_not_a_terminal(capsys, small, tmp_path):

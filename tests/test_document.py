@@ -191,6 +191,18 @@ def test_non_finite_floats_in_a_dict_are_refused_where_they_are():
     assert _error({"layers": [{"epsilon": float("nan")}]}).pointer == "/layers/0/epsilon"
 
 
+def test_a_non_finite_float_in_a_row_of_floats_is_refused_at_its_index():
+    row = [0.5] * 300
+    row[217] = float("-inf")
+    weights = [[0.25] * 300, row]
+    assert _error({"layers": [{"weights": weights}]}).pointer == "/layers/0/weights/1/217"
+
+
+def test_the_first_problem_in_document_order_is_reported_across_rows_of_floats():
+    weights = [[0.5, float("nan")], [1e400, 0.5]]  # 1e400 is inf
+    assert _error({"layers": [{"weights": weights}]}).pointer == "/layers/0/weights/0/1"
+
+
 def test_keys_with_slash_and_tilde_are_escaped_in_pointers():
     assert _error({"a/b~c": float("inf")}).pointer == "/a~1b~0c"
 

@@ -50,6 +50,16 @@ def test_columns_count_characters_not_bytes_and_skip_a_byte_order_mark():
     assert locate(data, ["/x"])["/x"] == Position(1, 13)
 
 
+def test_brackets_and_quotes_in_strings_inside_a_skipped_container_are_text():
+    data = b'{"a": [{"n": "]]}\\"["}, ["x{", "}"], []], "b": 1}'
+    # counted by hand: `"b"` starts at the 43rd character
+    assert locate(data, ["/b"])["/b"] == Position(1, 43)
+
+
+def test_a_container_that_never_closes_gives_the_start_of_the_file():
+    assert locate(b'{"a": [[1, 2], [3, "]"', ["/b"])["/b"] == Position(1, 1)
+
+
 def test_escaped_pointer_tokens_name_keys_with_slash_and_tilde():
     data = b'{"a/b": 1, "c~d": 2}'
     found = locate(data, ["/a~1b", "/c~0d"])

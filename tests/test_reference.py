@@ -10,6 +10,8 @@ they agree to a few ulps; 1e-12 leaves a wide margin and still catches any trans
 from __future__ import annotations
 
 import copy
+import gc
+import weakref
 
 import corpus
 import numpy as np
@@ -20,7 +22,7 @@ from torch import nn
 
 from verifier.errors import ExportError, ModelFormatError
 from verifier.pytorch.export import document_bytes, export, leaf_modules
-from verifier.pytorch.reference import frames, reference, stream
+from verifier.pytorch.reference import frames, reference, run_module, stream
 
 TORCH_VS_TORCH = 1e-12
 
@@ -343,3 +345,80 @@ def test_reference_reproduces_the_corpus_expected_outputs(name):
     produced = model(corpus.steps(case, "input")).numpy()
     ours, expected = corpus.aligned(case, produced)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=case["tolerance"]["abs"])
+
+
+# --- a container's forward() against its chain: the RNN runs once per input --------------------------------
+
+
+class _LstmChain(nn.Module):
+    """Linear -> LSTM -> Linear, run in export_order; ``twist`` changes what forward() does after the LSTM."""
+
+    export_order = ("inp", "lstm", "out")
+
+    def __init__(self, twist: str = "") -> None:
+        super().__init__()
+        torch.manual_seed(5)
+        self.inp, self.lstm, self.out = nn.Linear(3, 6), nn.LSTM(6, 5, batch_first=True), nn.Linear(5, 2)
+        self.twist = twist
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lstm(self.inp(x))[0]
+        if self.twist == "in-place":
+            h.mul_(2.0)  # changes the LSTM's output tensor it was handed
+        if self.twist == "scaled-input":
+            h = self.lstm(2.0 * self.inp(x))[0]
+        return self.out(h)
+
+
+def _count_lstm_runs(monkeypatch) -> list[int]:
+    runs: list[int] = []
+    real = nn.LSTM.forward
+
+    def counting(self, *args, **kwargs):
+        runs.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.LSTM, "forward", counting)
+    return runs
+
+
+def test_a_faithful_containers_forward_reuses_the_lstm_output_of_its_chain(monkeypatch):
+    runs = _count_lstm_runs(monkeypatch)
+    ran = run_module(_LstmChain(), np.random.default_rng(0).uniform(-1, 1, (12, 3)))
+    assert ran.mismatches == ()
+    assert len(runs) == 2  # once per pattern (frames, stream): forward() got the chain's input both times
+
+
+def test_forward_changing_the_lstm_output_in_place_is_still_a_mismatch():
+    # Were the reused output the chain's own tensor, doubling it would double the chain too and hide this.
+    xs = np.random.default_rng(0).uniform(-1, 1, (12, 3))
+    ran = run_module(_LstmChain("in-place"), xs)
+    assert {m.pattern for m in ran.mismatches} == {"frame", "stream"}
+    assert not np.allclose(ran.stream, run_module(_LstmChain(), xs).stream)  # forward()'s output is reported
+
+
+def test_an_lstm_given_another_input_by_forward_is_not_answered_from_the_chain():
+    ran = run_module(_LstmChain("scaled-input"), np.random.default_rng(0).uniform(-1, 1, (12, 3)))
+    assert {m.pattern for m in ran.mismatches} == {"frame", "stream"}
+
+
+def test_a_run_frees_its_copy_of_the_module_without_waiting_for_the_cycle_collector(monkeypatch):
+    copies: list[weakref.ref] = []
+    real = copy.deepcopy
+
+    def recording(value, *args):
+        made = real(value, *args)
+        if isinstance(made, nn.Module):
+            copies.extend(weakref.ref(part) for part in made.modules())  # the LSTM's copy too
+        return made
+
+    monkeypatch.setattr(copy, "deepcopy", recording)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        run_module(_LstmChain(), np.random.default_rng(0).uniform(-1, 1, (12, 3)))
+        assert copies  # the run did copy the module
+        assert [ref() for ref in copies] == [None] * len(copies)
+    finally:
+        if enabled:
+            gc.enable()

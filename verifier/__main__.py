@@ -2,6 +2,6 @@
 
 import sys
 
-from verifier.cli import main
+from verifier.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

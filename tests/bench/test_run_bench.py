@@ -22,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "fixtures" / "production" / "manifest.json"
-VERIFY = [sys.executable, "-c", "import sys; from verifier.cli import main; sys.exit(main())"]
+VERIFY = [sys.executable, "-c", "import sys; from verifier.cli import console_main; sys.exit(console_main())"]
 VARIANTS = {
     "main-job": [],
     "no-timing": ["--no-timing"],

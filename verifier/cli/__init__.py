@@ -11,6 +11,7 @@ user error is one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import json
 import os
@@ -411,6 +412,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # not a finding and not a usage error: ours to fix, said in one line
         sys.stderr.write(f"verify: internal error: {type(exc).__name__}: {exc}; {BUG}\n")
         return EXIT_INTERNAL
+
+
+# The command runs once and exits. The interpreter's finalization would otherwise run the cycle collector
+# over every object torch's import created, for no memory given back: on one core `python -c "import torch"`
+# takes 1.74 s of CPU, 1.25 s with gc.freeze() at its end. Freezing the heap once the run is over leaves its
+# objects to reference counting and the process's exit. (A larger young generation during the run saved
+# another ~0.1 s but raised the peak RSS of the production run by ~8 MB: garbage cycles lived longer.)
+# During the run, whatever survives a full collection (torch's modules first of all) is frozen too, so
+# that each later full pass walks only what is newer: the production run made three full passes over
+# torch's objects after importing it, ~0.19 s of CPU. A collection has just found everything it leaves
+# reachable, so no garbage is frozen.
+# Only the console command does this: main() called as a library leaves the caller's collector as it was.
+
+
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
+def console_main() -> int:
+    """The ``verify`` command (and ``python -m verifier``): :func:`main` with the survivors of each full
+    collection frozen, then the heap frozen for exit."""
+    gc.callbacks.append(_freeze_survivors)
+    try:
+        code = main()
+    finally:
+        gc.callbacks.remove(_freeze_survivors)
+    gc.freeze()
+    return code
 
 
 def _silence_stdout() -> None:

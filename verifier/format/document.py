@@ -295,6 +295,8 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 stack.append((value, f"{pointer}/{_escape(str(key))}", depth + 1))
                 stack.append((_Key(key), pointer, depth))
         elif isinstance(node, list):
+            if _finite_floats(node):  # a row of weights: nothing in it to report, no pointer to build
+                continue
             stack.extend((node[i], f"{pointer}/{i}", depth + 1) for i in range(len(node) - 1, -1, -1))
         elif isinstance(node, str) and not _encodable(node):
             raise _not_unicode(pointer, "a string", name)
@@ -318,6 +320,14 @@ def _check_tree(doc: dict[str, Any], name: str, max_depth: int) -> None:
                 source=name,
                 rule="RTN-E005",
             )
+
+
+_FLOAT = {float}
+
+
+def _finite_floats(values: list[Any]) -> bool:
+    """Whether every item of ``values`` is a finite float (checked at C speed; any other list is walked)."""
+    return set(map(type, values)) <= _FLOAT and all(map(math.isfinite, values))
 
 
 class _Key:

@@ -3,7 +3,7 @@
 The parsed document has no positions, and a second full parse (or a Python-level tokenizer) of a 13 MB
 weight file costs seconds. So each pointer is resolved by walking the raw bytes along the pointer only:
 containers that are not on the path are skipped by bracket counting over the offsets of every bracket and
-quote (found once per file with numpy, so a million numbers between two brackets cost nothing in Python),
+quote (each found with ``bytes.find``, so a million numbers between two brackets cost nothing in Python),
 and an array index is reached by counting commas with numpy when the array holds only scalars. Only the
 findings that carry a pointer are located; nothing here runs for a file without findings.
 
@@ -23,10 +23,7 @@ import numpy as np
 __all__ = ["Position", "locate", "locate_in_file"]
 
 _WS = re.compile(rb"[ \t\r\n]*")
-_IS_MARK = np.zeros(256, dtype=bool)  # what bracket counting must see: brackets, braces, quotes
-_IS_MARK[list(b'[]{}"')] = True
-_QUOTE = ord('"')
-_OPENERS = (ord("["), ord("{"))
+_MARKS = (b"[", b"]", b"{", b"}", b'"')  # what bracket counting must see: brackets, braces, quotes
 _STRING_END = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
 _SCALAR_END = re.compile(rb"[,\]}\s]")
 _SYNTAX_AT = re.compile(r"line (\d+) column (\d+)")  # the position json.JSONDecodeError puts in RTN-E004
@@ -45,7 +42,6 @@ class _Unresolvable(Exception):
 class _Walker:
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self._marks: np.ndarray | None = None
 
     def skip_ws(self, pos: int) -> int:
         match = _WS.match(self.data, pos)
@@ -68,29 +64,35 @@ class _Walker:
         match = _SCALAR_END.search(self.data, pos)
         return match.start() if match else len(self.data)
 
-    def marks(self) -> np.ndarray:
-        """Offsets of every bracket, brace and quote, found once per file at C speed."""
-        if self._marks is None:
-            codes = np.frombuffer(self.data, dtype=np.uint8)
-            self._marks = np.flatnonzero(_IS_MARK[codes])
-        return self._marks
-
     def skip_container(self, pos: int) -> int:
-        """``pos`` at ``[`` or ``{``; returns the offset after its matching close (strings skipped)."""
-        marks = self.marks()
-        index = int(np.searchsorted(marks, pos))
+        """``pos`` at ``[`` or ``{``; returns the offset after its matching close (strings skipped).
+
+        Only the bytes up to the close are scanned, each kind of mark with ``bytes.find`` (memchr speed):
+        the next offset of each kind is kept until the walk passes it, so a kind a weight array lacks
+        (braces, quotes) is searched for once, not once per bracket.
+        """
+        data, end = self.data, len(self.data)
+        ahead = {mark: data.find(mark, pos) for mark in _MARKS}
+        for mark, at in ahead.items():
+            ahead[mark] = end if at < 0 else at
         depth = 0
-        while index < len(marks):
-            at = int(marks[index])
-            char = self.data[at]
-            if char == _QUOTE:  # brackets inside a string are text
-                index = int(np.searchsorted(marks, self.skip_string(at)))
+        while True:
+            mark = min(ahead, key=ahead.__getitem__)
+            at = ahead[mark]
+            if at >= end:
+                raise _Unresolvable
+            if mark == b'"':  # brackets inside a string are text
+                after = self.skip_string(at)
+                for other, seen in ahead.items():
+                    if seen < after:
+                        found = data.find(other, after)
+                        ahead[other] = end if found < 0 else found
                 continue
-            depth += 1 if char in _OPENERS else -1
+            depth += 1 if mark in (b"[", b"{") else -1
             if depth == 0:
                 return at + 1
-            index += 1
-        raise _Unresolvable
+            found = data.find(mark, at + 1)
+            ahead[mark] = end if found < 0 else found
 
     def member(self, pos: int, key: str) -> tuple[int, int] | None:
         """(offset of the key, offset of its value) in the object at ``pos``; None if absent."""
@@ -168,11 +170,12 @@ def _decode_key(raw: bytes) -> str:
 
 def _position(data: bytes, offset: int) -> Position:
     line_start = data.rfind(b"\n", 0, offset) + 1
-    line = data.count(b"\n", 0, offset) + 1
+    line = data.count(b"\n", 0, line_start) + 1 if line_start else 1
     prefix = data[line_start:offset]
     if line == 1 and prefix.startswith(b"\xef\xbb\xbf"):
         prefix = prefix[3:]
-    return Position(line, len(prefix.decode("utf-8", "replace")) + 1)
+    # ASCII (every export of ours, on one line of megabytes) needs no decoding to count its characters
+    return Position(line, (len(prefix) if prefix.isascii() else len(prefix.decode("utf-8", "replace"))) + 1)
 
 
 def locate(data: bytes, pointers: list[str] | tuple[str, ...]) -> dict[str, Position]:
