@@ -227,23 +227,6 @@ def test_the_verify_command_returns_mains_status_and_leaves_its_heap_to_the_exit
     assert proc.stdout.splitlines()[-1].split() == ["0", "True", "0"], proc.stderr
 
 
-def test_the_verify_command_freezes_what_survives_a_full_collection_during_its_run(tmp_path):
-    # In a child, as above; the hook is the command's: it is gone once the command returns.
-    script = (
-        "import gc\n"
-        "from verifier.cli import _freeze_survivors\n"
-        "gc.callbacks.append(_freeze_survivors)\n"
-        "gc.collect(1)\n"
-        "young = gc.get_freeze_count()\n"
-        "gc.collect()\n"
-        "print(young, gc.get_freeze_count() > 0)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False
-    )
-    assert proc.stdout.split() == ["0", "True"], proc.stderr
-
-
 def test_main_as_a_library_call_leaves_the_callers_collector_as_it_was(capsys, small):
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     code, _, _ = verify(capsys, small[0], "--no-manifest", *FAST, "-q")

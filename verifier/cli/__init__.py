@@ -419,26 +419,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 # takes 1.74 s of CPU, 1.25 s with gc.freeze() at its end. Freezing the heap once the run is over leaves its
 # objects to reference counting and the process's exit. (A larger young generation during the run saved
 # another ~0.1 s but raised the peak RSS of the production run by ~8 MB: garbage cycles lived longer.)
-# During the run, whatever survives a full collection (torch's modules first of all) is frozen too, so
-# that each later full pass walks only what is newer: the production run made three full passes over
-# torch's objects after importing it, ~0.19 s of CPU. A collection has just found everything it leaves
-# reachable, so no garbage is frozen.
+# Nothing is frozen during the run: a run over many files makes garbage cycles (torch modules, their
+# tensors) that the collector must still be free to reclaim, or memory would grow with the number of files.
 # Only the console command does this: main() called as a library leaves the caller's collector as it was.
 
 
-def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    if phase == "stop" and info["generation"] == 2:
-        gc.freeze()
-
-
 def console_main() -> int:
-    """The ``verify`` command (and ``python -m verifier``): :func:`main` with the survivors of each full
-    collection frozen, then the heap frozen for exit."""
-    gc.callbacks.append(_freeze_survivors)
-    try:
-        code = main()
-    finally:
-        gc.callbacks.remove(_freeze_survivors)
+    """The ``verify`` command (and ``python -m verifier``): :func:`main`, then the heap frozen for exit."""
+    code = main()
     gc.freeze()
     return code
 
