@@ -7,6 +7,11 @@
 // negative quiet NaN -- a bit pattern no stored double has -- whose bits 48-50 name its kind and whose low
 // 48 bits hold a boolean, an integer of 48 bits, or a pointer (strings, arrays, objects, and integers
 // beyond 48 bits live behind an owning pointer; user-space pointers fit 48 bits on every 64-bit target).
+//
+// A list of lists of numbers costs more than its text if each inner list is a container of its own ("[0.1],"
+// is 6 bytes; a vector, its heap block and its word are over 60): the reader stores a rectangular nest of
+// numbers of two or more levels as one NumberBlock (the numbers and the dims). Code that walks arrays reads
+// them through JsonRef, which shows a flat array and a general one alike.
 #pragma once
 
 #include <algorithm>
