@@ -243,17 +243,36 @@ private:
                              "at most " + std::to_string(max_depth_) + " levels (Limits.max_depth)", "deeper"});
     }
 
+    // Rows of more numbers than this stay values of their own: a container costs little beside them, and
+    // taking one into a flat array copies it (twice when a later row does not fit and the rows are given
+    // back, as when a kernel and its bias sit side by side in `weights`).
+    static constexpr std::size_t kMaxFlatRow = 8192;
+
     // The dims of a row `item` that a flat array can take in: a flat array, or a non-empty list of numbers
-    // (integers only where a double holds them exactly); else nullopt.
+    // (integers only where a double holds them exactly), of at most kMaxFlatRow numbers; else nullopt.
     static std::optional<std::vector<std::size_t>> row_dims(const Json& item) {
-        if (item.is_numbers()) return item.as_numbers().dims;
-        if (!item.is_array() || item.as_array().empty()) return std::nullopt;
+        if (item.is_numbers()) {
+            if (item.as_numbers().count() > kMaxFlatRow) return std::nullopt;
+            return item.as_numbers().dims;
+        }
+        if (!item.is_array() || item.as_array().empty() || item.as_array().size() > kMaxFlatRow) return std::nullopt;
         constexpr std::int64_t kExact = std::int64_t(1) << 53;
         for (const Json& x : item.as_array()) {
             if (!x.is_number()) return std::nullopt;
             if (x.is_integer() && (x.as_integer() > kExact || x.as_integer() < -kExact)) return std::nullopt;
         }
         return std::vector<std::size_t>{item.as_array().size()};
+    }
+
+    // Whether the scratch from `base` holds a row of numbers `block` takes (one of the length of its rows).
+    bool fits_row(const NumberBlock& block, std::size_t base) const {
+        if (block.dims.size() != 2 || scratch_.size() - base != block.dims[1]) return false;
+        constexpr std::int64_t kExact = std::int64_t(1) << 53;
+        for (auto it = scratch_.begin() + static_cast<std::ptrdiff_t>(base); it != scratch_.end(); ++it) {
+            if (!it->is_number()) return false;
+            if (it->is_integer() && (it->as_integer() > kExact || it->as_integer() < -kExact)) return false;
+        }
+        return true;
     }
 
     static void append_row(NumberBlock& block, const Json& row) {
@@ -286,7 +305,10 @@ private:
     // flat NumberBlock as it goes, each row dropped once its numbers are in: a file of many small rows costs
     // its numbers, not a container per row. At the first element that does not fit, the rows read so far
     // become values again and the array is read as a general one.
-    Json array(std::size_t depth) {
+    // `into`: the flat array of the array this one is a row of. A row of numbers that fits it is appended
+    // straight from the scratch (`*appended` set, null returned): a row never gets a container of its own,
+    // whose allocation and release per row would leave the heap in holes.
+    Json array(std::size_t depth, NumberBlock* into = nullptr, bool* appended = nullptr) {
         enter(depth);
         ++p_;  // '['
         const std::size_t base = scratch_.size();
@@ -302,8 +324,11 @@ private:
         for (std::size_t i = 0;; ++i) {
             path_.back().index = i;
             skip_space();
-            Json item = value(depth + 1);
-            if (!general) {
+            bool row_appended = false;
+            Json item = flat && !general && p_ != end_ && *p_ == '[' ? array(depth + 1, flat.get(), &row_appended)
+                                                                     : value(depth + 1);
+            if (row_appended) ++rows;
+            else if (!general) {
                 const auto dims = row_dims(item);
                 if (i == 0 && dims) {
                     flat = std::make_unique<NumberBlock>();
@@ -339,6 +364,13 @@ private:
             flat->dims[0] = rows;
             flat->shrink();
             return Json::numbers(flat.release());
+        }
+        if (into != nullptr && fits_row(*into, base)) {
+            for (auto it = scratch_.begin() + static_cast<std::ptrdiff_t>(base); it != scratch_.end(); ++it)
+                into->append(it->as_number(), it->is_integer());
+            scratch_.resize(base);
+            *appended = true;
+            return Json();
         }
         // Moved into a vector of exactly the count read: no slack capacity stays with the document.
         Json::Array items(std::make_move_iterator(scratch_.begin() + static_cast<std::ptrdiff_t>(base)),

@@ -80,7 +80,9 @@ public:
             chunks_.push_back(nullptr);
             last_capacity_ = 0;
         }
-        if (at == last_capacity_) grow(last_capacity_ < 16 ? 16 : std::min(kChunk, last_capacity_ * 2));
+        // The first chunk grows from small (most arrays are small); the next ones are whole from the start.
+        if (at == last_capacity_)
+            grow(chunks_.size() > 1 ? kChunk : last_capacity_ < 16 ? 16 : std::min(kChunk, last_capacity_ * 2));
         if (is_integer) {
             if (integer_bits_.size() <= (count_ >> 6)) integer_bits_.resize((count_ >> 6) + 1, 0);
             integer_bits_[count_ >> 6] |= std::uint64_t(1) << (count_ & 63);
