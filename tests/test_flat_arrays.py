@@ -91,7 +91,8 @@ def test_an_underflow_deep_in_a_flat_array_is_warned_at_its_first_pointer():
     doc = _with_row([1e-40, 0.5])
     doc["layers"][0]["weights"][0][BAD_ROW + 10] = [0.5, 1e-45]
     model = verifier.load(json.dumps(doc).encode(), "float32")
-    pointers = [p for (p, _), rule in zip(model.warnings, model.warning_rules) if rule == "RTN-W008"]
+    notes = zip(model.warnings, model.warning_rules, strict=True)
+    pointers = [pointer for (pointer, _), rule in notes if rule == "RTN-W008"]
     assert pointers == [f"{KERNEL}/{BAD_ROW}/0"]
     from_dict = verifier.load(doc, "float32")
     assert from_dict.warnings == model.warnings
@@ -148,7 +149,8 @@ UNSIGNED_ZERO = NUMBERS.map(lambda x: x + 0 if isinstance(x, int) else x + 0.0)
 
 
 def _duplicate_rules(first: object, second: object) -> list[str]:
-    text = '{"in_shape": [null, 1], "layers": [], "k": %s, "k": %s}' % (json.dumps(first), json.dumps(second))
+    value, again = json.dumps(first), json.dumps(second)
+    text = f'{{"in_shape": [null, 1], "layers": [], "k": {value}, "k": {again}}}'
     return [f.rule for f in validate(text.encode())]
 
 
