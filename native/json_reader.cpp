@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -77,7 +79,7 @@ std::string python_repr(const std::string& s) {
 // Identical JSON values: same kinds all the way down, and integers and other numbers kept apart (1 and 1.0 are
 // two values, as Python's reader makes an int and a float of them). Object members compare by key, in any
 // order. A NaN (a refused literal) equals nothing. Recursion is bounded by the reader's depth limit.
-bool identical(const Json& a, const Json& b) {
+bool identical(JsonRef a, JsonRef b) {
     if (a.kind() != b.kind()) return false;
     switch (a.kind()) {
         case Json::Kind::Null: return true;
@@ -87,11 +89,9 @@ bool identical(const Json& a, const Json& b) {
             return a.is_integer() ? a.as_integer() == b.as_integer() : a.as_number() == b.as_number();
         case Json::Kind::String: return a.as_string() == b.as_string();
         case Json::Kind::Array: {
-            const auto& x = a.as_array();
-            const auto& y = b.as_array();
-            if (x.size() != y.size()) return false;
-            for (std::size_t i = 0; i < x.size(); ++i)
-                if (!identical(x[i], y[i])) return false;
+            if (a.size() != b.size()) return false;
+            for (std::size_t i = 0; i < a.size(); ++i)
+                if (!identical(a.at(i), b.at(i))) return false;
             return true;
         }
         case Json::Kind::Object: {
@@ -243,7 +243,72 @@ private:
                              "at most " + std::to_string(max_depth_) + " levels (Limits.max_depth)", "deeper"});
     }
 
-    Json array(std::size_t depth) {
+    // Rows of more numbers than this stay values of their own: a container costs little beside them, and
+    // taking one into a flat array copies it (twice when a later row does not fit and the rows are given
+    // back, as when a kernel and its bias sit side by side in `weights`).
+    static constexpr std::size_t kMaxFlatRow = 8192;
+
+    // The dims of a row `item` that a flat array can take in: a flat array, or a non-empty list of numbers
+    // (integers only where a double holds them exactly), of at most kMaxFlatRow numbers; else nullopt.
+    static std::optional<std::vector<std::size_t>> row_dims(const Json& item) {
+        if (item.is_numbers()) {
+            if (item.as_numbers().count() > kMaxFlatRow) return std::nullopt;
+            return item.as_numbers().dims;
+        }
+        if (!item.is_array() || item.as_array().empty() || item.as_array().size() > kMaxFlatRow) return std::nullopt;
+        constexpr std::int64_t kExact = std::int64_t(1) << 53;
+        for (const Json& x : item.as_array()) {
+            if (!x.is_number()) return std::nullopt;
+            if (x.is_integer() && (x.as_integer() > kExact || x.as_integer() < -kExact)) return std::nullopt;
+        }
+        return std::vector<std::size_t>{item.as_array().size()};
+    }
+
+    // Whether the scratch from `base` holds a row of numbers `block` takes (one of the length of its rows).
+    bool fits_row(const NumberBlock& block, std::size_t base) const {
+        if (block.dims.size() != 2 || scratch_.size() - base != block.dims[1]) return false;
+        constexpr std::int64_t kExact = std::int64_t(1) << 53;
+        for (auto it = scratch_.begin() + static_cast<std::ptrdiff_t>(base); it != scratch_.end(); ++it) {
+            if (!it->is_number()) return false;
+            if (it->is_integer() && (it->as_integer() > kExact || it->as_integer() < -kExact)) return false;
+        }
+        return true;
+    }
+
+    static void append_row(NumberBlock& block, const Json& row) {
+        if (row.is_numbers()) {
+            block.append(row.as_numbers());
+            return;
+        }
+        for (const Json& x : row.as_array()) block.append(x.as_number(), x.is_integer());
+    }
+
+    // Row r of `block` as a value of its own (a list of numbers, or a flat array one level less deep).
+    static Json row_value(const NumberBlock& block, std::size_t r) {
+        const std::size_t n = block.stride(0), first = r * n;
+        if (block.dims.size() == 2) {
+            Json::Array items;
+            items.reserve(n);
+            for (std::size_t i = first; i < first + n; ++i)
+                items.push_back(block.integer(i) ? Json::integer(static_cast<std::int64_t>(block.value(i)))
+                                                 : Json::number(block.value(i)));
+            return Json::array(std::move(items));
+        }
+        auto part = std::make_unique<NumberBlock>();
+        part->dims.assign(block.dims.begin() + 1, block.dims.end());
+        for (std::size_t i = first; i < first + n; ++i) part->append(block.value(i), block.integer(i));
+        part->shrink();
+        return Json::numbers(part.release());
+    }
+
+    // An array whose elements are rows of one shape (lists of numbers, or flat arrays alike) is read into one
+    // flat NumberBlock as it goes, each row dropped once its numbers are in: a file of many small rows costs
+    // its numbers, not a container per row. At the first element that does not fit, the rows read so far
+    // become values again and the array is read as a general one.
+    // `into`: the flat array of the array this one is a row of. A row of numbers that fits it is appended
+    // straight from the scratch (`*appended` set, null returned): a row never gets a container of its own,
+    // whose allocation and release per row would leave the heap in holes.
+    Json array(std::size_t depth, NumberBlock* into = nullptr, bool* appended = nullptr) {
         enter(depth);
         ++p_;  // '['
         const std::size_t base = scratch_.size();
@@ -253,10 +318,36 @@ private:
             return Json::array(std::size_t(0));
         }
         path_.push_back(Segment{});
+        std::unique_ptr<NumberBlock> flat;  // while every row so far fits
+        std::size_t rows = 0;
+        bool general = false;
         for (std::size_t i = 0;; ++i) {
             path_.back().index = i;
             skip_space();
-            scratch_.push_back(value(depth + 1));
+            bool row_appended = false;
+            Json item = flat && !general && p_ != end_ && *p_ == '[' ? array(depth + 1, flat.get(), &row_appended)
+                                                                     : value(depth + 1);
+            if (row_appended) ++rows;
+            else if (!general) {
+                const auto dims = row_dims(item);
+                if (i == 0 && dims) {
+                    flat = std::make_unique<NumberBlock>();
+                    flat->dims.push_back(0);
+                    flat->dims.insert(flat->dims.end(), dims->begin(), dims->end());
+                }
+                if (dims && std::equal(dims->begin(), dims->end(), flat->dims.begin() + 1, flat->dims.end())) {
+                    append_row(*flat, item);
+                    ++rows;
+                } else {
+                    general = true;
+                    if (flat) {
+                        flat->dims[0] = rows;
+                        for (std::size_t r = 0; r < rows; ++r) scratch_.push_back(row_value(*flat, r));
+                        flat.reset();
+                    }
+                }
+            }
+            if (general) scratch_.push_back(std::move(item));
             skip_space();
             if (p_ != end_ && *p_ == ',') {
                 ++p_;
@@ -269,6 +360,18 @@ private:
             syntax("Expecting ',' delimiter");
         }
         path_.pop_back();
+        if (flat) {
+            flat->dims[0] = rows;
+            flat->shrink();
+            return Json::numbers(flat.release());
+        }
+        if (into != nullptr && fits_row(*into, base)) {
+            for (auto it = scratch_.begin() + static_cast<std::ptrdiff_t>(base); it != scratch_.end(); ++it)
+                into->append(it->as_number(), it->is_integer());
+            scratch_.resize(base);
+            *appended = true;
+            return Json();
+        }
         // Moved into a vector of exactly the count read: no slack capacity stays with the document.
         Json::Array items(std::make_move_iterator(scratch_.begin() + static_cast<std::ptrdiff_t>(base)),
                           std::make_move_iterator(scratch_.end()));

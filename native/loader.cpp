@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <memory>
@@ -52,13 +53,13 @@ std::string number_text(double x) {
 std::string quoted(const std::string& s) { return quoting::quoted(s); }
 
 // A short description of a found value for messages: `3.5`, `null`, `"swish"`, `an array of 3`.
-std::string describe(const Json& v) {
+std::string describe(JsonRef v) {
     switch (v.kind()) {
         case Json::Kind::Null: return "null";
         case Json::Kind::Bool: return v.as_bool() ? "true" : "false";
         case Json::Kind::Number: return number_text(v.as_number());
         case Json::Kind::String: return quoted(v.as_string());
-        case Json::Kind::Array: return "an array of " + std::to_string(v.as_array().size());
+        case Json::Kind::Array: return "an array of " + std::to_string(v.size());
         case Json::Kind::Object: return "an object";
     }
     return "?";
@@ -72,14 +73,14 @@ std::string dims_text(const Dims& dims) {
 
 // null, booleans, strings and objects: where the schema wants a number or a list, these are the wrong JSON
 // type (RTN-E102); a number where a list belongs, or the reverse, is a wrong shape.
-bool wrong_kind(const Json& v) { return !v.is_number() && !v.is_array(); }
+bool wrong_kind(JsonRef v) { return !v.is_number() && !v.is_array(); }
 
 // Numbers in the document are doubles; an integer beyond the double range arrives as +-inf (the binding
 // converts it so, and read_document refuses every non-finite float), so inf is a huge integer here.
 bool integral(double x) { return std::isinf(x) || x == std::floor(x); }
 
 // JSON `3` or `3.0`, at least 1 (validate's positive_int).
-std::optional<double> positive_int(const Json& v) {
+std::optional<double> positive_int(JsonRef v) {
     if (!v.is_number()) return std::nullopt;
     const double x = v.as_number();
     if (!integral(x) || !(x >= 1)) return std::nullopt;
@@ -88,16 +89,16 @@ std::optional<double> positive_int(const Json& v) {
 
 // A value with the pointer to where it sits in the document.
 struct Node {
-    const Json* value;
+    JsonRef value;
     std::string pointer;
 
-    Node at(std::size_t i) const { return {&value->as_array()[i], pointer_child(pointer, i)}; }
-    std::size_t size() const { return value->as_array().size(); }
+    Node at(std::size_t i) const { return {value.at(i), pointer_child(pointer, i)}; }
+    std::size_t size() const { return value.size(); }
 
     std::optional<Node> find(std::string_view key) const {
-        const Json* member = value->find(key);
+        const Json* member = value.find(key);
         if (member == nullptr) return std::nullopt;
-        return Node{member, pointer_child(pointer, key)};
+        return Node{*member, pointer_child(pointer, key)};
     }
 
     // docs/format.md §13: RTNeural reads these keys with `.at` and throws when they are absent.
@@ -112,7 +113,7 @@ struct Node {
 
 // The schema's "type": "array".
 void expect_array(const Node& n, const std::string& what) {
-    if (!n.value->is_array()) fail(rules::kWrongType, n.pointer, what + " must be an array", "an array", describe(*n.value));
+    if (!n.value.is_array()) fail(rules::kWrongType, n.pointer, what + " must be an array", "an array", describe(n.value));
 }
 
 // --- arrays: verifier/format/arrays.py array_shape ------------------------------------------------------
@@ -134,18 +135,18 @@ class ArrayReader {
 public:
     ArrayReader(const Node& n, std::size_t ndim, std::vector<double>& out, std::vector<Warning>* float32_warnings)
         : base_(n.pointer), ndim_(ndim), out_(out), float32_warnings_(float32_warnings) {
-        const Json* node = n.value;
+        std::optional<JsonRef> node = n.value;
         for (std::size_t level = 0; level < ndim; ++level) {
-            if (node != nullptr && node->is_array()) {
-                dims_.push_back(node->as_array().size());
-                node = node->as_array().empty() ? nullptr : &node->as_array()[0];
+            if (node && node->is_array()) {
+                dims_.push_back(node->size());
+                node = node->size() == 0 ? std::nullopt : std::optional<JsonRef>(node->at(0));
             } else {
                 dims_.push_back(kNone);
-                node = nullptr;
+                node = std::nullopt;
             }
         }
         index_.assign(ndim, 0);
-        visit(*n.value, 0);
+        visit(n.value, 0);
         for (std::size_t& d : dims_)
             if (d == kNone) d = 0;  // only an empty list leaves a level unseen
         if (tiny_count_ > 0) note_underflow();
@@ -159,7 +160,48 @@ private:
         return p;
     }
 
-    void visit(const Json& v, std::size_t level) {
+    // A part of a flat array whose dims are those the rest of the array must have: every leaf is a number
+    // and no list is ragged, so only the numbers need a look (at their own pointer when one fails).
+    bool flat_part(JsonRef v, std::size_t level) {
+        const NumberBlock* block = v.block();
+        if (block == nullptr || v.level() == block->dims.size()) return false;
+        if (!std::equal(block->dims.begin() + static_cast<std::ptrdiff_t>(v.level()), block->dims.end(),
+                        dims_.begin() + static_cast<std::ptrdiff_t>(level), dims_.end()))
+            return false;
+        const std::size_t n = v.level() == 0 ? block->count() : block->stride(v.level() - 1);
+        const std::size_t first = v.offset();
+        for (std::size_t k = 0; k < n; ++k) {
+            const double x = block->value(first + k);
+            if (std::isfinite(x) && (float32_warnings_ == nullptr || !float32_range::overflows(x)) &&
+                (float32_warnings_ == nullptr || !float32_range::underflows(x)))
+                continue;
+            std::size_t rest = k;
+            for (std::size_t l = ndim_; l-- > level;) {
+                index_[l] = rest % dims_[l];
+                rest /= dims_[l];
+            }
+            if (!std::isfinite(x))
+                fail(rules::kNonFinite, where(ndim_), "every weight must be a finite number", "a finite number",
+                     describe(leaf(v, k)));
+            float32_number(x, ndim_);
+        }
+        const std::size_t before = out_.size();
+        out_.resize(before + n);
+        block->copy(first, n, out_.data() + before);
+        return true;
+    }
+
+    static JsonRef leaf(JsonRef v, std::size_t k) {
+        while (v.is_array()) {
+            const std::size_t stride = v.block()->stride(v.level());
+            v = v.at(k / stride);
+            k %= stride;
+        }
+        return v;
+    }
+
+    void visit(JsonRef v, std::size_t level) {
+        if (flat_part(v, level)) return;
         if (level == ndim_) {
             if (v.is_array())
                 fail(rules::kWeightShape, where(level), "a list where a number belongs: the array is nested too deep",
@@ -177,14 +219,14 @@ private:
             fail(rules::kWeightShape, where(level),
                  "the array is not nested deep enough: expected " + std::to_string(ndim_ - level) + " more level(s) of lists",
                  "a list", describe(v));
-        const auto& items = v.as_array();
-        if (items.size() != dims_[level])
+        const std::size_t count = v.size();
+        if (count != dims_[level])
             fail(rules::kWeightShape, where(level), "the array is ragged: lists at one level must all have the same length",
                  std::to_string(dims_[level]) + " entries (as the first at this level)",
-                 std::to_string(items.size()) + " entries");
-        for (std::size_t i = 0; i < items.size(); ++i) {
+                 std::to_string(count) + " entries");
+        for (std::size_t i = 0; i < count; ++i) {
             index_[level] = i;
-            visit(items[i], level + 1);
+            visit(v.at(i), level + 1);
         }
     }
 
@@ -249,7 +291,7 @@ const char* const kLayerTypes =
 // One entry after its declarations were checked.
 struct Entry {
     std::size_t index = 0;
-    Node node{nullptr, {}};
+    Node node{JsonRef(), {}};
     const TypeInfo* type = nullptr;
     std::size_t in = 0, out = 0;  // out: the shape's width
     std::string activation;       // as written ("" when absent or null)
@@ -290,7 +332,7 @@ public:
     Parser(const Limits& limits, bool float32) : limits_(limits), float32_(float32) {}
 
     ParsedModel parse(const Json& document) {
-        const Node root{&document, ""};
+        const Node root{document, ""};
         if (!document.is_object())
             fail(rules::kWrongType, "", "a keras-json model must be a JSON object", "an object", describe(document));
         declarations(root);
@@ -347,11 +389,11 @@ private:
         if (n == 0) fail(rules::kUndefinedWidth, shape.pointer, what + " must not be empty", "a list ending in the width", "[]");
         double width = 1;
         for (std::size_t i : n == 4 ? Dims{2, 3} : Dims{n - 1}) {
-            const auto v = positive_int(*shape.at(i).value);
+            const auto v = positive_int(shape.at(i).value);
             if (!v)
                 fail(rules::kUndefinedWidth, shape.at(i).pointer,
                      what + " must end in a positive integer width (or hold 4 entries with [2] and [3] set)",
-                     "a positive integer", describe(*shape.at(i).value));
+                     "a positive integer", describe(shape.at(i).value));
             width *= *v;
         }
         too_wide(width, shape.pointer, what + " width");
@@ -365,17 +407,17 @@ private:
     }
 
     Entry declared_entry(const Node& node, std::size_t index) {
-        if (!node.value->is_object())
-            fail(rules::kWrongType, node.pointer, "a layer entry must be an object", "an object", describe(*node.value));
+        if (!node.value.is_object())
+            fail(rules::kWrongType, node.pointer, "a layer entry must be an object", "an object", describe(node.value));
         // kKeyOrder: type, shape, weights, activation, then the keys of the type.
         const Node type_node = node.require("type");
         const TypeInfo* type = nullptr;
         for (const TypeInfo& t : types())
-            if (type_node.value->is_string() && type_node.value->as_string() == t.name) type = &t;
+            if (type_node.value.is_string() && type_node.value.as_string() == t.name) type = &t;
         if (type == nullptr)
             fail(rules::kUnknownLayerType, type_node.pointer,
-                 "unknown layer type " + describe(*type_node.value) + " (RTNeural silently drops the entry)", kLayerTypes,
-                 describe(*type_node.value));
+                 "unknown layer type " + describe(type_node.value) + " (RTNeural silently drops the entry)", kLayerTypes,
+                 describe(type_node.value));
         Entry entry;
         entry.index = index;
         entry.node = node;
@@ -422,10 +464,10 @@ private:
 
     // `depth` levels of lists, checked in document order; what is below is left to the arrays pass.
     static void nested(const Node& n, std::size_t depth, const NestedArray& array) {
-        if (!n.value->is_array()) {
-            if (wrong_kind(*n.value))
+        if (!n.value.is_array()) {
+            if (wrong_kind(n.value))
                 fail(rules::kWrongType, n.pointer, "a weight array holds a value that is not a list", "an array",
-                     describe(*n.value));
+                     describe(n.value));
             fail(rules::kWeightShape, array.pointer,
                  "this weight array is nested wrongly: a number where a list belongs" + array.hint,
                  std::to_string(array.depth) + (array.depth == 1 ? " level" : " levels") + " of lists",
@@ -440,15 +482,15 @@ private:
         const auto node = entry.node.find("activation");
         if (!node) return;
         const bool recurrent = entry.type->kind == LayerKind::LSTM || entry.type->kind == LayerKind::GRU;
-        if (node->value->kind() == Json::Kind::Null && recurrent) {
+        if (node->value.kind() == Json::Kind::Null && recurrent) {
             warn(rules::kNullActivationIgnored, node->pointer,
                  "\"activation\": null on a " + std::string(entry.type->name) +
                      " entry; RTNeural never reads it there, write \"tanh\" or leave the key out");
             return;
         }
-        if (!node->value->is_string())
-            fail(rules::kWrongType, node->pointer, "activation must be a string", "a string", describe(*node->value));
-        entry.activation = node->value->as_string();
+        if (!node->value.is_string())
+            fail(rules::kWrongType, node->pointer, "activation must be a string", "a string", describe(node->value));
+        entry.activation = node->value.as_string();
         entry.has_activation = true;
         if (entry.type->applies_activation && !entry.activation.empty() && !activation_from_name(entry.activation)) {
             const std::string& name = entry.activation;
@@ -471,33 +513,33 @@ private:
     std::size_t last_integer(const Node& entry, std::string_view key) const {
         const Node n = entry.require(key);
         const std::string what(key);
-        if (wrong_kind(*n.value))
+        if (wrong_kind(n.value))
             fail(rules::kWrongType, n.pointer, what + " must be a positive integer or a list ending in one",
-                 "an integer or a list ending in one", describe(*n.value));
+                 "an integer or a list ending in one", describe(n.value));
         std::optional<double> value;
-        if (n.value->is_array()) {
-            for (const Json& item : n.value->as_array()) {
-                value = positive_int(item);
+        if (n.value.is_array()) {
+            for (std::size_t i = 0; i < n.value.size(); ++i) {
+                value = positive_int(n.value.at(i));
                 if (!value) break;
             }
         } else {
-            value = positive_int(*n.value);
+            value = positive_int(n.value);
         }
         if (!value)
             fail(rules::kInvalidValue, n.pointer, what + " must be a positive integer or a list ending in one",
-                 "a positive integer", describe(*n.value));
+                 "a positive integer", describe(n.value));
         too_wide(*value, n.pointer, what);
         return static_cast<std::size_t>(*value);
     }
 
     // The schema's {"type": "integer", "minimum": 1}.
     std::size_t plain_integer(const Node& n, const std::string& what) const {
-        if (!n.value->is_number() || !integral(n.value->as_number()))
-            fail(rules::kWrongType, n.pointer, what + " must be an integer", "an integer", describe(*n.value));
-        if (!(n.value->as_number() >= 1))
-            fail(rules::kInvalidValue, n.pointer, what + " must be at least 1", "an integer >= 1", describe(*n.value));
-        too_wide(n.value->as_number(), n.pointer, what);
-        return static_cast<std::size_t>(n.value->as_number());
+        if (!n.value.is_number() || !integral(n.value.as_number()))
+            fail(rules::kWrongType, n.pointer, what + " must be an integer", "an integer", describe(n.value));
+        if (!(n.value.as_number() >= 1))
+            fail(rules::kInvalidValue, n.pointer, what + " must be at least 1", "an integer >= 1", describe(n.value));
+        too_wide(n.value.as_number(), n.pointer, what);
+        return static_cast<std::size_t>(n.value.as_number());
     }
 
     void declared_conv1d(Entry& e) {
@@ -522,10 +564,10 @@ private:
         const Node padding = e.node.require("padding");
         // RTNeural treats every string but "valid" as same; anything but the two Keras names is a typo
         // that would be misread.
-        if (!padding.value->is_string() || (padding.value->as_string() != "valid" && padding.value->as_string() != "same"))
+        if (!padding.value.is_string() || (padding.value.as_string() != "valid" && padding.value.as_string() != "same"))
             fail(rules::kInvalidValue, padding.pointer, "padding must be \"valid\" or \"same\"", "\"valid\" or \"same\"",
-                 describe(*padding.value));
-        g.same_padding = padding.value->as_string() == "same";
+                 describe(padding.value));
+        g.same_padding = padding.value.as_string() == "same";
     }
 
     void declared_batchnorm(Entry& e) {
@@ -534,12 +576,12 @@ private:
             e.bn_features = plain_integer(e.node.require("num_features_in"), "num_features_in");
         }
         const Node epsilon = e.node.require("epsilon");
-        if (!epsilon.value->is_number())
-            fail(rules::kWrongType, epsilon.pointer, "epsilon must be a number", "a number", describe(*epsilon.value));
-        if (!(epsilon.value->as_number() >= 0))
+        if (!epsilon.value.is_number())
+            fail(rules::kWrongType, epsilon.pointer, "epsilon must be a number", "a number", describe(epsilon.value));
+        if (!(epsilon.value.as_number() >= 0))
             fail(rules::kInvalidValue, epsilon.pointer, "epsilon must not be negative", "a number >= 0",
-                 describe(*epsilon.value));
-        e.epsilon = epsilon.value->as_number();
+                 describe(epsilon.value));
+        e.epsilon = epsilon.value.as_number();
     }
 
     // Weights the declared sizes imply (validate's _declared_params), before any array is read.
@@ -693,13 +735,12 @@ private:
 
     void conv1d_ignored_keys(const Entry& e) {
         if (const auto strides = e.node.find("strides")) {
-            const Json* last = strides->value->is_array() && strides->size() > 0 ? &strides->value->as_array().back()
-                                                                                  : strides->value;
-            if (!(last->is_number() && last->as_number() == 1))
+            const JsonRef last = strides->value.is_array() && strides->size() > 0 ? strides->value.back() : strides->value;
+            if (!(last.is_number() && last.as_number() == 1))
                 warn(rules::kConv1DIgnoredKey, strides->pointer, "RTNeural's JSON conv1d has no strides: it computes every step");
         }
         if (const auto padding = e.node.find("padding"))
-            if (!(padding->value->is_string() && padding->value->as_string() == "causal"))
+            if (!(padding->value.is_string() && padding->value.as_string() == "causal"))
                 warn(rules::kConv1DIgnoredKey, padding->pointer, "RTNeural's JSON conv1d is always causal; this padding is ignored");
     }
 

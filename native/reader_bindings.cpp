@@ -2,6 +2,8 @@
 // copy, without reading text again), and `to_python()` builds the Python tree only for the code that needs one.
 #include "reader_bindings.h"
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -31,26 +33,28 @@ py::tuple note_tuple(const ReadNote& n) { return py::make_tuple(n.rule, n.pointe
 
 // Depth is bounded by the reader (the max_depth it was given), so recursion is safe here. Containers nested
 // deeper than `levels` become None (an outline of the document).
-py::object to_python(const Json& v, std::size_t levels) {
+py::object number_object(JsonRef v) {
+    if (v.is_integer()) return py::reinterpret_steal<py::object>(PyLong_FromLongLong(v.as_integer()));
+    return py::reinterpret_steal<py::object>(PyFloat_FromDouble(v.as_number()));
+}
+
+py::object to_python(JsonRef v, std::size_t levels) {
     if ((v.is_array() || v.is_object()) && levels == 0) return py::none();
     switch (v.kind()) {
         case Json::Kind::Null: return py::none();
         case Json::Kind::Bool: return py::bool_(v.as_bool());
-        case Json::Kind::Number: {
-            if (v.is_integer()) return py::reinterpret_steal<py::object>(PyLong_FromLongLong(v.as_integer()));
-            return py::reinterpret_steal<py::object>(PyFloat_FromDouble(v.as_number()));
-        }
+        case Json::Kind::Number: return number_object(v);
         case Json::Kind::String: {
             const std::string& s = v.as_string();
             return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr));
         }
         case Json::Kind::Array: {
-            const auto& items = v.as_array();
-            PyObject* list = PyList_New(static_cast<Py_ssize_t>(items.size()));
+            const std::size_t n = v.size();
+            PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
             if (list == nullptr) throw py::error_already_set();
             auto owned = py::reinterpret_steal<py::object>(list);
-            for (std::size_t i = 0; i < items.size(); ++i)
-                PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), to_python(items[i], levels - 1).release().ptr());
+            for (std::size_t i = 0; i < n; ++i)
+                PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), to_python(v.at(i), levels - 1).release().ptr());
             return owned;
         }
         case Json::Kind::Object: {
@@ -67,34 +71,33 @@ py::object to_python(const Json& v, std::size_t levels) {
     return py::none();
 }
 
-py::object number_object(const Json& v) {
-    if (v.is_integer()) return py::reinterpret_steal<py::object>(PyLong_FromLongLong(v.as_integer()));
-    return py::reinterpret_steal<py::object>(PyFloat_FromDouble(v.as_number()));
-}
-
-bool same_dims(const Json& v, const std::vector<std::size_t>& dims, std::size_t from);
+bool same_dims(JsonRef v, const std::vector<std::size_t>& dims, std::size_t from);
 
 // The dims of `v` when it is a rectangular nest of numbers (every list at a level as long as the others, a
 // number at every leaf, no empty list), else nullopt. A bare number has no dims.
-std::optional<std::vector<std::size_t>> numeric_dims(const Json& v) {
+std::optional<std::vector<std::size_t>> numeric_dims(JsonRef v) {
     if (v.is_number()) return std::vector<std::size_t>{};
-    if (!v.is_array() || v.as_array().empty()) return std::nullopt;
-    const auto& items = v.as_array();
-    auto inner = numeric_dims(items[0]);
+    if (const NumberBlock* block = v.block())  // rectangular by construction
+        return std::vector<std::size_t>(block->dims.begin() + static_cast<std::ptrdiff_t>(v.level()), block->dims.end());
+    if (!v.is_array() || v.size() == 0) return std::nullopt;
+    auto inner = numeric_dims(v.at(0));
     if (!inner) return std::nullopt;
-    for (std::size_t i = 1; i < items.size(); ++i) {
-        if (!same_dims(items[i], *inner, 0)) return std::nullopt;
+    for (std::size_t i = 1; i < v.size(); ++i) {
+        if (!same_dims(v.at(i), *inner, 0)) return std::nullopt;
     }
-    inner->insert(inner->begin(), items.size());
+    inner->insert(inner->begin(), v.size());
     return inner;
 }
 
 // Whether `v` is a rectangular nest of numbers with dims[from:].
-bool same_dims(const Json& v, const std::vector<std::size_t>& dims, std::size_t from) {
+bool same_dims(JsonRef v, const std::vector<std::size_t>& dims, std::size_t from) {
     if (from == dims.size()) return v.is_number();
-    if (!v.is_array() || v.as_array().size() != dims[from]) return false;
-    for (const Json& item : v.as_array())
-        if (!same_dims(item, dims, from + 1)) return false;
+    if (const NumberBlock* block = v.block())
+        return std::equal(block->dims.begin() + static_cast<std::ptrdiff_t>(v.level()), block->dims.end(),
+                          dims.begin() + static_cast<std::ptrdiff_t>(from), dims.end());
+    if (!v.is_array() || v.size() != dims[from]) return false;
+    for (std::size_t i = 0; i < v.size(); ++i)
+        if (!same_dims(v.at(i), dims, from + 1)) return false;
     return true;
 }
 
@@ -102,21 +105,27 @@ bool same_dims(const Json& v, const std::vector<std::size_t>& dims, std::size_t 
 // dims; every leaf is a finite number, which the reader has checked) without a Python float per number.
 struct NumericArray {
     py::object owner;  // the Document, kept alive while a view of its tree exists
-    const Json* node;
+    JsonRef node;
     std::vector<std::size_t> dims;
 
-    const Json& first_leaf() const {
-        const Json* v = node;
-        while (v->is_array()) v = &v->as_array()[0];
-        return *v;
+    JsonRef first_leaf() const {
+        JsonRef v = node;
+        while (v.is_array()) v = v.at(0);
+        return v;
     }
-    // Row-major leaves, as doubles.
-    void flatten(const Json& v, double*& out) const {
+    // Row-major leaves, as doubles (a part of a flat array is copied as it is stored).
+    static void flatten(JsonRef v, double*& out) {
         if (v.is_number()) {
             *out++ = v.as_number();
             return;
         }
-        for (const Json& item : v.as_array()) flatten(item, out);
+        if (const NumberBlock* block = v.block()) {
+            const std::size_t n = v.level() == 0 ? block->count() : block->stride(v.level() - 1);
+            block->copy(v.offset(), n, out);
+            out += n;
+            return;
+        }
+        for (std::size_t i = 0; i < v.size(); ++i) flatten(v.at(i), out);
     }
 };
 
@@ -125,7 +134,7 @@ struct Skipped {
     std::string kind;
 };
 
-const char* kind_name(const Json& v) {
+const char* kind_name(JsonRef v) {
     switch (v.kind()) {
         case Json::Kind::Null: return "null";
         case Json::Kind::Bool: return "boolean";
@@ -172,10 +181,10 @@ private:
         return text;
     }
 
-    static py::object skipped(const Json& v) { return py::cast(Skipped{kind_name(v)}); }
+    static py::object skipped(JsonRef v) { return py::cast(Skipped{kind_name(v)}); }
 
     py::object layers(const Json& v) const {
-        if (!v.is_array()) return to_python(v, kAll);
+        if (!v.is_array() || v.is_numbers()) return to_python(v, kAll);
         py::list out;
         for (const Json& entry : v.as_array()) {
             if (!entry.is_object()) {
@@ -187,7 +196,8 @@ private:
                 py::object item;
                 if (key == "weights" && value.is_array()) {
                     py::list arrays;
-                    for (const Json& array : value.as_array()) arrays.append(weight(array));
+                    const JsonRef all(value);
+                    for (std::size_t j = 0; j < all.size(); ++j) arrays.append(weight(all.at(j)));
                     item = std::move(arrays);
                 } else if (entry_keys_.count(key) != 0) {
                     item = to_python(value, kAll);
@@ -201,19 +211,19 @@ private:
         return std::move(out);
     }
 
-    py::object weight(const Json& v) const {
+    py::object weight(JsonRef v) const {
         if (!v.is_array()) return to_python(v, kAll);
         if (auto dims = numeric_dims(v)) {
             std::size_t leaves = 1;
             for (std::size_t d : *dims) leaves *= d;
-            if (leaves >= min_leaves_) return py::cast(NumericArray{owner_, &v, std::move(*dims)});
+            if (leaves >= min_leaves_) return py::cast(NumericArray{owner_, v, std::move(*dims)});
         }
-        const auto& items = v.as_array();
-        PyObject* list = PyList_New(static_cast<Py_ssize_t>(items.size()));
+        const std::size_t n = v.size();
+        PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
         if (list == nullptr) throw py::error_already_set();
         auto owned = py::reinterpret_steal<py::object>(list);
-        for (std::size_t i = 0; i < items.size(); ++i)
-            PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), weight(items[i]).release().ptr());
+        for (std::size_t i = 0; i < n; ++i)
+            PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), weight(v.at(i)).release().ptr());
         return owned;
     }
 
@@ -293,13 +303,13 @@ void bind_reader(py::module_& m) {
         .def(
             "item",
             [](const NumericArray& a, const std::vector<std::size_t>& index) {
-                const Json* v = a.node;
+                JsonRef v = a.node;
                 for (std::size_t i : index) {
-                    if (!v->is_array() || i >= v->as_array().size()) throw py::index_error("index out of range");
-                    v = &v->as_array()[i];
+                    if (!v.is_array() || i >= v.size()) throw py::index_error("index out of range");
+                    v = v.at(i);
                 }
-                if (!v->is_number()) throw py::index_error("not a leaf");
-                return number_object(*v);
+                if (!v.is_number()) throw py::index_error("not a leaf");
+                return number_object(v);
             },
             "The number at `index` (one index per dimension), as the file writes it.")
         .def(
@@ -308,7 +318,7 @@ void bind_reader(py::module_& m) {
                 std::vector<py::ssize_t> shape(a.dims.begin(), a.dims.end());
                 py::array_t<double> out(shape);
                 double* p = out.mutable_data();
-                a.flatten(*a.node, p);
+                NumericArray::flatten(a.node, p);
                 return out;
             },
             "The numbers as a float64 array of `shape`.")
@@ -319,7 +329,7 @@ void bind_reader(py::module_& m) {
                 std::vector<py::ssize_t> shape(a.dims.begin(), a.dims.end());
                 py::array_t<double> out(shape);
                 double* p = out.mutable_data();
-                a.flatten(*a.node, p);
+                NumericArray::flatten(a.node, p);
                 if (dtype.is_none()) return py::object(out);
                 return out.attr("astype")(dtype);
             },
