@@ -129,6 +129,14 @@ struct NumericArray {
     }
 };
 
+py::array_t<double> to_numpy(const NumericArray& a) {
+    std::vector<py::ssize_t> shape(a.dims.begin(), a.dims.end());
+    py::array_t<double> out(shape);
+    double* p = out.mutable_data();
+    NumericArray::flatten(a.node, p);
+    return out;
+}
+
 // The value of a key validate never reads: its kind is kept, its content stays in C++.
 struct Skipped {
     std::string kind;
@@ -312,24 +320,12 @@ void bind_reader(py::module_& m) {
                 return number_object(v);
             },
             "The number at `index` (one index per dimension), as the file writes it.")
-        .def(
-            "to_numpy",
-            [](const NumericArray& a) {
-                std::vector<py::ssize_t> shape(a.dims.begin(), a.dims.end());
-                py::array_t<double> out(shape);
-                double* p = out.mutable_data();
-                NumericArray::flatten(a.node, p);
-                return out;
-            },
-            "The numbers as a float64 array of `shape`.")
+        .def("to_numpy", &to_numpy, "The numbers as a float64 array of `shape`.")
         // numpy's array protocol, so that a list holding views converts with np.asarray like nested lists
         .def(
             "__array__",
             [](const NumericArray& a, py::object dtype, py::object /*copy*/) {
-                std::vector<py::ssize_t> shape(a.dims.begin(), a.dims.end());
-                py::array_t<double> out(shape);
-                double* p = out.mutable_data();
-                NumericArray::flatten(a.node, p);
+                py::array_t<double> out = to_numpy(a);
                 if (dtype.is_none()) return py::object(out);
                 return out.attr("astype")(dtype);
             },

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from peak_memory import MEASURABLE, memory_growth
 
 import verifier
 from verifier.format.document import read
@@ -178,42 +176,26 @@ def test_rows_written_as_int_and_as_float_are_different_values_of_a_duplicate_ke
 
 # --- memory, in a fresh process -----------------------------------------------------------------------------
 
-_MEASURABLE = pytest.mark.skipif(
-    not Path("/proc/self/status").exists() or "asan" in os.environ.get("LD_PRELOAD", ""),
-    reason="peak memory is read from /proc (Linux), and means nothing under AddressSanitizer's allocator",
-)
-
-_PEAK = """
-import sys
-import verifier
-from verifier.format.validate import validate
-def status(field):
-    with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
-validate('{"in_shape": [null, 1], "layers": [{"type": "activation", "shape": [null, 1], "weights": []}]}')
-base = status("VmRSS:")
+# validate or load the file; the first error's rule and pointer ("None None" when there is none)
+_FIRST_ERROR = """
 if sys.argv[2] == "validate":
     found = [f for f in validate(sys.argv[1]) if f.severity == "error"]
-    rule, pointer = (found[0].rule, found[0].pointer) if found else (None, None)
+    answer = [found[0].rule, found[0].pointer] if found else [None, None]
 else:
     try:
         verifier.load(sys.argv[1], sys.argv[2])
-        rule, pointer = None, None
+        answer = [None, None]
     except verifier.ModelFormatError as error:
-        rule, pointer = error.rule, error.pointer
-print(status("VmHWM:") - base, rule, pointer)
+        answer = [error.rule, error.pointer]
 """
 
 
 def _peak_in_child(path: Path, command: str) -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(path), command], capture_output=True, text=True, check=True
-    )
-    growth, rule, pointer = done.stdout.split()
-    return int(growth), rule, pointer
+    growth, (rule, pointer) = memory_growth(_FIRST_ERROR, str(path), command)
+    return growth, rule, pointer
 
 
-@_MEASURABLE
+@MEASURABLE
 @pytest.mark.parametrize("command", ["validate", "float32", "float64"])
 def test_a_file_of_one_element_rows_is_refused_within_three_times_its_size_in_memory(tmp_path, command):
     path = tmp_path / "rows.json"
@@ -223,7 +205,7 @@ def test_a_file_of_one_element_rows_is_refused_within_three_times_its_size_in_me
     assert growth <= 3 * path.stat().st_size, f"{growth / 2**20:.0f} MB"
 
 
-@_MEASURABLE
+@MEASURABLE
 @pytest.mark.parametrize("command", ["float32", "float64"])
 def test_a_large_kernel_beside_its_bias_loads_within_three_times_its_size_in_memory(tmp_path, command):
     # `weights` holds a flat kernel and a list: the kernel must not be copied into a flat `weights` that

@@ -146,18 +146,18 @@ def test_two_to_the_63_is_a_float32_exactly_and_no_finding(path):
     load(path)
 
 
-def test_an_underflowing_array_is_one_warning_at_its_first_tiny_number_with_the_count():
-    doc = {
-        "in_shape": [None, None, 3],
+def _dense(kernel: list[list[float]], bias: list[float]) -> dict[str, Any]:
+    """A model of one linear dense layer with this [in][out] kernel and bias."""
+    return {
+        "in_shape": [None, None, len(kernel)],
         "layers": [
-            {
-                "type": "dense",
-                "activation": "",
-                "shape": [None, None, 2],
-                "weights": [[[0.5, 1e-40], [1e-45, 0.0], [0.0, 1e-50]], [0.0, 0.0]],
-            }
+            {"type": "dense", "activation": "", "shape": [None, None, len(bias)], "weights": [kernel, bias]},
         ],
     }
+
+
+def test_an_underflowing_array_is_one_warning_at_its_first_tiny_number_with_the_count():
+    doc = _dense([[0.5, 1e-40], [1e-45, 0.0], [0.0, 1e-50]], [0.0, 0.0])
     (only,) = validate(doc)
     assert (only.rule, only.pointer) == ("RTN-W008", "/layers/0/weights/0/0/1")
     assert "3 values" in only.message
@@ -168,13 +168,7 @@ def _large_dense(kernel_value_at: tuple[int, int], value: float) -> bytes:
     """A dense layer 16 -> 8 written as text: its kernel (128 numbers) is read as a view kept in C++."""
     kernel = [[0.25] * 8 for _ in range(16)]
     kernel[kernel_value_at[0]][kernel_value_at[1]] = value
-    doc = {
-        "in_shape": [None, None, 16],
-        "layers": [
-            {"type": "dense", "activation": "", "shape": [None, None, 8], "weights": [kernel, [0.0] * 8]},
-        ],
-    }
-    return json.dumps(doc).encode()
+    return json.dumps(_dense(kernel, [0.0] * 8)).encode()
 
 
 @pytest.mark.parametrize("value", [1e308, -3.5e38, float.fromhex("0x1.ffffffp+127")])
@@ -306,17 +300,7 @@ def test_a_warning_is_not_a_failure_for_numbers_float32_makes_subnormal():
 def test_a_number_beyond_float32_before_a_ragged_row_is_the_first_error_for_validate_and_load():
     # Found by tools/measure_rule_book.py: validate's slow path looked for float32 only on a fast path
     # that had seen no other problem, and reported the later ragged row instead.
-    doc = {
-        "in_shape": [None, None, 2],
-        "layers": [
-            {
-                "type": "dense",
-                "activation": "",
-                "shape": [None, None, 2],
-                "weights": [[[0.5, 1e300], [0.5]], [0.0, 0.0]],
-            }
-        ],
-    }
+    doc = _dense([[0.5, 1e300], [0.5]], [0.0, 0.0])
     (first,) = [f for f in validate(doc) if f.severity == "error"]
     assert (first.rule, first.pointer) == ("RTN-E208", "/layers/0/weights/0/0/1")
     with pytest.raises(ModelFormatError) as refused:

@@ -10,13 +10,11 @@ asserted here -- tests/bench/test_big_files_bench.py records it).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import corpus
 import pytest
+from peak_memory import MEASURABLE, memory_growth
 
 from verifier.format import document as document_module
 from verifier.format.document import read
@@ -118,34 +116,15 @@ def test_an_unknown_keys_value_is_not_built_in_python():
 
 # --- memory, in a fresh process -----------------------------------------------------------------------------
 
-_MEASURABLE = pytest.mark.skipif(
-    not Path("/proc/self/status").exists() or "asan" in os.environ.get("LD_PRELOAD", ""),
-    reason="peak memory is read from /proc (Linux), and means nothing under AddressSanitizer's allocator",
-)
-
-_PEAK = """
-import sys
-from verifier.format.validate import validate
-from verifier.format.findings import Limits
-def status(field):
-    with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
-validate('{"in_shape": [null, 1], "layers": [{"type": "activation", "shape": [null, 1], "weights": []}]}')
-base = status("VmRSS:")
-findings = validate(sys.argv[1])
-print(status("VmHWM:") - base, " ".join(f.rule for f in findings if f.severity == "error"))
-"""
-
 
 def _validate_in_child(path: Path) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, check=True
+    growth, rules = memory_growth(
+        'answer = [f.rule for f in validate(sys.argv[1]) if f.severity == "error"]', str(path)
     )
-    growth, _, rules = done.stdout.strip().partition(" ")
-    return int(growth), rules
+    return growth, " ".join(rules)
 
 
-@_MEASURABLE
+@MEASURABLE
 @pytest.mark.parametrize(
     ("kind", "rules"), [("valid", ""), ("unknown", ""), ("badshape", "RTN-E201")], ids=str
 )
@@ -159,26 +138,18 @@ def test_validating_a_large_file_takes_memory_within_three_times_its_size(tmp_pa
     )
 
 
-_REFUSAL_PEAK = """
-import sys
-import verifier
-from verifier.format.validate import validate
-def status(field):
-    with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
-validate('{"in_shape": [null, 1], "layers": [{"type": "activation", "shape": [null, 1], "weights": []}]}')
-base = status("VmRSS:")
+_BOTH_REFUSALS = """
 first = next(f for f in validate(sys.argv[1]) if f.severity == "error")
 try:
     verifier.load(sys.argv[1])
-    refusal = None
+    refusal = [None, None]
 except verifier.ModelFormatError as error:
-    refusal = (error.rule, error.pointer)
-print(status("VmHWM:") - base, first.rule, first.pointer, *refusal)
+    refusal = [error.rule, error.pointer]
+answer = [first.rule, first.pointer, *refusal]
 """
 
 
-@_MEASURABLE
+@MEASURABLE
 @pytest.mark.parametrize(
     ("place", "pointer"), [("in_shape", "/in_shape"), ("shape", "/layers/0/shape")], ids=["input", "output"]
 )
@@ -194,9 +165,6 @@ def test_a_declared_width_of_2_to_the_30_is_refused_by_both_without_memory_in_it
         doc["layers"][0]["shape"][-1] = width
     path = tmp_path / "declared.json"
     path.write_text(json.dumps(doc))
-    done = subprocess.run(
-        [sys.executable, "-c", _REFUSAL_PEAK, str(path)], capture_output=True, text=True, check=True
-    )
-    growth, *verdicts = done.stdout.split()
+    growth, verdicts = memory_growth(_BOTH_REFUSALS, str(path))
     assert verdicts == ["RTN-E303", pointer, "RTN-E303", pointer]
-    assert int(growth) < 8 * 2**20
+    assert growth < 8 * 2**20
