@@ -16,7 +16,8 @@ def _modules_after(code: str) -> set[str]:
     """The heavy modules imported by ``code`` run in a fresh interpreter from the checkout's root."""
     probe = (
         f"{code}\nimport sys\n"
-        "print('loaded:', *(m for m in ('torch', 'numpy', '_verifier_engine') if m in sys.modules))"
+        "heavy = ('torch', 'numpy', '_verifier_engine', 'jsonschema')\n"
+        "print('loaded:', *(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300, check=True
@@ -38,6 +39,21 @@ def test_verify_help_imports_neither_torch_nor_numpy_nor_the_engine():
 def test_a_validate_only_run_imports_no_torch():
     loaded = _modules_after(f"import verifier\nassert verifier.validate({str(GOOD)!r}) == []")
     assert "torch" not in loaded
+
+
+def test_a_file_that_conforms_to_the_schema_is_validated_without_importing_jsonschema():
+    # The compiled predicate answers for it (verifier.format.schema_predicate); ~60 ms of import saved.
+    loaded = _modules_after(f"import verifier\nassert verifier.validate({str(GOOD)!r}) == []")
+    assert "jsonschema" not in loaded
+
+
+def test_a_file_the_schema_rejects_gets_jsonschemas_findings():
+    bad = REPO / "fixtures" / "bad" / "conv1d_missing_dilation.json"
+    code = (
+        f"import verifier\nfound = verifier.validate({str(bad)!r})\n"
+        "assert [f.rule for f in found if f.severity == 'error'] == ['RTN-E101'], found"
+    )
+    assert "jsonschema" in _modules_after(code)
 
 
 def test_public_names_resolve_to_the_functions_not_their_modules():

@@ -24,6 +24,7 @@ from verifier.format.float32 import FLOAT32_MAX, fate, overflows, underflows
 from verifier.quoting import quoted
 
 _NUMBER_TYPES = {float, int}
+_SCALAR_TYPES = {float, int, str, bool, type(None)}
 
 
 def _is_number(value: Any) -> bool:
@@ -37,6 +38,8 @@ def schema_view(node: Any) -> Any:
     if type(node) is dict:
         return {key: schema_view(value) for key, value in node.items()}
     if type(node) is list:
+        if set(map(type, node)) <= _SCALAR_TYPES:
+            return node  # nothing in it to replace (the view is read, never written)
         return [schema_view(item) for item in node]
     if is_numeric_array(node):
         view = node.first()

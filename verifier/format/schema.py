@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from verifier.format.schema_predicate import Predicate, compile_predicate
+
+if TYPE_CHECKING:  # jsonschema is imported only when an instance is found not to conform (see predicate())
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
 
 BASE_URI = "https://rtneural-verifier.dev/schemas/"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # verifier/, where the wheel puts schemas/
@@ -72,6 +74,9 @@ def schema(id_or_name: str) -> dict[str, Any]:
 @cache
 def registry() -> Registry:
     """Every shipped schema, registered under its ``$id``."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     resources = [
         (uri, Resource.from_contents(doc, default_specification=DRAFT202012))
         for uri, doc in _schemas().items()
@@ -82,7 +87,22 @@ def registry() -> Registry:
 @cache
 def validator(id_or_name: str) -> Draft202012Validator:
     """A draft 2020-12 validator for the named schema, resolving ``$ref`` through :func:`registry`."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(id_or_name), registry=registry())
+
+
+@cache
+def predicate(id_or_name: str) -> Predicate | None:
+    """Whether an instance conforms to the named schema, answered without jsonschema (the same answer:
+    :mod:`verifier.format.schema_predicate`); None when the schema uses a keyword that module does not
+    compile. Ask :func:`validator` for the errors of an instance it rejects."""
+    return compile_predicate(schema(id_or_name), _schemas())
+
+
+def compile_variant(document: dict[str, Any]) -> Predicate | None:
+    """:func:`predicate` for a schema derived from the shipped ones (its ``$ref`` resolve among them)."""
+    return compile_predicate(document, _schemas())
 
 
 def structural_variant(document: dict[str, Any], shallow_defs: dict[str, dict[str, Any]]) -> dict[str, Any]:

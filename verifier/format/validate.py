@@ -33,9 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, cast
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any, cast
 
 from verifier.errors import ModelFormatError
 from verifier.format.arrays import schema_view
@@ -44,9 +42,13 @@ from verifier.format.findings import Finding, Limits, finding, pointer_join, sev
 from verifier.format.float32 import check_dtype
 from verifier.format.legacy import legacy_format
 from verifier.format.rules import RULES, Outcome
-from verifier.format.schema import registry, schema, structural_variant
+from verifier.format.schema import compile_variant, registry, schema, structural_variant
+from verifier.format.schema_predicate import Predicate
 from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
 from verifier.quoting import MAX_FIELD, MAX_QUOTED, quoted, shown
+
+if TYPE_CHECKING:  # imported when a document does not conform (_schema_findings)
+    from jsonschema import Draft202012Validator, ValidationError
 
 __all__ = ["KEY_ORDER", "Finding", "Limits", "validate"]
 
@@ -253,19 +255,31 @@ def _too_deep(doc: Any, max_depth: int) -> str | None:
 # --- the schema -----------------------------------------------------------------------------------------
 
 
+def _structural_schema() -> dict[str, Any]:
+    return structural_variant(schema(MODEL_SCHEMA), {"vector": {"type": "array"}})
+
+
 @cache
 def _structural_validator() -> Draft202012Validator:
-    shallow = structural_variant(schema(MODEL_SCHEMA), {"vector": {"type": "array"}})
-    return Draft202012Validator(shallow, registry=registry())
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_structural_schema(), registry=registry())
+
+
+@cache
+def _structural_predicate() -> Predicate | None:
+    return compile_variant(_structural_schema())
 
 
 def _schema_findings(doc: Any) -> tuple[list[Finding], set[int], bool]:
     """Findings of the schema, the indices of layers they concern, and whether the top level is usable."""
+    view = schema_view(doc)
+    conforms = _structural_predicate()
+    if conforms is not None and conforms(view):
+        return [], set(), True  # jsonschema would find no error (the predicate's answer is its answer)
     # One error per place: the most specific keyword, then the first in document order (as the loader
     # walks the document).
-    errors = sorted(
-        _structural_validator().iter_errors(schema_view(doc)), key=lambda e: (_priority(e), _path_order(e))
-    )
+    errors = sorted(_structural_validator().iter_errors(view), key=lambda e: (_priority(e), _path_order(e)))
     chosen: dict[str, ValidationError] = {}
     for error in errors:
         chosen.setdefault(_place(error), error)
