@@ -26,3 +26,44 @@ def test_thorough_and_dev_share_the_example_database_in_the_documented_directory
 def test_the_ci_profile_draws_the_same_examples_everywhere():
     # Derandomized: a serial run and a pytest-xdist run of the ci profile test the same examples.
     assert settings.get_profile("ci").derandomize
+
+
+def _campaign(tmp_path: Path, name: str, workers: list[str]) -> str:
+    """Digests (tools/campaign_digest.py) of the examples a small seeded thorough campaign tried."""
+    import subprocess
+    import sys
+
+    storage = tmp_path / name
+    env = {
+        **os.environ,
+        "HYPOTHESIS_PROFILE": "thorough",
+        "VERIFIER_THOROUGH_EXAMPLES": "15",
+        "VERIFIER_HYPOTHESIS_DB": str(tmp_path / f"{name}-db"),
+        "HYPOTHESIS_STORAGE_DIRECTORY": str(storage),
+        "HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY_NOCOVER": "1",
+    }
+    properties = [
+        "tests/test_properties.py::test_engine_stream_equals_torch_stream",
+        "tests/test_properties.py::test_every_known_export_mistake_is_detected",
+        "tests/test_properties.py::test_reset_restores_the_initial_state",
+    ]
+    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=11", *properties]
+    done = subprocess.run(
+        [*run, *workers], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    digest = subprocess.run(
+        [sys.executable, "tools/campaign_digest.py", str(storage)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return digest.stdout
+
+
+def test_a_seeded_thorough_campaign_tries_the_same_examples_serially_and_on_two_workers(tmp_path):
+    serial = _campaign(tmp_path, "serial", [])
+    assert len(serial.splitlines()) == 10  # 2 dtypes + 7 mistakes + 1: every property observed
+    assert _campaign(tmp_path, "parallel", ["-n", "2"]) == serial
