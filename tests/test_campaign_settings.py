@@ -47,10 +47,18 @@ def _campaign(tmp_path: Path, name: str, workers: list[str]) -> str:
         "tests/test_properties.py::test_every_known_export_mistake_is_detected",
         "tests/test_properties.py::test_reset_restores_the_initial_state",
     ]
-    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=11", *properties]
-    done = subprocess.run(
-        [*run, *workers], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    run = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--hypothesis-seed=11",
+        *properties,
+    ]
+    run += workers
+    done = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-2000:]
     digest = subprocess.run(
         [sys.executable, "tools/campaign_digest.py", str(storage)],
