@@ -186,3 +186,31 @@ def test_a_recursive_schema_is_compiled():
 )
 def test_a_schema_outside_the_compiled_subset_is_left_to_jsonschema(schema):
     assert compile_predicate(schema, {}) is None
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    """A JSON report of a real run: two models, one of them failing, with latency figures."""
+    from verifier.cli import main
+
+    out = tmp_path_factory.mktemp("report") / "report.json"
+    files = [
+        str(ROOT / "fixtures" / "good" / "mlp.json"),
+        str(ROOT / "fixtures" / "bad" / "dense_bias_short.json"),
+    ]
+    main(["--no-manifest", "--steps", "8", "--format", "json", "-o", str(out), *files])
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_a_real_report_conforms(report):
+    assert _both("report", report) == (True, True)
+
+
+@settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_a_mutated_report_gets_jsonschemas_answer(report, data):
+    doc = copy.deepcopy(report)
+    for _ in range(data.draw(st.integers(1, 3))):
+        rule_book.mutate(data.draw, doc)
+    first, second = _both("report", doc)
+    assert first == second
