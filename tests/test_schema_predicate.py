@@ -182,6 +182,7 @@ def test_a_recursive_schema_is_compiled():
         {"$anchor": "x"},
         {"properties": {"a": {"$id": "https://x.example/a", "type": "string"}}},
         {"type": "float"},
+        {"pattern": "(unclosed"},
     ],
 )
 def test_a_schema_outside_the_compiled_subset_is_left_to_jsonschema(schema):

@@ -274,7 +274,10 @@ def _bound(fails: Callable[[Any, Any], bool]) -> Callable[..., Predicate]:
 
 
 def _pattern(c: _Compiler, value: Any, node: dict, resource: Any) -> Predicate:
-    compiled = re.compile(value)
+    try:
+        compiled = re.compile(value)
+    except (re.error, TypeError):
+        raise _Unsupported("pattern") from None  # jsonschema then says what it makes of it
     return _when("string", lambda x: compiled.search(x) is not None)
 
 
