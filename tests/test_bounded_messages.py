@@ -187,3 +187,21 @@ def test_a_reference_raising_a_message_of_megabytes_makes_a_short_failing_check(
     assert "ValueError: zzzz" in frame.summary
     assert "(10,000,012 characters)" in frame.summary  # "ValueError: " and the message
     assert len(frame.summary) < 4000
+
+
+@pytest.mark.parametrize("option", ["--manifest", "--baseline"])
+def test_a_manifest_or_baseline_holding_megabytes_is_a_short_usage_error(tmp_path, capsys, option):
+    value = "n" * 5_000_000
+    if option == "--manifest":
+        document = {"models": [{"name": "x", "file": "mlp.json", "in_size": value}]}
+    else:
+        document = {"report_version": value}
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    good = Path(__file__).resolve().parents[1] / "fixtures" / "good" / "mlp.json"
+    extra = [] if option == "--manifest" else ["--no-manifest"]
+    assert main([option, str(path), *extra, "--no-timing", str(good)]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 400, err[:500]
+    if option == "--manifest":
+        assert quoted(value) in err

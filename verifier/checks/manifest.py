@@ -106,11 +106,11 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
     if conforms is None or not conforms(data):
         from jsonschema.exceptions import best_match
 
-        from verifier.format.schema import validator
+        from verifier.format.schema import error_message, validator
 
         error = best_match(validator(MANIFEST_SCHEMA_ID).iter_errors(data))
         if error is not None:
-            raise ManifestError(source, _pointer(error.absolute_path), error.message)
+            raise ManifestError(source, shown_pointer(_pointer(error.absolute_path)), error_message(error))
     base = Path(path).resolve().parent
     latency = data.get("latency", {})
     memory = data.get("memory", {})

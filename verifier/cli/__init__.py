@@ -229,12 +229,13 @@ def read_report(path: str, what: str = "--baseline") -> RunResult:
     if conforms is None or not conforms(data):
         from jsonschema.exceptions import best_match
 
-        from verifier.format.schema import validator
+        from verifier.format.schema import error_message, validator
+        from verifier.quoting import shown_pointer
 
         error = best_match(validator("report").iter_errors(data))
         if error is not None:
-            where = "/" + "/".join(str(p) for p in error.absolute_path)
-            raise UsageError(f"{what} {path}: {where}: not a verify JSON report: {error.message}")
+            where = shown_pointer("/" + "/".join(str(p) for p in error.absolute_path))
+            raise UsageError(f"{what} {path}: {where}: not a verify JSON report: {error_message(error)}")
     return RunResult.from_dict(data)
 
 

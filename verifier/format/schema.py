@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from verifier.format.schema_predicate import Predicate, compile_predicate
+from verifier.quoting import MAX_FIELD, MAX_QUOTED, quoted, shown
 
 if TYPE_CHECKING:  # jsonschema is imported only when an instance is found not to conform (see predicate())
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, ValidationError
     from referencing import Registry
 
 BASE_URI = "https://rtneural-verifier.dev/schemas/"
@@ -103,6 +104,16 @@ def predicate(id_or_name: str) -> Predicate | None:
 def compile_variant(document: dict[str, Any]) -> Predicate | None:
     """:func:`predicate` for a schema derived from the shipped ones (its ``$ref`` resolve among them)."""
     return compile_predicate(document, _schemas())
+
+
+def error_message(error: ValidationError) -> str:
+    """jsonschema's message for ``error``, with the value it quotes cut to
+    :data:`~verifier.quoting.MAX_QUOTED` and the whole within :data:`~verifier.quoting.MAX_FIELD` (the value
+    may be a megabyte string of a hostile file)."""
+    whole = repr(error.instance)
+    if len(whole) <= MAX_QUOTED:
+        return shown(error.message, MAX_FIELD)
+    return shown(error.message.replace(whole, quoted(error.instance)), MAX_FIELD)
 
 
 def structural_variant(document: dict[str, Any], shallow_defs: dict[str, dict[str, Any]]) -> dict[str, Any]:

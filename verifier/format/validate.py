@@ -14,7 +14,9 @@ The passes, in order (each stops the ones after it when the document is unusable
    the nesting of weight arrays but not each number (jsonschema takes about 3 s per million numbers; the
    numeric pass in :mod:`verifier.format.arrays` takes about 50 ms), on a view in which every array kept in
    C++ is one element deep at each level (:func:`verifier.format.arrays.schema_view`: the schema counts no
-   element of a weight array), one finding per place -- plus every
+   element of a weight array), one finding per place. A compiled predicate of the same schema
+   (:mod:`verifier.format.schema_predicate`) answers first: a document it accepts has no schema finding,
+   and jsonschema is imported and asked only for the errors of one it rejects -- plus every
    declared width and the limits on declared sizes (:func:`verifier.format.structure.check_declarations`),
    before any weight array is converted;
 5. arrays: widths chaining from layer to layer and the exact shape of every weight array, every number a
@@ -42,10 +44,10 @@ from verifier.format.findings import Finding, Limits, finding, pointer_join, sev
 from verifier.format.float32 import check_dtype
 from verifier.format.legacy import legacy_format
 from verifier.format.rules import RULES, Outcome
-from verifier.format.schema import compile_variant, registry, schema, structural_variant
+from verifier.format.schema import compile_variant, error_message, registry, schema, structural_variant
 from verifier.format.schema_predicate import Predicate
 from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
-from verifier.quoting import MAX_FIELD, MAX_QUOTED, quoted, shown
+from verifier.quoting import quoted, shown
 
 if TYPE_CHECKING:  # imported when a document does not conform (_schema_findings)
     from jsonschema import Draft202012Validator, ValidationError
@@ -423,7 +425,7 @@ def _to_findings(error: ValidationError, doc: Any) -> list[Finding]:
         finding(
             "RTN-E103",
             where,
-            f"{_name(path, layer)}: {_schema_message(error)}",
+            f"{_name(path, layer)}: {error_message(error)}",
             expected=_schema_text(error),
             found=quoted(instance),
         )
@@ -445,14 +447,6 @@ def _name(path: list[Any], layer: str) -> str:
         return "the document"
     tail = "/".join(shown(str(p)) for p in (path[2:] if layer else path))
     return f"{layer} {tail}".strip() if layer else tail
-
-
-def _schema_message(error: ValidationError) -> str:
-    """jsonschema's message, with the value it quotes cut to :data:`~verifier.quoting.MAX_QUOTED`."""
-    whole = repr(error.instance)
-    if len(whole) <= MAX_QUOTED:
-        return error.message
-    return shown(error.message.replace(whole, quoted(error.instance)), MAX_FIELD)
 
 
 def _wrong_kind(value: Any) -> bool:

@@ -594,8 +594,8 @@ def _run(
 
 def _private_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
     """A deep copy of ``module`` in eval mode, its floating-point parameters and buffers in ``dtype``: what
-    ``copy.deepcopy(module).to(dtype)`` gives, at half the cost (each tensor is converted once, where deepcopy
-    would copy it first and ``to`` convert the copy)."""
+    ``copy.deepcopy(module).to(dtype)`` gives, with each tensor converted once (deepcopy would copy it and
+    ``to`` convert the copy: ~20% more on the property suite's modules)."""
     memo: dict[int, Any] = {}
     for tensor in itertools.chain(module.parameters(), module.buffers()):
         if id(tensor) in memo:
