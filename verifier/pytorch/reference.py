@@ -31,10 +31,9 @@ chain.
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -597,7 +596,7 @@ def _private_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
     ``copy.deepcopy(module).to(dtype)`` gives, with each tensor converted once (deepcopy would copy it and
     ``to`` convert the copy: ~20% more on the property suite's modules)."""
     memo: dict[int, Any] = {}
-    for tensor in itertools.chain(module.parameters(), module.buffers()):
+    for tensor in _own_tensors(module):
         if id(tensor) in memo:
             continue  # shared by two modules: one copy, shared as well
         plain = tensor.detach()
@@ -606,6 +605,22 @@ def _private_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
             converted = nn.Parameter(converted, requires_grad=tensor.requires_grad)
         memo[id(tensor)] = converted
     return copy.deepcopy(module, memo).eval()
+
+
+def _own_tensors(module: nn.Module) -> Iterator[torch.Tensor]:
+    """Every parameter and buffer of ``module`` and its submodules, read from the registries ``nn.Module``
+    keeps them in (as deepcopy sees them): ``parameters()`` is the module's code, which may do anything."""
+    seen: set[int] = set()
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        registries = vars(current)
+        for name in ("_parameters", "_buffers"):
+            yield from (t for t in registries.get(name, {}).values() if t is not None)
+        stack.extend(m for m in registries.get("_modules", {}).values() if m is not None)
 
 
 def _reuse_outputs(rnn: nn.Module) -> None:
