@@ -20,6 +20,7 @@ from verifier.errors import ModelFormatError
 from verifier.format.validate import validate
 from verifier.quoting import MAX_QUOTED, quoted, shown, shown_pointer
 from verifier.report.formats import format_report
+from verifier.testing.big_files import STRING_PLACES, long_string_text
 
 GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "good" / "mlp.json"
 TEN_MB = 10 * 1024 * 1024
@@ -112,23 +113,7 @@ def test_an_ignored_activation_of_megabytes_is_a_short_warning_from_validate_and
 # --- whole reports --------------------------------------------------------------------------------------
 
 
-def _hostile(kind: str) -> str:
-    big = "a" * TEN_MB
-    doc = _good()
-    if kind == "duplicate-key":
-        return json.dumps(doc)[:-1] + f', "{big}": 1, "{big}": 2' + "}"
-    if kind == "activation":
-        doc["layers"][0]["activation"] = big
-    elif kind == "layer-type":
-        doc["layers"][0]["type"] = big
-    elif kind == "unknown-key":
-        doc["layers"][0][big] = 1
-    elif kind == "weight-string":
-        doc["layers"][0]["weights"][0][0][0] = big
-    return json.dumps(doc)
-
-
-HOSTILE = ["duplicate-key", "activation", "layer-type", "unknown-key", "weight-string"]
+HOSTILE = list(STRING_PLACES)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +123,7 @@ def hostile_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["good"].write_text(json.dumps(_good()))
     for kind in HOSTILE:
         files[kind] = folder / f"{kind}.json"
-        files[kind].write_text(_hostile(kind))
+        files[kind].write_text(long_string_text(kind, _good(), TEN_MB))
     return files
 
 

@@ -3,9 +3,10 @@
     python tools/measure_message_sizes.py [KIND ...]
 
 KIND is one of duplicate-key (the string as a key, twice, with different values), activation, layer-type,
-unknown-key (default: all four). Each file is fixtures/good/mlp.json with the string put in; each is checked
-in every report format, report file plus standard output and error counted. Issue 16 measured 42 MB for
-the duplicated key before messages were bounded. Runs the ``verify`` of the current environment.
+unknown-key (default: these four), or weight-string (a string where a weight belongs). Each file is
+fixtures/good/mlp.json with the string put in; each is checked in every report format, report file plus
+standard output and error counted. Issue 16 measured 42 MB for the duplicated key before messages were
+bounded. Runs the ``verify`` of the current environment.
 """
 
 from __future__ import annotations
@@ -18,26 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from verifier.testing.big_files import STRING_PLACES, long_string_text
+
 GOOD = Path(__file__).resolve().parents[1] / "fixtures" / "good" / "mlp.json"
 KINDS = ("duplicate-key", "activation", "layer-type", "unknown-key")
 VERIFY_FORMATS = ("text", "json", "markdown", "junit", "sarif", "github", "html")
 VALIDATE_FORMATS = ("text", "json", "markdown", "junit", "sarif", "github")
-
-
-def hostile(kind: str) -> str:
-    big = "a" * (10 * 1024 * 1024)
-    doc = json.loads(GOOD.read_text())
-    if kind == "duplicate-key":
-        return json.dumps(doc)[:-1] + f', "{big}": 1, "{big}": 2' + "}"
-    if kind == "activation":
-        doc["layers"][0]["activation"] = big
-    elif kind == "layer-type":
-        doc["layers"][0]["type"] = big
-    elif kind == "unknown-key":
-        doc["layers"][0][big] = 1
-    else:
-        raise SystemExit(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
-    return json.dumps(doc)
 
 
 def output_bytes(argv: list[str], report: Path) -> int:
@@ -51,13 +38,16 @@ def output_bytes(argv: list[str], report: Path) -> int:
 
 
 def main(kinds: list[str]) -> None:
+    unknown = [kind for kind in kinds if kind not in STRING_PLACES]
+    if unknown:
+        sys.exit(f"unknown kind {unknown[0]!r}: one of {', '.join(STRING_PLACES)}")
     verify = shutil.which("verify") or sys.exit("no verify on PATH: install the package first")
     folder = Path(tempfile.mkdtemp(prefix="message-sizes-"))
     try:
         print("| file | command | format | bytes |\n|---|---|---|---|")
         for kind in kinds or KINDS:
             path = folder / f"{kind}.json"
-            path.write_text(hostile(kind))
+            path.write_text(long_string_text(kind, json.loads(GOOD.read_text())))
             for command, extra, formats in (
                 ("verify", ["--no-manifest", "--no-timing"], VERIFY_FORMATS),
                 ("verify validate", ["validate"], VALIDATE_FORMATS),

@@ -9,13 +9,19 @@ or ``load`` do work out of proportion to its size:
   (refused at in_shape, RTN-E303, before the rows are worth looking at).
 
 ``python -m verifier.testing.big_files DIR SIZE_MB...`` writes every class at every size into DIR.
+
+:func:`long_string_text` makes the other kind of large file: a small model holding one string of megabytes
+in a place a message may quote (the bounded-messages tests and tools/measure_message_sizes.py).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 CLASSES = ("valid", "unknown", "badshape", "rows")
 _NUMBER = "0.123456"  # every weight; 8 characters, as a float32 export writes most of them
@@ -52,6 +58,32 @@ def model_text(kind: str, size: int) -> str:
         width = max(rows, 65_537)  # beyond Limits.max_layer_width
         return _dense_model(width, rows, 1)
     raise ValueError(f"unknown class {kind!r}; one of {', '.join(CLASSES)}")
+
+
+#: where :func:`long_string_text` puts its string
+STRING_PLACES = ("duplicate-key", "activation", "layer-type", "unknown-key", "weight-string")
+
+
+def long_string_text(place: str, doc: dict[str, Any], length: int = 10 * 1024 * 1024) -> str:
+    """``doc`` (a model whose first layer is a dense one) as JSON text with one string of ``length``
+    characters at ``place``: a key given twice, the first layer's activation or type, an unknown key of it,
+    or its first weight. ``doc`` itself is left as it was."""
+    big = "a" * length
+    doc = copy.deepcopy(doc)
+    first = doc["layers"][0]
+    if place == "duplicate-key":
+        return json.dumps(doc)[:-1] + f', "{big}": 1, "{big}": 2' + "}"
+    if place == "activation":
+        first["activation"] = big
+    elif place == "layer-type":
+        first["type"] = big
+    elif place == "unknown-key":
+        first[big] = 1
+    elif place == "weight-string":
+        first["weights"][0][0][0] = big
+    else:
+        raise ValueError(f"unknown place {place!r}; one of {', '.join(STRING_PLACES)}")
+    return json.dumps(doc)
 
 
 def write(folder: Path, kind: str, megabytes: int) -> Path:
