@@ -75,3 +75,33 @@ def test_a_seeded_thorough_campaign_tries_the_same_examples_serially_and_on_two_
     serial = _campaign(tmp_path, "serial", [])
     assert len(serial.splitlines()) == 10  # 2 dtypes + 7 mistakes + 1: every property observed
     assert _campaign(tmp_path, "parallel", ["-n", "2"]) == serial
+
+
+def test_under_thorough_every_property_is_collected_before_the_fixed_cases():
+    # With --dist worksteal (tox -e thorough) the short fixed cases then fill the workers' idle ends.
+    import subprocess
+    import sys
+
+    import test_properties
+    import test_rule_book
+
+    properties = {
+        name
+        for module in (test_properties, test_rule_book)
+        for name, function in vars(module).items()
+        if getattr(function, "is_hypothesis_test", False)
+    }
+    files = ["tests/test_properties.py", "tests/test_rule_book.py"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
+        cwd=ROOT,
+        env={**os.environ, "HYPOTHESIS_PROFILE": "thorough"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    nodes = [line for line in done.stdout.splitlines() if "::" in line]
+    kinds = [node.split("::")[1].split("[")[0] in properties for node in nodes]
+    assert sum(kinds) == 18  # every property: 10 functions, 3 parametrized (2 dtypes, 7 mistakes)
+    assert kinds == sorted(kinds, reverse=True)  # all properties, then all fixed cases
