@@ -190,3 +190,12 @@ def test_a_manifest_or_baseline_holding_megabytes_is_a_short_usage_error(tmp_pat
     assert len(err) < 400, err[:500]
     if option == "--manifest":
         assert quoted(value) in err
+
+
+def test_a_number_of_hundreds_of_digits_is_quoted_cut_in_the_finding():
+    doc = _good()
+    doc["in_shape"][-1] = 10**300  # a double still holds it; only the limit on widths refuses it
+    (first, *_) = [f for f in validate(doc) if f.severity == "error"]
+    assert (first.rule, first.pointer) == ("RTN-E303", "/in_shape")
+    assert first.found == shown(str(10**300))
+    assert first.found.endswith("(301 characters)")

@@ -57,7 +57,8 @@ def finding(
         message=shown(message, MAX_FIELD),
         rtneural=rtneural or entry.rtneural,
         expected=bounded(None if expected is None else str(expected)),
-        found=bounded(None if found is None else str(found)),
+        # A found value that is not already text is the file's own (a number of 300 digits, say): cut it.
+        found=None if found is None else bounded(found) if isinstance(found, str) else shown(str(found)),
     )
 
 
