@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from verifier.checks.results import FileResult, RunResult
-from verifier.checks.run import Options, verify_files
+from verifier.checks.run.options import Options
+from verifier.checks.run.verify import verify_files
 from verifier.checks.validation import validate_check
 from verifier.cli import main
 from verifier.engine.model import load

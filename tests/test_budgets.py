@@ -27,8 +27,8 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
-from verifier.checks.manifest import ManifestError, load_manifest, parse_manifest
 from verifier.checks.results import FAIL, PASS, SKIP, WARN
+from verifier.checks.run.manifest import ManifestError, load_manifest, parse_manifest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "production"
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from verifier.cli import expand_files, main
-from verifier.format.schema import validator
+from verifier.format.schema.validator import validator
 from verifier.pytorch.export import export
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import torch
 import verdict_modules
 from torch import nn
 
-import verifier.checks.run
+import verifier.checks.run.verify
 from verifier.cli import main
 from verifier.pytorch.export import export
 
@@ -118,7 +118,7 @@ def test_an_exception_inside_a_check_exits_3_and_the_other_files_are_reported(
 ):
     broken = tmp_path / "broken.json"
     shutil.copy(model, broken)
-    real = verifier.checks.run.check_widths
+    real = verifier.checks.run.verify.check_widths
 
     def widths_raising_on_one_file(**kwargs):
         if kwargs["in_size"] == 6 and broken_is_running[0]:
@@ -126,14 +126,14 @@ def test_an_exception_inside_a_check_exits_3_and_the_other_files_are_reported(
         return real(**kwargs)
 
     broken_is_running = [False]
-    real_finish_file = verifier.checks.run.finish_file
+    real_finish_file = verifier.checks.run.verify.finish_file
 
     def finish_file(prepared, *args, **kwargs):  # the steps after load, where the widths are checked
         broken_is_running[0] = prepared.path.endswith("broken.json")
         return real_finish_file(prepared, *args, **kwargs)
 
-    monkeypatch.setattr(verifier.checks.run, "check_widths", widths_raising_on_one_file)
-    monkeypatch.setattr(verifier.checks.run, "finish_file", finish_file)
+    monkeypatch.setattr(verifier.checks.run.verify, "check_widths", widths_raising_on_one_file)
+    monkeypatch.setattr(verifier.checks.run.verify, "finish_file", finish_file)
     report = tmp_path / "report.json"
     code, _, err = verify(capsys, broken, model, *FAST, "--format", "json", "-o", report)
     assert code == 3

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from verifier.checks.diverge import failing_steps, first_divergence
-from verifier.checks.reduce import ReduceError, reduce
+from verifier.checks.diagnose.diverge import first_divergence
+from verifier.checks.diagnose.reduce import ReduceError, reduce
+from verifier.checks.passrule import failing_steps
 from verifier.checks.tolerance import tolerance_for
 from verifier.engine.model import load
 from verifier.format.validate import validate

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from verifier.checks.agreement import random_inputs
-from verifier.checks.diverge import align, annotate, first_divergence
+from verifier.checks.diagnose.diverge import align, annotate, first_divergence
 from verifier.checks.results import FAIL, PASS, Check
 from verifier.cli import main
 from verifier.engine.model import load
-from verifier.format.schema import validator
+from verifier.format.schema.validator import validator
 from verifier.pytorch.export import document_bytes, export
 from verifier.pytorch.layerwise import units
 from verifier.testing.mistakes import corrupt

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier.errors import ModelFormatError
-from verifier.format.document import read_document
 from verifier.format.findings import Limits
+from verifier.format.reader.document import read_document
 
 DOC = {"in_shape": [None, 1], "layers": [{"type": "dense", "shape": [None, 1], "weights": [[[0.5]]]}]}
 TEXT = json.dumps(DOC)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from peak_memory import MEASURABLE, memory_growth
 
 import verifier
-from verifier.format.document import read
+from verifier.format.reader.document import read
 from verifier.format.validate import validate
 from verifier.testing.big_files import model_text
 

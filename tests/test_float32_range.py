@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from verifier.checks.diagnose.sensitivity import Horizon, judge_chaotic_stream
 from verifier.checks.results import FAIL, WARN, Check
-from verifier.checks.run import Options, verify_files
-from verifier.checks.sensitivity import Horizon, judge_chaotic_stream
+from verifier.checks.run.options import Options
+from verifier.checks.run.verify import verify_files
 from verifier.engine.model import load
 from verifier.errors import ModelFormatError
-from verifier.format.float32 import OVERFLOW_AT, SUBNORMAL_BELOW, ZERO_AT_OR_BELOW, fate
+from verifier.format.reader.float32 import OVERFLOW_AT, SUBNORMAL_BELOW, ZERO_AT_OR_BELOW, fate
 from verifier.format.validate import validate
 
 BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
@@ -269,7 +270,7 @@ def test_a_float32_run_that_overflows_fails_every_numeric_check(tmp_path):
 
 
 def test_a_golden_bundle_is_not_written_for_a_model_float32_cannot_hold(tmp_path):
-    from verifier.checks.golden import write_bundle
+    from verifier.checks.run.golden import write_bundle
 
     with pytest.raises(ModelFormatError) as refused:
         write_bundle(
@@ -283,7 +284,7 @@ def test_a_golden_bundle_is_not_written_for_a_model_float32_cannot_hold(tmp_path
 
 
 def test_golden_expectations_holding_a_nan_are_refused():
-    from verifier.checks.golden import GoldenError, finite_expectations
+    from verifier.checks.run.golden import GoldenError, finite_expectations
 
     with pytest.raises(GoldenError, match="stream output is not finite at step 2"):
         finite_expectations(np.zeros((4, 1)), np.array([[0.0], [1.0], [np.inf], [0.0]]), "case random")

@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from verifier.checks.golden import FORMAT_VERSION, GoldenError, golden_inputs, read_bundle, write_bundle
+from verifier.checks.run.golden import FORMAT_VERSION, GoldenError, golden_inputs, read_bundle, write_bundle
 from verifier.cli import main
 from verifier.pytorch.export import export
 

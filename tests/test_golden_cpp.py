@@ -25,9 +25,9 @@ import pytest
 import torch
 from torch import nn
 
-from verifier.checks.golden import read_bundle, write_bundle
-from verifier.checks.manifest import load_manifest
-from verifier.checks.run import resolve_against
+from verifier.checks.run.golden import read_bundle, write_bundle
+from verifier.checks.run.manifest import load_manifest
+from verifier.checks.run.reference import resolve_against
 from verifier.engine.model import load
 from verifier.format.findings import Limits
 from verifier.pytorch.export import export

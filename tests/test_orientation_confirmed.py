@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from verifier.checks.results import FAIL, PASS, WARN
-from verifier.checks.run import Options, verify_file
+from verifier.checks.run.options import Options
+from verifier.checks.run.verify import verify_file
 from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.pytorch.export import export
 from verifier.report.formats import format_report

@@ -42,7 +42,7 @@ def test_a_validate_only_run_imports_no_torch():
 
 
 def test_a_file_that_conforms_to_the_schema_is_validated_without_importing_jsonschema():
-    # The compiled predicate answers for it (verifier.format.schema_predicate): jsonschema's import is saved.
+    # The compiled predicate answers for it (verifier.format.schema.predicate): jsonschema's import is saved.
     loaded = _modules_after(f"import verifier\nassert verifier.validate({str(GOOD)!r}) == []")
     assert "jsonschema" not in loaded
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from verifier.cli import main
-from verifier.format.positions import Position, locate, locate_in_file, position_from_message
+from verifier.format.reader.positions import Position, locate, locate_in_file, position_from_message
 
 DOC = b"""{
   "in_shape": [null, 4],

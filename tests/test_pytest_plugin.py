@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from verifier.checks.catalogue import FILE_CHECKS
-from verifier.checks.manifest import load_manifest
 from verifier.checks.results import FAIL, SKIP
-from verifier.checks.run import Options, verify_file
+from verifier.checks.run.manifest import load_manifest
+from verifier.checks.run.options import Options
+from verifier.checks.run.verify import verify_file
 from verifier.pytorch.export import export
 
 MODELS = """

@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from verifier.checks.reduce import ReduceError, reduce, shrink
-from verifier.checks.repro import ReproError, replay, write_repro
+from verifier.checks.diagnose.reduce import ReduceError, reduce, shrink
+from verifier.checks.diagnose.repro import ReproError, replay, write_repro
 from verifier.cli import main
 from verifier.production import build
 from verifier.pytorch.export import document_bytes, export

@@ -10,7 +10,7 @@ import pytest
 
 from verifier.checks.budgets import LatencyStats
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
-from verifier.format.schema import validator
+from verifier.format.schema.validator import validator
 from verifier.report.baseline import Margins, apply_baseline, compare_file
 from verifier.report.formats import format_json, format_junit, format_markdown, format_report, format_text
 

@@ -15,8 +15,9 @@ import verdict_modules
 from torch import nn
 
 from verifier.checks.results import FAIL, PASS
-from verifier.checks.run import Options, verify_file, verify_files
-from verifier.format.schema import validator
+from verifier.checks.run.options import Options
+from verifier.checks.run.verify import verify_file, verify_files
+from verifier.format.schema.validator import validator
 from verifier.pytorch.export import export
 from verifier.pytorch.reference import frames, stream
 from verifier.report.formats import format_json, format_text

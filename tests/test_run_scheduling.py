@@ -80,7 +80,8 @@ def _recording_rss(monkeypatch, answer=None) -> list[list[str]]:
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_run_measures_every_files_rss_in_one_process(tmp_path, monkeypatch, jobs):
-    from verifier.checks.run import Options, verify_files
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_files
 
     paths = _small_exports(tmp_path, 3)
     calls = _recording_rss(monkeypatch)
@@ -95,7 +96,8 @@ def test_a_run_measures_every_files_rss_in_one_process(tmp_path, monkeypatch, jo
 
 
 def test_a_file_checked_alone_still_gets_its_rss_cross_check(tmp_path):
-    from verifier.checks.run import Options, verify_file
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_file
 
     (path,) = _small_exports(tmp_path, 1)
     memory = verify_file(path, Options(timing=False, rss_copies=2, steps=8)).check("memory")
@@ -108,7 +110,8 @@ def test_a_file_whose_rss_cannot_be_measured_is_an_internal_error_and_the_others
 ):
     from verifier.checks.budgets import RssMeasurement
     from verifier.checks.results import INTERNAL_ERROR
-    from verifier.checks.run import Options, verify_files
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_files
 
     paths = _small_exports(tmp_path, 2)
     broken = RuntimeError("the RSS cross-check process failed on small0.json: MemoryError:")
@@ -121,7 +124,8 @@ def test_a_file_whose_rss_cannot_be_measured_is_an_internal_error_and_the_others
 
 
 def test_a_run_without_rss_copies_starts_no_rss_process(tmp_path, monkeypatch):
-    from verifier.checks.run import Options, verify_files
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_files
 
     paths = _small_exports(tmp_path, 2)
     calls = _recording_rss(monkeypatch)
@@ -158,7 +162,8 @@ def test_files_compared_with_a_torch_module_are_all_validated_and_loaded_before_
     import torch
     from torch import nn
 
-    from verifier.checks.run import Options, verify_files
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_files
     from verifier.pytorch.export import export
 
     module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
@@ -175,7 +180,8 @@ def test_files_compared_with_a_torch_module_are_all_validated_and_loaded_before_
 
 
 def test_files_checked_against_their_own_json_are_prepared_in_turn(tmp_path, monkeypatch):
-    from verifier.checks.run import Options, verify_files
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_files
 
     paths = _small_exports(tmp_path, 2)
     steps = _recording_steps(monkeypatch)
@@ -190,7 +196,8 @@ def test_files_checked_against_their_own_json_are_prepared_in_turn(tmp_path, mon
 
 def test_a_step_before_torch_that_raises_is_an_internal_error_of_that_file_only(tmp_path, monkeypatch):
     from verifier.checks import run
-    from verifier.checks.run import Options, verify_files
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_files
 
     paths = _small_exports(tmp_path, 2)
     real = run.prepare_file

@@ -18,9 +18,9 @@ import rule_book
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from verifier.format.arrays import schema_view
-from verifier.format.schema import predicate, schema_ids, validator
-from verifier.format.schema_predicate import compile_predicate
+from verifier.format.reader.arrays import schema_view
+from verifier.format.schema.predicate import compile_predicate
+from verifier.format.schema.validator import predicate, schema_ids, validator
 from verifier.format.validate import _structural_predicate, _structural_validator
 
 ROOT = Path(__file__).resolve().parents[1]

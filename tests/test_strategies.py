@@ -12,7 +12,7 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 
 from verifier.checks.tolerance import CALIBRATED_STEPS
-from verifier.format.schema import validator
+from verifier.format.schema.validator import validator
 from verifier.pytorch.export import export
 from verifier.testing.mistakes import MISTAKES
 from verifier.testing.strategies import (

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from verifier.checks.results import FAIL, PASS
-from verifier.checks.run import Options, verify_file
+from verifier.checks.run.options import Options
+from verifier.checks.run.verify import verify_file
 from verifier.pytorch.export import export
 from verifier.testing import mistakes
 from verifier.testing.strategies import modules, smooth_inputs

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 import verifier
 from verifier.errors import ModelFormatError
 from verifier.format.rules import RULES, markdown_table
-from verifier.format.schema import schema, schema_ids, validator
+from verifier.format.schema.validator import schema, schema_ids, validator
 from verifier.format.validate import Finding, Limits, validate
 
 REPO = Path(__file__).resolve().parents[1]

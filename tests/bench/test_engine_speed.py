@@ -32,7 +32,7 @@ import _verifier_engine as _engine
 import numpy as np
 import pytest
 
-from verifier.checks.manifest import load_manifest
+from verifier.checks.run.manifest import load_manifest
 from verifier.engine.backends import available_backends, load_backend
 
 MANIFEST = Path(__file__).resolve().parents[2] / "fixtures" / "production" / "manifest.json"

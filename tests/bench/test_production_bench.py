@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verifier.checks.manifest import load_manifest
+from verifier.checks.run.manifest import load_manifest
 from verifier.engine.model import load
 
 MANIFEST = Path(__file__).resolve().parents[2] / "fixtures" / "production" / "manifest.json"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier.format.document import read
+from verifier.format.reader.document import read
 
 # Peak RSS growth of one parse, in a fresh interpreter (Linux: /proc): the growth counts the bytes read (they
 # are alive while the parse runs) but not the interpreter itself.

@@ -288,7 +288,7 @@ def measure_rss_per_copy(load: Callable[[], Any], copies: int = 50) -> RssMeasur
 
 def _rss_of_copies(path: str, dtype: str, copies: int, backend: str) -> RssMeasurement:
     from verifier.engine.backends import load_backend
-    from verifier.format.document import read
+    from verifier.format.reader.document import read
 
     document = read(Path(path))  # a Path: a file name is never read as JSON text
     return measure_rss_per_copy(lambda: load_backend(document, backend, dtype), copies)
@@ -303,66 +303,9 @@ RSS_TARGET_BYTES = 4 * 2**20
 # A per-copy figure is an average: never fewer than two copies unless fewer were asked for.
 RSS_MIN_COPIES = 2
 
-# The fresh process of the RSS cross-check for the engine: Python with no site packages and the engine module
-# only (no numpy, no verifier, no torch), so that it starts in tens of milliseconds. One process measures
-# every file given, one after the other: each file is read and parsed once in C++ and every copy is loaded
-# from that one document (no copy parses JSON again). The limits (verifier.format.findings.Limits) come in as
-# arguments: the engine has no defaults of its own. The loader checks every array of a file before it builds a
-# layer, so its temporaries (the weights read as doubles) are freed between the arrays the copies keep; the
-# holes stayed resident and, on glibc, made RSS count ~10 % more than emotion_recognizer's copies hold.
-# malloc_trim before each reading returns every free page inside the heap, so neither those holes nor the
-# memory of a file measured earlier count, and memory reused from them is counted again as it is touched.
-# Transparent huge pages are switched off for the process: a 2 MiB page would make RSS grow in steps as large
-# as a copy. Each file answers one line, "ok COPIES BEFORE AFTER" or "error MESSAGE", so one bad file costs
-# only its own.
-_RSS_CHILD = """
-import os, sys
-sys.path[:0] = sys.argv[1].split(os.pathsep)
-import _verifier_engine as engine
-dtype, most, least, target = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-width, parameters, state, depth = (int(word) for word in sys.argv[6:10])
-model_class = {"float32": engine.Model32, "float64": engine.Model64}[dtype]
-limits = dict(max_layer_width=width, max_total_parameters=parameters, max_state_values=state, max_depth=depth)
-if os.path.exists("/proc/self/statm"):
-    page = os.sysconf("SC_PAGE_SIZE")
-    def rss():
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * page
-else:
-    import psutil
-    rss = lambda: psutil.Process().memory_info().rss
-try:  # glibc: give back the free pages inside the heap before each reading
-    import ctypes
-    libc = ctypes.CDLL(None)
-    trim = libc.malloc_trim
-except (ImportError, OSError, AttributeError):
-    libc, trim = None, lambda pad: 0
-try:  # Linux: PR_SET_THP_DISABLE, so that RSS grows by 4 KiB pages, never by 2 MiB ones
-    libc.prctl(41, *(ctypes.c_ulong(word) for word in (1, 0, 0, 0)))
-except AttributeError:
-    pass
-for path in sys.argv[10:]:
-    try:
-        with open(path, "rb") as handle:
-            document = engine.read_json(handle.read(), depth)
-        first = model_class(document, **limits)  # loaded and dropped: one-time costs are paid before reading
-        wanted = -(-target // first.bytes_held) if target and first.bytes_held else most
-        copies = min(most, max(least, wanted))
-        del first
-        trim(0)
-        before = rss()
-        held = [model_class(document, **limits) for _ in range(copies)]
-        trim(0)
-        after = rss()
-        del held, document
-        print("ok", copies, before, after, flush=True)
-    except Exception as exc:
-        print("error", type(exc).__name__ + ":", " ".join(str(exc).split()), flush=True)
-"""
-
 
 def _child_path() -> str:
-    """The folders of the engine module and of psutil (for the child's fallback where /proc is absent),
+    """The folders of the engine module and of psutil (for the probe's fallback where /proc is absent),
     found without importing psutil here."""
     from importlib.util import find_spec
 
@@ -383,9 +326,17 @@ def _rss_process(
 
     sizes = (limits.max_layer_width, limits.max_total_parameters, limits.max_state_values, limits.max_depth)
     least = min(most, RSS_MIN_COPIES)
-    command = [sys.executable, "-I", "-S", "-c", _RSS_CHILD, _child_path(), dtype, str(most), str(least)]
-    command += [str(target_bytes or 0), *(str(size) for size in sizes), *paths]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # No site packages (-S): the probe starts in tens of milliseconds and sees only the engine, psutil and
+    # this package. It runs in the folder holding this package, so `-m` finds this copy of it (Python < 3.11
+    # puts the working folder first on the path); the files are therefore named by absolute paths.
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    command = [sys.executable, "-S", "-m", "verifier.checks.rss_probe", dtype, str(most), str(least)]
+    command += [str(target_bytes or 0), *(str(size) for size in sizes), *map(os.path.abspath, paths)]
+    environment = {**os.environ, "PYTHONPATH": _child_path(), "PYTHONNOUSERSITE": "1"}
+    environment.pop("PYTHONSTARTUP", None)
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=package_root, env=environment
+    )
     lines = done.stdout.splitlines()
     if done.returncode != 0 or len(lines) != len(paths):
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]

@@ -1,6 +1,6 @@
 """Element-wise comparison of an expected and an actual array, with the statistics a report needs.
 
-An element passes when ``|actual - expected| <= atol + rtol * |expected|``; NaN (in either array, or an
+An element passes by the one pass rule (:mod:`verifier.checks.passrule`): NaN (in either array, or an
 infinity compared with itself) never passes. Axis 0 is the time step: ``worst_step`` and
 ``first_failing_step`` name a row of a ``[steps, width]`` array (or an element of a per-step vector).
 """
@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from verifier.checks.passrule import outside
 
 __all__ = ["Comparison", "compare"]
 
@@ -61,7 +63,7 @@ def compare(expected: ArrayLike, actual: ArrayLike, atol: float, rtol: float = 0
         raise ValueError(f"tolerances must be non-negative numbers, got atol={atol}, rtol={rtol}")
     with np.errstate(invalid="ignore", over="ignore"):
         error = np.abs(a - e)
-        failing = ~(error <= atol + rtol * np.abs(e))  # NaN compares False, so it fails
+    failing = outside(e, a, atol, rtol)
     if e.size == 0:
         return Comparison(True, atol, rtol, 0.0, 0.0, (), None, None, 0, 0, math.nan, math.nan)
     worst = _worst_flat_index(error)

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from verifier.checks.passrule import allowance
+
 __all__ = ["MAX_SERIES_POINTS", "error_series", "error_statistics"]
 
 #: Per-step series longer than this are reduced to this many points, each the worst of its span of steps.
@@ -111,7 +113,7 @@ def error_series(expected: np.ndarray, actual: np.ndarray, *, atol: float, rtol:
         return {"steps": [], "max_abs_error": [], "allowed": [], "histogram": None}
     worst_column = np.argmax(error, axis=1)
     per_step = error[np.arange(e.shape[0]), worst_column]
-    allowed = atol + rtol * np.abs(e[np.arange(e.shape[0]), worst_column])
+    allowed = allowance(e[np.arange(e.shape[0]), worst_column], atol, rtol)
     steps, reduced = _reduce(per_step, MAX_SERIES_POINTS)
     _, reduced_allowed = _reduce(-allowed, MAX_SERIES_POINTS)  # the tightest allowance of each span
     return {

@@ -17,7 +17,8 @@ FAIL = "fail"
 WARN = "warn"
 SKIP = "skip"
 STATUSES = (PASS, FAIL, WARN, SKIP)
-# The check a file gets when its checks could not finish (verifier.checks.isolation): the verifier broke, the
+# The check a file gets when its checks could not finish (verifier.checks.run.isolation): the verifier broke,
+# the
 # model was not judged.
 INTERNAL_ERROR = "internal-error"
 
@@ -65,7 +66,7 @@ class FileResult:
     checks: tuple[Check, ...]
     model: str | None = None  # the manifest's name for it, when a manifest covers the file
     # What the numeric checks compared the engine with: {"kind": "module" | "checkpoint" | "json-rebuild" |
-    # "embedded", "summary": one line, ...details} (verifier.checks.run.describe_reference).
+    # "embedded", "summary": one line, ...details} (verifier.checks.run.reference.describe_reference).
     reference: Mapping[str, Any] | None = None
 
     @property

@@ -12,7 +12,7 @@ from typing import Any
 
 from verifier.checks.results import FAIL, PASS, WARN, Check
 from verifier.format.findings import Finding
-from verifier.format.positions import Position, locate_in_file, position_from_message
+from verifier.format.reader.positions import Position, locate_in_file, position_from_message
 from verifier.format.rules import rule
 
 
@@ -46,7 +46,8 @@ INDEPENDENT_REFERENCES = ("module", "checkpoint")
 
 def validate_check(path: str, document: Any = None, dtype: str = "float32") -> Check:
     """``validate`` as a check: fail on an error finding, warn on a warning, pass otherwise. ``document`` is
-    the file's :class:`~verifier.format.document.Document` when the caller has read it already; ``dtype`` the
+    the file's :class:`~verifier.format.reader.document.Document` when the caller has read it already;
+    ``dtype`` the
     engine the model is checked for (float32, what a plugin runs, holds a narrower range of numbers)."""
     from verifier.format.validate import validate
 

@@ -12,63 +12,40 @@ from __future__ import annotations
 
 import argparse
 import gc
-import glob
-import json
 import os
-import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from verifier import __version__
 from verifier.checks.results import RunResult
+from verifier.checks.run.isolation import BUG
+from verifier.cli.arguments import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    non_negative,
+    positive,
+    tolerance,
+)
+from verifier.cli.files import (
+    OutputError,
+    append_step_summary,
+    emit,
+    expand_files,
+    read_report,
+    write_text,
+)
 from verifier.errors import VerifierError
 from verifier.report.formats import FORMATS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-BUG = "this is a bug in rtneural-verifier"
-
-
-class UsageError(Exception):
-    """A problem with how ``verify`` was called; exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep our one-line form
-        raise UsageError(message)
-
-
-def _whole_number(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    return _whole_number(text, 1)
-
-
-def _non_negative(text: str) -> int:
-    return _whole_number(text, 0)
-
-
-def _tolerance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="verify",
         description="Check RTNeural keras-json model files: validation, numeric agreement with PyTorch "
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
@@ -98,21 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the manifest's factory, else the JSON's independent torch rebuild",
     )
     parser.add_argument(
-        "--atol", type=_tolerance, help="absolute tolerance (default: manifest, else per model)"
+        "--atol", type=tolerance, help="absolute tolerance (default: manifest, else per model)"
     )
     parser.add_argument(
-        "--rtol", type=_tolerance, help="relative tolerance (default: manifest, else per model)"
+        "--rtol", type=tolerance, help="relative tolerance (default: manifest, else per model)"
     )
     parser.add_argument(
         "--dtype", choices=("float32", "float64"), help="engine type (default: manifest, else float32)"
     )
-    parser.add_argument("--steps", type=_positive, default=256, help="time steps compared (default 256)")
-    parser.add_argument("--seed", type=_non_negative, default=0, help="seed of the random inputs (default 0)")
-    parser.add_argument("--timing-steps", type=_positive, help="timed steps per call pattern (default 2000)")
+    parser.add_argument("--steps", type=positive, default=256, help="time steps compared (default 256)")
+    parser.add_argument("--seed", type=non_negative, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument("--timing-steps", type=positive, help="timed steps per call pattern (default 2000)")
     parser.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
     parser.add_argument(
         "--rss-copies",
-        type=_non_negative,
+        type=non_negative,
         metavar="N",
         help="most copies loaded for the RSS cross-check: as many as grow RSS by 4 MiB, at most N "
         "(default: manifest, else 0 = off)",
@@ -131,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs",
         "-j",
-        type=_positive,
+        type=positive,
         default=1,
         help="files checked in parallel (latency figures get noisier)",
     )
@@ -166,40 +143,8 @@ def _add_golden_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def expand_files(patterns: Sequence[str]) -> list[str]:
-    """Every pattern as a glob (quoted globs and Windows shells do not expand them); an existing file is
-    taken literally first (``model[1].json``), and every name stays a path (never JSON text)."""
-    found: list[str] = []
-    for pattern in patterns:
-        if os.path.isfile(pattern):
-            found.append(pattern)
-        elif glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern, recursive=True))
-            if not matches:
-                raise UsageError(f"no file matches {pattern!r}")
-            found += [m for m in matches if os.path.isfile(m)]
-        elif os.path.isdir(pattern):
-            raise UsageError(
-                f"{pattern} is a directory; give the files (e.g. {os.path.join(pattern, '*.json')})"
-            )
-        elif os.path.exists(pattern):  # a FIFO, socket or device: reading it could block or never end
-            raise UsageError(f"{pattern} is not a regular file ({_file_kind(pattern)}); give model files")
-        else:
-            raise UsageError(f"{pattern}: no such file")
-    unique = list(dict.fromkeys(found))
-    if not unique:
-        raise UsageError("no model file matched")
-    return unique
-
-
-def _file_kind(path: str) -> str:
-    mode = os.stat(path).st_mode
-    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"))
-    return next((name for test, name in kinds if test(mode)), "a device")
-
-
 def _manifest(args: argparse.Namespace):  # -> Manifest | None
-    from verifier.checks.manifest import ManifestError, discover_manifest, load_manifest
+    from verifier.checks.run.manifest import ManifestError, discover_manifest, load_manifest
 
     try:
         path = Path(args.manifest) if args.manifest else None if args.no_manifest else discover_manifest(".")
@@ -216,27 +161,6 @@ def _manifest_files(manifest) -> list[str]:  # manifest: Manifest | None
             "(--manifest FILE, or verifier.json here: its models are checked)"
         )
     return expand_files([os.path.relpath(entry.file) for entry in manifest.models])
-
-
-def read_report(path: str, what: str = "--baseline") -> RunResult:
-    from verifier.format.schema import predicate
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{what} {path}: cannot read a JSON report: {exc}") from None
-    conforms = predicate("report")
-    if conforms is None or not conforms(data):
-        from jsonschema.exceptions import best_match
-
-        from verifier.format.schema import error_message, validator
-        from verifier.quoting import shown_pointer
-
-        error = best_match(validator("report").iter_errors(data))
-        if error is not None:
-            where = shown_pointer("/" + "/".join(str(p) for p in error.absolute_path))
-            raise UsageError(f"{what} {path}: {where}: not a verify JSON report: {error_message(error)}")
-    return RunResult.from_dict(data)
 
 
 class _Progress:
@@ -272,10 +196,12 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.render import run as render
         from verifier.cli.validate import run as validate_only
 
-        return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, _Parser)
+        return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, Parser)
     args = build_parser().parse_args(argv)
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
-    from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.reference import ReferenceError, resolve_against
+    from verifier.checks.run.verify import verify_files
     from verifier.report.baseline import apply_baseline
     from verifier.report.formats import format_report
     from verifier.report.machine import machine_info
@@ -329,7 +255,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     text = format_report(result, args.format, verbosity=verbosity)
     emit(text, args.output, stdout)
     if args.output and args.format != "text" and not args.quiet:
-        _write(stdout, format_report(result, "text", verbosity=-1))
+        write_text(stdout, format_report(result, "text", verbosity=-1))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
         append_step_summary(summary, format_report(result, "markdown"))
@@ -338,38 +264,6 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     if result.internal_errors:
         return EXIT_INTERNAL
     return EXIT_FAILED if result.failed else EXIT_OK
-
-
-def append_step_summary(path: str, markdown: str) -> None:
-    """GitHub shows this file on the run's summary page; other steps write to it too, so append."""
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown)
-    except OSError as exc:
-        raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
-
-
-class OutputError(Exception):
-    """The report could not be written to stdout (a full device, a closed pipe)."""
-
-
-def emit(text: str, output: str | None, stdout: TextIO) -> None:
-    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback."""
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {output}: {exc}") from None
-    else:
-        _write(stdout, text)
-
-
-def _write(stream: TextIO, text: str) -> None:
-    try:
-        stream.write(text)
-        stream.flush()
-    except OSError as exc:
-        raise OutputError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
 
 
 def _describe_backend(name: str) -> str:
@@ -384,7 +278,7 @@ def _describe_backend(name: str) -> str:
 def _write_golden(
     args: argparse.Namespace, files: list[str], options, manifest, stdout: TextIO, stderr: TextIO
 ) -> int:
-    from verifier.checks.golden import GoldenError, embed_golden, save_golden
+    from verifier.checks.run.golden import GoldenError, embed_golden, save_golden
 
     write, directory = (
         (save_golden, args.save_golden) if args.save_golden else (embed_golden, args.embed_golden)

@@ -3,7 +3,8 @@
 * ``verify inspect FILE... [--format text|json]``: the layer table of each file (``verifier.format.inspect``);
   exit 1 when a file has an error finding.
 * ``verify reduce FILE --against MODULE:FACTORY -o DIR``: the smallest sub-model and input that still fail
-  the same check (``verifier.checks.reduce``), written as a repro folder (``verifier.checks.repro``); exit 1
+  the same check (``verifier.checks.diagnose.reduce``), written as a repro folder
+  (``verifier.checks.diagnose.repro``); exit 1
   when there is nothing to reduce (the file passes, or its failure is the model's own sensitivity).
 * ``verify replay DIR``: a repro folder's check run again from its files alone; exit 1 while the failure
   reproduces, 0 once it is gone.
@@ -18,26 +19,16 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from verifier.cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    UsageError,
-    _Parser,
-    _positive,
-    _tolerance,
-    emit,
-    expand_files,
-)
+from verifier.cli.arguments import EXIT_FAILED, EXIT_OK, Parser, UsageError, positive, tolerance
+from verifier.cli.files import emit, expand_files
 from verifier.errors import VerifierError
 
 if TYPE_CHECKING:
-    from verifier.checks.reduce import Reduction
-
-SUBCOMMANDS = ("inspect", "reduce", "replay")
+    from verifier.checks.diagnose.reduce import Reduction
 
 
 def _inspect_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="verify inspect",
         description="Show what keras-json files hold, layer by layer (no torch, no engine needed).",
         epilog="Exit status: 0 every file loads, 1 a file has an error finding, 2 usage error.",
@@ -49,7 +40,7 @@ def _inspect_parser() -> argparse.ArgumentParser:
 
 
 def _reduce_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="verify reduce",
         description="Shrink a failing export to the smallest model and input that still fail the same check, "
         "and write a folder that reproduces it without the torch module.",
@@ -60,15 +51,15 @@ def _reduce_parser() -> argparse.ArgumentParser:
     parser.add_argument("--against", required=True, metavar="MODULE:FACTORY|CHECKPOINT")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="repro folder to write")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--atol", type=_tolerance, help="absolute tolerance (default: per model, as verify)")
-    parser.add_argument("--rtol", type=_tolerance, help="relative tolerance (default: per model, as verify)")
-    parser.add_argument("--steps", type=_positive, default=256, help="time steps compared (default 256)")
+    parser.add_argument("--atol", type=tolerance, help="absolute tolerance (default: per model, as verify)")
+    parser.add_argument("--rtol", type=tolerance, help="relative tolerance (default: per model, as verify)")
+    parser.add_argument("--steps", type=positive, default=256, help="time steps compared (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     return parser
 
 
 def _replay_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="verify replay",
         description="Run a repro folder's check again from its files alone.",
         epilog="Exit status: 0 the check passes now, 1 the failure reproduces, 2 usage error.",
@@ -97,9 +88,9 @@ def _inspect(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> int:
-    from verifier.checks.reduce import ReduceError, reduce
-    from verifier.checks.repro import ReproError, write_repro
-    from verifier.checks.run import ReferenceError, resolve_against
+    from verifier.checks.diagnose.reduce import ReduceError, reduce
+    from verifier.checks.diagnose.repro import ReproError, write_repro
+    from verifier.checks.run.reference import ReferenceError, resolve_against
 
     (path,) = expand_files([args.file])
     try:
@@ -153,7 +144,7 @@ def reduction_text(reduction: Reduction, path: str, directory: str) -> str:
 
 
 def _replay(args: argparse.Namespace, stdout: TextIO) -> int:
-    from verifier.checks.repro import ReproError, replay
+    from verifier.checks.diagnose.repro import ReproError, replay
 
     try:
         check = replay(args.directory)

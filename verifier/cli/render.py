@@ -28,7 +28,8 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
 
 
 def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.ArgumentParser]) -> int:
-    from verifier.cli import EXIT_FAILED, EXIT_OK, append_step_summary, emit, read_report
+    from verifier.cli.arguments import EXIT_FAILED, EXIT_OK
+    from verifier.cli.files import append_step_summary, emit, read_report
     from verifier.report.formats import format_report
 
     args = build_parser(parser_class).parse_args(argv)

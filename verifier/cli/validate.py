@@ -40,7 +40,8 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
     from verifier import __version__
     from verifier.checks.results import FileResult, RunResult
     from verifier.checks.validation import validate_check
-    from verifier.cli import EXIT_FAILED, EXIT_OK, emit, expand_files
+    from verifier.cli.arguments import EXIT_FAILED, EXIT_OK
+    from verifier.cli.files import emit, expand_files
     from verifier.report.formats import format_report
 
     args = build_parser(parser_class).parse_args(argv)

@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 
 from verifier.engine.model import load, real_array
 from verifier.errors import ModelFormatError
-from verifier.format.document import Document, read_document
+from verifier.format.reader.document import Document, read_document
 from verifier.format.validate import validate
 
 __all__ = [

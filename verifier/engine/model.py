@@ -1,6 +1,7 @@
 """The native engine: load a keras-json model and run it as RTNeural would (docs/format.md §5).
 
-``load`` reads the document (:mod:`verifier.format.document`), hands it to the C++ loader, which refuses every
+``load`` reads the document (:mod:`verifier.format.reader.document`), hands it to the C++ loader, which
+refuses every
 file RTNeural would refuse, crash on or silently misread, and wraps the result in :class:`Model`. Arrays
 given to a model are checked here, so that a wrong shape or dtype is a ``ValueError`` naming what was
 expected, never a crash.
@@ -22,9 +23,9 @@ except ImportError as missing:  # the usual cause: importing the source tree, wh
         "(`pip install .`, or `pip install --no-build-isolation -e .` for development)"
     ) from missing
 from verifier.errors import ModelFormatError
-from verifier.format.document import Document, read
 from verifier.format.findings import Finding, Limits
 from verifier.format.legacy import legacy_format
+from verifier.format.reader.document import Document, read
 from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}

@@ -168,8 +168,8 @@ def _row_index(pointer: str) -> int | None:
 def inspect(source: str | os.PathLike[str] | bytes | dict[str, Any]) -> Inspection:
     """The inspection of ``source`` (a path, JSON text, bytes or a dict); never raises for bad input."""
     from verifier.errors import ModelFormatError
-    from verifier.format.document import read_document
     from verifier.format.findings import Limits, severity_rank
+    from verifier.format.reader.document import read_document
     from verifier.format.validate import check_document, validate
 
     name = os.fspath(source) if isinstance(source, str | os.PathLike) and not _is_text(source) else "<input>"

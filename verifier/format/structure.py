@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from verifier.format.arrays import array_shape, float32_scalar, is_finite_number, is_numeric_array
 from verifier.format.findings import Finding, Limits, finding, pointer_join
+from verifier.format.reader.arrays import array_shape, float32_scalar, is_finite_number, is_numeric_array
 from verifier.format.rules import Outcome
 from verifier.quoting import quoted
 
@@ -730,7 +730,7 @@ _CHECKS: dict[str, Check] = {
 
 def check_layers(doc: dict[str, Any], skip: set[int], *, float32: bool = False) -> list[Finding]:
     """Width and weight-shape findings of every known entry (with ``float32``, also every number a float32
-    engine cannot hold: :mod:`verifier.format.float32`).
+    engine cannot hold: :mod:`verifier.format.reader.float32`).
 
     Entries in ``skip`` (already reported by the schema) are not checked again; neither are undefined widths
     (reported by :func:`check_declarations`). After an entry with an

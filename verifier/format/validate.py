@@ -3,19 +3,21 @@
 The passes, in order (each stops the ones after it when the document is unusable for them):
 
 1. size of the file (``Limits.max_file_bytes``), checked before it is read;
-2. reading: :func:`verifier.format.document.read` (empty file, non-UTF-8, syntax errors,
+2. reading: :func:`verifier.format.reader.document.read` (empty file, non-UTF-8, syntax errors,
    NaN/Infinity literals, duplicate keys, the size/depth limits), each ``ModelFormatError`` becoming one
    finding; then the nesting depth against ``Limits.max_depth``. The passes below read the document's
-   skeleton (:meth:`~verifier.format.document.Document.skeleton`): large weight arrays stay in the C++
+   skeleton (:meth:`~verifier.format.reader.document.Document.skeleton`): large weight arrays stay in the C++
    document, known by their shape, and keys no pass reads are skipped, so the Python objects built are
    proportional to the declarations, not to the numbers;
 3. the team's legacy export format, recognised as a whole and reported as ONE finding;
 4. declarations: the JSON Schema ``rtneural-model.schema.json`` -- in its structural variant, which checks
    the nesting of weight arrays but not each number (jsonschema takes about 3 s per million numbers; the
-   numeric pass in :mod:`verifier.format.arrays` takes about 50 ms), on a view in which every array kept in
-   C++ is one element deep at each level (:func:`verifier.format.arrays.schema_view`: the schema counts no
+   numeric pass in :mod:`verifier.format.reader.arrays` takes about 50 ms), on a view in which every array
+   kept in
+   C++ is one element deep at each level (:func:`verifier.format.reader.arrays.schema_view`: the schema
+   counts no
    element of a weight array), one finding per place. A compiled predicate of the same schema
-   (:mod:`verifier.format.schema_predicate`) answers first: a document it accepts has no schema finding,
+   (:mod:`verifier.format.schema.predicate`) answers first: a document it accepts has no schema finding,
    and jsonschema is imported and asked only for the errors of one it rejects -- plus every
    declared width and the limits on declared sizes (:func:`verifier.format.structure.check_declarations`),
    before any weight array is converted;
@@ -38,14 +40,20 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from verifier.errors import ModelFormatError
-from verifier.format.arrays import schema_view
-from verifier.format.document import Document, read
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
-from verifier.format.float32 import check_dtype
 from verifier.format.legacy import legacy_format
+from verifier.format.reader.arrays import schema_view
+from verifier.format.reader.document import Document, read
+from verifier.format.reader.float32 import check_dtype
 from verifier.format.rules import RULES, Outcome
-from verifier.format.schema import compile_variant, error_message, registry, schema, structural_variant
-from verifier.format.schema_predicate import Predicate
+from verifier.format.schema.predicate import Predicate
+from verifier.format.schema.validator import (
+    compile_variant,
+    error_message,
+    registry,
+    schema,
+    structural_variant,
+)
 from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
 from verifier.quoting import quoted, shown
 
@@ -222,7 +230,8 @@ def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Fi
 
 
 def _from_format_error(error: ModelFormatError) -> Finding:
-    # verifier.format.document names the rule of every error it raises (unreadable, empty, not UTF-8, syntax,
+    # verifier.format.reader.document names the rule of every error it raises (unreadable, empty, not UTF-8,
+    # syntax,
     # non-finite, duplicate key, too deep, too large); a JSON syntax error is the only other way in.
     rule_id = error.rule if error.rule in RULES else "RTN-E004"
     return finding(rule_id, error.pointer, error.message, expected=error.expected, found=error.found)

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from verifier.errors import ModelFormatError
-from verifier.format.document import is_numeric_array, read
+from verifier.format.reader.document import is_numeric_array, read
 from verifier.format.validate import KEY_ORDER
 from verifier.pytorch.export import check_exportable
 

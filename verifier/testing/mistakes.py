@@ -200,8 +200,6 @@ def _tolist(a: np.ndarray) -> list:
 
 # --- is a corrupted export caught? -----------------------------------------------------------------------
 
-STAGES = ("validate", "load", "compare")
-
 
 @dataclass(frozen=True)
 class Detection:

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from verifier.checks.manifest import Manifest, ModelEntry
     from verifier.checks.results import Check, FileResult
+    from verifier.checks.run.manifest import Manifest, ModelEntry
 
 _STATE = pytest.StashKey["_VerifyState"]()
 
@@ -52,7 +52,8 @@ class _VerifyState:
         return self.manifest
 
     def result(self, entry: ModelEntry) -> FileResult:
-        from verifier.checks.run import Options, verify_file
+        from verifier.checks.run.options import Options
+        from verifier.checks.run.verify import verify_file
 
         key = os.fspath(entry.file)
         if key not in self.results:
@@ -83,7 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _manifest_path(config: pytest.Config) -> Path | None:
-    from verifier.checks.manifest import discover_manifest
+    from verifier.checks.run.manifest import discover_manifest
 
     named = config.getoption("verify_manifest")
     if named:
@@ -92,14 +93,14 @@ def _manifest_path(config: pytest.Config) -> Path | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from verifier.checks.manifest import ManifestError, load_manifest
+    from verifier.checks.run.manifest import ManifestError, load_manifest
 
     try:
         path = _manifest_path(config)
         manifest = None if path is None else load_manifest(path)
     except ManifestError as exc:
         raise pytest.UsageError(f"rtneural-verifier: manifest {exc}") from None
-    # verifier.checks.run.Options' fields; built when a model is verified, not when pytest starts.
+    # verifier.checks.run.options.Options' fields; built when a model is verified, not when pytest starts.
     options = {
         "dtype": config.getoption("verify_dtype"),
         "steps": config.getoption("verify_steps"),
@@ -225,7 +226,7 @@ class RunCheckItem(_VerifyItem):
         self.add_marker("verify")
 
     def runtest(self) -> None:
-        from verifier.checks.run import memory_total
+        from verifier.checks.run.verify import memory_total
 
         state = self.config.stash[_STATE]
         manifest = state.active
@@ -241,12 +242,14 @@ class RunCheckItem(_VerifyItem):
 def verify_model(pytestconfig: pytest.Config) -> Callable[..., FileResult]:
     """``verify_model(path, **options)``: every ``verify`` check on ``path``, as a ``FileResult``.
 
-    ``options`` are those of ``verifier.checks.run.Options`` (``against``, ``atol``, ``rtol``, ``dtype``,
+    ``options`` are those of ``verifier.checks.run.options.Options`` (``against``, ``atol``, ``rtol``,
+    ``dtype``,
     ``steps``, ``timing``...); the manifest is the session's (``--verify-manifest``) unless ``manifest=``
     names another file or ``manifest=None`` asks for none.
     """
-    from verifier.checks.manifest import load_manifest
-    from verifier.checks.run import Options, verify_file
+    from verifier.checks.run.manifest import load_manifest
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_file
 
     state = pytestconfig.stash.get(_STATE, None)
     unset = object()

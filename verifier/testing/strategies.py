@@ -74,9 +74,10 @@ class Bounds:
 
 
 def architecture_schema() -> dict[str, Any]:
-    """The architecture schema, found by its ``$id`` (verifier.format.schema; a shared object: do not
+    """The architecture schema, found by its ``$id`` (verifier.format.schema.validator; a shared object: do
+    not
     mutate)."""
-    from verifier.format.schema import schema
+    from verifier.format.schema.validator import schema
 
     return schema(ARCHITECTURE_SCHEMA_ID)
 

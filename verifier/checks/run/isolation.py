@@ -18,8 +18,8 @@ from verifier.checks.results import FAIL, INTERNAL_ERROR, Check, FileResult
 from verifier.quoting import exception_text
 
 if TYPE_CHECKING:
-    from verifier.checks.manifest import Manifest
-    from verifier.checks.run import Options
+    from verifier.checks.run.manifest import Manifest
+    from verifier.checks.run.options import Options
 
 __all__ = [
     "BUG",
@@ -42,12 +42,16 @@ def internal_error(path: str, summary: str, figures: dict[str, object] | None = 
 
 
 def checked(
-    path: str, options: Options, manifest: Manifest | None, *, measure_rss: bool = True
+    check_file: Callable[..., FileResult],
+    path: str,
+    options: Options,
+    manifest: Manifest | None,
+    *,
+    measure_rss: bool = True,
 ) -> FileResult:
-    """``verify_file``, with anything it raises turned into an ``internal-error`` result for ``path``."""
-    from verifier.checks.run import verify_file
-
-    return guarded(path, verify_file, path, options, manifest, measure_rss=measure_rss)
+    """``check_file(path, options, manifest)`` (the run's ``verify_file``, given by the run so that this
+    module needs nothing of it), with anything it raises turned into an ``internal-error`` result."""
+    return guarded(path, check_file, path, options, manifest, measure_rss=measure_rss)
 
 
 def guarded(path: str, step: Callable[..., T], *args: Any, **kwargs: Any) -> T | FileResult:
@@ -97,9 +101,11 @@ def check_in_processes(
     jobs: int,
     done: Callable[[int, FileResult], None],
     *,
+    check_file: Callable[..., FileResult],
     measure_rss: bool = True,
 ) -> None:
-    """Every path through :func:`checked` in ``jobs`` worker processes; ``done(index, result)`` for each.
+    """Every path through ``check_file`` (:func:`checked`) in ``jobs`` worker processes (it must be a
+    module-level function, which pickles by name); ``done(index, result)`` for each.
 
     A worker that dies (a crash in native code, ``os._exit`` in a factory) breaks the whole pool and every
     file it was still running; those files are then run again one per fresh process, so only the file that
@@ -125,7 +131,7 @@ def check_in_processes(
                 initializer=start_worker,
                 initargs=(context.Lock(), context.Value("i", 0), workers),
             ) as pool:
-                task = partial(checked, measure_rss=measure_rss)
+                task = partial(checked, check_file, measure_rss=measure_rss)
                 futures = {pool.submit(task, paths[i], options, manifest): i for i in batch}
                 for future in as_completed(futures):
                     index = futures[future]

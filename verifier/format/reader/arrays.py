@@ -5,7 +5,8 @@ The fast path looks at every number once through C-level loops (``set(map(type, 
 slow path walk the array in Python to name the first offending element.
 
 A weight array of a document read from text usually arrives as a ``NumericArray``
-(:meth:`verifier.format.document.Document.skeleton`): a rectangular nest of finite numbers that stays in the
+(:meth:`verifier.format.reader.document.Document.skeleton`): a rectangular nest of finite numbers that stays
+in the
 C++ document, known by its shape. Its first problem of shape, if any, lies on the path of first elements
 (every row is like the first), so it is found from the shape alone; its numbers are read (as one float64
 array) only to check them against float32's range.
@@ -18,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from verifier.format.document import is_numeric_array
 from verifier.format.findings import Finding, finding, pointer_join
-from verifier.format.float32 import FLOAT32_MAX, fate, overflows, underflows
+from verifier.format.reader.document import is_numeric_array
+from verifier.format.reader.float32 import FLOAT32_MAX, fate, overflows, underflows
 from verifier.quoting import quoted
 
 _NUMBER_TYPES = {float, int}

@@ -4,7 +4,8 @@ Like torch.onnx's ``find_mismatch`` and Polygraphy's ``debug reduce``: trailing 
 leading ones (bisection first, then one layer at a time), then the input sequence is narrowed to the first
 failing step (and, for a stateful stream, its start moved up the same way). A sub-model ``layers[a:b]`` is
 checked against the units of the reference module that its entries line up with
-(:func:`verifier.checks.diverge.align`): its input is what the module computes just before entry ``a`` on the
+(:func:`verifier.checks.diagnose.diverge.align`): its input is what the module computes just before entry
+``a`` on the
 original inputs, its expected output what those units compute from it, at the original check's tolerance.
 So the reduced case needs neither the module nor the rest of the model, and a layer the export dropped stays
 in the reference side of the window that lacks it.
@@ -26,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from verifier.checks.diverge import FRAME, STREAM, Divergence, align, failing_steps, first_divergence
-from verifier.checks.sensitivity import sensitivity
+from verifier.checks.diagnose.diverge import FRAME, STREAM, Divergence, align, first_divergence
+from verifier.checks.diagnose.sensitivity import sensitivity
+from verifier.checks.passrule import failing_steps
 from verifier.errors import VerifierError
 
 __all__ = ["ReduceError", "Reduction", "reduce", "sensitivity"]
@@ -150,7 +152,7 @@ def reduce(
     Raises :class:`ReduceError` when the file passes every check reduce knows, or when its failure is the
     module's own sensitivity.
     """
-    from verifier.format.document import read_document
+    from verifier.format.reader.document import read_document
     from verifier.format.validate import validate
 
     started = time.perf_counter()

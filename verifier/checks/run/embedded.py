@@ -107,7 +107,7 @@ def write_embedded(
     ys: np.ndarray,
 ) -> Path:
     """Write a copy of ``model_file`` carrying the golden data to ``target``, never over ``model_file``."""
-    from verifier.format.document import read_document
+    from verifier.format.reader.document import read_document
 
     source, target = Path(model_file), Path(target)
     if target.exists() and source.exists() and target.samefile(source):

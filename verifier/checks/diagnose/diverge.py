@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from verifier.checks.passrule import failing_steps
 from verifier.checks.results import Check
 from verifier.quoting import exception_text
 
@@ -125,7 +126,8 @@ class Divergence:
     input_max_abs_error: float | None = None  # its input's worst error up to `step`
     cause: str = ""
     # The module's own output change for a one-ulp input change, when it is outside tolerance: then the
-    # failure is the model's sensitivity to rounding rather than this layer (verifier.checks.sensitivity).
+    # failure is the model's sensitivity to rounding rather than this layer
+    # (verifier.checks.diagnose.sensitivity).
     sensitivity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,17 +174,6 @@ def engine_layer_outputs(model: Any, xs: np.ndarray, *, frame: bool) -> dict[int
         info.index: np.stack([step[k] for step in per_step]).astype(np.float64)
         for k, info in enumerate(model.layers)
     }
-
-
-def failing_steps(expected: np.ndarray, actual: np.ndarray, atol: float, rtol: float) -> np.ndarray:
-    """Per step, whether any element is outside ``atol + rtol * |expected|`` (a NaN is outside)."""
-    expected = np.asarray(expected, dtype=np.float64)
-    actual = np.asarray(actual, dtype=np.float64)
-    if expected.shape != actual.shape:
-        return np.ones(len(expected), dtype=bool)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, which is outside
-        within = np.abs(actual - expected) <= atol + rtol * np.abs(expected)
-    return ~within.reshape(len(expected), -1).all(axis=1)
 
 
 def _max_abs(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -302,7 +293,7 @@ def annotate(
     if not failing:
         return list(checks)
     try:
-        from verifier.format.document import read_document
+        from verifier.format.reader.document import read_document
         from verifier.pytorch.layerwise import units
         from verifier.pytorch.reference import reference
 
@@ -320,7 +311,7 @@ def annotate(
             out.append(check)
             continue
         try:
-            from verifier.checks.sensitivity import sensitivity
+            from verifier.checks.diagnose.sensitivity import sensitivity
 
             pattern = CHECK_PATTERN[check.name]
             found = first_divergence(model, doc, chain, xs, atol=atol, rtol=rtol, pattern=pattern)

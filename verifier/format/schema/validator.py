@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from verifier.format.schema_predicate import Predicate, compile_predicate
+from verifier.format.schema.predicate import Predicate, compile_predicate
 from verifier.quoting import MAX_FIELD, MAX_QUOTED, quoted, shown
 
 if TYPE_CHECKING:  # jsonschema is imported only when an instance is found not to conform (see predicate())
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # jsonschema is imported only when an instance is found not t
     from referencing import Registry
 
 BASE_URI = "https://rtneural-verifier.dev/schemas/"
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # verifier/, where the wheel puts schemas/
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # verifier/, where the wheel puts schemas/
 
 
 def schema_dirs() -> list[Path]:
@@ -96,7 +96,7 @@ def validator(id_or_name: str) -> Draft202012Validator:
 @cache
 def predicate(id_or_name: str) -> Predicate | None:
     """Whether an instance conforms to the named schema, answered without jsonschema (the same answer:
-    :mod:`verifier.format.schema_predicate`); None when the schema uses a keyword that module does not
+    :mod:`verifier.format.schema.predicate`); None when the schema uses a keyword that module does not
     compile. Ask :func:`validator` for the errors of an instance it rejects."""
     return compile_predicate(schema(id_or_name), _schemas())
 

@@ -99,14 +99,14 @@ def _pointer(path: Sequence[Any]) -> str:
 
 def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
     """Validate ``data`` (the parsed JSON) against the manifest schema and build a ``Manifest``."""
-    from verifier.format.schema import predicate
+    from verifier.format.schema.validator import predicate
 
     source = str(path)
     conforms = predicate(MANIFEST_SCHEMA_ID)
     if conforms is None or not conforms(data):
         from jsonschema.exceptions import best_match
 
-        from verifier.format.schema import error_message, validator
+        from verifier.format.schema.validator import error_message, validator
 
         error = best_match(validator(MANIFEST_SCHEMA_ID).iter_errors(data))
         if error is not None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -48,98 +47,14 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
-from verifier.checks.isolation import check_in_processes, guarded, internal_error, timing_turn
-from verifier.checks.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
+from verifier.checks.run.manifest import Manifest, ModelEntry
+from verifier.checks.run.options import DEFAULT_TIMING_STEPS, DEFAULT_WARMUP, Options
+from verifier.checks.run.reference import describe_reference, reference_spec, resolve_against
+from verifier.checks.run.tolerances import Tolerances, resolve_tolerances
 from verifier.checks.validation import orientation_confirmed, validate_check
-from verifier.errors import VerifierError
 from verifier.quoting import exception_text
-
-DEFAULT_TIMING_STEPS = 2000
-DEFAULT_WARMUP = 200
-
-
-@dataclass(frozen=True)
-class Options:
-    """What a run does; ``None`` means "the manifest's value, else the default"."""
-
-    dtype: str | None = None
-    atol: float | None = None
-    rtol: float | None = None
-    steps: int = 256  # time steps of the numeric comparison
-    seed: int = 0
-    timing: bool = True
-    timing_steps: int | None = None
-    warmup: int | None = None
-    rss_copies: int | None = None  # 0 skips the RSS cross-check
-    against: str | None = None  # "module:factory" or a saved torch module (torch.save(module, path))
-    # The runtime the numeric, latency and memory checks run on: "engine" (ours) or "rtneural" (the user's
-    # RTNeural build, verifier.engine.backends); validation, parameters and widths read the file either way.
-    backend: str = "engine"
-
-
-class ReferenceError(VerifierError):
-    """``--against`` (or a manifest factory) does not name a usable torch module."""
-
-
-def resolve_against(spec: str) -> Callable[[], Any]:
-    """A zero-argument callable returning the torch module ``spec`` names (``module:factory`` or a file)."""
-    if ":" in spec and not Path(spec).exists():
-        module_name, _, attr = spec.partition(":")
-        try:
-            module = import_module(module_name)
-        except ImportError as exc:
-            raise ReferenceError(f"--against {spec}: cannot import {module_name!r}: {exc}") from None
-        factory = getattr(module, attr, None)
-        if not callable(factory):
-            raise ReferenceError(f"--against {spec}: {module_name!r} has no callable {attr!r}")
-        return factory
-    path = Path(spec)
-    if not path.is_file():
-        raise ReferenceError(f"--against {spec}: neither module:factory nor an existing checkpoint file")
-
-    def load_checkpoint() -> Any:
-        import torch
-
-        # A whole pickled module (torch.save(module, path)); unpickling runs code: only files the user names.
-        module = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(module, torch.nn.Module):
-            raise ReferenceError(
-                f"--against {spec}: the checkpoint holds a {type(module).__name__}, not a torch module "
-                "(save the module itself, or give module:factory)"
-            )
-        return module
-
-    return load_checkpoint
-
-
-def describe_reference(spec: str | None, origin: str) -> dict[str, Any]:
-    """What the numeric checks of a file compare the engine with (the report's ``reference``).
-
-    ``module`` and ``checkpoint`` check the export (the torch model's own forward() against the file);
-    ``json-rebuild`` only checks the engine against the JSON's torch rebuild, which an export mistake
-    cannot fail, and the report says so.
-    """
-    if spec is None:
-        return {
-            "kind": "json-rebuild",
-            "summary": "against the JSON's own rebuild: this checks the engine, not the export "
-            "(give --against or a manifest factory to check the export)",
-        }
-    if ":" in spec and not Path(spec).exists():
-        return {
-            "kind": "module",
-            "factory": spec,
-            "origin": origin,
-            "summary": f"against module {spec} (its own forward()), from {origin}",
-        }
-    return {
-        "kind": "checkpoint",
-        "path": spec,
-        "origin": origin,
-        "summary": f"against checkpoint {spec} (its own forward()), from {origin}",
-    }
-
 
 # --------------------------------------------------------------------------------------------- per step
 
@@ -147,7 +62,7 @@ def describe_reference(spec: str | None, origin: str) -> dict[str, Any]:
 def _load(path: str, source: Any, dtype: str) -> tuple[Any, Check]:
     from verifier.engine.model import load
     from verifier.errors import ModelFormatError
-    from verifier.format.positions import locate_in_file
+    from verifier.format.reader.positions import locate_in_file
 
     try:
         model = load(source, dtype)
@@ -197,8 +112,8 @@ def _load_backend(source: Any, dtype: str, backend: str, engine_check: Check) ->
 
 def _embedded(source: Any, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """The file's own golden data (input_batch, output_batch), when it carries any."""
-    from verifier.checks.embedded import EMBEDDED_KEYS, embedded_data
-    from verifier.format.document import read
+    from verifier.checks.run.embedded import EMBEDDED_KEYS, embedded_data
+    from verifier.format.reader.document import read
 
     # Only the golden data's keys are built in Python (and the ones every skeleton has); weights stay in C++.
     document = read(source)
@@ -252,10 +167,11 @@ def _with_statistics(
 
 
 def _read_once(path: str) -> Any:
-    """The file's :class:`~verifier.format.document.Document`, or the path (a ``Path``: a file name is never
+    """The file's :class:`~verifier.format.reader.document.Document`, or the path (a ``Path``: a file name is
+    never
     read as JSON text) when it cannot be read, so that each step reports the reader's finding in its words."""
     from verifier.errors import ModelFormatError
-    from verifier.format.document import read
+    from verifier.format.reader.document import read
 
     try:
         return read(Path(path))
@@ -272,43 +188,6 @@ def _skipped(names: Sequence[str], reason: str) -> list[Check]:
     return [Check(name, SKIP, reason, {}) for name in names]
 
 
-@dataclass(frozen=True)
-class _Tolerances:
-    frame: tuple[float, float]  # (atol, rtol) per frame
-    stream: tuple[float, float]  # (atol, rtol) over the whole stream
-    origin: str
-
-
-def _tolerance(
-    options: Options, manifest: Manifest | None, entry: ModelEntry | None, dtype: str, source: Any
-) -> _Tolerances:
-    if options.atol is not None or options.rtol is not None:
-        given = (options.atol or 0.0, options.rtol or 0.0)
-        return _Tolerances(given, given, "command line")
-    if manifest is not None and (
-        (entry is not None and dtype in entry.tolerance) or dtype in manifest.tolerance
-    ):
-        declared = manifest.tolerance_for(entry, dtype)
-        return _Tolerances(declared, declared, "manifest")
-    try:
-        from verifier.checks.tolerance import tolerance_for
-        from verifier.format.document import read
-        from verifier.format.validate import KEY_ORDER
-
-        # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
-        doc = read(source).skeleton(KEY_ORDER)
-        # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
-        # (docs/tolerance.md); a frame is one step from zero state.
-        return _Tolerances(
-            tolerance_for(doc, dtype),
-            tolerance_for(doc, dtype, steps=options.steps),
-            "verifier.checks.tolerance (model depth and width)",
-        )
-    except Exception:  # the tolerance model is advisory; the fixed default is always available
-        default = DEFAULT_TOLERANCE[dtype]
-        return _Tolerances(default, default, "default")
-
-
 def _judge_stream(
     check: Check,
     outputs: Outputs,
@@ -316,7 +195,7 @@ def _judge_stream(
     source: Any,
     xs: np.ndarray,
     dtype: str,
-    tolerances: _Tolerances,
+    tolerances: Tolerances,
 ) -> Check:
     """A failing stream of a stateful model is judged only as far as the model itself is reproducible."""
     stateful = not np.array_equal(outputs.actual_stream, outputs.actual_frame)
@@ -324,7 +203,7 @@ def _judge_stream(
         return check
     atol, rtol = tolerances.stream
     # imported here: only a failing stream of a stateful model needs it (it imports the divergence search)
-    from verifier.checks.sensitivity import judge_chaotic_stream, stream_horizon
+    from verifier.checks.diagnose.sensitivity import judge_chaotic_stream, stream_horizon
 
     horizon = stream_horizon(source, xs, dtype, atol, rtol)
     return judge_chaotic_stream(
@@ -367,14 +246,8 @@ class PreparedFile:
     source: Any = None
     model: Any = None
     runner: Any = None
-    tolerances: _Tolerances | None = None
+    tolerances: Tolerances | None = None
     result: FileResult | None = None
-
-
-def reference_spec(path: str, options: Options, manifest: Manifest | None) -> str | None:
-    """The torch module a file is compared with (``--against``, else its manifest factory), if any."""
-    entry = manifest.entry_for(path) if manifest is not None else None
-    return options.against or (entry.factory if entry is not None else None)
 
 
 def prepare_file(path: str, options: Options = Options(), manifest: Manifest | None = None) -> PreparedFile:
@@ -403,7 +276,7 @@ def prepare_file(path: str, options: Options = Options(), manifest: Manifest | N
             reference,
         )
         return prepared
-    prepared.tolerances = _tolerance(options, manifest, entry, dtype, source)
+    prepared.tolerances = resolve_tolerances(options, manifest, entry, dtype, source)
     if spec:  # a torch module is the reference: only a failure's diagnosis would read the file again
         _drop_tree(source)
         source = Path(path)
@@ -458,7 +331,7 @@ def finish_file(
                 # Embedded outputs may have been computed in float32 (AIDA-X's are): their round-off is
                 # float32's, which the float64 tolerance would report as a mismatch.
                 tolerances = replace(
-                    tolerances, stream=_tolerance(options, manifest, entry, "float32", source).stream
+                    tolerances, stream=resolve_tolerances(options, manifest, entry, "float32", source).stream
                 )
         patterns = (
             ("numeric-frame", outputs.expected_frame, outputs.actual_frame, tolerances.frame),
@@ -496,7 +369,7 @@ def finish_file(
         torch_module = None
     else:
         if any(check.failed for check in numeric):
-            from verifier.checks.diverge import annotate
+            from verifier.checks.diagnose.diverge import annotate
 
             numeric = [  # each pattern against its own tolerance (a stream's is wider)
                 annotate([check], model, source, torch_module, xs, atol=tol[0], rtol=tol[1])[0]
@@ -656,7 +529,9 @@ def verify_files(
             progress(len(results), len(paths), result, rss_afterwards)
 
     if jobs > 1 and len(paths) > 1:
-        check_in_processes(paths, options, manifest, jobs, done, measure_rss=not rss_afterwards)
+        check_in_processes(
+            paths, options, manifest, jobs, done, check_file=verify_file, measure_rss=not rss_afterwards
+        )
     else:
         # Files compared with a torch module are validated and loaded before torch is imported: validation's
         # transient memory then peaks over this small process, not over torch's ~190 MB (their documents are

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from verifier.checks.agreement import check_agreement
-from verifier.checks.diverge import failing_steps
+from verifier.checks.passrule import failing_steps
 from verifier.checks.results import FAIL, WARN, Check
 
 __all__ = ["PERTURBATIONS", "ULPS", "Horizon", "judge_chaotic_stream", "sensitivity", "stream_horizon"]
@@ -53,7 +53,7 @@ def stream_horizon(
     source: Any, xs: np.ndarray, dtype: str, atol: float, rtol: float, seed: int = 0
 ) -> Horizon:
     """Where a few-ulp change of ``xs`` moves the engine's stream of ``source`` (a model file's path, or its
-    :class:`~verifier.format.document.Document` already read) past ``atol + rtol*|y|``."""
+    :class:`~verifier.format.reader.document.Document` already read) past ``atol + rtol*|y|``."""
     from verifier.checks.compare import compare
     from verifier.engine.model import load
 

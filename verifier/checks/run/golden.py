@@ -309,7 +309,7 @@ class Written:
 
 def _reference(path: str, options: Any, manifest: Any) -> tuple[Any | None, str]:
     """The torch module for ``path`` (``--against``, else the manifest's factory) and how it was named."""
-    from verifier.checks.run import resolve_against
+    from verifier.checks.run.reference import resolve_against
 
     entry = manifest.entry_for(path) if manifest is not None else None
     spec = options.against or (entry.factory if entry is not None else None)
@@ -337,12 +337,13 @@ def save_golden(
 ) -> list[Written]:
     """``verify --save-golden DIR``: one bundle per file at ``DIR/<file stem>/``.
 
-    ``options`` is a ``verifier.checks.run.Options`` (``against``, ``steps``, ``seed``, ``atol``/``rtol``
+    ``options`` is a ``verifier.checks.run.options.Options`` (``against``, ``steps``, ``seed``,
+    ``atol``/``rtol``
     are used); tolerances follow ``verify``'s order (command line, manifest, tolerance policy). A file that
     does not load or whose reference fails is reported, not raised; the others are still written.
     """
     from verifier import __version__
-    from verifier.checks.run import _tolerance
+    from verifier.checks.run.tolerances import resolve_tolerances
 
     targets = _targets(paths, Path(directory), lambda p: p.stem)
     written: list[Written] = []
@@ -351,7 +352,7 @@ def save_golden(
 
         def tolerance(dtype: str, path: str = path, entry: Any = entry) -> tuple[float, float]:
             # The stream tolerance: a bundle's cases are streams of up to options.steps steps.
-            return _tolerance(options, manifest, entry, dtype, path).stream
+            return resolve_tolerances(options, manifest, entry, dtype, path).stream
 
         try:
             module, source = _reference(path, options, manifest)
@@ -380,7 +381,7 @@ def embed_golden(
     (``options.steps`` random steps) and ``output_batch`` (streamed from zero state by the torch module, else
     by our engine in float64). A target that is the input file itself is refused: inputs are never modified.
     """
-    from verifier.checks.embedded import write_embedded
+    from verifier.checks.run.embedded import write_embedded
     from verifier.engine.model import load
 
     targets = _targets(paths, Path(directory), lambda p: p.name)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.checks.reduce import Reduction
+from verifier.checks.diagnose.reduce import Reduction
 from verifier.checks.results import FAIL, PASS, Check
 from verifier.errors import VerifierError
 
@@ -174,8 +174,8 @@ def replay(directory: str | Path) -> Check:
     meta = read_meta(out)
     model_file = out / "model.json"
     if meta.get("pattern") is None:
-        from verifier.checks.reduce import format_failure
-        from verifier.format.document import read_document
+        from verifier.checks.diagnose.reduce import format_failure
+        from verifier.format.reader.document import read_document
 
         failure = format_failure(read_document(model_file)[0], str(meta.get("dtype", "float32")))
         if failure is None:

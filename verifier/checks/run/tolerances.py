@@ -1,0 +1,47 @@
+"""The one place a file's tolerance is resolved: the command line, else the manifest, else the tolerance
+model of :mod:`verifier.checks.tolerance` (from the model's depth and width), per frame and per stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.checks.run.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
+from verifier.checks.run.options import Options
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    frame: tuple[float, float]  # (atol, rtol) per frame
+    stream: tuple[float, float]  # (atol, rtol) over the whole stream
+    origin: str
+
+
+def resolve_tolerances(
+    options: Options, manifest: Manifest | None, entry: ModelEntry | None, dtype: str, source: Any
+) -> Tolerances:
+    if options.atol is not None or options.rtol is not None:
+        given = (options.atol or 0.0, options.rtol or 0.0)
+        return Tolerances(given, given, "command line")
+    if manifest is not None and (
+        (entry is not None and dtype in entry.tolerance) or dtype in manifest.tolerance
+    ):
+        declared = manifest.tolerance_for(entry, dtype)
+        return Tolerances(declared, declared, "manifest")
+    try:
+        from verifier.checks.tolerance import tolerance_for
+        from verifier.format.reader.document import read
+        from verifier.format.validate import KEY_ORDER
+
+        # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
+        doc = read(source).skeleton(KEY_ORDER)
+        # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
+        # (docs/tolerance.md); a frame is one step from zero state.
+        return Tolerances(
+            tolerance_for(doc, dtype),
+            tolerance_for(doc, dtype, steps=options.steps),
+            "verifier.checks.tolerance (model depth and width)",
+        )
+    except Exception:  # the tolerance model is advisory; the fixed default is always available
+        default = DEFAULT_TOLERANCE[dtype]
+        return Tolerances(default, default, "default")

@@ -1,0 +1,102 @@
+"""The files a ``verify`` subcommand reads and writes: model files named on the command line (globs expanded,
+regular files only), a stored JSON report, the report written to ``--output`` or stdout, GitHub's step
+summary.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from verifier.checks.results import RunResult
+from verifier.cli.arguments import UsageError
+
+
+class OutputError(Exception):
+    """The report could not be written to stdout (a full device, a closed pipe)."""
+
+
+def expand_files(patterns: Sequence[str]) -> list[str]:
+    """Every pattern as a glob (quoted globs and Windows shells do not expand them); an existing file is
+    taken literally first (``model[1].json``), and every name stays a path (never JSON text)."""
+    found: list[str] = []
+    for pattern in patterns:
+        if os.path.isfile(pattern):
+            found.append(pattern)
+        elif glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise UsageError(f"no file matches {pattern!r}")
+            found += [m for m in matches if os.path.isfile(m)]
+        elif os.path.isdir(pattern):
+            raise UsageError(
+                f"{pattern} is a directory; give the files (e.g. {os.path.join(pattern, '*.json')})"
+            )
+        elif os.path.exists(pattern):  # a FIFO, socket or device: reading it could block or never end
+            raise UsageError(f"{pattern} is not a regular file ({file_kind(pattern)}); give model files")
+        else:
+            raise UsageError(f"{pattern}: no such file")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise UsageError("no model file matched")
+    return unique
+
+
+def file_kind(path: str) -> str:
+    mode = os.stat(path).st_mode
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"))
+    return next((name for test, name in kinds if test(mode)), "a device")
+
+
+def read_report(path: str, what: str = "--baseline") -> RunResult:
+    from verifier.format.schema.validator import predicate
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{what} {path}: cannot read a JSON report: {exc}") from None
+    conforms = predicate("report")
+    if conforms is None or not conforms(data):
+        from jsonschema.exceptions import best_match
+
+        from verifier.format.schema.validator import error_message, validator
+        from verifier.quoting import shown_pointer
+
+        error = best_match(validator("report").iter_errors(data))
+        if error is not None:
+            where = shown_pointer("/" + "/".join(str(p) for p in error.absolute_path))
+            raise UsageError(f"{what} {path}: {where}: not a verify JSON report: {error_message(error)}")
+    return RunResult.from_dict(data)
+
+
+def append_step_summary(path: str, markdown: str) -> None:
+    """GitHub shows this file on the run's summary page; other steps write to it too, so append."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    except OSError as exc:
+        raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
+
+
+def emit(text: str, output: str | None, stdout: TextIO) -> None:
+    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback."""
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {output}: {exc}") from None
+    else:
+        write_text(stdout, text)
+
+
+def write_text(stream: TextIO, text: str) -> None:
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
