@@ -128,7 +128,9 @@ def test_no_module_imports_a_private_name_of_another_module():
     for path in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "tools").glob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("verifier"):
-                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                private = [
+                    a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")
+                ]
                 if private:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.module} {private}")
     assert offenders == []

@@ -1,7 +1,7 @@
 """verifier.pytorch.export: every format transform pinned, every refusal named, files byte-stable, and round
 trips through the engine that match the torch module streamed the way RTNeural streams it.
 
-Round-trip tolerances (engine vs ``verifier.reference.stream``, which runs the module in float64 torch;
+Round-trip tolerances (engine vs ``verifier.pytorch.run.stream``, which runs the module in float64 torch;
 measured with ``pytest tests/test_export.py -s -k engine``, 17 modules x stream/frames, inputs in [-2, 2]):
 
 * float64 engine: 1e-12. Both sides compute the same maths in double and differ only in summation order
@@ -26,7 +26,8 @@ from torch import nn
 
 from verifier.errors import ExportError
 from verifier.pytorch.export import document_bytes, export
-from verifier.pytorch.reference import frames, reference, stream
+from verifier.pytorch.rebuild import reference
+from verifier.pytorch.run import frames, stream
 
 ROUND_TRIP_ATOL = {"float64": 1e-12, "float32": 5e-6}
 

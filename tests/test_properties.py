@@ -19,7 +19,8 @@ from verifier.checks.tolerance import tolerance_for
 from verifier.engine.model import load
 from verifier.format.validate import validate
 from verifier.pytorch.export import export
-from verifier.pytorch.reference import frames, reference, stream
+from verifier.pytorch.rebuild import reference
+from verifier.pytorch.run import frames, stream
 from verifier.testing import mistakes
 from verifier.testing.strategies import (
     architectures,

@@ -1,4 +1,5 @@
-"""verifier.pytorch.reference: the JSON rebuilt in torch, and torch modules streamed the way RTNeural streams
+"""verifier.pytorch.rebuild and verifier.pytorch.run: the JSON rebuilt in torch, and torch modules
+streamed the way RTNeural streams
 them.
 
 Both sides here are float64 torch: reference(export(m)) undoes the export's transforms with stock torch
@@ -22,7 +23,8 @@ from torch import nn
 
 from verifier.errors import ExportError, ModelFormatError
 from verifier.pytorch.export import document_bytes, export, leaf_modules
-from verifier.pytorch.reference import frames, reference, run_module, stream
+from verifier.pytorch.rebuild import reference
+from verifier.pytorch.run import frames, run_module, stream
 
 TORCH_VS_TORCH = 1e-12
 

@@ -19,7 +19,7 @@ from verifier.checks.run.options import Options
 from verifier.checks.run.verify import verify_file, verify_files
 from verifier.format.schema.validator import validator
 from verifier.pytorch.export import export
-from verifier.pytorch.reference import frames, stream
+from verifier.pytorch.run import frames, stream
 from verifier.report.formats import format_json, format_text
 from verifier.report.machine import machine_info
 

@@ -60,7 +60,7 @@ def measure_errors(n_models: int, steps: int | None = None) -> list[ErrorSample]
 
     from verifier.engine.model import load
     from verifier.pytorch.export import export
-    from verifier.pytorch.reference import frames, stream
+    from verifier.pytorch.run import frames, stream
     from verifier.testing.strategies import architectures, describe, inputs, modules
 
     samples: list[ErrorSample] = []

@@ -5,7 +5,7 @@ The public API, in the order data flows through it::
     export(module) -> dict          # torch module -> keras-json       (verifier.pytorch.export)
     validate(source) -> [Finding]   # schema + structural rules         (verifier.format.validate)
     load(source) -> Model           # the native engine                 (verifier.engine.model)
-    reference(source) -> nn.Module  # the same JSON rebuilt in torch    (verifier.pytorch.reference)
+    reference(source) -> nn.Module  # the same JSON rebuilt in torch    (verifier.pytorch.rebuild)
     compare(expected, actual, ...)  # error statistics                  (verifier.checks.compare)
 
 Every name is imported on first use, so ``import verifier`` costs neither torch nor the compiled engine:
@@ -31,7 +31,7 @@ _LAZY = {
     "Model": "verifier.engine.model",
     "load": "verifier.engine.model",
     "export": "verifier.pytorch.export",
-    "reference": "verifier.pytorch.reference",
+    "reference": "verifier.pytorch.rebuild",
     "Finding": "verifier.format.findings",
     "validate": "verifier.format.validate",
 }
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from verifier.format.findings import Finding
     from verifier.format.validate import validate
     from verifier.pytorch.export import export
-    from verifier.pytorch.reference import reference
+    from verifier.pytorch.rebuild import reference
 
 
 def __getattr__(name: str) -> Any:

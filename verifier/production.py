@@ -7,7 +7,7 @@ with the torch module it came from, and a wheel does not carry ``fixtures/``.
 
 Each model is one call of the plugin: PyTorch runs it on a single step from a zero LSTM state. ``forward``
 also accepts a sequence ``[B, T, in]`` (batch first), which it runs as one stream from zero state — the
-convention ``verifier.pytorch.reference`` uses — so a one-step call is ``model(x[None, None, :])``.
+convention ``verifier.pytorch.run`` uses — so a one-step call is ``model(x[None, None, :])``.
 
 Weights come from ``numpy.random.default_rng(seed)`` with PyTorch's default bounds (``±1/sqrt(fan_in)`` for
 Linear, ``±1/sqrt(H)`` for LSTM) rather than from ``torch.manual_seed``: NumPy's PCG64 stream is documented

@@ -22,7 +22,7 @@ from verifier.checks.tolerance import tolerance_for
 from verifier.engine.model import load
 from verifier.format.validate import validate
 from verifier.pytorch.export import export
-from verifier.pytorch.reference import frames, stream
+from verifier.pytorch.run import frames, stream
 from verifier.testing.strategies import architectures, modules, smooth_inputs
 
 STEPS = 16

@@ -78,7 +78,7 @@ def not_the_chain(check: Check, mismatches: Sequence[Any]) -> Check:
 
     The export writes the declared chain, so the file cannot compute the module; the comparison with the
     module's own forward() then fails too, but this names the cause. ``mismatches`` are
-    ``verifier.pytorch.reference.ChainMismatch`` values.
+    ``verifier.pytorch.run.ChainMismatch`` values.
     """
     if not mismatches:
         return check

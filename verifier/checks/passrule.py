@@ -8,6 +8,8 @@ its own copy of this rule; ``tests/test_pass_rule.py`` pins the two together.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -23,9 +25,8 @@ def outside(expected: ArrayLike, actual: ArrayLike, atol: float, rtol: float) ->
     e = np.asarray(expected, dtype=np.float64)
     a = np.asarray(actual, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        within: np.ndarray = np.asarray(np.abs(a - e) <= allowance(e, atol, rtol))
-    failing: np.ndarray = np.asarray(np.logical_not(within))
-    return failing
+        within = np.abs(a - e) <= allowance(e, atol, rtol)
+    return cast(np.ndarray, ~within)
 
 
 def failing_steps(expected: ArrayLike, actual: ArrayLike, atol: float, rtol: float) -> np.ndarray:
@@ -34,4 +35,4 @@ def failing_steps(expected: ArrayLike, actual: ArrayLike, atol: float, rtol: flo
     a = np.asarray(actual, dtype=np.float64)
     if e.shape != a.shape:
         return np.ones(len(e), dtype=bool)
-    return outside(e, a, atol, rtol).reshape(len(e), -1).any(axis=1)
+    return np.asarray(outside(e, a, atol, rtol).reshape(len(e), -1).any(axis=1), dtype=bool)

@@ -5,7 +5,7 @@ every recurrent and convolution layer carrying state from zero. In particular:
 
 * An ``nn.Conv1d`` becomes a causal streaming convolution. With ``padding=0`` ("valid") PyTorch's output
   ``n`` is RTNeural's step ``n + (K-1)*d`` (the convolution's latency); with ``padding=(K-1)*d`` (pad both
-  sides, keep the first T outputs: the usual causal idiom) the steps coincide. ``verifier.reference.stream``
+  sides, keep the first T outputs: the usual causal idiom) the steps coincide. ``verifier.pytorch.run.stream``
   runs a module with that causal alignment, so it matches the export step for step.
 * ``nn.LSTM`` / ``nn.GRU`` write one entry per stacked layer; standing directly in an ``nn.Sequential``,
   their output sequence feeds the next module (RNN state is never exported: RTNeural starts from zero).
@@ -15,7 +15,7 @@ every recurrent and convolution layer carrying state from zero. In particular:
 Only modules of exactly the supported classes are exported: a subclass may override ``forward`` and
 compute something the weights alone do not describe. A custom container declares the order of its
 submodules with an ``export_order`` attribute; it is trusted to run them as a plain chain (in the streaming
-sense above). ``verifier.pytorch.reference`` declares its layout wrappers (causal padding around an
+sense above). ``verifier.pytorch.rebuild`` declares its layout wrappers (causal padding around an
 ``nn.Conv1d``, the output sequence of a batch-first ``nn.LSTM``/``nn.GRU``, the feature axis of
 ``nn.BatchNorm1d`` and ``nn.PReLU``) this way, which is why ``export(reference(doc))`` gives back ``doc``.
 """

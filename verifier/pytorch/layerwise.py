@@ -6,7 +6,7 @@ A unit is the smallest piece of a module whose output a keras-json entry can be 
 for custom containers, ``nn.Sequential`` children), with a stacked RNN split into single-layer copies so that
 each exported ``lstm``/``gru`` entry has its own output to compare.
 
-Units are run exactly as :func:`verifier.pytorch.reference.stream` runs the whole module (causal conv1d,
+Units are run exactly as :func:`verifier.pytorch.run.stream` runs the whole module (causal conv1d,
 batch-first RNN output sequences, the feature axis of BatchNorm1d/PReLU): running all units in order gives
 the streamed output, and the output of every unit along the way. Each unit has a ``key`` ((kind, width), the
 same vocabulary :func:`entry_keys` gives a JSON entry) used to line the two chains up.
@@ -26,7 +26,7 @@ from torch import nn
 
 from verifier.errors import ExportError
 from verifier.pytorch.export import Leaf, leaf_modules
-from verifier.pytorch.reference import run_leaf
+from verifier.pytorch.run import run_leaf
 
 __all__ = ["Unit", "entry_fingerprint", "entry_keys", "fingerprint", "run_units", "units"]
 

@@ -230,7 +230,8 @@ def detection(bad: Mapping[str, Any], module: Any, xs: np.ndarray, dtype: str = 
     from verifier.engine.model import load
     from verifier.errors import ModelFormatError
     from verifier.format.validate import validate
-    from verifier.pytorch.reference import frames, reference, stream
+    from verifier.pytorch.rebuild import reference
+    from verifier.pytorch.run import frames, stream
 
     bad = dict(bad)  # the readers take a dict (and never modify it)
     if any(f.severity == "error" for f in validate(bad)):

@@ -295,7 +295,7 @@ def annotate(
     try:
         from verifier.format.reader.document import read_document
         from verifier.pytorch.layerwise import units
-        from verifier.pytorch.reference import reference
+        from verifier.pytorch.rebuild import reference
 
         doc = read_document(source)[0]
         chain = units(torch_module if torch_module is not None else reference(source), model.in_size)

@@ -105,7 +105,7 @@ def reference_outputs(
     if torch_module is not None:
         import torch
 
-        from verifier.pytorch.reference import frames, stream
+        from verifier.pytorch.run import frames, stream
 
         return frames(torch_module, xs, torch.float64), stream(torch_module, xs, torch.float64)
     from verifier.engine.model import load

@@ -131,7 +131,8 @@ def _outputs(model: Any, source: Any, torch_module: Any, xs: np.ndarray) -> tupl
     """The four output sequences, and every container of ``torch_module`` whose forward() is not its chain."""
     import torch
 
-    from verifier.pytorch.reference import reference, run_module
+    from verifier.pytorch.rebuild import reference
+    from verifier.pytorch.run import run_module
 
     mismatches: tuple[Any, ...] = ()
     if torch_module is not None:
