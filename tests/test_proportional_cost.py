@@ -16,7 +16,7 @@ import corpus
 import pytest
 from peak_memory import MEASURABLE, memory_growth
 
-from verifier.format import document as document_module
+from verifier.format.reader import document as document_module
 from verifier.format.findings import Limits, severity_rank
 from verifier.format.reader.document import read
 from verifier.format.validate import check_document, validate
