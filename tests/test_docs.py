@@ -115,7 +115,14 @@ def _repo_paths() -> list[str]:
 
 
 def _tracked_names() -> set[str]:
-    return {path.name for path in ROOT.rglob("*") if ".tox" not in path.parts and "build" not in path.parts}
+    """Names of the checkout's files (hidden folders, build trees and caches left out)."""
+    return {
+        path.name
+        for path in ROOT.rglob("*")
+        if not any(
+            part.startswith(".") or part in ("build", "__pycache__") for part in path.relative_to(ROOT).parts
+        )
+    }
 
 
 @pytest.mark.parametrize("path", _repo_paths())
