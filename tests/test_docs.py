@@ -45,7 +45,6 @@ LINK = re.compile(r"\]\((?![a-z]+:|#)([^)#\s]+)")
 NOT_IN_REPO = {
     "fixtures/production/models": "written by `verify-production --write` (24 MB, never committed)",
     "fixtures/production/models/*.json": "written by `verify-production --write` (24 MB, never committed)",
-    "fixtures/fuzz-crashers/": "created by `tox -e fuzz` when it finds a crasher",
     "tests/CMakeLists.txt": "the plugin's own test folder, in docs/golden.md's worked example",
 }
 NOT_IN_REPO_FILES = {
