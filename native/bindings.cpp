@@ -1,5 +1,6 @@
-// The Python face of the engine (the only file that knows pybind11): converts a parsed Python document to
-// rtv::Json, loads it, and exposes Model32 / Model64. verifier/engine.py wraps these in the public API.
+// The Python face of the engine (with reader_bindings.cpp, the only code that knows pybind11): converts a
+// parsed Python document to rtv::Json, loads it, and exposes Model32 / Model64. verifier/engine/model.py wraps
+// these in the public API.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -58,7 +59,7 @@ bool convert_scalar(py::handle obj, rtv::Json& out, const std::string& pointer) 
 
 // Iterative, so that nesting cannot overflow the C++ stack; containers get their final size (the number of
 // items Python holds, never a declared size) before their children are filled, so the `target` pointers
-// stay valid. verifier.format.document.read_document has refused deeper documents already; this is the
+// stay valid. verifier.format.reader.document.read_document has refused deeper documents already; this is the
 // engine's own guard for a direct caller.
 rtv::Json to_json(py::handle root, std::size_t max_depth) {
     struct Task {
@@ -250,7 +251,7 @@ private:
 
     rtv::Model<T>& model() { return loaded_.model; }
 
-    // engine.py validates first; this keeps a direct caller from reading out of bounds.
+    // verifier/engine/model.py validates first; this keeps a direct caller from reading out of bounds.
     void check(const Array<T>& a, py::ssize_t ndim, const char* name) const {
         const auto width = static_cast<py::ssize_t>(in_size());
         if (a.ndim() != ndim || a.shape(ndim - 1) != width)

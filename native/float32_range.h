@@ -1,5 +1,5 @@
-// What a float32 engine makes of a double of the file (verifier/format/float32.py holds the same three
-// bounds): round-to-nearest-even turns a magnitude at or beyond FLT_MAX plus half its ulp into inf, one
+// What a float32 engine makes of a double of the file (verifier/format/reader/float32.py holds the same
+// three bounds): round-to-nearest-even turns a magnitude at or beyond FLT_MAX plus half its ulp into inf, one
 // below FLT_MIN less half a subnormal ulp into a subnormal, and one at or below 2^-150 into zero. Each bound
 // is exact as a double; comparing with it avoids converting an out-of-range double to float (undefined
 // behaviour in C++).

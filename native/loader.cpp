@@ -116,7 +116,7 @@ void expect_array(const Node& n, const std::string& what) {
     if (!n.value.is_array()) fail(rules::kWrongType, n.pointer, what + " must be an array", "an array", describe(n.value));
 }
 
-// --- arrays: verifier/format/arrays.py array_shape ------------------------------------------------------
+// --- arrays: verifier/format/reader/arrays.py array_shape -----------------------------------------------
 
 // validate's overflow_finding: a finite double float32 turns into an infinity.
 [[noreturn]] void fail_float32_overflow(const std::string& pointer, double x) {

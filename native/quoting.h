@@ -1,5 +1,5 @@
 // Values of the user's file quoted in a message: cut to a fixed length, their size stated, as
-// verifier/format/quoting.py does (MAX_QUOTED there is kMaxQuoted here). A key, a layer type or an activation
+// verifier/quoting.py does (MAX_QUOTED there is kMaxQuoted here). A key, a layer type or an activation
 // name may be megabytes long in a hostile file; a message echoing it whole would be as large as the file.
 #pragma once
 

@@ -249,7 +249,7 @@ const Json* parsed_document(py::handle obj) {
 }
 
 void bind_reader(py::module_& m) {
-    // ReadError(rule, pointer, message, expected, found): verifier.format.document re-raises it as a
+    // ReadError(rule, pointer, message, expected, found): verifier.format.reader.document re-raises it as a
     // ModelFormatError with the same rule id.
     PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> read_error;
     read_error.call_once_and_store_result(

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import os
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Limits
 from verifier.format.reader.document import read_document
+from verifier.format.rules import RULES
 
 DOC = {"in_shape": [None, 1], "layers": [{"type": "dense", "shape": [None, 1], "weights": [[[0.5]]]}]}
 TEXT = json.dumps(DOC)
@@ -210,24 +212,6 @@ def test_keys_with_slash_and_tilde_are_escaped_in_pointers():
 def test_other_python_types_are_a_type_error():
     with pytest.raises(TypeError, match="not int"):
         read_document(3)  # type: ignore[arg-type]
-
-
-@given(st.binary(max_size=200))
-def test_arbitrary_bytes_give_a_document_or_a_format_error(data):
-    try:
-        parsed, _ = read_document(data)
-    except ModelFormatError:
-        return
-    assert isinstance(parsed, dict)
-
-
-@given(st.text(max_size=200))
-def test_arbitrary_text_gives_a_document_or_a_format_error(text):
-    try:
-        parsed, _ = read_document("{" + text)
-    except ModelFormatError:
-        return
-    assert isinstance(parsed, dict)
 
 
 @pytest.mark.parametrize(
@@ -529,3 +513,73 @@ def test_mutated_documents_get_the_verdict_pythons_json_gives_under_the_same_rul
     except ModelFormatError as error:
         verdict = error.rule
     assert verdict == _python_verdict(bytes(data))
+
+
+# --- arbitrary input: a document or a finding, and both outcomes reached ----------------------------------
+# Random bytes are almost never a JSON object, so a test fed only noise checks the refusal and next to never
+# the document it returns. Every example here also holds a valid object and an edited copy of it, and the
+# tests count what they reached.
+
+_OBJECTS = st.builds(
+    lambda doc, ascii_only: json.dumps(doc, ensure_ascii=ascii_only),
+    st.dictionaries(st.text(max_size=5).filter(lambda k: k.isprintable()), _JSON_VALUES, max_size=4),
+    st.booleans(),
+)
+_EDITS = st.lists(st.tuples(st.integers(0, 400), st.sampled_from(_BYTES), st.booleans()), max_size=3)
+
+
+def _edited(data: bytes, edits: list[tuple[int, int, bool]]) -> bytes:
+    out = bytearray(data)
+    for position, byte, insert in edits:
+        if insert:
+            out.insert(min(position, len(out)), byte)
+        elif out:
+            del out[min(position, len(out) - 1)]
+    return bytes(out)
+
+
+def _outcome(source: bytes | str) -> str:
+    """Read *source*; the document or the refusal must be what Python's json module gives under the reader's
+    rules (a nesting deeper than the limit aside: Python has none)."""
+    data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+    try:
+        verdict = read_document(source)[0]
+    except ModelFormatError as error:
+        verdict = error.rule
+    if isinstance(verdict, str):
+        assert verdict in RULES
+        assert verdict == "RTN-E302" or verdict == _python_verdict(data)
+        return "refused"
+    assert isinstance(verdict, dict)
+    assert verdict == _python_verdict(data)
+    return "document"
+
+
+def test_arbitrary_bytes_give_a_document_or_a_format_error():
+    reached: Counter[str] = Counter()
+
+    @given(st.binary(max_size=200), _OBJECTS, _EDITS)
+    def read(noise: bytes, valid: str, edits: list[tuple[int, int, bool]]) -> None:
+        reached["examples"] += 1
+        for data in (noise, valid.encode(), _edited(valid.encode(), edits)):
+            reached[_outcome(data)] += 1
+
+    read()
+    assert reached["document"] >= reached["examples"]  # each valid object at least
+    assert reached["refused"] >= reached["examples"] // 2
+
+
+def test_arbitrary_text_gives_a_document_or_a_format_error():
+    reached: Counter[str] = Counter()
+
+    @given(st.text(max_size=200), _OBJECTS, _EDITS)
+    def read(noise: str, valid: str, edits: list[tuple[int, int, bool]]) -> None:
+        reached["examples"] += 1
+        edited = _edited(valid.encode(), edits).decode("utf-8", "surrogateescape")
+        # Text starting with a brace is JSON text, not a path; the tail of a valid object makes one again.
+        for text in ("{" + noise, "{" + valid[1:], edited if edited.startswith("{") else "{" + edited):
+            reached[_outcome(text)] += 1
+
+    read()
+    assert reached["document"] >= reached["examples"]
+    assert reached["refused"] >= reached["examples"] // 2

@@ -3,7 +3,7 @@
 //
 // This file is our adapter only; RTNeural's code is compiled from the user's headers and never copied here.
 // It trusts nothing about the JSON it is given beyond what RTNeural itself checks: the Python side
-// (verifier/backends.py) runs our strict loader first and never hands RTNeural a document our loader
+// (verifier/engine/backends.py) runs our strict loader first and never hands RTNeural a document our loader
 // refuses, because RTNeural crashes the process on some of them (unknown activation, empty layer list).
 
 #include <RTNeural/RTNeural.h>
@@ -219,7 +219,7 @@ void bind_model(py::module_& m, const char* name) {
 }  // namespace
 
 PYBIND11_MODULE(_verifier_rtneural, m) {
-    m.doc() = "The real RTNeural (from RTNEURAL_DIR) behind verifier's model surface; see verifier.backends.";
+    m.doc() = "The real RTNeural (from RTNEURAL_DIR) behind verifier's model surface; see verifier.engine.backends.";
     bind_model<float>(m, "ModelFloat32");
     bind_model<double>(m, "ModelFloat64");
     m.attr("backend") = VERIFIER_RTNEURAL_BACKEND;

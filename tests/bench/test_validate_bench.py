@@ -3,8 +3,8 @@ figure) and every file of fixtures/bad (the slowest is the one to quote).
 
 Run with ``tox -e bench`` or
 ``pytest tests/bench/test_validate_bench.py --benchmark-enable --benchmark-only``.
-The times include reading and parsing the file (``verifier.document.read_document``), which is most of the
-1M-parameter figure; the schema pass does not visit each number (see verifier/validate.py).
+The times include reading and parsing the file (``verifier.format.reader.document.read_document``), which is
+most of the 1M-parameter figure; the schema pass does not visit each number (see verifier/format/validate.py).
 """
 
 from __future__ import annotations
