@@ -382,7 +382,11 @@ inline std::size_t require_count(const std::map<std::string, std::string>& index
         text.find_first_not_of('0') == std::string::npos)
         throw GoldenFormatError(path + ": '" + key + "' must be a whole number >= 1 of at most " +
                                 std::to_string(kMaxCountDigits) + " digits, found " + quote(text));
-    return static_cast<std::size_t>(std::stoull(text));
+    const unsigned long long value = std::stoull(text);
+    // A 32-bit size_t would wrap it to a small count that the files might then hold.
+    if (value > std::numeric_limits<std::size_t>::max())
+        throw GoldenFormatError(path + ": '" + key + "' is " + text + ", more than this platform can address");
+    return static_cast<std::size_t>(value);
 }
 
 // A name that becomes part of a file name (a case) or of a message (the reference kind): letters, digits,
@@ -417,8 +421,8 @@ inline std::vector<double> read_csv(Budget& budget, const std::string& path, std
         if (content.empty() || content[0] == '#') return;
         const std::string where = path + ":" + std::to_string(number);
         if (row == rows)
-            throw GoldenFormatError(where + ": more rows than the " + std::to_string(rows) + " " + declared +
-                                    " declare");
+            throw GoldenFormatError(where + ": a row beyond the " + std::to_string(rows) + " declared (" + declared +
+                                    ")");
         // Counted before splitting: a line of a million commas must not become a million strings.
         const auto found = static_cast<std::size_t>(std::count(content.begin(), content.end(), ',')) + 1;
         if (found != columns)
