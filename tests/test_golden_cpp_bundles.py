@@ -26,6 +26,8 @@ from cpp_build import ROOT, build_test_programs, cmake_dir, compiler, skip_or_fa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from verifier.quoting import MAX_QUOTED
+
 
 @pytest.fixture(scope="module")
 def toys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -103,6 +105,7 @@ def _run_toy(
             command,
             capture_output=True,
             text=True,
+            encoding="utf-8",
             errors="replace",
             timeout=timeout,
             env={**os.environ, **SANITIZER_ENV},
@@ -388,13 +391,14 @@ HOSTILE = [
         "long_value_is_cut",
         _set("format", "x" * 5000),
         "index.txt",
-        f"not a golden bundle index (format is '{'x' * 48}...', not rtneural-verifier-golden)",
+        f"not a golden bundle index (format is '{'x' * MAX_QUOTED}…' (5,000 bytes), "
+        "not rtneural-verifier-golden)",
     ),
     (
         "number_of_100_digits",
         _content("inputs/impulse.csv", b"1" * 100 + b",0\n"),
         "inputs/impulse.csv:1",
-        f"'{'1' * 48}...' is not a finite number of at most 64 characters",
+        f"'{'1' * MAX_QUOTED}…' (100 bytes) is not a finite number of at most 64 characters",
     ),
     (
         "nan_in_csv",
@@ -756,3 +760,29 @@ def test_rtv_add_golden_test_refuses_a_call_without_a_bundle(tmp_path: Path) -> 
     done = _configure(project, tmp_path / "build")
     assert done.returncode != 0
     assert "rtv_add_golden_test: BUNDLE is required" in done.stderr
+
+
+def test_a_raised_file_limit_lets_a_file_over_the_default_be_read(
+    toys: dict[str, Path], tmp_path: Path
+) -> None:
+    bundle = _toy_bundle(tmp_path / "bundle")
+    _replace("inputs/impulse.csv", _sparse(64 * MIB + 1))(bundle)  # one line of NUL bytes
+    _, message = _run_toy(toys["release"], bundle, f"--max-file-bytes={65 * MIB}")
+    assert f"{bundle}/inputs/impulse.csv:1: expected 2 values, found 1" in message
+    _, message = _run_toy(toys["release"], bundle, f"--max-file-bytes={32 * MIB}")
+    limit = f"larger than {32 * MIB} bytes, the limit of GoldenLimits::max_file_bytes"
+    assert f"{bundle}/inputs/impulse.csv: {limit}" in message
+
+
+def test_the_bundle_limit_caps_all_files_of_a_bundle_together(toys: dict[str, Path], tmp_path: Path) -> None:
+    bundle = _toy_bundle(tmp_path / "bundle")
+    files = _toy_files()
+    # Files are read in this order: the index, then each case's inputs, frame and stream expectations.
+    allowed = len(files["index.txt"]) + len(files["inputs/random.csv"]) + 10
+    status, message = _run_toy(toys["release"], bundle, f"--max-bundle-bytes={allowed}")
+    assert status == 1
+    assert message.endswith(
+        f"{bundle}/expected/random.frame.csv: larger than 10 bytes, what is left of "
+        f"GoldenLimits::max_bundle_bytes ({allowed} bytes for all files of a bundle together)"
+    )
+    assert _run_toy(toys["release"], bundle, f"--max-bundle-bytes={sum(map(len, files.values()))}")[0] == 0

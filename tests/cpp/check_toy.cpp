@@ -1,7 +1,8 @@
-// check_toy [--throwing] IN_SIZE OUT_SIZE BUNDLE_DIR [MODEL_FILE]: a toy model (output j is twice input
-// j mod IN_SIZE, no state) checked against a bundle, for the tests of what the checker does with a bundle:
-// hostile and fuzzed bundles (tests/test_golden_cpp.py) and the CTest helper rtv_add_golden_test. With
-// --throwing the model's forward() throws. Exit 0 passed, 1 failed (the message on stdout), 2 usage.
+// check_toy [OPTIONS] IN_SIZE OUT_SIZE BUNDLE_DIR [MODEL_FILE]: a toy model (output j is twice input j mod
+// IN_SIZE, no state) checked against a bundle, for the tests of what the checker does with a bundle: hostile
+// and fuzzed bundles (tests/test_golden_cpp_bundles.py) and the CTest helper rtv_add_golden_test. Options:
+// --throwing (the model's forward() throws), --max-file-bytes=N and --max-bundle-bytes=N (GoldenLimits).
+// Exit 0 passed, 1 failed (the message on stdout), 2 usage.
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -41,13 +42,29 @@ std::size_t width(const char* text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bool throwing = argc > 1 && std::strcmp(argv[1], "--throwing") == 0;
-    if (throwing) {
-        --argc;
-        ++argv;
+    const char* usage =
+        "usage: check_toy [--throwing] [--max-file-bytes=N] [--max-bundle-bytes=N] IN_SIZE OUT_SIZE BUNDLE_DIR "
+        "[MODEL_FILE]\n";
+    bool throwing = false;
+    rtv::GoldenOptions options;
+    for (; argc > 1 && std::strncmp(argv[1], "--", 2) == 0; --argc, ++argv) {
+        const std::string option = argv[1];
+        const auto value = [&](const char* name) {
+            return option.rfind(name, 0) == 0 ? std::strtoull(option.c_str() + std::strlen(name), nullptr, 10) : 0;
+        };
+        if (option == "--throwing") {
+            throwing = true;
+        } else if (option.rfind("--max-file-bytes=", 0) == 0) {
+            options.limits.max_file_bytes = value("--max-file-bytes=");
+        } else if (option.rfind("--max-bundle-bytes=", 0) == 0) {
+            options.limits.max_bundle_bytes = value("--max-bundle-bytes=");
+        } else {
+            std::fputs(usage, stderr);
+            return 2;
+        }
     }
     if (argc != 4 && argc != 5) {
-        std::fprintf(stderr, "usage: check_toy [--throwing] IN_SIZE OUT_SIZE BUNDLE_DIR [MODEL_FILE]\n");
+        std::fputs(usage, stderr);
         return 2;
     }
     const std::size_t in = width(argv[1]), out = width(argv[2]);
@@ -56,7 +73,6 @@ int main(int argc, char** argv) {
         return 2;
     }
     Doubler model(in, out, throwing);
-    rtv::GoldenOptions options;
     if (argc == 5) options.model_file = argv[4];
     const rtv::GoldenResult result = rtv::check_golden(model, argv[3], options);
     std::printf("passed=%d\nmessage=%s\n", result.passed ? 1 : 0, result.message.c_str());

@@ -128,9 +128,11 @@ constexpr std::size_t kMaxNumberChars = 64;  // Python's repr of a double is at 
 constexpr std::size_t kMaxNameChars = 64;    // a case name, the reference kind
 constexpr std::size_t kMaxCases = 256;
 constexpr std::size_t kMaxCountDigits = 18;  // a declared size below 10^18 cannot overflow 64-bit arithmetic
-constexpr std::size_t kMaxQuoted = 48;       // characters of a file's text quoted in a message
+constexpr std::size_t kMaxQuoted = 40;       // bytes of a file's text quoted in a message (MAX_QUOTED)
 
-// A value taken from a file, for a one-line message: cut, and bytes that are not printable ASCII escaped.
+// A value taken from a file, for a one-line message, in the form every message of rtneural-verifier uses
+// (verifier/quoting.py): `'aaaa…' (5,000 bytes)` when long. Bytes that are not printable ASCII are shown as
+// \xNN; the file is never decoded, so its size is in bytes.
 inline std::string quote(const std::string& text) {
     std::string out = "'";
     for (std::size_t i = 0; i < text.size() && i < kMaxQuoted; ++i) {
@@ -144,8 +146,11 @@ inline std::string quote(const std::string& text) {
             out += hex[byte & 0xf];
         }
     }
-    if (text.size() > kMaxQuoted) out += "...";
-    return out + "'";
+    if (text.size() <= kMaxQuoted) return out + "'";
+    std::string size = std::to_string(text.size());
+    for (auto i = static_cast<std::ptrdiff_t>(size.size()) - 3; i > 0; i -= 3)
+        size.insert(static_cast<std::size_t>(i), ",");
+    return out + "\u2026' (" + size + " bytes)";
 }
 
 inline std::string system_message(int code) { return std::generic_category().message(code); }
@@ -608,8 +613,11 @@ inline GoldenBundle read_golden_bundle(const std::string& directory, const std::
     bundle.directory = directory;
     const std::string path = directory + "/index.txt";
     Budget budget(limits.max_file_bytes, limits.max_bundle_bytes);
-    bundle.index = parse_index(
-        budget.read(path, std::min(kMaxIndexBytes, limits.max_file_bytes), "the limit for an index.txt"), path);
+    const bool index_limit = kMaxIndexBytes <= limits.max_file_bytes;
+    bundle.index = parse_index(budget.read(path, index_limit ? kMaxIndexBytes : limits.max_file_bytes,
+                                           index_limit ? "the limit for an index.txt"
+                                                       : "the limit of GoldenLimits::max_file_bytes"),
+                               path);
     const std::string& format = require(bundle.index, "format", path);
     if (format != "rtneural-verifier-golden")
         throw GoldenFormatError(path + ": not a golden bundle index (format is " + quote(format) +
@@ -621,7 +629,8 @@ inline GoldenBundle read_golden_bundle(const std::string& directory, const std::
     bundle.in_size = require_count(bundle.index, "in_size", path);
     bundle.out_size = require_count(bundle.index, "out_size", path);
     bundle.model_sha256 = require(bundle.index, "model_sha256", path);
-    if (bundle.model_sha256.size() != 64 || bundle.model_sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+    const auto& sha256 = bundle.model_sha256;
+    if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
         throw GoldenFormatError(path + ": 'model_sha256' must be 64 lower-case hex digits, found " +
                                 quote(bundle.model_sha256));
     bundle.reference = require_name(require(bundle.index, "reference", path), "reference", path);
