@@ -1,7 +1,8 @@
 // rtneural_verifier/golden.hpp: checks a model running in C++ against a golden bundle written by
 // `verify --save-golden DIR model.json` (the format: docs/golden.md in rtneural-verifier).
 //
-// Header-only, C++17, standard library only. One call:
+// Header-only, C++17, standard library only (plus POSIX open/fstat where there are some, to read regular
+// files only; see RTV_GOLDEN_POSIX_IO). One call:
 //
 //   #include <rtneural_verifier/golden.hpp>
 //   auto result = rtv::check_golden(model, "golden/EmotionRecognizer");
@@ -16,6 +17,8 @@
 // and compares every output element with |actual - expected| <= atol + rtol * |expected|, using the
 // bundle's tolerance for the model's type. It also times every forward() (steady_clock; p50/p99) and,
 // when count_heap.hpp is compiled into the program, counts operator new calls made while it runs.
+// A bundle is untrusted input: check_golden never throws, and a bad bundle fails with a one-line message
+// naming the file (and line) and the problem.
 #pragma once
 
 #include <algorithm>
