@@ -284,6 +284,14 @@ HOSTILE = [
         "inputs/impulse.csv",
         "cannot open (No such file or directory)",
     ),
+    ("empty_index", _content("index.txt", b""), "index.txt", "missing key 'format'"),
+    (
+        "empty_csv",
+        _content("inputs/random.csv", b""),
+        "inputs/random.csv",
+        "in_size and case.random.steps of index.txt declare 8 rows of 2 values, more than its 0 bytes "
+        "can hold",
+    ),
     (
         "duplicate_key",
         _append(b"in_size=2\n"),
@@ -484,6 +492,21 @@ def test_the_toy_bundle_passes_and_a_changed_expectation_fails(
     status, message = _run_toy(program, bundle)
     assert status == 1
     assert "worst at pattern stream, case impulse, step 0, output 0: expected -2.5, got -2" in message
+
+
+def test_a_bundle_of_symbolic_links_to_regular_files_passes(toys: dict[str, Path], tmp_path: Path) -> None:
+    # As Bazel lays out a test's data (runfiles): every file a link to the real one elsewhere.
+    real = _toy_bundle(tmp_path / "real")
+    for name in _toy_files():
+        (tmp_path / "links" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "links" / name).symlink_to(real / name)
+    assert _run_toy(toys["release"], tmp_path / "links")[0] == 0
+
+
+def test_a_bundle_with_crlf_line_ends_passes(toys: dict[str, Path], tmp_path: Path) -> None:
+    # What a checkout with git's autocrlf makes of a bundle.
+    files = {name: data.replace(b"\n", b"\r\n") for name, data in _toy_files().items()}
+    assert _run_toy(toys["release"], _write(tmp_path / "bundle", files))[0] == 0
 
 
 def test_a_model_file_that_is_a_fifo_fails_without_blocking(toys: dict[str, Path], tmp_path: Path) -> None:
