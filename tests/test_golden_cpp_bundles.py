@@ -13,6 +13,7 @@ under ctest. Without a C++ compiler, CMake or a compiler that can sanitize, thes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -446,10 +447,22 @@ HOSTILE = [
         "expected 4 rows, found 3",
     ),
     (
+        "a_value_too_many",
+        _content("inputs/impulse.csv", b"0,0,0\n" * 4),
+        "inputs/impulse.csv:1",
+        "expected 2 values, found 3",
+    ),
+    (
+        "a_row_over_80_bytes_a_value",
+        _content("inputs/impulse.csv", (b"0," + b" " * 158 + b"0\n") * 4),
+        "inputs/impulse.csv:1",
+        "a row of 161 bytes, more than 80 bytes for each of its 2 values",
+    ),
+    (
         "a_million_commas",
         _content("inputs/impulse.csv", b"," * 1_000_000 + b"\n"),
         "inputs/impulse.csv:1",
-        "expected 2 values, found 1000001",
+        "a row of 1000000 bytes, more than 80 bytes for each of its 2 values",
     ),
 ]
 
@@ -574,16 +587,26 @@ _PIECES = st.one_of(st.sampled_from(_NEAR_RULES), st.binary(max_size=12))
 
 @st.composite
 def _mutated_toy_bundles(draw: st.DrawFn) -> dict[str, bytes]:
-    """The toy bundle after one to four changes: a value set, bytes spliced, a file cut, a line repeated or
-    dropped."""
+    """The toy bundle after one to four changes: a value set or nudged, bytes spliced, a file cut, a line
+    repeated, dropped or commented."""
     files = _toy_files()
     for _ in range(draw(st.integers(1, 4))):
         name = draw(st.sampled_from(sorted(files)))
         data = files[name]
         lines = data.split(b"\n")
         line = draw(st.integers(0, len(lines) - 1))
-        kind = draw(st.sampled_from(["set", "splice", "cut", "repeat", "drop"]))
-        if kind == "set" and name == "index.txt":
+        kind = draw(st.sampled_from(["set", "splice", "cut", "repeat", "drop", "nudge", "comment"]))
+        if kind == "nudge" and name != "index.txt":
+            # A value moved by up to 3x the float32 atol (1e-6): verdicts on both sides of the tolerance.
+            fields = lines[line].split(b",")
+            field = draw(st.integers(0, len(fields) - 1))
+            delta = draw(st.floats(-3e-6, 3e-6))
+            with contextlib.suppress(ValueError):  # a field an earlier change made no number
+                fields[field] = repr(float(fields[field]) + delta).encode()
+            lines[line] = b",".join(fields)
+        elif kind == "comment":
+            lines.insert(line, b"# " + draw(st.binary(max_size=8)).replace(b"\n", b""))
+        elif kind == "set" and name == "index.txt":
             key = draw(st.sampled_from(sorted(TOY_INDEX)))
             lines = [
                 key.encode() + b"=" + draw(_PIECES) if x.startswith(key.encode() + b"=") else x for x in lines
@@ -600,7 +623,7 @@ def _mutated_toy_bundles(draw: st.DrawFn) -> dict[str, bytes]:
             lines = data[: draw(st.integers(0, len(data)))].split(b"\n")
         elif kind == "repeat":
             lines.insert(line, lines[line])
-        else:
+        elif kind == "drop":
             del lines[line]
         files[name] = b"\n".join(lines)
     return files
@@ -791,7 +814,7 @@ def test_a_raised_file_limit_lets_a_file_over_the_default_be_read(
     bundle = _toy_bundle(tmp_path / "bundle")
     _replace("inputs/impulse.csv", _sparse(64 * MIB + 1))(bundle)  # one line of NUL bytes
     _, message = _run_toy(toys["release"], bundle, f"--max-file-bytes={65 * MIB}")
-    assert f"{bundle}/inputs/impulse.csv:1: expected 2 values, found 1" in message
+    assert f"{bundle}/inputs/impulse.csv:1: a row of {64 * MIB + 1} bytes, more than 80 bytes" in message
     _, message = _run_toy(toys["release"], bundle, f"--max-file-bytes={32 * MIB}")
     limit = f"larger than {32 * MIB} bytes, the limit of GoldenLimits::max_file_bytes"
     assert f"{bundle}/inputs/impulse.csv: {limit}" in message
@@ -809,3 +832,13 @@ def test_the_bundle_limit_caps_all_files_of_a_bundle_together(toys: dict[str, Pa
         f"GoldenLimits::max_bundle_bytes ({allowed} bytes for all files of a bundle together)"
     )
     assert _run_toy(toys["release"], bundle, f"--max-bundle-bytes={sum(map(len, files.values()))}")[0] == 0
+
+
+def test_a_row_of_80_bytes_a_value_is_read(toys: dict[str, Path], tmp_path: Path) -> None:
+    # The edge of the row-length bound: spaces before a separator are allowed up to 80 bytes a value.
+    files = _toy_files()
+    rows = files["inputs/impulse.csv"].decode().splitlines()
+    padded = [row.replace(",", " " * (160 - len(row)) + ",") for row in rows]
+    assert {len(row) for row in padded} == {160}
+    files["inputs/impulse.csv"] = "".join(f"{row}\n" for row in padded).encode()
+    assert _run_toy(toys["release"], _write(tmp_path / "bundle", files))[0] == 0

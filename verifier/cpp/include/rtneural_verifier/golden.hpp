@@ -128,6 +128,7 @@ namespace golden_detail {
 // need to raise are GoldenLimits.
 constexpr std::uint64_t kMaxIndexBytes = 1u << 20;
 constexpr std::size_t kMaxNumberChars = 64;  // Python's repr of a double is at most 24 characters
+constexpr std::size_t kMaxRowBytesPerValue = 80;  // a number, its separator and spaces around it
 constexpr std::size_t kMaxNameChars = 64;    // a case name, the reference kind
 constexpr std::size_t kMaxCases = 256;
 constexpr std::size_t kMaxCountDigits = 18;  // a declared size below 10^18 cannot overflow 64-bit arithmetic
@@ -428,6 +429,10 @@ inline std::vector<double> read_csv(Budget& budget, const std::string& path, std
         const std::string content = trim(line);
         if (content.empty() || content[0] == '#') return;
         const std::string where = path + ":" + std::to_string(number);
+        if ((content.size() - 1) / kMaxRowBytesPerValue >= columns)
+            throw GoldenFormatError(where + ": a row of " + std::to_string(content.size()) + " bytes, more than " +
+                                    std::to_string(kMaxRowBytesPerValue) + " bytes for each of its " +
+                                    std::to_string(columns) + " values");
         if (row == rows)
             throw GoldenFormatError(where + ": a row beyond the " + std::to_string(rows) + " declared (" + declared +
                                     ")");
