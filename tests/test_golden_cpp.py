@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from cpp_build import build_test_programs, toolchain_or_skip
 from torch import nn
 
 from verifier.checks.run.golden import read_bundle, write_bundle
@@ -33,50 +33,22 @@ from verifier.format.findings import Limits
 from verifier.pytorch.export import export
 from verifier.testing.mistakes import corrupt
 
-ROOT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PROGRAMS = ("check_engine", "check_rtneural")  # parametrised over; check_rtneural_modelt is built beside
-
-
-def _toolchain_or_skip() -> None:
-    missing = [tool for tool in ("cmake",) if shutil.which(tool) is None]
-    if not any(shutil.which(cxx) for cxx in (os.environ.get("CXX", ""), "c++", "g++", "clang++") if cxx):
-        missing.append("a C++ compiler")
-    if missing:
-        reason = f"no {' and no '.join(missing)} to build the C++ checker's test program"
-        if IN_CI:
-            pytest.fail(f"{reason}; under CI that is a failure", pytrace=False)
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The test programs, configured and built once for this module in a temporary directory."""
-    _toolchain_or_skip()
+    toolchain_or_skip()
     build = tmp_path_factory.mktemp("golden-cpp")
-    cmake_dir = subprocess.run(
-        [sys.executable, "-m", "verifier.cpp", "--cmakedir"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    configure = [
-        "cmake",
-        "-S",
-        str(ROOT / "tests" / "cpp"),
-        "-B",
-        str(build),
-        f"-Drtneural_verifier_DIR={cmake_dir}",
-        f"-DVERIFIER_NATIVE_DIR={ROOT / 'native'}",
-        "-DCMAKE_BUILD_TYPE=Release",
-    ]
+    options = ["-DCMAKE_BUILD_TYPE=Release"]
     if os.environ.get("RTNEURAL_DIR"):
-        configure.append(f"-DRTNEURAL_DIR={os.environ['RTNEURAL_DIR']}")
-    for command in (configure, ["cmake", "--build", str(build), "--parallel", "2"]):
-        done = subprocess.run(command, capture_output=True, text=True)
-        assert done.returncode == 0, (
-            f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-        )
+        options.append(f"-DRTNEURAL_DIR={os.environ['RTNEURAL_DIR']}")
+    build_test_programs(build, *options)
     names = (*PROGRAMS, "check_rtneural_modelt")
     found = {name: build / name for name in names if (build / name).exists()}
-    found["strict_header"] = next(build.rglob("strict_header.cpp.o*"))
+    for variant in ("strict_header", "strict_header_portable_io"):
+        found[variant] = next((build / "CMakeFiles" / f"{variant}.dir").rglob("strict_header.cpp.o*"))
     return found
 
 
@@ -171,10 +143,12 @@ def _worst_element(model_file: Path, bundle_dir: Path, dtype: str) -> tuple[str,
 # ------------------------------------------------------------------------------------------------ tests
 
 
-def test_the_header_compiles_under_strict_warnings_as_errors(programs: dict[str, Path]) -> None:
+@pytest.mark.parametrize("variant", ["strict_header", "strict_header_portable_io"])
+def test_the_header_compiles_under_strict_warnings_as_errors(programs: dict[str, Path], variant: str) -> None:
     # tests/cpp/strict_header.cpp is built with -Wall -Wextra -Wpedantic -Wshadow -Wconversion
-    # -Wsign-conversion -Wold-style-cast -Werror; the build (the fixture) fails on any warning.
-    assert programs["strict_header"].stat().st_size > 0
+    # -Wsign-conversion -Wold-style-cast -Werror; the build (the fixture) fails on any warning. The second
+    # variant compiles the file reading of platforms without POSIX calls (RTV_GOLDEN_POSIX_IO=0).
+    assert programs[variant].stat().st_size > 0
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

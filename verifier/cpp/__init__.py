@@ -20,7 +20,8 @@ def include_dir() -> Path:
 
 
 def cmake_dir() -> Path:
-    """The CMake package directory: ``find_package(rtneural_verifier CONFIG)`` with
+    """The CMake package directory: ``find_package(rtneural_verifier [VERSION] CONFIG)`` with
     ``rtneural_verifier_DIR`` set to it gives the targets ``rtneural_verifier::golden`` and
-    ``rtneural_verifier::heap_counter``."""
+    ``rtneural_verifier::heap_counter`` and the function ``rtv_add_golden_test``; the package's version is
+    ``verifier.__version__``, read from this package's ``__init__.py`` by the version file."""
     return _HERE / "cmake"

@@ -1,10 +1,12 @@
 # CMake package of rtneural-verifier's C++ golden checker (header-only, C++17, standard library only).
 #
-#   find_package(rtneural_verifier CONFIG REQUIRED)   # with -Drtneural_verifier_DIR=$(python -m verifier.cpp --cmakedir)
+#   find_package(rtneural_verifier 0.1 CONFIG REQUIRED)   # with -Drtneural_verifier_DIR=$(python -m verifier.cpp --cmakedir)
 #   target_link_libraries(my_model_tests PRIVATE rtneural_verifier::golden)
 #   target_link_libraries(my_model_tests PRIVATE rtneural_verifier::heap_counter)  # opt-in heap counting
+#   rtv_add_golden_test(NAME emotion_golden COMMAND my_model_tests BUNDLE golden/EmotionRecognizer)
 #
-# This directory sits inside the installed Python package (verifier/cpp/cmake), next to ../include.
+# This directory sits inside the installed Python package (verifier/cpp/cmake), next to ../include; the
+# version (rtneural_verifierConfigVersion.cmake) is read from the package's __init__.py.
 
 get_filename_component(_rtv_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 
@@ -23,6 +25,8 @@ if(NOT TARGET rtneural_verifier::heap_counter)
     INTERFACE_SOURCES "${_rtv_root}/src/count_heap.cpp"
     INTERFACE_LINK_LIBRARIES rtneural_verifier::golden)
 endif()
+
+include("${CMAKE_CURRENT_LIST_DIR}/rtneural_verifierGoldenTest.cmake")
 
 set(rtneural_verifier_INCLUDE_DIR "${_rtv_root}/include")
 unset(_rtv_root)

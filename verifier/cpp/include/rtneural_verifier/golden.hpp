@@ -1,7 +1,8 @@
 // rtneural_verifier/golden.hpp: checks a model running in C++ against a golden bundle written by
 // `verify --save-golden DIR model.json` (the format: docs/golden.md in rtneural-verifier).
 //
-// Header-only, C++17, standard library only. One call:
+// Header-only, C++17, standard library only (plus POSIX open/fstat where there are some, to read regular
+// files only; see RTV_GOLDEN_POSIX_IO). One call:
 //
 //   #include <rtneural_verifier/golden.hpp>
 //   auto result = rtv::check_golden(model, "golden/EmotionRecognizer");
@@ -16,6 +17,8 @@
 // and compares every output element with |actual - expected| <= atol + rtol * |expected|, using the
 // bundle's tolerance for the model's type. It also times every forward() (steady_clock; p50/p99) and,
 // when count_heap.hpp is compiled into the program, counts operator new calls made while it runs.
+// A bundle is untrusted input: check_golden never throws, and a bad bundle fails with a one-line message
+// naming the file (and line) and the problem.
 #pragma once
 
 #include <algorithm>
@@ -35,9 +38,28 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+// Files are opened with POSIX calls where there are some (the file type is read from the open descriptor, and
+// opening a FIFO never blocks); elsewhere with std::filesystem and std::ifstream. A build may set it to 0.
+#if !defined(RTV_GOLDEN_POSIX_IO)
+#if defined(__unix__) || defined(__APPLE__)
+#define RTV_GOLDEN_POSIX_IO 1
+#else
+#define RTV_GOLDEN_POSIX_IO 0
+#endif
+#endif
+#if RTV_GOLDEN_POSIX_IO
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#else
+#include <filesystem>
+#endif
 
 #include "heap.hpp"
 
@@ -46,12 +68,21 @@ namespace rtv {
 // The bundle format version this header reads (index.txt `format_version`).
 constexpr int kGoldenFormatVersion = 1;
 
+// Byte budgets of reading a bundle. A bundle's numbers are held as doubles, up to 4 bytes of memory per byte
+// read. The defaults are far above what `verify --save-golden` writes (256 steps of 1024 values is about 6 MB
+// a file); raise them for longer cases.
+struct GoldenLimits {
+    std::uint64_t max_file_bytes = std::uint64_t{64} << 20;     // any one file of the bundle
+    std::uint64_t max_bundle_bytes = std::uint64_t{256} << 20;  // all files read for one check together
+};
+
 struct GoldenOptions {
     // When set, the SHA-256 of this file must equal the bundle's model_sha256: the bundle was written from
     // exactly the model file the program loaded.
     std::string model_file;
     // Cases to run (names from the bundle's `cases`); empty runs them all.
     std::vector<std::string> cases;
+    GoldenLimits limits;
 };
 
 struct GoldenResult {
@@ -93,13 +124,165 @@ struct GoldenFormatError : std::runtime_error {
 
 namespace golden_detail {
 
-inline std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw GoldenFormatError(path + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+// Fixed bounds of the format itself (the bundle writer stays far inside them); the byte budgets a user may
+// need to raise are GoldenLimits.
+constexpr std::uint64_t kMaxIndexBytes = 1u << 20;
+constexpr std::size_t kMaxNumberChars = 64;  // Python's repr of a double is at most 24 characters
+constexpr std::size_t kMaxRowBytesPerValue = 80;  // a number, its separator and spaces around it
+constexpr std::size_t kMaxNameChars = 64;    // a case name, the reference kind
+constexpr std::size_t kMaxCases = 256;
+constexpr std::size_t kMaxCountDigits = 18;  // a declared size below 10^18 cannot overflow 64-bit arithmetic
+constexpr std::size_t kMaxQuoted = 40;       // bytes of a file's text quoted in a message (MAX_QUOTED)
+
+// A value taken from a file, for a one-line message, in the form every message of rtneural-verifier uses
+// (verifier/quoting.py): `'aaaa…' (5,000 bytes)` when long. Bytes that are not printable ASCII are shown as
+// \xNN; the file is never decoded, so its size is in bytes.
+inline std::string quote(const std::string& text) {
+    std::string out = "'";
+    for (std::size_t i = 0; i < text.size() && i < kMaxQuoted; ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if (byte >= 0x20 && byte < 0x7f) {
+            out += static_cast<char>(byte);
+        } else {
+            const char* hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        }
+    }
+    if (text.size() <= kMaxQuoted) return out + "'";
+    std::string size = std::to_string(text.size());
+    for (auto i = static_cast<std::ptrdiff_t>(size.size()) - 3; i > 0; i -= 3)
+        size.insert(static_cast<std::size_t>(i), ",");
+    return out + "\u2026' (" + size + " bytes)";
 }
+
+inline std::string system_message(int code) { return std::generic_category().message(code); }
+
+// A file opened for reading that is a regular file: a FIFO would block the reader, a device such as
+// /dev/zero never ends, a directory is no bundle file. Symbolic links are followed (a Bazel runfiles tree is
+// made of them) and their target must be a regular file. On POSIX the type is read from the open descriptor
+// (no window between the check and the read), and opening never blocks (O_NONBLOCK: a FIFO without a
+// writer would wait for one in open()).
+class RegularFile {
+public:
+    explicit RegularFile(const std::string& path) : path_(path) {
+#if RTV_GOLDEN_POSIX_IO
+        fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd_ < 0) throw GoldenFormatError(path + ": cannot open (" + system_message(errno) + ")");
+        struct stat info {};
+        if (::fstat(fd_, &info) != 0) {
+            const int code = errno;
+            ::close(fd_);
+            throw GoldenFormatError(path + ": cannot stat (" + system_message(code) + ")");
+        }
+        if (!S_ISREG(info.st_mode)) {
+            ::close(fd_);
+            throw GoldenFormatError(path + ": not a regular file (" + kind(info.st_mode) + ")");
+        }
+        size_ = static_cast<std::uint64_t>(info.st_size);
+#else
+        std::error_code code;
+        const auto status = std::filesystem::status(path, code);
+        if (code) throw GoldenFormatError(path + ": cannot open (" + code.message() + ")");
+        if (!std::filesystem::is_regular_file(status)) throw GoldenFormatError(path + ": not a regular file");
+        size_ = static_cast<std::uint64_t>(std::filesystem::file_size(path, code));
+        if (code) throw GoldenFormatError(path + ": cannot stat (" + code.message() + ")");
+        in_.open(path, std::ios::binary);
+        if (!in_) throw GoldenFormatError(path + ": cannot open");
+#endif
+    }
+    ~RegularFile() {
+#if RTV_GOLDEN_POSIX_IO
+        ::close(fd_);
+#endif
+    }
+    RegularFile(const RegularFile&) = delete;
+    RegularFile& operator=(const RegularFile&) = delete;
+
+    std::uint64_t size() const noexcept { return size_; }
+
+    // Up to `capacity` bytes into `buffer`; 0 at the end of the file.
+    std::size_t read(char* buffer, std::size_t capacity) {
+#if RTV_GOLDEN_POSIX_IO
+        for (;;) {
+            const auto got = ::read(fd_, buffer, capacity);
+            if (got >= 0) return static_cast<std::size_t>(got);
+            if (errno != EINTR) throw GoldenFormatError(path_ + ": cannot read (" + system_message(errno) + ")");
+        }
+#else
+        in_.read(buffer, static_cast<std::streamsize>(capacity));
+        if (in_.bad()) throw GoldenFormatError(path_ + ": cannot read");
+        return static_cast<std::size_t>(in_.gcount());
+#endif
+    }
+
+private:
+#if RTV_GOLDEN_POSIX_IO
+    static std::string kind(mode_t mode) {
+        if (S_ISDIR(mode)) return "a directory";
+        if (S_ISFIFO(mode)) return "a FIFO";
+        if (S_ISCHR(mode)) return "a character device";
+        if (S_ISBLK(mode)) return "a block device";
+        if (S_ISSOCK(mode)) return "a socket";
+        return "not a plain file";
+    }
+    int fd_ = -1;
+#else
+    std::ifstream in_;
+#endif
+    std::string path_;
+    std::uint64_t size_ = 0;
+};
+
+// The whole of a regular file of at most `max_bytes` bytes (`limit` names that bound in a message); the cap
+// also holds for a file that grows while it is read.
+inline std::string read_file(const std::string& path, std::uint64_t max_bytes, const std::string& limit) {
+    RegularFile file(path);
+    const auto over = [&] {
+        return GoldenFormatError(path + ": larger than " + std::to_string(max_bytes) + " bytes, " + limit);
+    };
+    if (file.size() > max_bytes) throw over();
+    std::string text(static_cast<std::size_t>(file.size()) + 1, '\0');
+    std::size_t used = 0;
+    for (;;) {
+        if (used == text.size()) {
+            if (text.size() > max_bytes) throw over();
+            text.resize(static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes + 1, 2 * text.size())));
+        }
+        const std::size_t got = file.read(&text[used], text.size() - used);
+        if (got == 0) break;
+        used += got;
+    }
+    if (used > max_bytes) throw over();
+    text.resize(used);
+    return text;
+}
+
+// The byte budget of one read of a bundle (GoldenLimits): what every file read from it may still take.
+class Budget {
+public:
+    Budget(std::uint64_t file_bytes, std::uint64_t bundle_bytes)
+        : file_bytes_(file_bytes), bundle_bytes_(bundle_bytes), left_(bundle_bytes) {}
+
+    std::string read(const std::string& path, std::uint64_t cap, const std::string& limit) {
+        std::string text = cap <= left_ ? read_file(path, cap, limit)
+                                        : read_file(path, left_,
+                                                    "what is left of GoldenLimits::max_bundle_bytes (" +
+                                                        std::to_string(bundle_bytes_) +
+                                                        " bytes for all files of a bundle together)");
+        left_ -= text.size();
+        return text;
+    }
+    std::string read(const std::string& path) {
+        return read(path, file_bytes_, "the limit of GoldenLimits::max_file_bytes");
+    }
+
+private:
+    std::uint64_t file_bytes_;
+    std::uint64_t bundle_bytes_;
+    std::uint64_t left_;
+};
 
 inline std::string trim(const std::string& s) {
     const char* space = " \t\r\n";
@@ -119,30 +302,67 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
     }
 }
 
-// Numbers are read in the "C" locale whatever the program's global locale is (a host may set one with a
-// decimal comma).
-inline bool parse_double(const std::string& token, double& value) {
-    std::istringstream in(token);
-    in.imbue(std::locale::classic());
-    in >> value;
-    if (in.fail()) return false;
-    in >> std::ws;
-    return in.eof() && std::isfinite(value);
+// The lines of a text, each with its 1-based number; '\n' ends a line (a '\r' before it is trimmed).
+template <typename F>
+void for_each_line(const std::string& text, F&& f) {
+    std::size_t start = 0;
+    for (std::size_t number = 1; start < text.size(); ++number) {
+        auto end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        f(number, text.substr(start, end - start));
+        start = end + 1;
+    }
 }
 
-inline std::map<std::string, std::string> read_index(const std::string& path) {
-    std::map<std::string, std::string> index;
-    std::istringstream lines(read_file(path));
-    std::string line;
-    for (std::size_t number = 1; std::getline(lines, line); ++number) {
-        line = trim(line);
-        if (line.empty() || line[0] == '#') continue;
-        const auto eq = line.find('=');
-        if (eq == std::string::npos)
-            throw GoldenFormatError(path + ":" + std::to_string(number) + ": expected key=value, found '" +
-                                    line + "'");
-        index[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+// Numbers are read in the "C" locale whatever the program's global locale is (a host may set one with a
+// decimal comma). Only the characters of a decimal number are let through, so that the stream's own
+// leniencies (hexadecimal, "inf", a locale's grouping) never decide what a bundle means.
+class NumberReader {
+public:
+    NumberReader() { in_.imbue(std::locale::classic()); }
+
+    bool parse(const std::string& token, double& value) {
+        if (token.empty() || token.size() > kMaxNumberChars ||
+            token.find_first_not_of("0123456789+-.eE") != std::string::npos)
+            return false;
+        in_.clear();
+        in_.str(token);
+        in_ >> value;
+        if (in_.fail()) return false;
+        in_ >> std::ws;
+        return in_.eof() && std::isfinite(value);
     }
+
+private:
+    std::istringstream in_;
+};
+
+inline bool parse_double(const std::string& token, double& value) {
+    NumberReader reader;
+    return reader.parse(token, value);
+}
+
+// index.txt: key=value lines; '#' lines and blank lines are skipped; every key appears once.
+inline std::map<std::string, std::string> parse_index(const std::string& text, const std::string& path) {
+    std::map<std::string, std::string> index;
+    std::map<std::string, std::size_t> line_of;
+    for_each_line(text, [&](std::size_t number, const std::string& raw) {
+        const std::string where = path + ":" + std::to_string(number);
+        const std::string line = trim(raw);
+        for (const char c : line)
+            if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || static_cast<unsigned char>(c) >= 0x7f)
+                throw GoldenFormatError(where + ": a byte that is not printable ASCII in " + quote(line));
+        if (line.empty() || line[0] == '#') return;
+        const auto eq = line.find('=');
+        if (eq == std::string::npos) throw GoldenFormatError(where + ": expected key=value, found " + quote(line));
+        const std::string key = trim(line.substr(0, eq));
+        if (key.empty()) throw GoldenFormatError(where + ": a line without a key: " + quote(line));
+        const auto [first, inserted] = line_of.emplace(key, number);
+        if (!inserted)
+            throw GoldenFormatError(where + ": key " + quote(key) + " appears again (first on line " +
+                                    std::to_string(first->second) + ")");
+        index[key] = trim(line.substr(eq + 1));
+    });
     return index;
 }
 
@@ -155,43 +375,82 @@ inline const std::string& require(const std::map<std::string, std::string>& inde
 
 inline double require_number(const std::map<std::string, std::string>& index, const std::string& key,
                              const std::string& path) {
+    const std::string& text = require(index, key, path);
     double value = 0.0;
-    if (!parse_double(require(index, key, path), value) || value < 0)
-        throw GoldenFormatError(path + ": '" + key + "' must be a finite number >= 0");
+    if (!parse_double(text, value) || value < 0)
+        throw GoldenFormatError(path + ": '" + key + "' must be a finite number >= 0, found " + quote(text));
     return value;
 }
 
-inline std::size_t require_size(const std::map<std::string, std::string>& index, const std::string& key,
-                                const std::string& path) {
-    const double value = require_number(index, key, path);
-    if (value != std::floor(value) || value < 1 || value > 1e9)
-        throw GoldenFormatError(path + ": '" + key + "' must be a positive whole number");
+// A count of rows or values: digits only, at least 1. How large it may be is decided by the files that
+// must hold that many values (read_csv), not here.
+inline std::size_t require_count(const std::map<std::string, std::string>& index, const std::string& key,
+                                 const std::string& path) {
+    const std::string& text = require(index, key, path);
+    if (text.empty() || text.size() > kMaxCountDigits || text.find_first_not_of("0123456789") != std::string::npos ||
+        text.find_first_not_of('0') == std::string::npos)
+        throw GoldenFormatError(path + ": '" + key + "' must be a whole number >= 1 of at most " +
+                                std::to_string(kMaxCountDigits) + " digits, found " + quote(text));
+    const unsigned long long value = std::stoull(text);
+    // A 32-bit size_t would wrap it to a small count that the files might then hold.
+    if (value > std::numeric_limits<std::size_t>::max())
+        throw GoldenFormatError(path + ": '" + key + "' is " + text + ", more than this platform can address");
     return static_cast<std::size_t>(value);
 }
 
+// A name that becomes part of a file name (a case) or of a message (the reference kind): letters, digits,
+// '_' and '-', so that no name reaches outside the bundle directory ('/', "..") or breaks a message.
+inline std::string require_name(const std::string& name, const std::string& what, const std::string& path) {
+    const bool fits = !name.empty() && name.size() <= kMaxNameChars &&
+                      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+                          std::string::npos;
+    if (!fits)
+        throw GoldenFormatError(path + ": " + what + " " + quote(name) + " is not 1 to " +
+                                std::to_string(kMaxNameChars) + " letters, digits, '_' or '-'");
+    return name;
+}
+
 // A [rows x columns] matrix: one line per step, comma-separated, no header; '#' lines are comments.
-inline std::vector<double> read_csv(const std::string& path, std::size_t rows, std::size_t columns) {
+inline std::vector<double> read_csv(Budget& budget, const std::string& path, std::size_t rows, std::size_t columns,
+                                    const std::string& declared) {
+    const std::string text = budget.read(path);
+    // Every value takes a character and a separator (the last one's newline may be missing): a file of N bytes
+    // holds at most (N + 1) / 2 values. Declared sizes beyond that are refused before anything is allocated.
+    const std::uint64_t room = (static_cast<std::uint64_t>(text.size()) + 1) / 2;
+    if (columns > room || rows > room / columns)
+        throw GoldenFormatError(path + ": " + declared + " declare " + std::to_string(rows) + " rows of " +
+                                std::to_string(columns) + " values, more than its " + std::to_string(text.size()) +
+                                " bytes can hold");
     std::vector<double> values;
     values.reserve(rows * columns);
-    std::istringstream lines(read_file(path));
-    std::string line;
+    NumberReader numbers;
     std::size_t row = 0;
-    for (std::size_t number = 1; std::getline(lines, line); ++number) {
-        const std::string text = trim(line);
-        if (text.empty() || text[0] == '#') continue;
-        const auto fields = split(text, ',');
+    for_each_line(text, [&](std::size_t number, const std::string& line) {
+        const std::string content = trim(line);
+        if (content.empty() || content[0] == '#') return;
         const std::string where = path + ":" + std::to_string(number);
-        if (fields.size() != columns)
+        if ((content.size() - 1) / kMaxRowBytesPerValue >= columns)
+            throw GoldenFormatError(where + ": a row of " + std::to_string(content.size()) + " bytes, more than " +
+                                    std::to_string(kMaxRowBytesPerValue) + " bytes for each of its " +
+                                    std::to_string(columns) + " values");
+        if (row == rows)
+            throw GoldenFormatError(where + ": a row beyond the " + std::to_string(rows) + " declared (" + declared +
+                                    ")");
+        // Counted before splitting: a line of a million commas must not become a million strings.
+        const auto found = static_cast<std::size_t>(std::count(content.begin(), content.end(), ',')) + 1;
+        if (found != columns)
             throw GoldenFormatError(where + ": expected " + std::to_string(columns) + " values, found " +
-                                    std::to_string(fields.size()));
+                                    std::to_string(found));
+        const auto fields = split(content, ',');
         for (const auto& field : fields) {
             double value = 0.0;
-            if (!parse_double(field, value))
-                throw GoldenFormatError(where + ": '" + field + "' is not a finite number");
+            if (!numbers.parse(field, value))
+                throw GoldenFormatError(where + ": " + quote(field) + " is not a finite number of at most " +
+                                        std::to_string(kMaxNumberChars) + " characters");
             values.push_back(value);
         }
         ++row;
-    }
+    });
     if (row != rows)
         throw GoldenFormatError(path + ": expected " + std::to_string(rows) + " rows, found " +
                                 std::to_string(row));
@@ -352,57 +611,91 @@ struct GoldenBundle {
     }
 };
 
-// Reads and checks a bundle directory; throws GoldenFormatError naming the file and line of a problem.
-inline GoldenBundle read_golden_bundle(const std::string& directory, const std::vector<std::string>& only = {}) {
+// Reads and checks a bundle directory; throws GoldenFormatError naming the file (and line) of a problem.
+// Only regular files are read, each within `limits`, and every size index.txt declares is held to the bytes
+// of the files that must hold it, before anything that size is allocated.
+inline GoldenBundle read_golden_bundle(const std::string& directory, const std::vector<std::string>& only = {},
+                                       const GoldenLimits& limits = {}) {
     using namespace golden_detail;
     GoldenBundle bundle;
     bundle.directory = directory;
     const std::string path = directory + "/index.txt";
-    bundle.index = read_index(path);
-    if (require(bundle.index, "format", path) != "rtneural-verifier-golden")
-        throw GoldenFormatError(path + ": not a golden bundle index (format is not rtneural-verifier-golden)");
+    Budget budget(limits.max_file_bytes, limits.max_bundle_bytes);
+    const bool index_limit = kMaxIndexBytes <= limits.max_file_bytes;
+    bundle.index = parse_index(budget.read(path, index_limit ? kMaxIndexBytes : limits.max_file_bytes,
+                                           index_limit ? "the limit for an index.txt"
+                                                       : "the limit of GoldenLimits::max_file_bytes"),
+                               path);
+    const std::string& format = require(bundle.index, "format", path);
+    if (format != "rtneural-verifier-golden")
+        throw GoldenFormatError(path + ": not a golden bundle index (format is " + quote(format) +
+                                ", not rtneural-verifier-golden)");
     const std::string& version = require(bundle.index, "format_version", path);
     if (version != std::to_string(kGoldenFormatVersion))
-        throw GoldenFormatError(path + ": format_version " + version + ", this header reads " +
+        throw GoldenFormatError(path + ": format_version " + quote(version) + ", this header reads " +
                                 std::to_string(kGoldenFormatVersion) + " (update rtneural-verifier)");
-    bundle.in_size = require_size(bundle.index, "in_size", path);
-    bundle.out_size = require_size(bundle.index, "out_size", path);
+    bundle.in_size = require_count(bundle.index, "in_size", path);
+    bundle.out_size = require_count(bundle.index, "out_size", path);
     bundle.model_sha256 = require(bundle.index, "model_sha256", path);
-    bundle.reference = require(bundle.index, "reference", path);
-    const auto patterns = split(require(bundle.index, "patterns", path), ',');
-    for (const auto& name : split(require(bundle.index, "cases", path), ',')) {
+    const auto& sha256 = bundle.model_sha256;
+    if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw GoldenFormatError(path + ": 'model_sha256' must be 64 lower-case hex digits, found " +
+                                quote(bundle.model_sha256));
+    bundle.reference = require_name(require(bundle.index, "reference", path), "reference", path);
+    for (const char* dtype : {"float32", "float64"}) bundle.tolerance(dtype);  // both present and well formed
+
+    const std::string& pattern_list = require(bundle.index, "patterns", path);
+    auto patterns = split(pattern_list, ',');
+    std::sort(patterns.begin(), patterns.end());
+    if (patterns != std::vector<std::string>{"frame", "stream"})
+        throw GoldenFormatError(path + ": 'patterns' must be frame,stream, found " + quote(pattern_list));
+
+    const auto names = split(require(bundle.index, "cases", path), ',');
+    if (names.size() > kMaxCases)
+        throw GoldenFormatError(path + ": " + std::to_string(names.size()) + " cases, more than the " +
+                                std::to_string(kMaxCases) + " a bundle may hold");
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        require_name(names[i], "case name", path);
+        if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), names[i]) !=
+            names.begin() + static_cast<std::ptrdiff_t>(i))
+            throw GoldenFormatError(path + ": case " + quote(names[i]) + " is listed twice in 'cases'");
+    }
+    for (const auto& name : only)
+        if (std::find(names.begin(), names.end(), name) == names.end())
+            throw GoldenFormatError(path + ": no case named " + quote(name));
+
+    for (const auto& name : names) {
         if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
         GoldenCase c;
         c.name = name;
-        c.steps = require_size(bundle.index, "case." + name + ".steps", path);
-        c.inputs = read_csv(directory + "/inputs/" + name + ".csv", c.steps, bundle.in_size);
-        for (const auto& pattern : patterns)
-            c.expected.emplace_back(
-                pattern, read_csv(directory + "/expected/" + name + "." + pattern + ".csv", c.steps, bundle.out_size));
+        const std::string steps_key = "case." + name + ".steps";
+        c.steps = require_count(bundle.index, steps_key, path);
+        c.inputs = read_csv(budget, directory + "/inputs/" + name + ".csv", c.steps, bundle.in_size,
+                            "in_size and " + steps_key + " of index.txt");
+        for (const char* pattern : {"frame", "stream"})
+            c.expected.emplace_back(pattern, read_csv(budget, directory + "/expected/" + name + "." + pattern + ".csv",
+                                                      c.steps, bundle.out_size,
+                                                      "out_size and " + steps_key + " of index.txt"));
         bundle.cases.push_back(std::move(c));
     }
-    for (const auto& name : only)
-        if (std::none_of(bundle.cases.begin(), bundle.cases.end(), [&](const GoldenCase& c) { return c.name == name; }))
-            throw GoldenFormatError(path + ": no case named '" + name + "'");
     if (bundle.cases.empty()) throw GoldenFormatError(path + ": no cases");
     return bundle;
 }
 
-// The SHA-256 of a file, lower-case hex.
+// The SHA-256 of a regular file, lower-case hex.
 inline std::string sha256_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw GoldenFormatError(path + ": cannot open");
+    golden_detail::RegularFile file(path);
     golden_detail::Sha256 hash;
-    std::array<char, 65536> buffer;
-    while (in) {
-        in.read(buffer.data(), buffer.size());
-        hash.update(reinterpret_cast<const unsigned char*>(buffer.data()), static_cast<std::size_t>(in.gcount()));
-    }
+    std::vector<char> buffer(65536);
+    while (const std::size_t got = file.read(buffer.data(), buffer.size()))
+        hash.update(reinterpret_cast<const unsigned char*>(buffer.data()), got);
     return hash.hex();
 }
 
+namespace golden_detail {
+
 template <typename Model>
-GoldenResult check_golden(Model& model, const GoldenBundle& bundle, const GoldenOptions& options = {}) {
+GoldenResult run_check(Model& model, const GoldenBundle& bundle, const GoldenOptions& options) {
     using T = std::remove_cv_t<std::remove_pointer_t<decltype(model.getOutputs())>>;
     static_assert(std::is_same<T, float>::value || std::is_same<T, double>::value,
                   "check_golden: getOutputs() must return const float* or const double*");
@@ -512,17 +805,51 @@ GoldenResult check_golden(Model& model, const GoldenBundle& bundle, const Golden
     return result;
 }
 
-// Reads the bundle in `bundle_dir` and checks `model` against it. Never throws for a bad bundle: the
-// result fails and its message says what is wrong with which file.
+inline GoldenResult failed(const std::string& message) {
+    GoldenResult result;
+    result.message = message;
+    return result;
+}
+
+// What check_golden returns for an exception, from the bundle or from the model: never a throw.
+inline GoldenResult failed_by_exception(const std::string& bundle_dir) {
+    try {
+        throw;
+    } catch (const GoldenFormatError& error) {
+        return failed(std::string("FAIL: unusable golden bundle: ") + error.what());
+    } catch (const std::bad_alloc&) {
+        return failed("FAIL: out of memory while checking against " + bundle_dir);
+    } catch (const std::exception& error) {
+        return failed("FAIL: exception while checking against " + bundle_dir + ": " + error.what());
+    } catch (...) {
+        return failed("FAIL: an exception that is not a std::exception while checking against " + bundle_dir);
+    }
+}
+
+}  // namespace golden_detail
+
+// Checks `model` against a bundle read with read_golden_bundle. Never throws: an exception from the model or a
+// malformed hand-made bundle gives a failed result saying so.
+template <typename Model>
+GoldenResult check_golden(Model& model, const GoldenBundle& bundle, const GoldenOptions& options = {}) {
+    try {
+        return golden_detail::run_check(model, bundle, options);
+    } catch (...) {
+        return golden_detail::failed_by_exception(bundle.directory);
+    }
+}
+
+// Reads the bundle in `bundle_dir` and checks `model` against it. Never throws: for a bad bundle the result
+// fails and its one-line message names the file (and line) and what is wrong with it.
 template <typename Model>
 GoldenResult check_golden(Model& model, const std::string& bundle_dir, const GoldenOptions& options = {}) {
+    GoldenBundle bundle;
     try {
-        return check_golden(model, read_golden_bundle(bundle_dir, options.cases), options);
-    } catch (const GoldenFormatError& error) {
-        GoldenResult result;
-        result.message = std::string("FAIL: unusable golden bundle: ") + error.what();
-        return result;
+        bundle = read_golden_bundle(bundle_dir, options.cases, options.limits);
+    } catch (...) {
+        return golden_detail::failed_by_exception(bundle_dir);
     }
+    return check_golden(model, bundle, options);
 }
 
 }  // namespace rtv
