@@ -48,7 +48,7 @@ NOT_IN_REPO = {
     "tests/CMakeLists.txt": "the plugin's own test folder, in docs/golden.md's worked example",
 }
 NOT_IN_REPO_FILES = {
-    "model_golden_tests.cpp": "the plugin's own test, in docs/golden.md's worked example",
+    "model_golden_test.cpp": "the plugin's own test, in docs/golden.md's worked example",
 }
 
 
