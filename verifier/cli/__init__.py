@@ -32,6 +32,7 @@ from verifier.cli.arguments import (
     positive,
     tolerance,
 )
+from verifier.cli.config import PRECEDENCE, parse_with_config
 from verifier.cli.files import (
     OutputError,
     append_step_summary,
@@ -51,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
-        "`verify replay DIR` (each with --help).",
+        "`verify replay DIR` (each with --help). "
+        "Every option but --help, --version, --save-golden and --embed-golden can be set in [tool.verifier] "
+        "of the project's pyproject.toml, spelt without its dashes (steps = 64, no-timing = true); "
+        f"precedence: {PRECEDENCE}.",
     )
     parser.add_argument(
         "files",
@@ -63,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest",
         metavar="FILE",
         help="declared widths, counts, budgets, tolerances "
-        "(default: ./verifier.json, or [tool.verifier] manifest in ./pyproject.toml)",
+        "(default: [tool.verifier] manifest in the project's pyproject.toml, else ./verifier.json)",
     )
     parser.add_argument(
         "--no-manifest", action="store_true", help="ignore a manifest found in this directory"
@@ -197,7 +201,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.validate import run as validate_only
 
         return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, Parser)
-    args = build_parser().parse_args(argv)
+    args = parse_with_config(build_parser(), argv, Path.cwd())
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run.options import Options
     from verifier.checks.run.reference import ReferenceError, resolve_against

@@ -19,8 +19,8 @@ from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # Python 3.10: pyproject.toml discovery is simply not available
-    tomllib = None
+else:  # the same parser, published for older Pythons (a dependency there, see pyproject.toml)
+    import tomli as tomllib
 
 MANIFEST_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/manifest.schema.json"
 
@@ -168,7 +168,7 @@ def discover_manifest(directory: str | os.PathLike = ".") -> Path | None:
     if candidate.is_file():
         return candidate
     pyproject = here / "pyproject.toml"
-    if tomllib is not None and pyproject.is_file():
+    if pyproject.is_file():
         try:
             config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
