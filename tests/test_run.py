@@ -250,3 +250,25 @@ def test_a_load_failure_validate_did_not_report_is_reported_by_load_at_its_place
     assert load.status == FAIL
     assert (load.figures["rule"], load.figures["pointer"]) == ("RTN-E106", "/layers/0/activation")
     assert load.figures["line"] == 2
+
+
+def test_a_streaming_models_stream_failure_is_not_judged_again_as_plugin_state(tmp_path):
+    from verifier.checks.results import SKIP
+    from verifier.checks.run.manifest import parse_manifest
+    from verifier.testing.mistakes import corrupt
+
+    torch.manual_seed(6)
+    module = nn.Sequential(nn.Linear(3, 4), nn.GRU(4, 6, batch_first=True), nn.Linear(6, 2))
+    path = tmp_path / "gru.json"
+    path.write_text(json.dumps(corrupt(export(module), "gru_gates_not_reordered", 1)))
+    checkpoint = tmp_path / "gru.pt"
+    torch.save(module, checkpoint)
+    entry = {"name": "G", "file": "gru.json", "plugin_call": "stream", "torch_call": "stream"}
+    manifest = parse_manifest({"models": [entry]}, tmp_path / "verifier.json")
+    options = Options(timing=False, rss_copies=0, steps=32, against=str(checkpoint))
+    checks = _checks(verify_file(str(path), options, manifest))
+    assert checks["numeric-stream"].status == FAIL
+    assert "likely cause: GRU gate blocks in PyTorch's order" in checks["numeric-stream"].summary
+    assert checks["plugin-state"].status == SKIP
+    assert "numeric-stream fails" in checks["plugin-state"].summary
+    assert "reset()" not in checks["plugin-state"].summary

@@ -47,6 +47,7 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
+from verifier.checks.diagnose.diverge import CHECK_PATTERN
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.run.manifest import Manifest, ModelEntry
@@ -401,6 +402,7 @@ def finish_file(
                 rtol=tolerances.stream[1],
                 plugin_call=entry.plugin_call if entry is not None else None,
                 torch_call=entry.torch_call if entry is not None else None,
+                disagreeing=[CHECK_PATTERN[c.name] for c in numeric if c.failed],
             )
         )
 
