@@ -181,3 +181,19 @@ def test_the_help_states_the_precedence():
 def test_python_3_10_reads_the_table_with_tomli():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(r"""["']tomli>=1\.1; python_version < ['"]3\.11['"]["']""", pyproject)
+
+
+def test_the_pytest_plugins_discovery_prefers_the_tables_manifest_too(tmp_path):
+    from verifier.checks.run.manifest import discover_manifest
+
+    (tmp_path / "verifier.json").write_text("{}")
+    _pyproject(tmp_path, 'manifest = "m.json"')
+    assert discover_manifest(tmp_path) == tmp_path / "m.json"
+    (tmp_path / "pyproject.toml").write_text("tool = 3\n")  # no table at all: verifier.json, no traceback
+    assert discover_manifest(tmp_path) == tmp_path / "verifier.json"
+
+
+def test_a_tool_key_that_is_not_a_table_is_no_traceback(capsys, project):
+    (project / "pyproject.toml").write_text("tool = 3\n")
+    code, _, err = verify(capsys, "small.json", "--no-timing", "--rss-copies", "0", "--steps", "8")
+    assert code == 0, err
