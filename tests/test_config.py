@@ -113,6 +113,13 @@ def test_an_unknown_key_is_a_usage_error_naming_it(capsys, project):
     assert "pyproject.toml: [tool.verifier] step: unknown key" in err
 
 
+def test_a_key_spelt_with_underscores_is_refused_naming_the_spelling(capsys, project):
+    _pyproject(project, "no_timing = true")
+    code, _, err = verify(capsys, "small.json")
+    assert code == 2
+    assert "[tool.verifier] no_timing: unknown key; did you mean no-timing?" in err
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [

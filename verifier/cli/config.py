@@ -131,8 +131,10 @@ def _checked(parser: argparse.ArgumentParser, pyproject: Path, key: str, value: 
     """``value`` as the command line's parser reads it for ``--key``."""
     where = f"{pyproject}: [tool.verifier] {key}"
     if key not in KEY_TYPES:
-        known = ", ".join(sorted(KEY_TYPES))
-        raise UsageError(f"{where}: unknown key (known: {known})")
+        spelt = key.replace("_", "-")
+        if spelt in KEY_TYPES:  # keys are spelt like the options, as ruff's and pytest's are
+            raise UsageError(f"{where}: unknown key; did you mean {spelt}?")
+        raise UsageError(f"{where}: unknown key (known: {', '.join(sorted(KEY_TYPES))})")
     types = KEY_TYPES[key]
     # bool is an int in Python: `steps = true` must not pass as 1.
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):

@@ -325,9 +325,9 @@ def likely_mistake(
         trial = {**doc, "layers": [*doc["layers"][:e], fix.entry]}
         try:
             model = load(trial, dtype)
-        except ModelFormatError:  # the undoing does not even load (a non-square kernel transposed)
+            outputs = engine_layer_outputs(model, xs, frame=frame)
+        except (ModelFormatError, ValueError):  # the undoing does not load (a non-square kernel transposed)
             continue
-        outputs = engine_layer_outputs(model, xs, frame=frame)
         if e in outputs and not failing_steps(expected, outputs[e], atol, rtol).any():
             return fix
     return None
