@@ -151,10 +151,11 @@ def check_plugin_state(
     failing = sorted(compared & set(disagreeing), reverse=True)  # "stream" first
     if failing:
         names = " and ".join(f"numeric-{pattern}" for pattern in failing)
+        verb = "fail" if len(failing) > 1 else "fails"
         return Check(
             "plugin-state",
             SKIP,
-            f"not judged: the engine's output already disagrees with PyTorch ({names} fails), whatever the "
+            f"not judged: the engine's output already disagrees with PyTorch ({names} {verb}), whatever the "
             "plugin's call pattern; judged again once that is fixed",
             figures,
         )
