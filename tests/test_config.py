@@ -4,6 +4,7 @@ line's, with the command line first, the table second, the manifest third."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from verifier.cli import build_parser, main
-from verifier.cli.config import KEY_TYPES
+from verifier.cli.config import KEY_TYPES, MAX_PYPROJECT_BYTES
 from verifier.pytorch.export import export
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +154,37 @@ def test_a_table_value_is_bounded_like_the_command_lines(capsys, project, line, 
     code, _, err = verify(capsys, "small.json")
     assert code == 2
     assert f"[tool.verifier] {expected}" in err
+
+
+def test_a_key_or_value_of_megabytes_is_quoted_cut(capsys, project):
+    _pyproject(project, f"{'k' * 500_000} = 1")
+    _, _, err = verify(capsys, "small.json")
+    assert "(500,000 characters)" in err
+    assert len(err) < 3000
+    _pyproject(project, f'steps = "{"9" * 500_000}"')
+    code, _, err = verify(capsys, "small.json")
+    assert code == 2
+    assert "steps: expected an integer, got a string" in err
+    assert len(err) < 3000
+    _pyproject(project, f'dtype = "{"f" * 500_000}"')
+    code, _, err = verify(capsys, "small.json")
+    assert code == 2
+    assert len(err) < 3000
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_pyproject_that_is_not_a_regular_file_is_a_usage_error_not_a_hang(capsys, project):
+    os.mkfifo(project / "pyproject.toml")
+    code, _, err = verify(capsys, "small.json")
+    assert code == 2
+    assert "pyproject.toml: not a regular file" in err
+
+
+def test_a_pyproject_of_megabytes_is_not_read(capsys, project):
+    (project / "pyproject.toml").write_text("# " + "x" * (MAX_PYPROJECT_BYTES + 1) + "\n")
+    code, _, err = verify(capsys, "small.json")
+    assert code == 2
+    assert "more than 1048576 for a pyproject.toml" in err
 
 
 def test_an_unreadable_pyproject_is_a_usage_error_naming_it(capsys, project):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.cli.arguments import UsageError
+from verifier.quoting import MAX_FIELD, quoted, shown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -129,7 +130,7 @@ def load_config(parser: argparse.ArgumentParser, start: Path) -> Config:
 
 def _checked(parser: argparse.ArgumentParser, pyproject: Path, key: str, value: Any) -> Any:
     """``value`` as the command line's parser reads it for ``--key``."""
-    where = f"{pyproject}: [tool.verifier] {key}"
+    where = f"{pyproject}: [tool.verifier] {shown(key)}"  # a key, a value, may be megabytes long
     if key not in KEY_TYPES:
         spelt = key.replace("_", "-")
         if spelt in KEY_TYPES:  # keys are spelt like the options, as ruff's and pytest's are
@@ -147,7 +148,7 @@ def _checked(parser: argparse.ArgumentParser, pyproject: Path, key: str, value: 
     try:
         parsed = parser.parse_args(argv)
     except UsageError as exc:  # the parser's own message ("must be 1 or more, got 0"), placed in the file
-        raise UsageError(f"{where}: {_without_option(str(exc), key)}") from None
+        raise UsageError(f"{where}: {shown(_without_option(str(exc), key), MAX_FIELD)}") from None
     return getattr(parsed, key.replace("-", "_"))
 
 
@@ -158,7 +159,7 @@ def _without_option(message: str, key: str) -> str:
 def _toml_type(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array"}
     name = names.get(type(value), "a table" if isinstance(value, dict) else "a date or time")
-    return f"{name} ({value!r})"[:120]
+    return f"{name} ({quoted(value)})"
 
 
 def parse_with_config(
