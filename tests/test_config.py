@@ -57,6 +57,11 @@ def test_the_command_line_overrides_the_table(capsys, project):
     assert _settings(capsys, "--steps", "16")["steps"] == 16
 
 
+def test_timing_on_the_command_line_undoes_the_tables_no_timing(capsys, project):
+    _pyproject(project, "steps = 24\nno-timing = true\nrss-copies = 0")
+    assert _settings(capsys, "--timing", "--timing-steps", "20")["timing"] is True
+
+
 def test_the_table_overrides_the_manifest(capsys, project):
     manifest = {
         "models": [{"name": "Small", "file": "small.json"}],
@@ -208,7 +213,7 @@ def test_every_option_of_verify_can_be_set_in_the_table():
         for option in action.option_strings
         if option.startswith("--")
     }
-    command_line_only = {"help", "version", "save-golden", "embed-golden"}
+    command_line_only = {"help", "version", "timing", "save-golden", "embed-golden"}
     assert options - command_line_only == set(KEY_TYPES)
 
 

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
         "`verify replay DIR` (each with --help). "
-        "Every option but --help, --version, --save-golden and --embed-golden can be set in [tool.verifier] "
+        "Every option but --help, --version, --timing, --save-golden and --embed-golden can be set in "
+        "[tool.verifier] "
         "of the project's pyproject.toml, spelt without its dashes (steps = 64, no-timing = true); "
         f"precedence: {PRECEDENCE}.",
     )
@@ -90,7 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=positive, default=256, help="time steps compared (default 256)")
     parser.add_argument("--seed", type=non_negative, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--timing-steps", type=positive, help="timed steps per call pattern (default 2000)")
-    parser.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
+    timing = parser.add_mutually_exclusive_group()
+    timing.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
+    timing.add_argument(
+        "--timing",
+        action="store_false",
+        dest="no_timing",
+        help="measure latency even when [tool.verifier] says no-timing = true",
+    )
     parser.add_argument(
         "--rss-copies",
         type=non_negative,

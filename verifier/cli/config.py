@@ -1,7 +1,8 @@
 """``[tool.verifier]`` in ``pyproject.toml``: the options of ``verify`` written once for a project.
 
-Every option of ``verify`` but ``--help``, ``--version`` and the two writers that replace the checks
-(``--save-golden``, ``--embed-golden``) can be set there, spelt like the option without its dashes::
+Every option of ``verify`` but ``--help``, ``--version``, ``--timing`` (the command line's way to undo a
+table's ``no-timing``) and the two writers that replace the checks (``--save-golden``, ``--embed-golden``)
+can be set there, spelt like the option without its dashes::
 
     [tool.verifier]
     manifest = "exports/verifier.json"
