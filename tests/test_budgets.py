@@ -300,6 +300,42 @@ def test_unknown_call_patterns_report_the_difference_without_judging():
     assert "0.25" in check.summary
 
 
+def test_plugin_state_is_not_judged_when_the_engines_stream_itself_fails():
+    check = check_plugin_state(
+        _outputs(0.25), atol=1e-5, rtol=0, plugin_call="stream", torch_call="frame", disagreeing=["stream"]
+    )
+    assert check.status == SKIP
+    assert "numeric-stream fails" in check.summary
+    assert "reset()" not in check.summary
+
+
+def test_plugin_state_is_judged_when_only_a_pattern_it_does_not_compare_fails():
+    check = check_plugin_state(
+        _outputs(0.25),
+        atol=1e-5,
+        rtol=0,
+        plugin_call="reset-each-call",
+        torch_call="frame",
+        disagreeing=["stream"],
+    )
+    assert check.status == PASS
+
+
+def test_a_gap_between_the_same_patterns_is_not_put_down_to_the_call_pattern():
+    # A streaming plugin and a streaming PyTorch that disagree: resetting would not help, and the manifest
+    # says the plugin streams.
+    outputs = Outputs(
+        expected_frame=np.zeros((4, 2)),
+        expected_stream=np.full((4, 2), 0.5),
+        actual_frame=np.zeros((4, 2)),
+        actual_stream=np.full((4, 2), 0.25),
+    )
+    check = check_plugin_state(outputs, atol=1e-5, rtol=0, plugin_call="stream", torch_call="stream")
+    assert check.status == FAIL
+    assert "not a call-pattern problem" in check.summary
+    assert "reset()" not in check.summary
+
+
 def test_rss_growth_of_fresh_process_copies_matches_the_engines_count(production_exports, load):
     # The cross-check's accuracy: 50 copies of a 1.6 MB model grow a fresh process by what the engine says
     # it holds, within a few percent (page rounding, allocator headers).

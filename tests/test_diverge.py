@@ -200,3 +200,83 @@ def test_alignment_falls_back_to_kind_and_width_when_the_weights_were_changed_ot
     doc = export(module)
     doc["layers"][1]["weights"][0] = (np.asarray(doc["layers"][1]["weights"][0]) * 2).tolist()
     assert align(doc, units(module, 6)).boundary == (2, 4, 5)
+
+
+# --- the likely cause: a known export mistake undone on the diverging layer --------------------------------
+
+
+def _gru_chain() -> nn.Module:
+    torch.manual_seed(6)
+    return nn.Sequential(nn.Linear(3, 4), nn.GRU(4, 6, batch_first=True), nn.Linear(6, 2))
+
+
+def _conv_chain() -> nn.Module:
+    torch.manual_seed(7)
+    return nn.Sequential(nn.Conv1d(3, 4, kernel_size=3), nn.Tanh(), nn.Linear(4, 2))
+
+
+@pytest.mark.parametrize(
+    ("build", "mistake", "index", "cause"),
+    [
+        (_dense_chain, "transposed_kernel", 1, "dense kernel written as PyTorch's weight [out][in]"),
+        (
+            _gru_chain,
+            "gru_gates_not_reordered",
+            1,
+            "GRU gate blocks in PyTorch's order (r, z, n); the JSON wants Keras's (z, r, h)",
+        ),
+        (_gru_chain, "gru_biases_summed", 1, "GRU biases summed into one row"),
+        (_recurrent_chain, "lstm_bias_unsummed", 1, "LSTM bias is b_ih alone; the JSON wants the sum"),
+        (_conv_chain, "conv_kernel_flipped", 0, "conv1d kernel reversed in time"),
+    ],
+)
+def test_a_known_mistake_on_the_diverging_layer_is_named_as_the_likely_cause(build, mistake, index, cause):
+    module = build()
+    bad = corrupt(export(module), mistake, index, module)
+    found = _diverge(module, bad, "stream")
+    assert found.index == index
+    assert found.mistake == mistake
+    assert found.likely_cause is not None
+    assert found.likely_cause.startswith(cause)
+    assert f"; likely cause: {cause}" in found.summary()
+
+
+def test_a_layer_wrong_in_no_known_way_gets_no_likely_cause():
+    module = _gru_chain()
+    doc = export(module)
+    doc["layers"][1]["weights"][0] = (np.asarray(doc["layers"][1]["weights"][0]) * 1.5).tolist()
+    found = _diverge(module, doc, "stream")
+    assert found.index == 1
+    assert found.likely_cause is None
+    assert "likely cause" not in found.summary()
+
+
+def test_the_likely_cause_is_in_the_figures_and_every_report_format(tmp_path, capsys):
+    module = _gru_chain()
+    path = tmp_path / "gru.json"
+    path.write_bytes(document_bytes(corrupt(export(module), "gru_gates_not_reordered", 1)))
+    checkpoint = tmp_path / "gru.pt"
+    torch.save(module, checkpoint)
+    cause = "likely cause: GRU gate blocks in PyTorch's order (r, z, n); the JSON wants Keras's (z, r, h)"
+    assert main([str(path), "--against", str(checkpoint), *FAST, "--format", "json"]) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["files"][0]["checks"]}
+    assert checks["numeric-stream"]["figures"]["likely_cause"].startswith("GRU gate blocks in PyTorch's")
+    assert checks["numeric-stream"]["figures"]["diverging_layer"]["mistake"] == "gru_gates_not_reordered"
+    for form in ("text", "github", "sarif", "markdown", "junit"):
+        assert main([str(path), "--against", str(checkpoint), *FAST, "--format", form]) == 1
+        assert cause in capsys.readouterr().out, form
+
+
+def test_the_testing_catalogue_makes_the_mistakes_the_diagnosis_undoes():
+    from verifier.checks.diagnose.mistakes import corrections
+
+    for build, mistake, index in [
+        (_dense_chain, "transposed_kernel", 1),
+        (_gru_chain, "gru_gates_not_reordered", 1),
+        (_conv_chain, "conv_kernel_flipped", 0),
+    ]:
+        module = build()
+        good = export(module)
+        bad = corrupt(good, mistake, index)
+        undone = {c.mistake: c.entry for c in corrections(bad["layers"][index])}
+        assert undone[mistake] == good["layers"][index]

@@ -351,14 +351,34 @@ def test_written_file_is_the_returned_document_in_deterministic_bytes(tmp_path):
     assert json.loads(first.read_bytes()) == doc
 
 
-def test_written_file_is_compact_json_with_one_trailing_newline(tmp_path):
+def test_written_file_is_compact_json_with_a_newline_per_layer_only(tmp_path):
     path = tmp_path / "m.json"
-    export(nn.Linear(1, 1), path)
+    export(nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 1)), path)
     text = path.read_text()
-    assert text.endswith("}\n")
-    assert text.count("\n") == 1
+    assert text.endswith("]}\n")
+    assert text.count("\n") == 2 + 2  # two layers, the line opening the list, the trailing newline
     assert ", " not in text
     assert ": " not in text
+
+
+def test_each_layer_of_a_written_export_starts_a_line_of_its_own(tmp_path):
+    path = tmp_path / "m.json"
+    doc = export(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)), path)
+    lines = path.read_text().splitlines()
+    assert lines[0] == '{"in_shape":[null,null,2],"layers":['
+    assert [json.loads(line.rstrip(",")) for line in lines[1:-1]] == doc["layers"]
+    assert lines[-1] == "]}"
+
+
+def test_a_finding_in_an_export_points_at_the_line_of_its_layer(tmp_path):
+    from verifier.cli import main
+
+    path = tmp_path / "m.json"
+    export(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1)), path)
+    path.write_text(path.read_text().replace('"activation":"relu"', '"activation":"relux"'))
+    report = tmp_path / "report.txt"
+    assert main(["validate", str(path), "--format", "text", "-o", str(report)]) == 1
+    assert f"{path}:3:" in report.read_text()  # layer 1 on the file's third line, not line 1
 
 
 def test_nothing_is_written_when_export_fails(tmp_path):

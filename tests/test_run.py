@@ -213,3 +213,62 @@ def test_an_export_mistake_on_a_chaotic_model_still_fails(tmp_path):
     assert checks["numeric-frame"].status == FAIL
     assert checks["numeric-stream"].status == FAIL
     assert result.failed
+
+
+# --- one finding, one report line --------------------------------------------------------------------------
+
+
+def _bad_activation(tmp_path: Path) -> str:
+    torch.manual_seed(0)
+    path = _exported(tmp_path, nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)), "bad.json")
+    Path(path).write_text(Path(path).read_text().replace('"activation":"relu"', '"activation":"relux"'))
+    return path
+
+
+def test_a_structural_error_is_one_annotation_and_one_sarif_result(tmp_path):
+    from verifier.report.formats import format_report
+
+    run = verify_files([_bad_activation(tmp_path)], Options(timing=False, rss_copies=0))
+    (result,) = run.files
+    assert result.failed
+    assert _checks(result)["load"].summary == "not loaded: see validate RTN-E106 at /layers/0/activation"
+    annotations = [line for line in format_report(run, "github").splitlines() if line.startswith("::error")]
+    assert len(annotations) == 1
+    assert "title=RTN-E106" in annotations[0]
+    sarif = json.loads(format_report(run, "sarif"))
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["RTN-E106"]
+
+
+def test_a_load_failure_validate_did_not_report_is_reported_by_load_at_its_place(tmp_path, monkeypatch):
+    import verifier.checks.run.verify as verify_module
+    from verifier.checks.results import Check
+
+    # A validator that misses the finding: the loader's refusal is then the only report of it, kept whole.
+    monkeypatch.setattr(verify_module, "validate_check", lambda *_: Check("validate", PASS, "no finding"))
+    (result,) = verify_files([_bad_activation(tmp_path)], Options(timing=False, rss_copies=0)).files
+    load = _checks(result)["load"]
+    assert load.status == FAIL
+    assert (load.figures["rule"], load.figures["pointer"]) == ("RTN-E106", "/layers/0/activation")
+    assert load.figures["line"] == 2
+
+
+def test_a_streaming_models_stream_failure_is_not_judged_again_as_plugin_state(tmp_path):
+    from verifier.checks.results import SKIP
+    from verifier.checks.run.manifest import parse_manifest
+    from verifier.testing.mistakes import corrupt
+
+    torch.manual_seed(6)
+    module = nn.Sequential(nn.Linear(3, 4), nn.GRU(4, 6, batch_first=True), nn.Linear(6, 2))
+    path = tmp_path / "gru.json"
+    path.write_text(json.dumps(corrupt(export(module), "gru_gates_not_reordered", 1)))
+    checkpoint = tmp_path / "gru.pt"
+    torch.save(module, checkpoint)
+    entry = {"name": "G", "file": "gru.json", "plugin_call": "stream", "torch_call": "stream"}
+    manifest = parse_manifest({"models": [entry]}, tmp_path / "verifier.json")
+    options = Options(timing=False, rss_copies=0, steps=32, against=str(checkpoint))
+    checks = _checks(verify_file(str(path), options, manifest))
+    assert checks["numeric-stream"].status == FAIL
+    assert "likely cause: GRU gate blocks in PyTorch's order" in checks["numeric-stream"].summary
+    assert checks["plugin-state"].status == SKIP
+    assert "numeric-stream fails" in checks["plugin-state"].summary
+    assert "reset()" not in checks["plugin-state"].summary

@@ -16,14 +16,14 @@ the difference with its figure rather than hiding it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from verifier.checks.passrule import outside
-from verifier.checks.results import FAIL, PASS, WARN, Check
+from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check
 
 FRAME = "frame"
 STREAM = "stream"
@@ -113,12 +113,18 @@ def check_plugin_state(
     rtol: float,
     plugin_call: str | None,
     torch_call: str | None,
+    disagreeing: Collection[str] = (),
 ) -> Check:
     """What the plugin gets (``plugin_call``) against what PyTorch computes (``torch_call``).
 
     ``plugin_call`` is ``"stream"`` (RTNeural's default: state kept between calls) or ``"reset-each-call"``;
     ``torch_call`` is ``"frame"`` (one step from zero state per call) or ``"stream"``. When either is unknown
     the difference between the two patterns is still measured and reported, but not judged.
+
+    ``disagreeing`` names the patterns (``"frame"``, ``"stream"``) whose numeric check failed: when the
+    engine already disagrees with PyTorch in the pattern the plugin gets or the one PyTorch computes, no
+    call pattern can make them agree, so the check is skipped saying so, rather than advising a change of
+    call pattern that would not help (and that may contradict the declared one).
     """
     divergence = _max_abs(outputs.actual_stream, outputs.actual_frame)
     figures: dict[str, Any] = {
@@ -141,6 +147,18 @@ def check_plugin_state(
             figures,
         )
     gets = PLUGIN_CALLS.get(plugin_call or "stream", STREAM)
+    compared = {gets} | ({torch_call} if torch_call in (FRAME, STREAM) else set())
+    failing = sorted(compared & set(disagreeing), reverse=True)  # "stream" first
+    if failing:
+        names = " and ".join(f"numeric-{pattern}" for pattern in failing)
+        verb = "fail" if len(failing) > 1 else "fails"
+        return Check(
+            "plugin-state",
+            SKIP,
+            f"not judged: the engine's output already disagrees with PyTorch ({names} {verb}), whatever the "
+            "plugin's call pattern; judged again once that is fixed",
+            figures,
+        )
     plugin_text = (
         "the plugin gets the streamed output (RTNeural keeps state between calls)"
         if gets == STREAM
@@ -171,6 +189,14 @@ def check_plugin_state(
             figures,
         )
     worst = float(gap.max())
+    if gets == torch_call:  # the patterns are the same: no change of call pattern can close this gap
+        return Check(
+            "plugin-state",
+            FAIL,
+            f"{plugin_text}, as PyTorch computes ({torch_text}), yet outputs differ by up to {worst:.3g} "
+            f"(tolerance {atol:g}): not a call-pattern problem; see numeric-{gets}",
+            figures,
+        )
     fix = "call reset() before every forward()" if gets == STREAM else "stop resetting between calls"
     return Check(
         "plugin-state",

@@ -32,6 +32,7 @@ from verifier.cli.arguments import (
     positive,
     tolerance,
 )
+from verifier.cli.config import PRECEDENCE, parse_with_config
 from verifier.cli.files import (
     OutputError,
     append_step_summary,
@@ -51,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
-        "`verify replay DIR` (each with --help).",
+        "`verify replay DIR` (each with --help). "
+        "Every option but --help, --version, --timing, --save-golden and --embed-golden can be set in "
+        "[tool.verifier] "
+        "of the project's pyproject.toml, spelt without its dashes (steps = 64, no-timing = true); "
+        f"precedence: {PRECEDENCE}.",
     )
     parser.add_argument(
         "files",
@@ -63,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest",
         metavar="FILE",
         help="declared widths, counts, budgets, tolerances "
-        "(default: ./verifier.json, or [tool.verifier] manifest in ./pyproject.toml)",
+        "(default: [tool.verifier] manifest in the project's pyproject.toml, else ./verifier.json)",
     )
     parser.add_argument(
         "--no-manifest", action="store_true", help="ignore a manifest found in this directory"
@@ -86,7 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=positive, default=256, help="time steps compared (default 256)")
     parser.add_argument("--seed", type=non_negative, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--timing-steps", type=positive, help="timed steps per call pattern (default 2000)")
-    parser.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
+    timing = parser.add_mutually_exclusive_group()
+    timing.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
+    timing.add_argument(
+        "--timing",
+        action="store_false",
+        dest="no_timing",
+        help="measure latency even when [tool.verifier] says no-timing = true",
+    )
     parser.add_argument(
         "--rss-copies",
         type=non_negative,
@@ -197,7 +209,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.validate import run as validate_only
 
         return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, Parser)
-    args = build_parser().parse_args(argv)
+    args = parse_with_config(build_parser(), argv, Path.cwd())
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run.options import Options
     from verifier.checks.run.reference import ReferenceError, resolve_against

@@ -129,8 +129,21 @@ def check_exportable(module: nn.Module, *, in_size: int | None = None) -> None:
 
 
 def document_bytes(doc: dict[str, Any]) -> bytes:
-    """The file form of a document: compact, key order as built, so one module always gives one file."""
-    return (json.dumps(doc, indent=None, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+    """The file form of a document: compact, key order as built, so one module always gives one file; each
+    layer starts a line of its own, so a finding's line:column points at its layer (a one-line file puts
+    every finding on line 1), for one byte per layer."""
+    parts = []
+    for key, value in doc.items():
+        if key == "layers" and isinstance(value, list) and value:
+            value_text = "[\n" + ",\n".join(_compact(layer) for layer in value) + "\n]"
+        else:
+            value_text = _compact(value)
+        parts.append(f"{_compact(key)}:{value_text}")
+    return ("{" + ",".join(parts) + "}\n").encode("utf-8")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, indent=None, separators=(",", ":"), allow_nan=False)
 
 
 # --- walking the module tree -----------------------------------------------------------------------------

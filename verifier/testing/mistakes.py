@@ -5,7 +5,8 @@ check that the verifier notices it. A mistake that would change nothing on a giv
 kernel, flipping a kernel of size 1, swapping two identical GRU gate blocks...) is reported by
 :func:`no_op_reason` so the caller can exclude that case instead of counting it as detected.
 
-All functions are pure: the document passed in is never modified.
+All functions are pure: the document passed in is never modified. The transforms themselves are
+``verifier.checks.diagnose.mistakes``, where the diagnosis of a failing layer undoes them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from verifier.checks.diagnose.mistakes import flipped, gru_bias_rows_summed, gru_gates_swapped, transposed
 
 MISTAKES = (
     "transposed_kernel",  # §11.1 dense kernel written [out][in]
@@ -116,19 +119,16 @@ def corrupt(doc: Mapping[str, Any], mistake: str, index: int, module: Any = None
     entry = out["layers"][index]
     w = entry.get("weights", [])
     if mistake == "transposed_kernel":
-        w[0] = _tolist(np.asarray(w[0], dtype=np.float64).T)
+        w[0] = transposed(w[0])
     elif mistake == "lstm_bias_unsummed":
         b_ih = _rnn_sublayer_param(module, "lstm", _ordinal(doc, index), "bias_ih")
         w[2] = _tolist(b_ih)
     elif mistake == "gru_gates_not_reordered":
-        h = np.asarray(w[1]).shape[0]
-        w[0], w[1] = (_tolist(_swap_blocks(np.asarray(a, dtype=np.float64), h)) for a in (w[0], w[1]))
-        w[2] = [_tolist(_swap_blocks(np.asarray(row, dtype=np.float64), h)) for row in w[2]]
+        w[:] = gru_gates_swapped(w)
     elif mistake == "gru_biases_summed":
-        rows = np.asarray(w[2], dtype=np.float64)
-        w[2] = [_tolist(rows[0] + rows[1]), [0.0] * rows.shape[1]]
+        w[2] = gru_bias_rows_summed(w[2])
     elif mistake == "conv_kernel_flipped":
-        w[0] = _tolist(np.asarray(w[0], dtype=np.float64)[::-1])
+        w[0] = flipped(w[0])
     elif mistake == "missing_groups":
         del entry["groups"]
     elif mistake == "dropped_layer":
@@ -182,12 +182,6 @@ def _rnn_sublayer_param(module: Any, kind: str, ordinal: int, name: str) -> np.n
                     return param.detach().double().numpy()
                 seen += 1
     raise ValueError(f"module has no {kind} layer number {ordinal}")
-
-
-def _swap_blocks(a: np.ndarray, h: int) -> np.ndarray:
-    b = a.copy()
-    b[..., :h], b[..., h : 2 * h] = a[..., h : 2 * h], a[..., :h]
-    return b
 
 
 def _last(value: Any) -> Any:

@@ -8,7 +8,9 @@ the first step at which it does.
 
 JSON entries and module units are lined up by their (kind, width) keys (``difflib``'s longest matching
 blocks), so a module layer the export lost (docs/format.md §15.5) or an entry the module does not have
-shows as a gap, and is named as the cause of the divergence right after it.
+shows as a gap, and is named as the cause of the divergence right after it. A layer that diverges on its own
+is tried against the known export mistakes (:mod:`verifier.checks.diagnose.mistakes`): when undoing one of
+them on its entry makes its output agree with the reference, that mistake is named as the likely cause.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from verifier.checks.diagnose.mistakes import Correction, corrections
 from verifier.checks.passrule import failing_steps
 from verifier.checks.results import Check
 from verifier.quoting import exception_text
@@ -129,6 +132,9 @@ class Divergence:
     # failure is the model's sensitivity to rounding rather than this layer
     # (verifier.checks.diagnose.sensitivity).
     sensitivity: float | None = None
+    # The known export mistake whose undoing makes this layer agree with the reference, and its sentence.
+    mistake: str | None = None
+    likely_cause: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +148,8 @@ class Divergence:
             "input_max_abs_error": self.input_max_abs_error,
             "cause": self.cause,
             "sensitivity": self.sensitivity,
+            "mistake": self.mistake,
+            "likely_cause": self.likely_cause,
         }
 
     def summary(self) -> str:
@@ -153,6 +161,8 @@ class Divergence:
                 f"first diverging layer {self.pointer} ({self.type}){against}, {self.pattern} step "
                 f"{self.step}: {self.cause}"
             )
+            if self.likely_cause:
+                text += f"; likely cause: {self.likely_cause}"
         if self.sensitivity is not None:
             text += (
                 f"; but the module itself moves its output by up to {self.sensitivity:.3g} when its inputs "
@@ -253,7 +263,7 @@ def first_divergence(
             )
         else:
             cause = "its output leaves tolerance while its input is within it"
-        return Divergence(
+        found = Divergence(
             pattern,
             e,
             pointer,
@@ -264,6 +274,21 @@ def first_divergence(
             input_error,
             cause,
         )
+        if lost:
+            return found
+        compared = [u for u in chain[(input_b or 0) : b] if u.key[0] != "identity"]
+        fix = likely_mistake(
+            model.dtype,
+            doc,
+            e,
+            compared[0].module if compared else None,
+            xs,
+            expected_at(b),
+            atol,
+            rtol,
+            frame,
+        )
+        return found if fix is None else replace(found, mistake=fix.mistake, likely_cause=fix.cause)
     if len(entries) in alignment.missing:
         lost = alignment.missing[len(entries)]
         return Divergence(
@@ -274,6 +299,38 @@ def first_divergence(
             + " after the last entry has no entry in the JSON",
         )
     return Divergence(pattern, None, cause="every layer's output is within tolerance of its module layer")
+
+
+def likely_mistake(
+    dtype: str,
+    doc: Mapping[str, Any],
+    e: int,
+    module: Any,
+    xs: np.ndarray,
+    expected: np.ndarray,
+    atol: float,
+    rtol: float,
+    frame: bool,
+) -> Correction | None:
+    """The known export mistake whose undoing on entry ``e`` makes its output agree with ``expected`` (the
+    reference's output there) at every step, or None. The entries before ``e`` are kept as they are (their
+    outputs agree), the ones after it are left out (they cannot change entry ``e``'s output)."""
+    from verifier.engine.model import load
+    from verifier.errors import ModelFormatError
+
+    entry = doc["layers"][e]
+    if not isinstance(entry, dict):
+        return None
+    for fix in corrections(entry, module):
+        trial = {**doc, "layers": [*doc["layers"][:e], fix.entry]}
+        try:
+            model = load(trial, dtype)
+            outputs = engine_layer_outputs(model, xs, frame=frame)
+        except (ModelFormatError, ValueError):  # the undoing does not load (a non-square kernel transposed)
+            continue
+        if e in outputs and not failing_steps(expected, outputs[e], atol, rtol).any():
+            return fix
+    return None
 
 
 def annotate(
@@ -315,9 +372,10 @@ def annotate(
 
             pattern = CHECK_PATTERN[check.name]
             found = first_divergence(model, doc, chain, xs, atol=atol, rtol=rtol, pattern=pattern)
-            found = replace(
-                found, sensitivity=sensitivity(chain, xs, frame=pattern == FRAME, atol=atol, rtol=rtol)
-            )
+            if found.likely_cause is None:  # an undone mistake that makes the layer agree is the answer
+                found = replace(
+                    found, sensitivity=sensitivity(chain, xs, frame=pattern == FRAME, atol=atol, rtol=rtol)
+                )
         except Exception as exc:
             out.append(
                 replace(check, figures={**check.figures, "diverging_layer_error": exception_text(exc)})
@@ -327,7 +385,11 @@ def annotate(
             replace(
                 check,
                 summary=f"{check.summary}; {found.summary()}",
-                figures={**check.figures, "diverging_layer": found.to_dict()},
+                figures={
+                    **check.figures,
+                    "diverging_layer": found.to_dict(),
+                    **({"likely_cause": found.likely_cause} if found.likely_cause else {}),
+                },
             )
         )
     return out

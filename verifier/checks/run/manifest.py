@@ -1,7 +1,7 @@
 """The manifest: what a set of exported models is declared to be, and the budgets they must meet.
 
-A manifest (``schemas/manifest.schema.json``) is found three ways, in order: ``--manifest FILE``; a
-``verifier.json`` in the current directory; ``[tool.verifier] manifest = "path"`` in ``pyproject.toml`` there.
+A manifest (``schemas/manifest.schema.json``) is found three ways, in order: ``--manifest FILE``;
+``[tool.verifier] manifest = "path"`` in ``pyproject.toml``; a ``verifier.json`` in the current directory.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # Python 3.10: pyproject.toml discovery is simply not available
-    tomllib = None
+else:  # the same parser, published for older Pythons (a dependency there, see pyproject.toml)
+    import tomli as tomllib
 
 MANIFEST_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/manifest.schema.json"
 
@@ -162,20 +162,21 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
 
 
 def discover_manifest(directory: str | os.PathLike = ".") -> Path | None:
-    """``verifier.json`` in ``directory``, else the manifest named in its pyproject's ``[tool.verifier]``."""
+    """The manifest named in the ``[tool.verifier]`` of ``directory``'s pyproject, else ``verifier.json``
+    there (the order ``verify`` follows, verifier.cli.config)."""
     here = Path(directory)
-    candidate = here / "verifier.json"
-    if candidate.is_file():
-        return candidate
     pyproject = here / "pyproject.toml"
-    if tomllib is not None and pyproject.is_file():
+    if pyproject.is_file():
         try:
             config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ManifestError(str(pyproject), "", f"cannot read [tool.verifier]: {exc}") from None
-        named = config.get("tool", {}).get("verifier", {}).get("manifest")
+        tool = config.get("tool")
+        table = tool.get("verifier") if isinstance(tool, dict) else None
+        named = table.get("manifest") if isinstance(table, dict) else None
         if named is not None:
             if not isinstance(named, str):
                 raise ManifestError(str(pyproject), "/tool/verifier/manifest", "must be a path string")
             return here / named
-    return None
+    candidate = here / "verifier.json"
+    return candidate if candidate.is_file() else None

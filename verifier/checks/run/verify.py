@@ -47,6 +47,7 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
+from verifier.checks.diagnose.diverge import CHECK_PATTERN
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.run.manifest import Manifest, ModelEntry
@@ -92,6 +93,20 @@ def _load(path: str, source: Any, dtype: str) -> tuple[Any, Check]:
         pointer, message = model.warnings[0]
         return model, Check("load", WARN, f"{shape}; {pointer}: {message}", figures)
     return model, Check("load", PASS, shape, figures)
+
+
+def _once(load_check: Check, validate: Check) -> Check:
+    """A load failure that validate has already reported (its rule at its place, an error) is not reported
+    again: the load check is skipped and points at that finding, so each report shows one line, one
+    annotation, one SARIF result per finding. The file fails on validate's finding all the same."""
+    rule, pointer = load_check.figures.get("rule"), load_check.figures.get("pointer")
+    if load_check.status != FAIL or rule is None:
+        return load_check
+    for finding in validate.figures.get("findings") or ():
+        if (finding.get("rule"), finding.get("pointer"), finding.get("severity")) == (rule, pointer, "error"):
+            summary = f"not loaded: see validate {rule} at {pointer or '/'}"
+            return Check("load", SKIP, summary, {"reported_by": "validate"})
+    return load_check
 
 
 def _load_backend(source: Any, dtype: str, backend: str, engine_check: Check) -> tuple[Any, Check]:
@@ -263,6 +278,7 @@ def prepare_file(path: str, options: Options = Options(), manifest: Manifest | N
     checks: list[Check] = [validate_check(path, source, dtype)]
     _drop_tree(source)  # rebuilt from the C++ document if the tolerance model or the JSON rebuild need it
     model, load_check = _load(path, source, dtype)
+    load_check = _once(load_check, checks[0])
     runner = model
     if model is not None and options.backend != "engine":
         runner, load_check = _load_backend(source, dtype, options.backend, load_check)
@@ -386,6 +402,7 @@ def finish_file(
                 rtol=tolerances.stream[1],
                 plugin_call=entry.plugin_call if entry is not None else None,
                 torch_call=entry.torch_call if entry is not None else None,
+                disagreeing=[CHECK_PATTERN[c.name] for c in numeric if c.failed],
             )
         )
 

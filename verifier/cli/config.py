@@ -1,0 +1,192 @@
+"""``[tool.verifier]`` in ``pyproject.toml``: the options of ``verify`` written once for a project.
+
+Every option of ``verify`` but ``--help``, ``--version``, ``--timing`` (the command line's way to undo a
+table's ``no-timing``) and the two writers that replace the checks (``--save-golden``, ``--embed-golden``)
+can be set there, spelt like the option without its dashes::
+
+    [tool.verifier]
+    manifest = "exports/verifier.json"
+    steps = 64
+    no-timing = true
+    atol = 1e-6
+
+Precedence, highest first: the command line, then ``[tool.verifier]``, then the manifest, then the built-in
+defaults. An option given on the command line also overrides the table's options that contradict it
+(``--no-manifest`` a table's ``manifest``, ``-q`` a table's ``verbose``). Relative paths in the table are
+taken from the folder of the ``pyproject.toml``. A table value goes through the command line's own parser
+(the same types and bounds); an unknown key, a value of the wrong TOML type or out of bounds is a usage
+error naming the file and the key, as ruff and pytest treat their tables.
+
+The ``pyproject.toml`` is the nearest one upward from the current directory (the project root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verifier.cli.arguments import UsageError
+from verifier.quoting import MAX_FIELD, quoted, shown
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published for older Pythons (a dependency there, see pyproject.toml)
+    import tomli as tomllib
+
+# The key of each settable option and the TOML type its value must have. Flags take booleans; counts take
+# integers (a float such as 64.0 is refused, as --steps 64.0 is); tolerances take any number.
+KEY_TYPES: dict[str, tuple[type, ...]] = {
+    "manifest": (str,),
+    "no-manifest": (bool,),
+    "against": (str,),
+    "atol": (int, float),
+    "rtol": (int, float),
+    "dtype": (str,),
+    "steps": (int,),
+    "seed": (int,),
+    "timing-steps": (int,),
+    "no-timing": (bool,),
+    "rss-copies": (int,),
+    "format": (str,),
+    "output": (str,),
+    "baseline": (str,),
+    "jobs": (int,),
+    "quiet": (bool,),
+    "verbose": (bool,),
+    "backend": (str,),
+}
+_TYPE_NAMES = {(str,): "a string", (bool,): "true or false", (int,): "an integer", (int, float): "a number"}
+# Paths in the table are the project's: taken from the pyproject's folder, not from wherever verify runs.
+PATH_KEYS = frozenset({"manifest", "output", "baseline"})
+# Options that undo one another: one given on the command line drops the table's values of the others.
+EXCLUSIVE = (frozenset({"manifest", "no_manifest"}), frozenset({"quiet", "verbose"}))
+PRECEDENCE = "command line > [tool.verifier] in pyproject.toml > manifest > defaults"
+# A pyproject.toml is a few kilobytes; a bigger one is not a project file and is not read into memory.
+MAX_PYPROJECT_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated ``[tool.verifier]`` options (argparse destinations to values) and their file."""
+
+    source: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` in ``start`` or a folder above it."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if os.path.lexists(candidate):
+            return candidate
+    return None
+
+
+def read_table(pyproject: Path) -> dict[str, Any] | None:
+    """The ``[tool.verifier]`` table of ``pyproject`` (``None`` without one); an unusable file is a usage
+    error."""
+    try:
+        info = os.stat(pyproject)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{pyproject}: not a regular file; cannot read [tool.verifier]")
+        if info.st_size > MAX_PYPROJECT_BYTES:
+            raise UsageError(
+                f"{pyproject}: {info.st_size} bytes, more than {MAX_PYPROJECT_BYTES} for a pyproject.toml"
+            )
+        with open(pyproject, "rb") as stream:
+            text = stream.read(MAX_PYPROJECT_BYTES + 1).decode("utf-8")
+        document = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{pyproject}: cannot read [tool.verifier]: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{pyproject}: not valid TOML: {exc}") from None
+    except RecursionError:  # arrays nested thousands deep: the TOML parser recurses once per level
+        raise UsageError(f"{pyproject}: not valid TOML: nested too deep") from None
+    tool = document.get("tool")
+    table = tool.get("verifier") if isinstance(tool, dict) else None
+    if table is not None and not isinstance(table, dict):
+        raise UsageError(f"{pyproject}: tool.verifier must be a table ([tool.verifier])")
+    return table
+
+
+def load_config(parser: argparse.ArgumentParser, start: Path) -> Config:
+    """The ``[tool.verifier]`` options of the project holding ``start``, each checked by ``parser``."""
+    pyproject = find_pyproject(start.absolute())
+    table = None if pyproject is None else read_table(pyproject)
+    if pyproject is None or table is None:
+        return Config()
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        values[key.replace("-", "_")] = _checked(parser, pyproject, key, value)
+    if values.get("no_manifest") and "manifest" in values:
+        raise UsageError(f"{pyproject}: [tool.verifier] has both manifest and no-manifest = true; keep one")
+    return Config(pyproject, values)
+
+
+def _checked(parser: argparse.ArgumentParser, pyproject: Path, key: str, value: Any) -> Any:
+    """``value`` as the command line's parser reads it for ``--key``."""
+    where = f"{pyproject}: [tool.verifier] {shown(key)}"  # a key, a value, may be megabytes long
+    if key not in KEY_TYPES:
+        spelt = key.replace("_", "-")
+        if spelt in KEY_TYPES:  # keys are spelt like the options, as ruff's and pytest's are
+            raise UsageError(f"{where}: unknown key; did you mean {spelt}?")
+        raise UsageError(f"{where}: unknown key (known: {', '.join(sorted(KEY_TYPES))})")
+    types = KEY_TYPES[key]
+    # bool is an int in Python: `steps = true` must not pass as 1.
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise UsageError(f"{where}: expected {_TYPE_NAMES[types]}, got {_toml_type(value)}")
+    if types == (bool,):
+        argv = [f"--{key}"] if value else []
+    else:
+        text = str(pyproject.parent / str(value)) if key in PATH_KEYS else str(value)
+        argv = [f"--{key}={text}"]
+    try:
+        parsed = parser.parse_args(argv)
+    except UsageError as exc:  # the parser's own message ("must be 1 or more, got 0"), placed in the file
+        raise UsageError(f"{where}: {shown(_without_option(str(exc), key), MAX_FIELD)}") from None
+    return getattr(parsed, key.replace("-", "_"))
+
+
+def _without_option(message: str, key: str) -> str:
+    return message.removeprefix(f"argument --{key}: ")
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array"}
+    name = names.get(type(value), "a table" if isinstance(value, dict) else "a date or time")
+    return f"{name} ({quoted(value)})"
+
+
+def parse_with_config(
+    parser: argparse.ArgumentParser, argv: Sequence[str], start: Path
+) -> argparse.Namespace:
+    """``argv`` parsed over the ``[tool.verifier]`` options of the project holding ``start``
+    (:data:`PRECEDENCE`: the command line's options win, the table's win over the defaults).
+
+    The command line is parsed first, so ``--help``, ``--version`` and its usage errors do not depend on the
+    pyproject being readable."""
+    given = _given_on_command_line(parser, argv)
+    config = load_config(parser, start)
+    values = dict(config.values)
+    for group in EXCLUSIVE:
+        if group & given:
+            for dest in group:
+                values.pop(dest, None)
+    return parser.parse_args(argv, namespace=argparse.Namespace(**values))
+
+
+_UNSET = object()
+
+
+def _given_on_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The settable options ``argv`` gives: argparse only fills the attributes a namespace lacks, so those
+    still holding the marker were not given."""
+    dests = [key.replace("-", "_") for key in KEY_TYPES]
+    probe = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(dests, _UNSET)))
+    return {dest for dest in dests if getattr(probe, dest) is not _UNSET}
