@@ -38,6 +38,8 @@ EDGES = [
     (2.5, -2.0, 0.0, 0.25),
     (0.0, math.nan, 1.0, 1.0),  # NaN never passes
     (math.inf, math.inf, 1.0, 1.0),  # inf - inf is NaN
+    (1.0, math.inf, 1.0, 1.0),  # an infinite expectation is met by nothing (the allowance would be inf)
+    (1.0, -math.inf, 0.0, 0.5),
     (1e30, 1.0000001e30, 0.0, 1e-6),
 ]
 

@@ -2,8 +2,10 @@
 ``|actual - expected| <= atol + rtol * |expected|``.
 
 A NaN never passes (in either array, or an infinity compared with itself: ``inf - inf`` is NaN), so a run that
-produced no number cannot agree with anything. The C++ golden checker (``rtneural_verifier/golden.hpp``) holds
-its own copy of this rule; ``tests/test_pass_rule.py`` pins the two together.
+produced no number cannot agree with anything; nor does an infinite expected value, whose allowance
+``rtol * inf`` would otherwise let any finite actual value pass. The C++ golden checker
+(``rtneural_verifier/golden.hpp``) holds its own copy of this rule; ``tests/test_pass_rule.py`` pins the two
+together.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def outside(expected: ArrayLike, actual: ArrayLike, atol: float, rtol: float) ->
     e = np.asarray(expected, dtype=np.float64)
     a = np.asarray(actual, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        within = np.abs(a - e) <= allowance(e, atol, rtol)
+        within = (np.abs(a - e) <= allowance(e, atol, rtol)) & np.isfinite(e)
     return cast(np.ndarray, ~within)
 
 
