@@ -155,7 +155,6 @@ SOURCES = sorted(
 # Paths a comment names that are not files of this checkout, each with why.
 SOURCE_PATHS_ELSEWHERE = {
     "verifier/schemas/": "the schemas' folder in an installed package",
-    "tests/test_pass_rule.py": "verifier/checks/passrule.py names it as the C++ copy's pin: not written yet",
 }
 
 
