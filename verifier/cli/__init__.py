@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import glob
+import importlib.util
 import json
 import os
 import stat
@@ -28,10 +29,25 @@ from verifier.report.formats import FORMATS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 BUG = "this is a bug in rtneural-verifier"
+# torch is an extra (pyproject.toml): the validate hook and `verify inspect` install without it.
+TORCH_HINT = "pip install 'rtneural-verifier[torch]'"
 
 
 class UsageError(Exception):
     """A problem with how ``verify`` was called; exit status 2."""
+
+
+def require_torch(what: str) -> None:
+    """A usage error naming the extra when torch is not installed. Asked before the run, not left to it:
+    there a missing torch is a failed numeric check that blames the file, or an --against import error, and
+    a check that skipped instead would leave the torch-free checks passing alone. Looked up, not imported:
+    the run imports torch only after it has validated the files compared with a torch module."""
+    try:
+        found = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # an import hook refusing it, or a half-removed installation
+        found = False
+    if not found:
+        raise UsageError(f"{what} needs torch, which is not installed: {TORCH_HINT}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -275,24 +291,13 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, _Parser)
     args = build_parser().parse_args(argv)
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
-    from verifier.checks.run import Options, ReferenceError, resolve_against, verify_files
+    from verifier.checks.run import Options, ReferenceError, reference_spec, resolve_against, verify_files
     from verifier.report.baseline import apply_baseline
     from verifier.report.formats import format_report
     from verifier.report.machine import machine_info
 
     manifest = _manifest(args)
     files = expand_files(args.files) if args.files else _manifest_files(manifest)
-    if args.format == "html":  # before the run, not after minutes of checks
-        from verifier.report.html import require_matplotlib
-
-        require_matplotlib()
-    baseline = read_report(args.baseline) if args.baseline else None
-    if args.against:
-        try:
-            resolve_against(args.against)
-        except ReferenceError as exc:
-            raise UsageError(str(exc)) from None
-    backend = _describe_backend(args.backend)
     options = Options(
         dtype=args.dtype,
         atol=args.atol,
@@ -305,6 +310,21 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         against=args.against,
         backend=args.backend,
     )
+    if not (args.save_golden or args.embed_golden):
+        require_torch("comparing a file with PyTorch")
+    elif any(reference_spec(path, options, manifest) for path in files):
+        require_torch("golden data from a torch module (--against or a manifest factory)")
+    if args.format == "html":  # before the run, not after minutes of checks
+        from verifier.report.html import require_matplotlib
+
+        require_matplotlib()
+    baseline = read_report(args.baseline) if args.baseline else None
+    if args.against:
+        try:
+            resolve_against(args.against)
+        except ReferenceError as exc:
+            raise UsageError(str(exc)) from None
+    backend = _describe_backend(args.backend)
     if args.save_golden or args.embed_golden:
         return _write_golden(args, files, options, manifest, stdout, stderr)
     result = verify_files(
@@ -428,6 +448,19 @@ def console_main() -> int:
     code = main()
     gc.freeze()
     return code
+
+
+def production_main() -> int:
+    """The ``verify-production`` command: its five models are torch modules, so without torch it is the
+    install hint on one line, not the traceback of the module's own import."""
+    try:
+        require_torch("verify-production (its five models are torch modules)")
+    except UsageError as exc:
+        sys.stderr.write(f"verify-production: error: {exc}\n")
+        return EXIT_USAGE
+    from verifier.production import main as write_production
+
+    return write_production()
 
 
 def _silence_stdout() -> None:

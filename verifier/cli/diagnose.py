@@ -27,6 +27,7 @@ from verifier.cli import (
     _tolerance,
     emit,
     expand_files,
+    require_torch,
 )
 from verifier.errors import VerifierError
 
@@ -101,6 +102,7 @@ def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> in
     from verifier.checks.repro import ReproError, write_repro
     from verifier.checks.run import ReferenceError, resolve_against
 
+    require_torch("verify reduce (it runs the --against module layer by layer)")
     (path,) = expand_files([args.file])
     try:
         factory = resolve_against(args.against)
