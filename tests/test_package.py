@@ -108,10 +108,12 @@ def _requirements(extra: str | None) -> list[Requirement]:
     project = _project_table()
     pending = list(project["dependencies"] if extra is None else project["optional-dependencies"][extra])
     found: list[Requirement] = []
+    expanded: set[str] = set()
     while pending:
         requirement = Requirement(pending.pop())
         if requirement.name == project["name"]:
-            for named in requirement.extras:
+            for named in requirement.extras - expanded:
+                expanded.add(named)
                 pending.extend(project["optional-dependencies"][named])
         else:
             found.append(requirement)
