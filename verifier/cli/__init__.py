@@ -3,9 +3,10 @@
 Thin by design: parse arguments, find the files and the manifest, call
 ``verifier.checks.run.verify.verify_files``, format with ``verifier.report.formats``. Exit status: 0 every
 check passed, 1 a check failed (an invalid file included: a finding with its rule id and pointer), 2 a usage
-error (bad option, no file matched, unusable manifest/baseline/--against, a report that cannot be written),
-3 an internal error (a file whose checks could not finish: "this is a bug in rtneural-verifier", every other
-file still checked and reported). A user error is one line on stderr, never a traceback.
+error (bad option, no file matched, unusable manifest/baseline/--against, a report that cannot be written,
+torch not installed for a run that needs it), 3 an internal error (a file whose checks could not finish:
+"this is a bug in rtneural-verifier", every other file still checked and reported). A user error is one line
+on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from verifier.cli.arguments import (
     UsageError,
     non_negative,
     positive,
+    require_torch,
     tolerance,
 )
 from verifier.cli.config import PRECEDENCE, parse_with_config
@@ -212,7 +214,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     args = parse_with_config(build_parser(), argv, Path.cwd())
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run.options import Options
-    from verifier.checks.run.reference import ReferenceError, resolve_against
+    from verifier.checks.run.reference import ReferenceError, reference_spec, resolve_against
     from verifier.checks.run.verify import verify_files
     from verifier.report.baseline import apply_baseline
     from verifier.report.formats import format_report
@@ -220,17 +222,6 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
     manifest = _manifest(args)
     files = expand_files(args.files) if args.files else _manifest_files(manifest)
-    if args.format == "html":  # before the run, not after minutes of checks
-        from verifier.report.html import require_matplotlib
-
-        require_matplotlib()
-    baseline = read_report(args.baseline) if args.baseline else None
-    if args.against:
-        try:
-            resolve_against(args.against)
-        except ReferenceError as exc:
-            raise UsageError(str(exc)) from None
-    backend = _describe_backend(args.backend)
     options = Options(
         dtype=args.dtype,
         atol=args.atol,
@@ -243,6 +234,21 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         against=args.against,
         backend=args.backend,
     )
+    if not (args.save_golden or args.embed_golden):
+        require_torch("comparing a file with PyTorch")
+    elif any(reference_spec(path, options, manifest) for path in files):
+        require_torch("golden data from a torch module (--against or a manifest factory)")
+    if args.format == "html":  # before the run, not after minutes of checks
+        from verifier.report.html import require_matplotlib
+
+        require_matplotlib()
+    baseline = read_report(args.baseline) if args.baseline else None
+    if args.against:
+        try:
+            resolve_against(args.against)
+        except ReferenceError as exc:
+            raise UsageError(str(exc)) from None
+    backend = _describe_backend(args.backend)
     if args.save_golden or args.embed_golden:
         return _write_golden(args, files, options, manifest, stdout, stderr)
     result = verify_files(
@@ -334,6 +340,19 @@ def console_main() -> int:
     code = main()
     gc.freeze()
     return code
+
+
+def production_main() -> int:
+    """The ``verify-production`` command: its five models are torch modules, so without torch it is the
+    install hint on one line, not the traceback of the module's own import."""
+    try:
+        require_torch("verify-production (its five models are torch modules)")
+    except UsageError as exc:
+        sys.stderr.write(f"verify-production: error: {exc}\n")
+        return EXIT_USAGE
+    from verifier.production import main as write_production
+
+    return write_production()
 
 
 def _silence_stdout() -> None:

@@ -19,7 +19,15 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from verifier.cli.arguments import EXIT_FAILED, EXIT_OK, Parser, UsageError, positive, tolerance
+from verifier.cli.arguments import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Parser,
+    UsageError,
+    positive,
+    require_torch,
+    tolerance,
+)
 from verifier.cli.files import emit, expand_files
 from verifier.errors import VerifierError
 
@@ -92,6 +100,7 @@ def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> in
     from verifier.checks.diagnose.repro import ReproError, write_repro
     from verifier.checks.run.reference import ReferenceError, resolve_against
 
+    require_torch("verify reduce (it runs the --against module layer by layer)")
     (path,) = expand_files([args.file])
     try:
         factory = resolve_against(args.against)
