@@ -48,6 +48,7 @@ NOT_IN_REPO = {
     "tests/CMakeLists.txt": "the plugin's own test folder, in docs/golden.md's worked example",
 }
 NOT_IN_REPO_FILES = {
+    "models.py": "a user's own module, in docs/ci/README.md's hook example",
     "model_golden_test.cpp": "the plugin's own test, in docs/golden.md's worked example",
 }
 
@@ -258,7 +259,7 @@ HEAVY = {
     "python tools/measure_diagnosis.py": "exports and checks seven models with torch (about 15 s)",
 }
 # Commands that are not this project's (packaging, other tools), recognised by their first word.
-NOT_OURS = {"python3", "pip", ".", "tox", "pytest", "cmake", "ctest", "git"}
+NOT_OURS = {"python3", "pip", ".", "tox", "pytest", "cmake", "ctest", "git", "export", "/usr/bin/time", "du"}
 
 
 def _command_lines() -> list[tuple[str, str]]:
