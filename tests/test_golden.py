@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cpp_build import skip_or_fail
 from torch import nn
 
 from verifier.checks.run.golden import FORMAT_VERSION, GoldenError, golden_inputs, read_bundle, write_bundle
@@ -342,7 +343,7 @@ def test_backend_rtneural_runs_every_runtime_check_on_rtneural(capsys, recurrent
     from verifier.engine.backends import available_backends
 
     if "rtneural" not in available_backends():
-        pytest.skip("RTNeural backend not built: install with RTNEURAL_DIR=/path/to/RTNeural")
+        skip_or_fail("RTNeural backend not built: install with RTNEURAL_DIR=/path/to/RTNeural")
     _, path, checkpoint = recurrent
     report = tmp_path / "report.json"
     argv = [

@@ -7,7 +7,8 @@ the real RTNeural (``check_rtneural``, its own ``parseJson``). Both must pass th
 exports and fail those of a tampered export, naming the element that is furthest out of tolerance.
 
 Without a C++ compiler or CMake these tests skip, except under ``CI=true`` where that is a failure; without
-``RTNEURAL_DIR`` the RTNeural variants skip (also under CI: RTNeural is never vendored).
+``RTNEURAL_DIR`` the RTNeural variants skip, except under ``CI=true``, where .ci/run builds against
+../shared/rtneural and a missing RTNeural is a failure (it is never vendored).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from cpp_build import build_test_programs, toolchain_or_skip
+from cpp_build import build_test_programs, skip_or_fail, toolchain_or_skip
 from torch import nn
 
 from verifier.checks.run.golden import read_bundle, write_bundle
@@ -54,7 +55,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _program(programs: dict[str, Path], name: str) -> Path:
     if name.startswith("check_rtneural") and name not in programs:
-        pytest.skip("RTNEURAL_DIR is not set: the checker is not run against the real RTNeural")
+        skip_or_fail("RTNEURAL_DIR is not set: the checker is not run against the real RTNeural")
     return programs[name]
 
 
