@@ -634,3 +634,45 @@ def _check_serially(
                 path, finish_file, prepared, options, manifest, measure_rss=measure_rss, references=references
             )
         done(i, prepared)
+
+
+def verify(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    module: Any = None,
+    *,
+    manifest: str | os.PathLike[str] | Manifest | None = None,
+    **options: Any,
+) -> RunResult:
+    """Every ``verify`` check on ``paths``, the reference module run in *this* process: the trusted mode for a
+    notebook or a script that holds its model in memory.
+
+    ``module`` is an ``nn.Module`` (or a zero-argument factory of one) that every file is compared with;
+    without it each file's reference is the manifest's factory (imported here), else the JSON's own
+    rebuild. ``manifest`` is a manifest file or a loaded one; ``options`` are the fields of
+    :class:`~verifier.checks.run.options.Options` (``timing``, ``steps``, ``atol``, ``dtype``...). The
+    result is the CLI's, with the same checks.
+
+    Nothing isolates the module here: its ``forward()`` may end or hang this process. The ``verify``
+    command, the hooks and the pytest plugin run user code in a child process instead.
+
+    Example::
+
+        import verifier
+
+        model = train()  # a torch module in memory
+        verifier.export(model, "model.json")
+        result = verifier.verify("model.json", module=model, timing=False, rss_copies=0)
+        assert not result.failed, [c.summary for f in result.files for c in f.checks if c.failed]
+        print(result.files[0].check("numeric-stream").figures["stats"]["max_abs_error"])
+    """
+    from verifier.checks.run.manifest import load_manifest
+    from verifier.checks.run.reference import IN_PROCESS, LocalReferences
+
+    if module is not None and options.get("against"):
+        raise TypeError("verify(): give module= or against=, not both")
+    if module is not None:
+        options = {**options, "against": IN_PROCESS}
+    chosen = load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else manifest
+    files = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
+    with LocalReferences(module) as references:
+        return verify_files(files, Options(**options), chosen, references=references)
