@@ -8,7 +8,7 @@ from multiprocessing import Manager, get_context
 
 import pytest
 
-from verifier.checks import isolation
+from verifier.checks.run import isolation
 
 
 def _affinity_and_lock_after(barrier) -> tuple[frozenset[int], bool]:
@@ -65,7 +65,7 @@ def _small_exports(tmp_path, count: int) -> list[str]:
 
 
 def _recording_rss(monkeypatch, answer=None) -> list[list[str]]:
-    from verifier.checks import run
+    from verifier.checks.run import verify as run
 
     calls: list[list[str]] = []
     real = run.measure_rss_of_files
@@ -138,7 +138,7 @@ def test_a_run_without_rss_copies_starts_no_rss_process(tmp_path, monkeypatch):
 
 
 def _recording_steps(monkeypatch) -> list[tuple[str, str]]:
-    from verifier.checks import run
+    from verifier.checks.run import verify as run
 
     steps: list[tuple[str, str]] = []
     prepare, finish = run.prepare_file, run.finish_file
@@ -195,7 +195,7 @@ def test_files_checked_against_their_own_json_are_prepared_in_turn(tmp_path, mon
 
 
 def test_a_step_before_torch_that_raises_is_an_internal_error_of_that_file_only(tmp_path, monkeypatch):
-    from verifier.checks import run
+    from verifier.checks.run import verify as run
     from verifier.checks.run.options import Options
     from verifier.checks.run.verify import verify_files
 

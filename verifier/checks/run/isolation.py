@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
@@ -238,6 +238,14 @@ class UserCodeProcess:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Starts the child now (it imports its server while this process goes on), if it is not running."""
+        if self._process is not None:
+            return
+        self._start()
+        with suppress(OSError):  # it has ended already: the first call says how
+            self._send.send(self.path)
+
     def _start(self) -> None:
         from multiprocessing.connection import Connection
 
@@ -276,9 +284,7 @@ class UserCodeProcess:
         deadline = time.monotonic() + self.limit
         stage = STARTING
         try:
-            if self._process is None:
-                self._start()
-                self._send.send(self.path)
+            self.start()
             self._send.send((method, args))
             while True:
                 remaining = deadline - time.monotonic()

@@ -120,6 +120,9 @@ class ReferenceServer:
     """
 
     def __init__(self, given: Any = None) -> None:
+        # torch now: a child imports it while the run validates and loads its files
+        import torch  # noqa: F401
+
         self._given = given
         self._module: Any = None
 
@@ -230,6 +233,8 @@ def _ignore(_: str) -> None:
 class References(Protocol):
     """Where a run's reference modules run (:class:`IsolatedReferences` or :class:`LocalReferences`)."""
 
+    def start(self) -> None: ...
+
     def resolve(self, spec: str, where: str) -> ReferenceFailure | None: ...
 
     def run(self, spec: str, where: str, xs: np.ndarray) -> ReferenceRun | ReferenceFailure: ...
@@ -251,6 +256,9 @@ class LocalReferences:
 
     def __init__(self, given: Any = None) -> None:
         self.server = ReferenceServer(given)
+
+    def start(self) -> None:
+        """Nothing to start: the server is this process."""
 
     def resolve(self, spec: str, where: str) -> ReferenceFailure | None:
         return self.server.resolve(_ignore, spec, where)
@@ -291,6 +299,10 @@ class IsolatedReferences:
             "verifier.checks.run.reference:ReferenceServer", [os.fspath(root), *sys.path], limit
         )
         self._unimportable: dict[str, ReferenceFailure] = {}
+
+    def start(self) -> None:
+        """Starts the child ahead of its first request (it imports torch meanwhile)."""
+        self.process.start()
 
     def resolve(self, spec: str, where: str) -> ReferenceFailure | None:
         answer = self.process.call("resolve", spec, where)

@@ -581,7 +581,6 @@ def verify_files(
     else:
         own = isolated_references(options, manifest) if references is None else nullcontext(references)
         with own as refs:
-            check_references(paths, options, manifest, refs)
             _check_serially(paths, options, manifest, refs, done, measure_rss=not rss_afterwards)
     files = tuple(results[i] for i in range(len(paths)))
     if rss_afterwards:
@@ -618,15 +617,17 @@ def _check_serially(
 ) -> None:
     """Every file in this process (the reference modules in ``references``), ``done(index, result)`` for each.
 
-    Files compared with a torch module are validated and loaded before any is finished: validation's
-    transient memory then peaks before this process runs anything else (their documents are dropped once
-    loaded, so nothing large is held meanwhile). Files checked against their own JSON keep their document
-    for the rebuild: each is prepared in its turn, so one document at a time."""
-    ahead = {
-        i: guarded(path, prepare_file, path, options, manifest)
-        for i, path in enumerate(paths)
-        if reference_spec(path, options, manifest)
-    }
+    Files compared with a torch module are validated and loaded before any is finished, while the child
+    process starts: validation's transient memory then peaks before this process runs anything else (their
+    documents are dropped once loaded, so nothing large is held meanwhile), and torch's import overlaps it.
+    A factory that cannot be imported stops the run (:func:`check_references`) before any file is finished.
+    Files checked against their own JSON keep their document for the rebuild: each is prepared in its
+    turn, so one document at a time."""
+    compared = [i for i, path in enumerate(paths) if reference_spec(path, options, manifest)]
+    if compared:
+        references.start()  # torch is imported there while this process validates and loads
+    ahead = {i: guarded(paths[i], prepare_file, paths[i], options, manifest) for i in compared}
+    check_references(paths, options, manifest, references)  # before anything is finished or timed
     for i, path in enumerate(paths):
         prepared = ahead.pop(i) if i in ahead else guarded(path, prepare_file, path, options, manifest)
         if not isinstance(prepared, FileResult):
