@@ -45,6 +45,11 @@ def build():
     return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2))
 
 
+def chatty():
+    print('{"files": [], "note": "printed by the factory"}')
+    return build()
+
+
 def exits_zero():
     sys.exit(0)
 
@@ -253,6 +258,15 @@ def test_the_files_after_a_dying_factory_are_still_checked(project: Path):
     assert files == {"model.json": "fail", "second.json": "pass"}
 
 
+def test_what_a_factory_prints_stays_out_of_the_report_on_stdout(project: Path):
+    _manifest(project, "ampmodel.model:chatty")
+    done = verify_in(project, "--manifest", "exports/verifier.json", *FAST, "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert [f["status"] for f in report["files"]] == ["pass"]
+    assert "printed by the factory" in done.stderr
+
+
 # --- a factory that cannot be imported: the run's configuration error --------------------------------------
 
 
@@ -272,6 +286,20 @@ def test_an_unimportable_manifest_factory_exits_2_naming_the_entry(project: Path
     assert "/models/0/factory" in line
     assert "'Amp'" in line
     assert said in line
+    assert "Traceback" not in done.stderr
+
+
+def test_with_jobs_an_unimportable_factory_still_exits_2(project: Path):
+    exports = project / "exports"
+    (exports / "second.json").write_text((exports / "model.json").read_text())
+    models = [
+        {"name": "Good", "file": "model.json", "factory": "ampmodel.model:build"},
+        {"name": "Bad", "file": "second.json", "factory": "nomodule_xyz:build"},
+    ]
+    (exports / "verifier.json").write_text(json.dumps({"models": models}))
+    done = verify_in(project, "--manifest", "exports/verifier.json", *FAST, "--jobs", "2")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "/models/1/factory (model 'Bad'" in done.stderr
     assert "Traceback" not in done.stderr
 
 
