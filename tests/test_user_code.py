@@ -164,6 +164,16 @@ def test_verify_from_the_root_finds_the_projects_own_factory_without_pythonpath(
     assert "against module ampmodel.model:build" in done.stdout
 
 
+@pytest.mark.parametrize(("factory", "status"), [("ampmodel.model:build", 0), ("builtins:exit", 1)])
+def test_verify_without_arguments_checks_the_manifest_at_the_root(project: Path, factory: str, status: int):
+    # as the pre-commit hook runs it: verifier.json at the project root, no argument
+    models = [{"name": "Amp", "file": "exports/model.json", "factory": factory}]
+    (project / "verifier.json").write_text(json.dumps({"models": models}))
+    done = verify_in(project, *FAST)
+    assert done.returncode == status, done.stdout + done.stderr
+    assert ("FAIL numeric-frame" in done.stdout) == bool(status)
+
+
 def test_verify_from_a_subfolder_still_imports_factories_from_the_project_root(project: Path):
     _manifest(project, "ampmodel.model:build")
     done = verify_in(project / "exports", "--manifest", "verifier.json", *FAST)

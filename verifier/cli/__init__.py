@@ -2,8 +2,9 @@
 
 Thin by design: parse arguments, find the files and the manifest, call ``verifier.run.verify_files``,
 format with ``verifier.report.formats``. Exit status: 0 every check passed, 1 a check failed (an invalid file
-included: a finding with its rule id and pointer), 2 a usage error (bad option, no file matched, unusable
-manifest/baseline/--against, a report that cannot be written), 3 an internal error (a file whose checks
+included: a finding with its rule id and pointer; a factory that raises, ends its process or hangs), 2 a
+usage error (bad option, no file matched, unusable manifest/baseline/--against, a factory that cannot be
+imported, a report that cannot be written), 3 an internal error (a file whose checks
 could not finish: "this is a bug in rtneural-verifier", every other file still checked and reported). A
 user error is one line on stderr, never a traceback.
 """
