@@ -128,16 +128,22 @@ def verify_in(project: Path, *argv: str, timeout: float = 300) -> subprocess.Com
     """``verify`` as the installed command runs it: the verifier importable, the project not on the path."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
     env["PYTHONPATH"] = str(CHECKOUT)
-    return subprocess.run(
-        [sys.executable, "-P", "-m", "verifier", *argv],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.PIPE,  # left open: a child that inherited it would wait on it forever
-        check=False,
-    )
+    # stdin a pipe this test holds open: a child that inherited it would wait on it forever
+    reads, writes = os.pipe()
+    try:
+        return subprocess.run(
+            [sys.executable, "-P", "-m", "verifier", *argv],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=reads,
+            check=False,
+        )
+    finally:
+        os.close(reads)
+        os.close(writes)
 
 
 # --- the project root -------------------------------------------------------------------------------------
