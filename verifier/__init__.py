@@ -7,6 +7,7 @@ The public API, in the order data flows through it::
     load(source) -> Model           # the native engine                 (verifier.engine.model)
     reference(source) -> nn.Module  # the same JSON rebuilt in torch    (verifier.pytorch.rebuild)
     compare(expected, actual, ...)  # error statistics                  (verifier.checks.compare)
+    verify(paths, module=...)       # every check, module in-process    (verifier.checks.run.verify)
 
 Every name is imported on first use, so ``import verifier`` costs neither torch nor the compiled engine:
 a validate-only caller never pays for torch. Each stage lives in its own subpackage, so no public name is
@@ -34,10 +35,12 @@ _LAZY = {
     "reference": "verifier.pytorch.rebuild",
     "Finding": "verifier.format.findings",
     "validate": "verifier.format.validate",
+    "verify": "verifier.checks.run.verify",
 }
 
 if TYPE_CHECKING:
     from verifier.checks.compare import Comparison, compare
+    from verifier.checks.run.verify import verify
     from verifier.engine.model import Model, load
     from verifier.format.findings import Finding
     from verifier.format.validate import validate
@@ -71,4 +74,5 @@ __all__ = [
     "load",
     "reference",
     "validate",
+    "verify",
 ]

@@ -14,6 +14,21 @@ class VerifierError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+class ConfigurationError(VerifierError):
+    """The run's configuration names something unusable: a factory that cannot be imported, an attribute
+    that is not callable, a checkpoint that does not exist. A usage error of the whole run (``verify``
+    exits 2), not a finding about one model: ``where`` says which setting (a manifest entry and its JSON
+    pointer, or ``--against``)."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        self.message = shown(message, MAX_FIELD)
+        super().__init__(f"{where}: {self.message}")
+
+    def __reduce__(self):  # crosses the --jobs process boundary with its fields
+        return (type(self), (self.where, self.message))
+
+
 class ModelFormatError(VerifierError, ValueError):
     """A model file (or JSON text, or dict) that the engine refuses to load.
 

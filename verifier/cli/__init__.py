@@ -2,11 +2,12 @@
 
 Thin by design: parse arguments, find the files and the manifest, call
 ``verifier.checks.run.verify.verify_files``, format with ``verifier.report.formats``. Exit status: 0 every
-check passed, 1 a check failed (an invalid file included: a finding with its rule id and pointer), 2 a usage
-error (bad option, no file matched, unusable manifest/baseline/--against, a report that cannot be written,
-torch not installed for a run that needs it), 3 an internal error (a file whose checks could not finish:
-"this is a bug in rtneural-verifier", every other file still checked and reported). A user error is one line
-on stderr, never a traceback.
+check passed, 1 a check failed (an invalid file included: a finding with its rule id and pointer; a factory
+that raises, ends its process or hangs), 2 a usage error (bad option, no file matched, unusable
+manifest/baseline/--against, a factory that cannot be imported, a report that cannot be written, torch not
+installed for a run that needs it), 3 an internal error (a file whose checks could not finish: "this is a bug
+in rtneural-verifier", every other file still checked and reported). A user error is one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TextIO
 from verifier import __version__
 from verifier.checks.results import RunResult
 from verifier.checks.run.isolation import BUG
+from verifier.checks.run.options import DEFAULT_REFERENCE_TIMEOUT
 from verifier.cli.arguments import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -126,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="files checked in parallel (latency figures get noisier)",
     )
+    parser.add_argument(
+        "--reference-timeout",
+        type=positive,
+        metavar="SECONDS",
+        default=int(DEFAULT_REFERENCE_TIMEOUT),
+        help="most seconds a file's reference module may take (its factory imported and called, its "
+        f"forward() run, in a child process) before the file fails (default {DEFAULT_REFERENCE_TIMEOUT:g})",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the verdict")
     parser.add_argument("-v", "--verbose", action="store_true", help="every check's figures too")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -214,7 +224,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     args = parse_with_config(build_parser(), argv, Path.cwd())
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run.options import Options
-    from verifier.checks.run.reference import ReferenceError, reference_spec, resolve_against
+    from verifier.checks.run.reference import reference_spec
     from verifier.checks.run.verify import verify_files
     from verifier.report.baseline import apply_baseline
     from verifier.report.formats import format_report
@@ -233,6 +243,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         rss_copies=args.rss_copies,
         against=args.against,
         backend=args.backend,
+        reference_timeout=args.reference_timeout,
     )
     if not (args.save_golden or args.embed_golden):
         require_torch("comparing a file with PyTorch")
@@ -243,11 +254,6 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
         require_matplotlib()
     baseline = read_report(args.baseline) if args.baseline else None
-    if args.against:
-        try:
-            resolve_against(args.against)
-        except ReferenceError as exc:
-            raise UsageError(str(exc)) from None
     backend = _describe_backend(args.backend)
     if args.save_golden or args.embed_golden:
         return _write_golden(args, files, options, manifest, stdout, stderr)
@@ -297,6 +303,10 @@ def _write_golden(
     args: argparse.Namespace, files: list[str], options, manifest, stdout: TextIO, stderr: TextIO
 ) -> int:
     from verifier.checks.run.golden import GoldenError, embed_golden, save_golden
+    from verifier.checks.run.reference import check_references, isolated_references
+
+    with isolated_references(options, manifest) as references:  # an unusable factory: exit 2 before writing
+        check_references(files, options, manifest, references)
 
     write, directory = (
         (save_golden, args.save_golden) if args.save_golden else (embed_golden, args.embed_golden)

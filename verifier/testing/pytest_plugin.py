@@ -9,6 +9,10 @@ fails its item with the check's summary, a skipped one is skipped, a warning pas
 summary. Each model is verified once, when its first item runs. ``--junitxml`` records every item with its
 key figures as properties. ``-p no:verifier`` switches the plugin off.
 
+Factories and their modules run in a child process (``verifier.checks.run.reference``): one that ends,
+crashes or hangs it fails its model's numeric item naming it, and a factory that cannot be imported fails
+every item of its model with that configuration error, in one line.
+
 The ``verify_model`` fixture runs every check on any file for custom assertions::
 
     def test_stream_error_is_tiny(verify_model):
@@ -30,6 +34,8 @@ import pytest
 if TYPE_CHECKING:
     from verifier.checks.results import Check, FileResult
     from verifier.checks.run.manifest import Manifest, ModelEntry
+    from verifier.checks.run.reference import IsolatedReferences
+    from verifier.errors import ConfigurationError
 
 _STATE = pytest.StashKey["_VerifyState"]()
 
@@ -40,9 +46,24 @@ class _VerifyState:
     def __init__(self, manifest: Manifest | None, options: dict[str, Any]) -> None:
         self.manifest = manifest
         self.options = options
-        self.results: dict[str, FileResult] = {}
+        self.results: dict[str, FileResult | ConfigurationError] = {}
         self.total: Check | None = None
         self.warnings: list[tuple[str, Check]] = []
+        self._references: IsolatedReferences | None = None
+
+    @property
+    def references(self) -> IsolatedReferences:
+        """One child process running the session's reference modules (torch imported there once)."""
+        if self._references is None:
+            from verifier.checks.run.options import Options
+            from verifier.checks.run.reference import isolated_references
+
+            self._references = isolated_references(Options(**self.options), self.manifest)
+        return self._references
+
+    def close(self) -> None:
+        if self._references is not None:
+            self._references.close()
 
     @property
     def active(self) -> Manifest:
@@ -54,11 +75,24 @@ class _VerifyState:
     def result(self, entry: ModelEntry) -> FileResult:
         from verifier.checks.run.options import Options
         from verifier.checks.run.verify import verify_file
+        from verifier.errors import ConfigurationError
 
         key = os.fspath(entry.file)
         if key not in self.results:
-            self.results[key] = verify_file(key, Options(**self.options), self.manifest)
-        return self.results[key]
+            try:
+                self.results[key] = verify_file(
+                    key, Options(**self.options), self.manifest, references=self.references
+                )
+            except ConfigurationError as exc:  # every item of the model fails with it, not with a figure
+                self.results[key] = exc
+        found = self.results[key]
+        if isinstance(found, Exception):
+            raise ConfigurationFailed(str(found))
+        return found
+
+    def checked(self) -> list[FileResult]:
+        """The results of the models verified so far (a model whose factory is unusable has none)."""
+        return [r for r in self.results.values() if not isinstance(r, Exception)]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +109,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--verify-steps", type=int, default=256, help="time steps compared (default 256)")
     group.addoption("--verify-seed", type=int, default=0, help="seed of the random inputs (default 0)")
     group.addoption("--verify-no-timing", action="store_true", help="skip the latency measurement")
+    group.addoption(
+        "--verify-reference-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="most seconds a model's factory and forward() may take in their child process (default 300)",
+    )
     group.addoption(
         "--verify-rss-copies",
         type=int,
@@ -108,9 +148,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "timing": not config.getoption("verify_no_timing"),
         "rss_copies": config.getoption("verify_rss_copies"),
     }
+    timeout = config.getoption("verify_reference_timeout")
+    if timeout is not None:
+        if not 0 < timeout < float("inf"):
+            raise pytest.UsageError(f"--verify-reference-timeout: must be a positive number, got {timeout}")
+        options["reference_timeout"] = timeout
     config.stash[_STATE] = _VerifyState(manifest, options)
     if manifest is not None:
         config.addinivalue_line("markers", "verify: an rtneural-verifier check of an exported model")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so they apply to these items too
@@ -157,6 +208,10 @@ class CheckFailed(Exception):
         self.check = check
 
 
+class ConfigurationFailed(Exception):
+    """A model whose factory cannot be imported or called: each of its items fails with this one line."""
+
+
 def _judge(item: pytest.Item, path: str, check: Check | None) -> None:
     from verifier.checks.results import FAIL, SKIP, WARN
 
@@ -187,6 +242,8 @@ def _record(item: pytest.Item, check: Check) -> None:
 
 class _VerifyItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ConfigurationFailed):
+            return f"configuration error: {excinfo.value}"
         if isinstance(excinfo.value, CheckFailed):
             from verifier.report.locations import check_locations
 
@@ -258,19 +315,21 @@ def verify_model(pytestconfig: pytest.Config) -> Callable[..., FileResult]:
         chosen = (state.manifest if state else None) if manifest is unset else manifest
         if isinstance(chosen, (str, os.PathLike)):
             chosen = load_manifest(chosen)
-        return verify_file(os.fspath(path), Options(**options), chosen)
+        # the session's child process when the manifest is the session's (its project); else one of its own
+        shared = state.references if state is not None and chosen is state.manifest else None
+        return verify_file(os.fspath(path), Options(**options), chosen, references=shared)
 
     return run
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is None or not state.results:
+    if state is None or not state.checked():
         return
     from verifier.report.budgets_table import budget_lines
 
     terminalreporter.write_sep("-", "rtneural-verifier: budgets")
-    for line in budget_lines(list(state.results.values()), state.total):
+    for line in budget_lines(state.checked(), state.total):
         terminalreporter.write_line(line)
     for nodeid, check in state.warnings:
         terminalreporter.write_line(f"warning {nodeid}: {check.summary}")

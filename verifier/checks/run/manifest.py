@@ -132,6 +132,7 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
         )
         for m in data["models"]
     )
+    _refuse_files_outside(models, Path(path), source)
     return Manifest(
         path=Path(path),
         models=models,
@@ -143,6 +144,22 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
         memory_budget_text=memory.get("budget_text", ""),
         rss_copies=memory.get("rss_copies"),
     )
+
+
+def _refuse_files_outside(models: Sequence[ModelEntry], path: Path, source: str) -> None:
+    """A model file outside the project holding the manifest (``../..``, an absolute path, a link leading
+    out) is refused: the manifest decides which files the gate checks, and it is the project's to change."""
+    from verifier.checks.run.project import escapes, project_root
+
+    root = project_root(path.absolute().parent)
+    for i, entry in enumerate(models):
+        if escapes(entry.file, root):
+            raise ManifestError(
+                source,
+                f"/models/{i}/file",
+                f"{entry.file} is outside the project root {root} (the folder holding pyproject.toml, else "
+                "the git root, above the manifest): a manifest names files of its own project only",
+            )
 
 
 def load_manifest(path: str | os.PathLike) -> Manifest:

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 DEFAULT_TIMING_STEPS = 2000
 DEFAULT_WARMUP = 200
+# Seconds a file's reference module may take (its factory imported and called, its forward() run, and for
+# the first file the child process started with torch imported) before its process is stopped and the file
+# fails: far above the production models' ~2 s, short enough that a hang does not hold a CI job for hours.
+DEFAULT_REFERENCE_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -25,3 +29,4 @@ class Options:
     # The runtime the numeric, latency and memory checks run on: "engine" (ours) or "rtneural" (the user's
     # RTNeural build, verifier.engine.backends); validation, parameters and widths read the file either way.
     backend: str = "engine"
+    reference_timeout: float = DEFAULT_REFERENCE_TIMEOUT  # seconds (verifier.checks.run.reference)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,17 +45,27 @@ from verifier.checks.budgets import (
     measure_latency,
     measure_rss_in_fresh_process,
     measure_rss_of_files,
-    torch_parameter_count,
-    torch_widths,
 )
 from verifier.checks.diagnose.diverge import CHECK_PATTERN
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.run.manifest import Manifest, ModelEntry
 from verifier.checks.run.options import DEFAULT_TIMING_STEPS, DEFAULT_WARMUP, Options
-from verifier.checks.run.reference import describe_reference, reference_spec, resolve_against
+from verifier.checks.run.reference import (
+    ReferenceError,
+    ReferenceFailure,
+    ReferenceRun,
+    References,
+    check_references,
+    describe_reference,
+    diagnosed,
+    isolated_references,
+    reference_setting,
+    reference_spec,
+)
 from verifier.checks.run.tolerances import Tolerances, resolve_tolerances
 from verifier.checks.validation import orientation_confirmed, validate_check
+from verifier.errors import ConfigurationError
 from verifier.quoting import exception_text
 
 # --------------------------------------------------------------------------------------------- per step
@@ -142,18 +153,19 @@ EMBEDDED_REFERENCE = {
 }
 
 
-def _outputs(model: Any, source: Any, torch_module: Any, xs: np.ndarray) -> tuple[Outputs, tuple[Any, ...]]:
-    """The four output sequences, and every container of ``torch_module`` whose forward() is not its chain."""
-    import torch
-
-    from verifier.pytorch.rebuild import reference
-    from verifier.pytorch.run import run_module
-
+def _outputs(
+    model: Any, source: Any, ran: ReferenceRun | None, xs: np.ndarray
+) -> tuple[Outputs, tuple[Any, ...]]:
+    """The four output sequences (the reference module's as ``ran`` brought them, else the JSON's own torch
+    rebuild's), and every container of the module whose forward() is not its chain."""
     mismatches: tuple[Any, ...] = ()
-    if torch_module is not None:
-        ran = run_module(torch_module, xs, torch.float64)
+    if ran is not None:
         expected_frame, expected_stream, mismatches = ran.frames, ran.stream, ran.mismatches
     else:
+        import torch
+
+        from verifier.pytorch.rebuild import reference
+
         rebuilt = reference(source, torch.float64)
         expected_stream = rebuilt(xs).numpy()
         expected_frame = rebuilt(xs[:, None, :])[:, 0].numpy()  # a batch of T one-step sequences
@@ -161,6 +173,10 @@ def _outputs(model: Any, source: Any, torch_module: Any, xs: np.ndarray) -> tupl
     actual_stream = model.run(xs)
     actual_frame = model.run_frames(xs)
     return Outputs(expected_frame, expected_stream, actual_frame, actual_stream), mismatches
+
+
+class _NoReference(Exception):
+    """The reference module gave no outputs (:class:`ReferenceFailure`): its summary names the factory."""
 
 
 def _with_statistics(
@@ -307,13 +323,16 @@ def verify_file(
     manifest: Manifest | None = None,
     *,
     measure_rss: bool = True,
+    references: References | None = None,
 ) -> FileResult:
-    """Every check on one model file. Never raises for a bad file: problems are failing checks.
+    """Every check on one model file. Never raises for a bad file: problems are failing checks (an
+    unusable factory is the run's configuration error, :func:`finish_file`).
 
     ``measure_rss=False`` leaves the engine's RSS cross-check to the caller (:func:`verify_files` measures
     every file in one process afterwards, :func:`with_rss`): the memory check then has no RSS figure yet.
     """
-    return finish_file(prepare_file(path, options, manifest), options, manifest, measure_rss=measure_rss)
+    prepared = prepare_file(path, options, manifest)
+    return finish_file(prepared, options, manifest, measure_rss=measure_rss, references=references)
 
 
 def finish_file(
@@ -322,23 +341,43 @@ def finish_file(
     manifest: Manifest | None = None,
     *,
     measure_rss: bool = True,
+    references: References | None = None,
 ) -> FileResult:
-    """The checks of a :func:`prepare_file`'d file that run torch or time the engine, then its memory."""
+    """The checks of a :func:`prepare_file`'d file that run torch or time the engine, then its memory.
+
+    The reference module runs in ``references`` (default: a child process for this file alone,
+    :func:`~verifier.checks.run.reference.isolated_references`). Raises
+    :class:`~verifier.checks.run.reference.ReferenceError` when the file's factory cannot be imported or
+    called: the run's configuration, not a finding."""
     if prepared.result is not None:
         return prepared.result
+    if references is None and prepared.spec:
+        with isolated_references(options, manifest) as own:
+            return finish_file(prepared, options, manifest, measure_rss=measure_rss, references=own)
     path, entry, dtype, spec = prepared.path, prepared.entry, prepared.dtype, prepared.spec
     reference, checks, source = prepared.reference, prepared.checks, prepared.source
     model, runner, tolerances = prepared.model, prepared.runner, prepared.tolerances
     assert tolerances is not None  # set whenever the file loaded
     prepared.source = None  # the document is held here only: dropped below, before timing
-    torch_module = None
-    # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
-    # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
+    ran: ReferenceRun | None = None
+    # The reference side runs user code (a factory, a checkpoint, a torch module of any shape) in
+    # ``references``: whatever it does is a failing check naming it, never a traceback or the run's end; the
+    # checks that need no reference still run.
     try:
-        torch_module = resolve_against(spec)() if spec else None
-        embedded = None if torch_module is not None else _embedded(source, model)
-        xs = random_inputs(options.steps, model.in_size, options.seed) if embedded is None else embedded[0]
-        outputs, mismatches = _outputs(runner, source, torch_module, xs)
+        if spec:
+            assert references is not None
+            embedded = None
+            xs = random_inputs(options.steps, model.in_size, options.seed)
+            answer = references.run(spec, reference_setting(path, options, manifest), xs)
+            if isinstance(answer, ReferenceFailure):
+                if answer.configuration:
+                    raise ReferenceError(reference_setting(path, options, manifest), answer.summary)
+                raise _NoReference(answer.summary)
+            ran = answer
+        else:
+            embedded = _embedded(source, model)
+            xs = embedded[0] if embedded else random_inputs(options.steps, model.in_size, options.seed)
+        outputs, mismatches = _outputs(runner, source, ran, xs)
         kinds = {"numeric-frame": reference["kind"]}
         kinds["numeric-stream"] = "embedded" if embedded is not None else reference["kind"]
         if embedded is not None:
@@ -372,26 +411,27 @@ def finish_file(
             numeric[1] = replace(
                 numeric[1], summary=f"{numeric[1].summary} (against the file's output_batch)"
             )
+    except ConfigurationError:
+        raise
     except Exception as exc:
-        origin = spec or "the file's input_batch/output_batch or its torch rebuild"
+        if isinstance(exc, _NoReference):
+            summary = f"no reference output: {exc}"
+        else:
+            origin = spec or "the file's input_batch/output_batch or its torch rebuild"
+            summary = f"no reference output from {origin}: {exception_text(exc)}"
         checks += [
-            Check(
-                "numeric-frame",
-                FAIL,
-                f"no reference output from {origin}: {exception_text(exc)}",
-                {"against": spec},
-            ),
+            Check("numeric-frame", FAIL, summary, {"against": spec}),
             *_skipped(LATER_CHECKS[1:3], "no reference output"),
         ]
-        torch_module = None
+        ran = None
     else:
         if any(check.failed for check in numeric):
-            from verifier.checks.diagnose.diverge import annotate
-
-            numeric = [  # each pattern against its own tolerance (a stream's is wider)
-                annotate([check], model, source, torch_module, xs, atol=tol[0], rtol=tol[1])[0]
-                for check, tol in zip(numeric, (tolerances.frame, tolerances.stream), strict=True)
-            ]
+            limits = (tolerances.frame, tolerances.stream)
+            if spec:
+                assert references is not None
+                numeric = references.diagnose(path, dtype, numeric, xs, limits)
+            else:
+                numeric = diagnosed(numeric, model, source, None, xs, limits)
         checks += numeric
         if numeric[0].status == PASS:  # the frame agrees with the module: a square kernel's orientation too
             checks[0] = orientation_confirmed(checks[0], reference)
@@ -412,7 +452,7 @@ def finish_file(
             folded=folded_lstm_biases(model.layers),
             declared=entry.parameters if entry else None,
             declared_json=entry.json_parameters if entry else None,
-            torch_count=torch_parameter_count(torch_module) if torch_module is not None else None,
+            torch_count=ran.parameters if ran is not None else None,
         )
     )
     checks.append(
@@ -423,7 +463,7 @@ def finish_file(
             declared_in=entry.in_size if entry else None,
             declared_out=entry.out_size if entry else None,
             declared_widths=entry.widths if entry else None,
-            torch=torch_widths(torch_module) if torch_module is not None else None,
+            torch=list(ran.widths) if ran is not None else None,
         )
     )
 
@@ -530,12 +570,17 @@ def verify_files(
     progress: Callable[[int, int, FileResult, bool], None] | None = None,
     tool: dict[str, Any] | None = None,
     machine: dict[str, Any] | None = None,
+    references: References | None = None,
 ) -> RunResult:
     """Every file through :func:`verify_file` (``jobs`` processes), results in the order of ``paths``.
 
     ``progress(done, total, result, pending)`` is told of each file as it is checked; ``pending`` is true
     while the file's RSS cross-check is still to come (run for every file at the end), so a file that has
-    passed so far is not yet "ok"."""
+    passed so far is not yet "ok".
+
+    The reference modules run in ``references`` (default: one child process for the whole serial run,
+    or one per file under ``jobs``). A factory that cannot be imported or called raises
+    :class:`~verifier.checks.run.reference.ReferenceError` (serially: before any file is checked)."""
     results: dict[int, FileResult] = {}
     # The engine's RSS cross-check runs once for every file, in one process, after every file has been timed:
     # one interpreter instead of one per file, and never beside a timed loop.
@@ -546,27 +591,14 @@ def verify_files(
         if progress:
             progress(len(results), len(paths), result, rss_afterwards)
 
-    if jobs > 1 and len(paths) > 1:
+    if jobs > 1 and len(paths) > 1 and references is None:
         check_in_processes(
             paths, options, manifest, jobs, done, check_file=verify_file, measure_rss=not rss_afterwards
         )
     else:
-        # Files compared with a torch module are validated and loaded before torch is imported: validation's
-        # transient memory then peaks over this small process, not over torch's ~190 MB (their documents are
-        # dropped once loaded, so nothing large is held meanwhile). Files checked against their own JSON
-        # keep their document for the rebuild: each is prepared in its turn, so one document at a time.
-        ahead = {
-            i: guarded(path, prepare_file, path, options, manifest)
-            for i, path in enumerate(paths)
-            if reference_spec(path, options, manifest)
-        }
-        for i, path in enumerate(paths):
-            prepared = ahead.pop(i) if i in ahead else guarded(path, prepare_file, path, options, manifest)
-            if not isinstance(prepared, FileResult):
-                prepared = guarded(
-                    path, finish_file, prepared, options, manifest, measure_rss=not rss_afterwards
-                )
-            done(i, prepared)
+        own = isolated_references(options, manifest) if references is None else nullcontext(references)
+        with own as refs:
+            _check_serially(paths, options, manifest, refs, done, measure_rss=not rss_afterwards)
     files = tuple(results[i] for i in range(len(paths)))
     if rss_afterwards:
         files = with_rss(files, options, manifest)
@@ -589,3 +621,76 @@ def verify_files(
         "baseline": None,
     }
     return RunResult(files, suite, tool or {}, machine or {}, settings)
+
+
+def _check_serially(
+    paths: Sequence[str],
+    options: Options,
+    manifest: Manifest | None,
+    references: References,
+    done: Callable[[int, FileResult], None],
+    *,
+    measure_rss: bool,
+) -> None:
+    """Every file in this process (the reference modules in ``references``), ``done(index, result)`` for each.
+
+    Files compared with a torch module are validated and loaded before any is finished, while the child
+    process starts: validation's transient memory then peaks before this process runs anything else (their
+    documents are dropped once loaded, so nothing large is held meanwhile), and torch's import overlaps it.
+    A factory that cannot be imported stops the run (:func:`check_references`) before any file is finished.
+    Files checked against their own JSON keep their document for the rebuild: each is prepared in its
+    turn, so one document at a time."""
+    compared = [i for i, path in enumerate(paths) if reference_spec(path, options, manifest)]
+    if compared:
+        references.start()  # torch is imported there while this process validates and loads
+    ahead = {i: guarded(paths[i], prepare_file, paths[i], options, manifest) for i in compared}
+    check_references(paths, options, manifest, references)  # before anything is finished or timed
+    for i, path in enumerate(paths):
+        prepared = ahead.pop(i) if i in ahead else guarded(path, prepare_file, path, options, manifest)
+        if not isinstance(prepared, FileResult):
+            prepared = guarded(
+                path, finish_file, prepared, options, manifest, measure_rss=measure_rss, references=references
+            )
+        done(i, prepared)
+
+
+def verify(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    module: Any = None,
+    *,
+    manifest: str | os.PathLike[str] | Manifest | None = None,
+    **options: Any,
+) -> RunResult:
+    """Every ``verify`` check on ``paths``, the reference module run in *this* process: the trusted mode for a
+    notebook or a script that holds its model in memory.
+
+    ``module`` is an ``nn.Module`` (or a zero-argument factory of one) that every file is compared with;
+    without it each file's reference is the manifest's factory (imported here), else the JSON's own
+    rebuild. ``manifest`` is a manifest file or a loaded one; ``options`` are the fields of
+    :class:`~verifier.checks.run.options.Options` (``timing``, ``steps``, ``atol``, ``dtype``...). The
+    result is the CLI's, with the same checks.
+
+    Nothing isolates the module here: its ``forward()`` may end or hang this process. The ``verify``
+    command, the hooks and the pytest plugin run user code in a child process instead.
+
+    Example::
+
+        import verifier
+
+        model = train()  # a torch module in memory
+        verifier.export(model, "model.json")
+        result = verifier.verify("model.json", module=model, timing=False, rss_copies=0)
+        assert not result.failed, [c.summary for f in result.files for c in f.checks if c.failed]
+        print(result.files[0].check("numeric-stream").figures["stats"]["max_abs_error"])
+    """
+    from verifier.checks.run.manifest import load_manifest
+    from verifier.checks.run.reference import IN_PROCESS, LocalReferences
+
+    if module is not None and options.get("against"):
+        raise TypeError("verify(): give module= or against=, not both")
+    if module is not None:
+        options = {**options, "against": IN_PROCESS}
+    chosen = load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else manifest
+    files = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
+    with LocalReferences(module) as references:
+        return verify_files(files, Options(**options), chosen, references=references)
