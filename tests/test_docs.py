@@ -48,7 +48,6 @@ NOT_IN_REPO = {
     "tests/CMakeLists.txt": "the plugin's own test folder, in docs/golden.md's worked example",
 }
 NOT_IN_REPO_FILES = {
-    "models.py": "a user's own module, in docs/ci/README.md's hook example",
     "model_golden_test.cpp": "the plugin's own test, in docs/golden.md's worked example",
 }
 

@@ -218,7 +218,9 @@ def test_without_torch_golden_data_from_the_engine_is_written(tmp_path):
     ],
 )
 def test_without_torch_what_runs_pytorch_exits_2_with_the_install_hint(tmp_path, command, args):
-    (tmp_path / "verifier.json").write_text(f'{{"models": [{{"name": "M", "file": "{GOOD.as_posix()}"}}]}}')
+    # the manifest names a file of its own project (one outside it is refused before torch is asked for)
+    (tmp_path / GOOD.name).write_bytes(GOOD.read_bytes())
+    (tmp_path / "verifier.json").write_text(f'{{"models": [{{"name": "M", "file": "{GOOD.name}"}}]}}')
     done = _without_torch(command, *args, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout == ""  # no report: the torch-free checks alone are no verdict

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verifier.checks.run.project import project_root
 from verifier.cli.arguments import UsageError
 from verifier.quoting import MAX_FIELD, quoted, shown
 
@@ -53,6 +54,7 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "timing-steps": (int,),
     "no-timing": (bool,),
     "rss-copies": (int,),
+    "reference-timeout": (int,),
     "format": (str,),
     "output": (str,),
     "baseline": (str,),
@@ -80,12 +82,9 @@ class Config:
 
 
 def find_pyproject(start: Path) -> Path | None:
-    """The nearest ``pyproject.toml`` in ``start`` or a folder above it."""
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if os.path.lexists(candidate):
-            return candidate
-    return None
+    """The ``pyproject.toml`` of the project root above ``start`` (verifier.checks.run.project), if any."""
+    candidate = project_root(start) / "pyproject.toml"
+    return candidate if os.path.lexists(candidate) else None
 
 
 def read_table(pyproject: Path) -> dict[str, Any] | None:

@@ -22,9 +22,11 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
     """
     here = Path(os.getcwd() if start is None else start).absolute()
     folders = (here, *here.parents)
-    for marker, is_marker in (("pyproject.toml", Path.is_file), (".git", Path.exists)):
+    # Anything named pyproject.toml marks the root, even one that is not a regular file: its reader
+    # (verifier.cli.config) refuses such a file with a message instead of quietly looking elsewhere.
+    for marker in ("pyproject.toml", ".git"):
         for folder in folders:
-            if is_marker(folder / marker):
+            if os.path.lexists(folder / marker):
                 return folder
     return here
 
