@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -194,7 +194,21 @@ def _latency_plot(result: FileResult) -> str:
         return _svg(fig)
 
 
-def _memory_plot(run: RunResult) -> str:
+def model_plots(result: FileResult, charts: Collection[str] = CHARTS) -> list[tuple[str, str, str]]:
+    """(chart, caption, SVG) of the plots of one model's section that ``charts`` names, in the page's order
+    (the pytest plugin attaches them to its items for pytest-html)."""
+    require_matplotlib()
+    drawn = (
+        ("error-steps", "worst error per time step vs tolerance", _error_steps_plot),
+        ("error-histogram", "distribution of element errors", _histogram_plot),
+        ("latency", "latency percentiles vs budget", _latency_plot),
+    )
+    return [(chart, caption, draw(result)) for chart, caption, draw in drawn if chart in charts]
+
+
+def memory_plot(run: RunResult) -> str:
+    """The memory of every model against the shared budget, as SVG."""
+    require_matplotlib()
     total = next((c for c in run.suite if c.name == "memory-total"), None)
     by_model: dict[str, float] = {}
     budget = None
@@ -306,13 +320,7 @@ def _reference(result: FileResult) -> str:
 def _model_section(run: RunResult, result: FileResult) -> str:
     name = result.model or result.path
     verdict = FAIL if result.failed else PASS
-    plots = "".join(
-        (
-            _plot(name, "error-steps", "worst error per time step vs tolerance", _error_steps_plot(result)),
-            _plot(name, "error-histogram", "distribution of element errors", _histogram_plot(result)),
-            _plot(name, "latency", "latency percentiles vs budget", _latency_plot(result)),
-        )
-    )
+    plots = "".join(_plot(name, chart, caption, svg) for chart, caption, svg in model_plots(result))
     return (
         f'<section class="model" data-model="{_e(name)}"><h2>{_badge(verdict)} {_e(name)} '
         f"<code>{_e(result.path)}</code></h2>{_reference(result)}{_check_table(result)}"
@@ -394,7 +402,7 @@ def _summary_section(run: RunResult) -> str:
         '<section id="summary"><h2>Files</h2><table><tr><th>model</th><th>file</th><th>result</th>'
         f"<th>failing checks</th></tr>{rows}</table>{suite_table}"
         '<h3>Memory</h3><div class="plots">'
-        f"{_plot('all', 'memory', 'memory held vs budget', _memory_plot(run))}</div></section>"
+        f"{_plot('all', 'memory', 'memory held vs budget', memory_plot(run))}</div></section>"
     )
 
 

@@ -6,8 +6,11 @@ Registered through the ``pytest11`` entry point. It does nothing unless a manife
 the manifest, one item per model file and check (``manifest.json::EmotionRecognizer::numeric-stream``) plus
 the checks over all models (``manifest.json::memory-total``), with the verdicts of the CLI: a failing check
 fails its item with the check's summary, a skipped one is skipped, a warning passes and is listed in the
-summary. Each model is verified once, when its first item runs. ``--junitxml`` records every item with its
-key figures as properties. ``-p no:verifier`` switches the plugin off.
+summary. Each model is verified once, when its first item runs, under pytest-xdist too (its workers share the
+results through the session's folder, ``verifier.testing.shared_results``), and the terminal summary shows
+the budgets table either way. ``--junitxml`` records every item with its key figures as properties; with
+pytest-html (``--html``) the items carry the plots of ``verify --format html``. ``-p no:verifier`` switches
+the plugin off.
 
 Factories and their modules run in a child process (``verifier.checks.run.reference``): one that ends,
 crashes or hangs it fails its model's numeric item naming it, and a factory that cannot be imported fails
@@ -24,8 +27,10 @@ Nothing heavy is imported when pytest starts: torch and the engine load when the
 
 from __future__ import annotations
 
+import base64
+import importlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +41,14 @@ if TYPE_CHECKING:
     from verifier.checks.run.manifest import Manifest, ModelEntry
     from verifier.checks.run.reference import IsolatedReferences
     from verifier.errors import ConfigurationError
+    from verifier.testing.shared_results import SharedResults
 
 _STATE = pytest.StashKey["_VerifyState"]()
+# The key of xdist's workerinput naming the session's folder of shared results (made by the controller).
+_SHARED_FOLDER = "rtneural_verifier_shared_results"
+# The attribute of an item's report carrying its check's verdict (name, status, summary) to the process that
+# prints the summary: under xdist the controller, which runs no item, gets the reports from the workers.
+_VERDICT = "rtneural_verifier_verdict"
 
 
 class _VerifyState:
@@ -47,13 +58,13 @@ class _VerifyState:
         self.manifest = manifest
         self.options = options
         self.results: dict[str, FileResult | ConfigurationError] = {}
-        self.total: Check | None = None
-        self.warnings: list[tuple[str, Check]] = []
+        # Under xdist: the results of every process of the session (None in a session of one process).
+        self.shared: SharedResults | None = None
         self._references: IsolatedReferences | None = None
 
     @property
     def references(self) -> IsolatedReferences:
-        """One child process running the session's reference modules (torch imported there once)."""
+        """One child process running this process's reference modules (torch imported there once)."""
         if self._references is None:
             from verifier.checks.run.options import Options
             from verifier.checks.run.reference import isolated_references
@@ -79,10 +90,13 @@ class _VerifyState:
 
         key = os.fspath(entry.file)
         if key not in self.results:
+            options = Options(**self.options)
+
+            def run() -> FileResult:
+                return verify_file(key, options, self.manifest, references=self.references)
+
             try:
-                self.results[key] = verify_file(
-                    key, Options(**self.options), self.manifest, references=self.references
-                )
+                self.results[key] = run() if self.shared is None else self.shared.get(key, run)
             except ConfigurationError as exc:  # every item of the model fails with it, not with a figure
                 self.results[key] = exc
         found = self.results[key]
@@ -90,9 +104,15 @@ class _VerifyState:
             raise ConfigurationFailed(str(found))
         return found
 
-    def checked(self) -> list[FileResult]:
-        """The results of the models verified so far (a model whose factory is unusable has none)."""
-        return [r for r in self.results.values() if not isinstance(r, Exception)]
+    def verified(self) -> list[FileResult]:
+        """The results of the models verified in this session by any of its processes, in manifest order."""
+        found = []
+        for entry in self.active.models:
+            key = os.fspath(entry.file)
+            result = self.results.get(key) or (self.shared.stored(key) if self.shared else None)
+            if result is not None and not isinstance(result, Exception):  # an unusable factory has none
+                found.append(result)
+        return found
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -110,16 +130,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--verify-seed", type=int, default=0, help="seed of the random inputs (default 0)")
     group.addoption("--verify-no-timing", action="store_true", help="skip the latency measurement")
     group.addoption(
-        "--verify-reference-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="most seconds a model's factory and forward() may take in their child process (default 300)",
-    )
-    group.addoption(
         "--verify-rss-copies",
         type=int,
         metavar="N",
         help="copies loaded for the RSS cross-check (default: the manifest's; 0 = off)",
+    )
+    group.addoption(
+        "--verify-reference-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="most seconds a model's factory and forward() may take in their child process (default 300)",
     )
 
 
@@ -153,15 +173,39 @@ def pytest_configure(config: pytest.Config) -> None:
         if not 0 < timeout < float("inf"):
             raise pytest.UsageError(f"--verify-reference-timeout: must be a positive number, got {timeout}")
         options["reference_timeout"] = timeout
-    config.stash[_STATE] = _VerifyState(manifest, options)
-    if manifest is not None:
-        config.addinivalue_line("markers", "verify: an rtneural-verifier check of an exported model")
+    state = _VerifyState(manifest, options)
+    config.stash[_STATE] = state
+    if manifest is None:
+        return
+    config.addinivalue_line("markers", "verify: an rtneural-verifier check of an exported model")
+    worker = getattr(config, "workerinput", None)
+    if worker is None:
+        config.pluginmanager.register(_Summary(state), "rtneural-verifier-summary")
+    elif worker.get(_SHARED_FOLDER):
+        from verifier.testing.shared_results import SharedResults
+
+        state.shared = SharedResults(Path(worker[_SHARED_FOLDER]))
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: called on the controller, once per worker
+def pytest_configure_node(node: Any) -> None:
+    state = node.config.stash.get(_STATE, None)
+    if state is None or state.manifest is None:
+        return
+    if state.shared is None:
+        from verifier.testing.shared_results import SharedResults
+
+        state.shared = SharedResults.create()
+    node.workerinput[_SHARED_FOLDER] = os.fspath(state.shared.folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is not None:
-        state.close()
+    if state is None:
+        return
+    state.close()
+    if state.shared is not None and not hasattr(config, "workerinput"):
+        state.shared.remove()
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so they apply to these items too
@@ -212,16 +256,15 @@ class ConfigurationFailed(Exception):
     """A model whose factory cannot be imported or called: each of its items fails with this one line."""
 
 
-def _judge(item: pytest.Item, path: str, check: Check | None) -> None:
-    from verifier.checks.results import FAIL, SKIP, WARN
+def _judge(item: _VerifyItem, path: str, check: Check | None) -> None:
+    from verifier.checks.results import FAIL, SKIP
 
     if check is None:
-        raise CheckFailed(path, _missing(item.name))
+        check = _missing(item.name)
+    item.verdict = check
     _record(item, check)
     if check.status == SKIP:
         pytest.skip(check.summary)
-    if check.status == WARN:
-        item.config.stash[_STATE].warnings.append((item.nodeid, check))
     if check.status == FAIL:
         raise CheckFailed(path, check)
 
@@ -241,6 +284,15 @@ def _record(item: pytest.Item, check: Check) -> None:
 
 
 class _VerifyItem(pytest.Item):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.verdict: Check | None = None  # the check this item judged, once it has run
+        self.add_marker("verify")
+
+    def plots(self) -> list[tuple[str, str]]:
+        """(title, SVG) of the HTML report's plots this item shows (``--html`` with pytest-html)."""
+        return []
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConfigurationFailed):
             return f"configuration error: {excinfo.value}"
@@ -265,11 +317,19 @@ class CheckItem(_VerifyItem):
     def __init__(self, *, entry: ModelEntry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entry = entry
-        self.add_marker("verify")
 
     def runtest(self) -> None:
         result = self.config.stash[_STATE].result(self.entry)
         _judge(self, result.path, result.check(self.name))
+
+    def plots(self) -> list[tuple[str, str]]:
+        from verifier.report.html import model_plots
+
+        charts = [chart for chart, item in _CHART_ITEMS.items() if self.name in item]
+        if not charts:
+            return []
+        result = self.config.stash[_STATE].result(self.entry)
+        return [(f"{self.entry.name}: {caption}", svg) for _, caption, svg in model_plots(result, charts)]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.entry.file, None, f"{self.entry.name}::{self.name} ({self.entry.file.name})"
@@ -278,18 +338,23 @@ class CheckItem(_VerifyItem):
 class RunCheckItem(_VerifyItem):
     """A check over all the manifest's models (every model is verified first)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.add_marker("verify")
-
     def runtest(self) -> None:
         from verifier.checks.run.verify import memory_total
 
         state = self.config.stash[_STATE]
         manifest = state.active
         files = tuple(state.result(entry) for entry in manifest.models)
-        state.total = memory_total(files, manifest)
-        _judge(self, os.fspath(manifest.path), state.total)
+        _judge(self, os.fspath(manifest.path), memory_total(files, manifest))
+
+    def plots(self) -> list[tuple[str, str]]:
+        from verifier.checks.results import RunResult
+        from verifier.report.html import memory_plot
+
+        if self.verdict is None:
+            return []
+        state = self.config.stash[_STATE]
+        files = tuple(state.result(entry) for entry in state.active.models)
+        return [("memory held vs budget", memory_plot(RunResult(files, suite=(self.verdict,))))]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"all models::{self.name}"
@@ -322,14 +387,86 @@ def verify_model(pytestconfig: pytest.Config) -> Callable[..., FileResult]:
     return run
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    state = config.stash.get(_STATE, None)
-    if state is None or not state.checked():
-        return
-    from verifier.report.budgets_table import budget_lines
+# The items showing each plot of a model in ``verify --format html`` (verifier.report.html.CHARTS): the error
+# plots draw both call patterns, so both numeric items carry them.
+_CHART_ITEMS = {
+    "error-steps": ("numeric-frame", "numeric-stream"),
+    "error-histogram": ("numeric-frame", "numeric-stream"),
+    "latency": ("latency",),
+}
 
-    terminalreporter.write_sep("-", "rtneural-verifier: budgets")
-    for line in budget_lines(state.checked(), state.total):
-        terminalreporter.write_line(line)
-    for nodeid, check in state.warnings:
-        terminalreporter.write_line(f"warning {nodeid}: {check.summary}")
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if isinstance(item, _VerifyItem) and report.when == "call" and item.verdict is not None:
+        check = item.verdict
+        setattr(report, _VERDICT, {"name": check.name, "status": check.status, "summary": check.summary})
+        if item.config.getoption("htmlpath", None):
+            # pytest-html's attribute, read in the process writing the page (xdist sends it with the report)
+            report.extras = [*getattr(report, "extras", []), *_html_extras(item)]  # type: ignore[attr-defined]
+    return report
+
+
+def _html_extras(item: _VerifyItem) -> list[Any]:
+    """The item's plots as pytest-html extras (none when pytest-html is not installed, nor for a skipped
+    check, which has nothing to draw)."""
+    from verifier.checks.results import SKIP
+
+    if item.verdict is None or item.verdict.status == SKIP:
+        return []
+    try:
+        extras = importlib.import_module("pytest_html.extras")  # optional, and untyped
+    except ImportError:
+        return []
+    from verifier.report.html import HtmlReportError
+
+    try:
+        plots = item.plots()
+    except HtmlReportError as exc:  # matplotlib is missing: say how to get the plots
+        return [extras.text(str(exc), name="plots")]
+    except Exception as exc:  # an attachment must not turn the item's report into an internal error
+        return [extras.text(f"the plots could not be drawn: {type(exc).__name__}: {exc}", name="plots")]
+    return [extras.svg(base64.b64encode(svg.encode()).decode("ascii"), name=title) for title, svg in plots]
+
+
+class _Summary:
+    """The budgets table and the warnings at the end of the run, in the process that prints them.
+
+    The verdicts come from the items' reports and the results from the session's processes
+    (``_VerifyState.verified``), so a run under pytest-xdist, whose controller runs no item, prints what a
+    run in one process prints.
+    """
+
+    def __init__(self, state: _VerifyState) -> None:
+        self.state = state
+        self.total: Check | None = None
+        # By node id: under ``--dist each`` every worker reports every item.
+        self.warnings: dict[str, Check] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from verifier.checks.catalogue import RUN_CHECKS
+        from verifier.checks.results import WARN, Check
+
+        verdict = getattr(report, _VERDICT, None)
+        if verdict is None:
+            return
+        check = Check.from_dict(verdict)
+        if check.name in RUN_CHECKS:
+            self.total = check
+        if check.status == WARN:
+            self.warnings[report.nodeid] = check
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from verifier.report.budgets_table import budget_lines
+
+        results = self.state.verified()
+        if not results:
+            return
+        terminalreporter.write_sep("-", "rtneural-verifier: budgets")
+        for line in budget_lines(results, self.total):
+            terminalreporter.write_line(line)
+        for nodeid, check in self.warnings.items():
+            terminalreporter.write_line(f"warning {nodeid}: {check.summary}")
