@@ -5,7 +5,11 @@ on)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import NoReturn
+
+from verifier.checks.limits import MAX_JOBS, MAX_RSS_COPIES, MAX_SEED, MAX_STEPS, MAX_TIMING_STEPS
+from verifier.quoting import shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -21,29 +25,61 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def whole_number(text: str, minimum: int) -> int:
+def whole_number(text: str, minimum: int, maximum: int) -> int:
     try:
         value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+    except ValueError:  # also an integer of more than 4,300 digits (Python's own limit)
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(repr(text))}") from None
+    if not minimum <= value <= maximum:
+        raise argparse.ArgumentTypeError(f"must be {minimum} to {maximum}, got {shown(str(value))}")
     return value
 
 
-def positive(text: str) -> int:
-    return whole_number(text, 1)
+def bounded_count(minimum: int, maximum: int) -> Callable[[str], int]:
+    """The type of an option counting steps, copies, processes...: a whole number in [minimum, maximum] (the
+    maxima are :mod:`verifier.checks.limits`)."""
 
+    def count(text: str) -> int:
+        return whole_number(text, minimum, maximum)
 
-def non_negative(text: str) -> int:
-    return whole_number(text, 0)
+    count.__name__ = "whole number"  # argparse names the type in its own messages
+    return count
 
 
 def tolerance(text: str) -> float:
+    from verifier.checks.limits import is_tolerance
+
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {shown(repr(text))}") from None
+    if not is_tolerance(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {shown(text)}")
     return value
+
+
+def against(text: str) -> str:
+    """``--against``: a checkpoint file, or a ``module:factory`` reference of the form a manifest's factory
+    has (an empty module, a lone ``:``, a module name longer than any file name are refused here, not
+    handed to the importer)."""
+    import os
+    import re
+
+    from verifier.checks.limits import MAX_REFERENCE_CHARS, REFERENCE_PATTERN
+
+    if os.path.isfile(text):
+        return text
+    if ":" in text and (len(text) > MAX_REFERENCE_CHARS or not re.fullmatch(REFERENCE_PATTERN, text)):
+        raise argparse.ArgumentTypeError(
+            f"{shown(repr(text))}: not MODULE:FACTORY (Python names, at most {MAX_REFERENCE_CHARS} "
+            "characters) nor an existing checkpoint file"
+        )
+    return text
+
+
+# The numeric options of every subcommand (one type per kind of count; maxima in verifier.checks.limits).
+steps = bounded_count(1, MAX_STEPS)
+timing_steps = bounded_count(1, MAX_TIMING_STEPS)
+rss_copies = bounded_count(0, MAX_RSS_COPIES)
+jobs = bounded_count(1, MAX_JOBS)
+seed = bounded_count(0, MAX_SEED)

@@ -6,11 +6,9 @@ summary.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import stat
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 from verifier.checks.results import RunResult
@@ -54,12 +52,13 @@ def file_kind(path: str) -> str:
 
 
 def read_report(path: str, what: str = "--baseline") -> RunResult:
+    from verifier.format.reader.guarded import MAX_REPORT_BYTES, InputError, read_json
     from verifier.format.schema.validator import predicate
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{what} {path}: cannot read a JSON report: {exc}") from None
+        data = read_json(path, MAX_REPORT_BYTES)
+    except InputError as exc:
+        raise UsageError(f"{what} {exc}") from None
     conforms = predicate("report")
     if conforms is None or not conforms(data):
         from jsonschema.exceptions import best_match
@@ -83,13 +82,27 @@ def append_step_summary(path: str, markdown: str) -> None:
         raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
 
 
-def emit(text: str, output: str | None, stdout: TextIO) -> None:
-    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback."""
+def check_output(output: str | None, inputs: Sequence[str]) -> None:
+    """Refuse before the run what :func:`emit` would refuse after it (minutes of checks thrown away)."""
+    from verifier.format.reader.guarded import InputError, check_target
+
     if output:
         try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {output}: {exc}") from None
+            check_target(output, inputs, "--output")
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def emit(text: str, output: str | None, stdout: TextIO, inputs: Sequence[str] = ()) -> None:
+    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback.
+    ``output`` is never one of ``inputs`` (the files the run read), never a FIFO or a device."""
+    from verifier.format.reader.guarded import InputError, write_file
+
+    if output:
+        try:
+            write_file(output, text, inputs=inputs, what="--output")
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
     else:
         write_text(stdout, text)
 
