@@ -223,6 +223,8 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     baseline = read_report(args.baseline) if args.baseline else None
     read = [*files, *(p for p in (manifest and str(manifest.path), args.baseline, args.against) if p)]
     check_output(args.output, read)
+    if args.format == "github":
+        check_output(os.environ.get("GITHUB_STEP_SUMMARY"), read, "$GITHUB_STEP_SUMMARY")
     if args.against:
         try:
             resolve_against(args.against)
@@ -268,7 +270,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         write_text(stdout, format_report(result, "text", verbosity=-1))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
-        append_step_summary(summary, format_report(result, "markdown"))
+        append_step_summary(summary, format_report(result, "markdown"), inputs=read)
     for broken in result.internal_errors:
         stderr.write(f"verify: internal error: {broken.checks[-1].summary}\n")  # names the file
     if result.internal_errors:

@@ -73,22 +73,24 @@ def read_report(path: str, what: str = "--baseline") -> RunResult:
     return RunResult.from_dict(data)
 
 
-def append_step_summary(path: str, markdown: str) -> None:
+def append_step_summary(path: str, markdown: str, inputs: Sequence[str] = ()) -> None:
     """GitHub shows this file on the run's summary page; other steps write to it too, so append."""
+    from verifier.format.reader.guarded import InputError, append_file
+
     try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown)
-    except OSError as exc:
-        raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
+        append_file(path, markdown, inputs=inputs, what="$GITHUB_STEP_SUMMARY")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def check_output(output: str | None, inputs: Sequence[str]) -> None:
-    """Refuse before the run what :func:`emit` would refuse after it (minutes of checks thrown away)."""
+def check_output(output: str | None, inputs: Sequence[str], what: str = "--output") -> None:
+    """Refuse before the run what :func:`emit` (or :func:`append_step_summary`) would refuse after it
+    (minutes of checks thrown away)."""
     from verifier.format.reader.guarded import InputError, check_target
 
     if output:
         try:
-            check_target(output, inputs, "--output")
+            check_target(output, inputs, what)
         except InputError as exc:
             raise UsageError(str(exc)) from None
 

@@ -37,10 +37,13 @@ __all__ = [
     "MAX_SETTINGS_BYTES",
     "MAX_TABLE_BYTES",
     "InputError",
+    "append_file",
+    "check_target",
     "read_bytes",
     "read_csv",
     "read_json",
     "read_text",
+    "same_file",
     "write_file",
 ]
 
@@ -215,3 +218,35 @@ def write_file(
         with contextlib.suppress(OSError):  # the staging file may not have been created
             os.unlink(staging)
         raise InputError(name, "", f"cannot write the {what}: {error.strerror or error}") from None
+
+
+def append_file(
+    path: str | os.PathLike[str],
+    content: str,
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    what: str = "output",
+) -> None:
+    """Append ``content`` (UTF-8) to the regular file ``path`` (created if missing), refusing what
+    :func:`write_file` refuses; the kind of file is checked on the descriptor opened without blocking."""
+    name = os.fspath(path)
+    check_target(name, inputs, what)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags, 0o666)
+    except OSError as error:  # a FIFO without a reader: ENXIO
+        raise InputError(name, "", f"cannot write the {what}: {error.strerror or error}") from None
+    try:
+        kind = _kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise InputError(
+                name, "", f"{what} is {kind}, not a regular file; only regular files are written"
+            )
+        os.set_blocking(fd, True)
+        view = memoryview(content.encode("utf-8"))
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as error:
+        raise InputError(name, "", f"cannot write the {what}: {error.strerror or error}") from None
+    finally:
+        os.close(fd)
