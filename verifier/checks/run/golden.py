@@ -134,11 +134,11 @@ def _csv(path: Path, values: np.ndarray) -> None:
 
 
 def _sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from verifier.format.findings import Limits
+    from verifier.format.reader.guarded import read_bytes
+
+    # Through the guarded reader: the file was loaded already, but may have been replaced by a FIFO since.
+    return hashlib.sha256(read_bytes(path, Limits().max_file_bytes)).hexdigest()
 
 
 def _readme(index: Mapping[str, str]) -> str:
