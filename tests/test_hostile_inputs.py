@@ -623,3 +623,15 @@ def test_a_step_summary_that_is_an_input_is_refused_before_the_run(capsys, tmp_p
     assert out == ""
     assert "$GITHUB_STEP_SUMMARY is an input of this run" in err
     assert model.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--verify-steps", str(10**7)], ["--verify-steps", "-1"], ["--verify-rss-copies", str(10**9)]],
+    ids=["steps-1e7", "steps-negative", "rss-copies-1e9"],
+)
+def test_the_pytest_plugin_bounds_its_counts_as_verify_does(tmp_path, argv):
+    (tmp_path / "test_unit.py").write_text("def test_one():\n    pass\n")
+    done = run_child("-p", "no:cacheprovider", *argv, cwd=tmp_path, module="pytest")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
+    assert argv[0] in done.stderr

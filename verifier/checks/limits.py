@@ -9,6 +9,11 @@ needs (the defaults are 256 compared steps, 2000 timed steps, 200 warm-up steps)
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+
+from verifier.quoting import shown
+
 #: time steps of the numeric comparison (--steps; a repro folder's or a golden bundle's rows): 65,536 steps
 #: is 1.4 s of audio at 48 kHz, 256 times the default; a step costs ~120 bytes per value of width
 MAX_STEPS = 1 << 16
@@ -41,3 +46,24 @@ def is_tolerance(value: object) -> bool:
     except OverflowError:  # an int beyond a double
         return False
     return 0 <= number < float("inf")
+
+
+def whole_number(text: str, minimum: int, maximum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:  # also an integer of more than 4,300 digits (Python's own limit)
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(repr(text))}") from None
+    if not minimum <= value <= maximum:
+        raise argparse.ArgumentTypeError(f"must be {minimum} to {maximum}, got {shown(str(value))}")
+    return value
+
+
+def bounded_count(minimum: int, maximum: int) -> Callable[[str], int]:
+    """The argparse type of an option counting steps, copies, processes...: a whole number in [minimum,
+    maximum] (``verify``'s options and the pytest plugin's alike)."""
+
+    def count(text: str) -> int:
+        return whole_number(text, minimum, maximum)
+
+    count.__name__ = "whole number"  # argparse names the type in its own messages
+    return count

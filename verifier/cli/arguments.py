@@ -5,10 +5,16 @@ on)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import NoReturn
 
-from verifier.checks.limits import MAX_JOBS, MAX_RSS_COPIES, MAX_SEED, MAX_STEPS, MAX_TIMING_STEPS
+from verifier.checks.limits import (
+    MAX_JOBS,
+    MAX_RSS_COPIES,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TIMING_STEPS,
+    bounded_count,
+)
 from verifier.quoting import shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -23,27 +29,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep our one-line form
         raise UsageError(message)
-
-
-def whole_number(text: str, minimum: int, maximum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:  # also an integer of more than 4,300 digits (Python's own limit)
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(repr(text))}") from None
-    if not minimum <= value <= maximum:
-        raise argparse.ArgumentTypeError(f"must be {minimum} to {maximum}, got {shown(str(value))}")
-    return value
-
-
-def bounded_count(minimum: int, maximum: int) -> Callable[[str], int]:
-    """The type of an option counting steps, copies, processes...: a whole number in [minimum, maximum] (the
-    maxima are :mod:`verifier.checks.limits`)."""
-
-    def count(text: str) -> int:
-        return whole_number(text, minimum, maximum)
-
-    count.__name__ = "whole number"  # argparse names the type in its own messages
-    return count
 
 
 def tolerance(text: str) -> float:
