@@ -133,7 +133,7 @@ def test_invalid_manifest_names_the_place(tmp_path):
 def test_manifest_that_is_not_json_is_a_manifest_error(tmp_path):
     bad = tmp_path / "m.json"
     bad.write_text("{not json")
-    with pytest.raises(ManifestError, match="not valid JSON"):
+    with pytest.raises(ManifestError, match="invalid JSON at line 1 column 2"):
         load_manifest(bad)
 
 

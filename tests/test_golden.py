@@ -211,8 +211,8 @@ def test_embed_golden_into_the_inputs_own_directory_is_refused(capsys, recurrent
     _, path, _ = recurrent
     before = path.read_bytes()
     code, _, err = verify(capsys, path, "--embed-golden", path.parent, *FAST)
-    assert code == 1
-    assert "is the input file itself" in err
+    assert code == 2  # a usage error, found before anything is computed
+    assert "is an input of this run" in err
     assert path.read_bytes() == before
 
 

@@ -31,15 +31,21 @@ from verifier.cli.arguments import (
     EXIT_USAGE,
     Parser,
     UsageError,
-    non_negative,
-    positive,
+    against,
+    jobs,
+    reference_seconds,
     require_torch,
+    rss_copies,
+    seed,
+    steps,
+    timing_steps,
     tolerance,
 )
 from verifier.cli.config import PRECEDENCE, parse_with_config
 from verifier.cli.files import (
     OutputError,
     append_step_summary,
+    check_output,
     emit,
     expand_files,
     read_report,
@@ -79,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--against",
+        type=against,
         metavar="MODULE:FACTORY|CHECKPOINT",
         help="torch module to compare with (a factory, or torch.save(module) file); "
         "default: the manifest's factory, else the JSON's independent torch rebuild",
@@ -92,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dtype", choices=("float32", "float64"), help="engine type (default: manifest, else float32)"
     )
-    parser.add_argument("--steps", type=positive, default=256, help="time steps compared (default 256)")
-    parser.add_argument("--seed", type=non_negative, default=0, help="seed of the random inputs (default 0)")
-    parser.add_argument("--timing-steps", type=positive, help="timed steps per call pattern (default 2000)")
+    parser.add_argument("--steps", type=steps, default=256, help="time steps compared (default 256)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument(
+        "--timing-steps", type=timing_steps, help="timed steps per call pattern (default 2000)"
+    )
     timing = parser.add_mutually_exclusive_group()
     timing.add_argument("--no-timing", action="store_true", help="skip the latency measurement")
     timing.add_argument(
@@ -105,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rss-copies",
-        type=non_negative,
+        type=rss_copies,
         metavar="N",
         help="most copies loaded for the RSS cross-check: as many as grow RSS by 4 MiB, at most N "
         "(default: manifest, else 0 = off)",
@@ -124,13 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs",
         "-j",
-        type=positive,
+        type=jobs,
         default=1,
         help="files checked in parallel (latency figures get noisier)",
     )
     parser.add_argument(
         "--reference-timeout",
-        type=positive,
+        type=reference_seconds,
         metavar="SECONDS",
         default=int(DEFAULT_REFERENCE_TIMEOUT),
         help="most seconds a file's reference module may take (its factory imported and called, its "
@@ -254,6 +263,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
         require_matplotlib()
     baseline = read_report(args.baseline) if args.baseline else None
+    read = [*files, *(p for p in (manifest and str(manifest.path), args.baseline, args.against) if p)]
+    check_output(args.output, read)
+    if args.format == "github":
+        check_output(os.environ.get("GITHUB_STEP_SUMMARY"), read, "$GITHUB_STEP_SUMMARY")
     backend = _describe_backend(args.backend)
     if args.save_golden or args.embed_golden:
         return _write_golden(args, files, options, manifest, stdout, stderr)
@@ -277,12 +290,12 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         )
     verbosity = -1 if args.quiet else 1 if args.verbose else 0
     text = format_report(result, args.format, verbosity=verbosity)
-    emit(text, args.output, stdout)
+    emit(text, args.output, stdout, inputs=read)
     if args.output and args.format != "text" and not args.quiet:
         write_text(stdout, format_report(result, "text", verbosity=-1))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
-        append_step_summary(summary, format_report(result, "markdown"))
+        append_step_summary(summary, format_report(result, "markdown"), inputs=read)
     for broken in result.internal_errors:
         stderr.write(f"verify: internal error: {broken.checks[-1].summary}\n")  # names the file
     if result.internal_errors:

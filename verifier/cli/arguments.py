@@ -8,6 +8,17 @@ import argparse
 import importlib.util
 from typing import NoReturn
 
+from verifier.checks.limits import (
+    MAX_JOBS,
+    MAX_REFERENCE_SECONDS,
+    MAX_RSS_COPIES,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TIMING_STEPS,
+    bounded_count,
+)
+from verifier.quoting import shown
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
@@ -22,31 +33,15 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def whole_number(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
-    return value
-
-
-def positive(text: str) -> int:
-    return whole_number(text, 1)
-
-
-def non_negative(text: str) -> int:
-    return whole_number(text, 0)
-
-
 def tolerance(text: str) -> float:
+    from verifier.checks.limits import is_tolerance
+
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {shown(repr(text))}") from None
+    if not is_tolerance(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {shown(text)}")
     return value
 
 
@@ -65,3 +60,31 @@ def require_torch(what: str) -> None:
         found = False
     if not found:
         raise UsageError(f"{what} needs torch, which is not installed: {TORCH_HINT}")
+
+
+def against(text: str) -> str:
+    """``--against``: a checkpoint file, or a ``module:factory`` reference of the form a manifest's factory
+    has (an empty module, a lone ``:``, a module name longer than any file name are refused here, not
+    handed to the importer)."""
+    import os
+    import re
+
+    from verifier.checks.limits import MAX_REFERENCE_CHARS, REFERENCE_PATTERN
+
+    if os.path.isfile(text):
+        return text
+    if ":" in text and (len(text) > MAX_REFERENCE_CHARS or not re.fullmatch(REFERENCE_PATTERN, text)):
+        raise argparse.ArgumentTypeError(
+            f"{shown(repr(text))}: not MODULE:FACTORY (Python names, at most {MAX_REFERENCE_CHARS} "
+            "characters) nor an existing checkpoint file"
+        )
+    return text
+
+
+# The numeric options of every subcommand (one type per kind of count; maxima in verifier.checks.limits).
+steps = bounded_count(1, MAX_STEPS)
+timing_steps = bounded_count(1, MAX_TIMING_STEPS)
+rss_copies = bounded_count(0, MAX_RSS_COPIES)
+jobs = bounded_count(1, MAX_JOBS)
+seed = bounded_count(0, MAX_SEED)
+reference_seconds = bounded_count(1, MAX_REFERENCE_SECONDS)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from verifier.cli.arguments import (
@@ -24,8 +25,10 @@ from verifier.cli.arguments import (
     EXIT_OK,
     Parser,
     UsageError,
-    positive,
+    against,
     require_torch,
+    seed,
+    steps,
     tolerance,
 )
 from verifier.cli.files import emit, expand_files
@@ -56,13 +59,13 @@ def _reduce_parser() -> argparse.ArgumentParser:
         "failure is the model's own sensitivity to rounding), 2 usage error.",
     )
     parser.add_argument("file", metavar="FILE")
-    parser.add_argument("--against", required=True, metavar="MODULE:FACTORY|CHECKPOINT")
+    parser.add_argument("--against", type=against, required=True, metavar="MODULE:FACTORY|CHECKPOINT")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="repro folder to write")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--atol", type=tolerance, help="absolute tolerance (default: per model, as verify)")
     parser.add_argument("--rtol", type=tolerance, help="relative tolerance (default: per model, as verify)")
-    parser.add_argument("--steps", type=positive, default=256, help="time steps compared (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument("--steps", type=steps, default=256, help="time steps compared (default 256)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random inputs (default 0)")
     return parser
 
 
@@ -89,19 +92,24 @@ def _inspect(args: argparse.Namespace, stdout: TextIO) -> int:
     from verifier.format.inspect import inspect
     from verifier.report.inspect import format_inspections
 
-    inspections = [inspect(path) for path in expand_files(args.files)]
+    files = expand_files(args.files)
+    inspections = [inspect(path) for path in files]
     text = format_inspections(inspections, args.format)
-    emit(text, args.output, stdout)
+    emit(text, args.output, stdout, inputs=files)
     return EXIT_FAILED if any(i.errors or not i.readable for i in inspections) else EXIT_OK
 
 
 def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> int:
     from verifier.checks.diagnose.reduce import ReduceError, reduce
-    from verifier.checks.diagnose.repro import ReproError, write_repro
+    from verifier.checks.diagnose.repro import ReproError, check_target, write_repro
     from verifier.checks.run.reference import ReferenceError, resolve_against
 
     require_torch("verify reduce (it runs the --against module layer by layer)")
     (path,) = expand_files([args.file])
+    try:  # before minutes of reduction, not after
+        check_target(Path(args.output), [path, args.against])
+    except ReproError as exc:
+        raise UsageError(f"--output {args.output}: {exc}") from None
     try:
         factory = resolve_against(args.against)
     except ReferenceError as exc:
@@ -125,7 +133,7 @@ def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> in
         ) from None
     command = shlex.join(["verify", "reduce", *rest])
     try:
-        write_repro(reduction, args.output, origin=path, command=command)
+        write_repro(reduction, args.output, origin=path, command=command, inputs=[args.against])
     except (ReproError, OSError) as exc:
         raise UsageError(f"--output {args.output}: {exc}") from None
     stdout.write(reduction_text(reduction, path, args.output))

@@ -6,11 +6,9 @@ summary.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import stat
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 from verifier.checks.results import RunResult
@@ -54,12 +52,13 @@ def file_kind(path: str) -> str:
 
 
 def read_report(path: str, what: str = "--baseline") -> RunResult:
+    from verifier.format.reader.guarded import MAX_REPORT_BYTES, InputError, read_json
     from verifier.format.schema.validator import predicate
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{what} {path}: cannot read a JSON report: {exc}") from None
+        data = read_json(path, MAX_REPORT_BYTES)
+    except InputError as exc:
+        raise UsageError(f"{what} {exc}") from None
     conforms = predicate("report")
     if conforms is None or not conforms(data):
         from jsonschema.exceptions import best_match
@@ -74,22 +73,38 @@ def read_report(path: str, what: str = "--baseline") -> RunResult:
     return RunResult.from_dict(data)
 
 
-def append_step_summary(path: str, markdown: str) -> None:
+def append_step_summary(path: str, markdown: str, inputs: Sequence[str] = ()) -> None:
     """GitHub shows this file on the run's summary page; other steps write to it too, so append."""
+    from verifier.format.reader.guarded import InputError, append_file
+
     try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown)
-    except OSError as exc:
-        raise UsageError(f"$GITHUB_STEP_SUMMARY {path}: {exc}") from None
+        append_file(path, markdown, inputs=inputs, what="$GITHUB_STEP_SUMMARY")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def emit(text: str, output: str | None, stdout: TextIO) -> None:
-    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback."""
+def check_output(output: str | None, inputs: Sequence[str], what: str = "--output") -> None:
+    """Refuse before the run what :func:`emit` (or :func:`append_step_summary`) would refuse after it
+    (minutes of checks thrown away)."""
+    from verifier.format.reader.guarded import InputError, check_target
+
     if output:
         try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {output}: {exc}") from None
+            check_target(output, inputs, what)
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def emit(text: str, output: str | None, stdout: TextIO, inputs: Sequence[str] = ()) -> None:
+    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback.
+    ``output`` is never one of ``inputs`` (the files the run read), never a FIFO or a device."""
+    from verifier.format.reader.guarded import InputError, write_file
+
+    if output:
+        try:
+            write_file(output, text, inputs=inputs, what="--output")
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
     else:
         write_text(stdout, text)
 

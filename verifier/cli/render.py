@@ -39,8 +39,8 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
 
         require_matplotlib()
     text = format_report(result, args.format)
-    emit(text, args.output, stdout)
+    emit(text, args.output, stdout, inputs=[args.report])
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.format == "github" and summary:
-        append_step_summary(summary, format_report(result, "markdown"))
+        append_step_summary(summary, format_report(result, "markdown"), inputs=[args.report])
     return EXIT_FAILED if result.failed else EXIT_OK

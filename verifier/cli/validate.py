@@ -58,5 +58,5 @@ def run(argv: Sequence[str], stdout: TextIO, parser_class: type[argparse.Argumen
         settings={"dtype": args.dtype, "steps": 1, "seed": 0, "validate_only": True},
     )
     text = format_report(result, args.format)
-    emit(text, args.output, stdout)
+    emit(text, args.output, stdout, inputs=files)
     return EXIT_FAILED if result.failed else EXIT_OK

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from verifier.checks.limits import MAX_RSS_COPIES, MAX_SEED, MAX_STEPS, bounded_count
+
 if TYPE_CHECKING:
     from verifier.checks.results import Check, FileResult
     from verifier.checks.run.manifest import Manifest, ModelEntry
@@ -115,6 +117,12 @@ class _VerifyState:
         return found
 
 
+# The bounds of verify's own options (verifier.checks.limits): a count no run can act on is a usage error.
+_STEPS = bounded_count(1, MAX_STEPS)
+_SEED = bounded_count(0, MAX_SEED)
+_RSS_COPIES = bounded_count(0, MAX_RSS_COPIES)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("verify", "rtneural-verifier: exported RTNeural models as test items")
     group.addoption(
@@ -126,12 +134,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--verify-dtype", choices=("float32", "float64"), help="engine type (default: the manifest's)"
     )
-    group.addoption("--verify-steps", type=int, default=256, help="time steps compared (default 256)")
-    group.addoption("--verify-seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    group.addoption("--verify-steps", type=_STEPS, default=256, help="time steps compared (default 256)")
+    group.addoption("--verify-seed", type=_SEED, default=0, help="seed of the random inputs (default 0)")
     group.addoption("--verify-no-timing", action="store_true", help="skip the latency measurement")
     group.addoption(
         "--verify-rss-copies",
-        type=int,
+        type=_RSS_COPIES,
         metavar="N",
         help="copies loaded for the RSS cross-check (default: the manifest's; 0 = off)",
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from verifier.checks.diagnose.reduce import Reduction
 from verifier.checks.results import FAIL, PASS, Check
 from verifier.errors import VerifierError
 
-__all__ = ["ReproError", "replay", "write_repro"]
+__all__ = ["ReproError", "check_target", "replay", "write_repro"]
 
 FORMAT = "rtneural-verifier-repro"
 FORMAT_VERSION = 1
@@ -43,40 +44,29 @@ def _csv_text(values: np.ndarray) -> str:
 
 
 def _read_csv(path: Path) -> np.ndarray:
+    from verifier.checks.limits import MAX_STEPS
+    from verifier.format.findings import Limits
+    from verifier.format.reader.guarded import InputError, read_csv
+
     try:
-        rows = [[float(v) for v in line.split(",")] for line in path.read_text("ascii").splitlines() if line]
-        array = np.asarray(rows, dtype=np.float64)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ReproError(f"{path}: not a CSV of numbers: {exc}") from None
-    if array.ndim != 2:
-        raise ReproError(f"{path}: rows of different lengths")
-    return array
+        return read_csv(path, max_rows=MAX_STEPS, max_columns=Limits().max_layer_width)
+    except InputError as exc:
+        raise ReproError(str(exc)) from None
 
 
-def write_repro(reduction: Reduction, directory: str | Path, *, origin: str, command: str) -> list[Path]:
-    """Write the folder (created if needed; only our own files are replaced). ``origin`` names the original
-    file, ``command`` the reduce command that made it (both go into the README)."""
+def write_repro(
+    reduction: Reduction, directory: str | Path, *, origin: str, command: str, inputs: Sequence[str] = ()
+) -> list[Path]:
+    """Write the folder (created if needed). Only an earlier repro folder's own files are replaced: a folder
+    holding anything else, or holding one of ``inputs`` (the files the reduction read, ``origin`` always
+    among them), is refused. ``origin`` names the original file, ``command`` the reduce command that made it
+    (both go into the README)."""
+    from verifier.format.reader.guarded import InputError, write_file
     from verifier.pytorch.export import document_bytes
 
     out = Path(directory)
-    if out.exists() and not out.is_dir():
-        raise ReproError(f"{out} exists and is not a directory")
-    strangers = sorted(p.name for p in out.iterdir() if p.name not in FILES) if out.is_dir() else []
-    if strangers:
-        raise ReproError(f"{out} holds other files ({', '.join(strangers[:3])}); give an empty or new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in FILES:
-        (out / stale).unlink(missing_ok=True)
-    written = [out / "model.json"]
-    written[0].write_bytes(document_bytes(reduction.doc))
-    if reduction.inputs is not None:
-        for name, values in (
-            ("inputs.csv", reduction.inputs),
-            ("expected.csv", reduction.expected),
-            ("actual.csv", reduction.actual),
-        ):
-            (out / name).write_text(_csv_text(np.asarray(values)), encoding="ascii")
-            written.append(out / name)
+    given = [origin, *inputs]
+    check_target(out, given)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -91,11 +81,50 @@ def write_repro(reduction: Reduction, directory: str | Path, *, origin: str, com
         "steps": None if reduction.steps is None else list(reduction.steps),
         "diverging_layer": None if reduction.divergence is None else reduction.divergence.to_dict(),
     }
-    (out / "check.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    written.append(out / "check.json")
-    (out / "README.md").write_text(readme(reduction, out, origin=origin, command=command), encoding="utf-8")
-    written.append(out / "README.md")
-    return written
+    # check.json first: it marks the folder as ours, so that a folder left half written by an interrupted
+    # run may be written again.
+    contents: dict[str, str | bytes] = {"check.json": json.dumps(meta, indent=2) + "\n"}
+    contents["model.json"] = document_bytes(reduction.doc)
+    if reduction.inputs is not None:
+        contents["inputs.csv"] = _csv_text(np.asarray(reduction.inputs))
+        contents["expected.csv"] = _csv_text(np.asarray(reduction.expected))
+        contents["actual.csv"] = _csv_text(np.asarray(reduction.actual))
+    contents["README.md"] = readme(reduction, out, origin=origin, command=command)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in FILES:
+        (out / stale).unlink(missing_ok=True)
+    try:
+        for name, content in contents.items():
+            write_file(out / name, content, inputs=given, what="repro file")
+    except InputError as exc:
+        raise ReproError(str(exc)) from None
+    return [out / name for name in FILES if name in contents]
+
+
+def check_target(out: Path, inputs: Sequence[str]) -> None:
+    """ReproError unless ``out`` is new, empty, or an earlier repro folder holding none of ``inputs``."""
+    from verifier.format.reader.guarded import same_file
+
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise ReproError(f"{out} exists and is not a directory")
+    present = sorted(p.name for p in out.iterdir())
+    if not present:
+        return
+    for name in FILES:
+        if any(same_file(out / name, given) for given in inputs):
+            raise ReproError(f"{out / name} is an input of this reduction; give an empty or new folder")
+    strangers = [name for name in present if name not in FILES]
+    if strangers:
+        raise ReproError(f"{out} holds other files ({', '.join(strangers[:3])}); give an empty or new folder")
+    try:
+        read_meta(out)
+    except ReproError:
+        # Files named like ours but no check.json of ours: someone else's model.json, never replaced.
+        raise ReproError(
+            f"{out} holds {', '.join(present[:3])} but is not a repro folder; give an empty or new folder"
+        ) from None
 
 
 def readme(reduction: Reduction, directory: Path, *, origin: str, command: str) -> str:
@@ -155,14 +184,57 @@ def readme(reduction: Reduction, directory: Path, *, origin: str, command: str) 
     return "\n".join(lines)
 
 
+#: check.json's keys that replay reads, and what each must be
+_META_RULES: tuple[tuple[str, str], ...] = (
+    ("format_version", f"the number {FORMAT_VERSION}"),
+    ("check", "the failed check's name (a string of 1 to 200 characters)"),
+    ("pattern", '"frame", "stream", or null for a format failure'),
+    ("dtype", '"float32" or "float64"'),
+    ("atol", "a finite number >= 0"),
+    ("rtol", "a finite number >= 0"),
+    ("rule", "a rule id string, or null for a numeric failure"),
+)
+
+
+def _meta_value_ok(key: str, value: Any) -> bool:
+    from verifier.checks.limits import is_tolerance
+
+    if key == "format_version":
+        return value == FORMAT_VERSION and not isinstance(value, bool)
+    if key == "check":
+        return isinstance(value, str) and 0 < len(value) <= 200
+    if key == "pattern":
+        return value in (None, "frame", "stream")
+    if key == "dtype":
+        return value in ("float32", "float64")
+    if key in ("atol", "rtol"):
+        return value is None or is_tolerance(value)
+    return value is None or (isinstance(value, str) and 0 < len(value) <= 200)
+
+
 def read_meta(directory: str | Path) -> dict[str, Any]:
+    """check.json, every key replay reads present and usable (a missing pattern must not turn the replay
+    of a numeric failure into a validation that passes)."""
+    from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_json
+
     path = Path(directory) / "check.json"
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReproError(f"{path}: cannot read a repro description: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ReproError(f"{path}: not a repro folder's check.json (format {FORMAT!r} expected)")
+        meta = read_json(path, MAX_SETTINGS_BYTES)
+    except InputError as exc:
+        raise ReproError(f"cannot read a repro description: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise ReproError(f"{path}: /format: not a repro folder's check.json (format {FORMAT!r} expected)")
+    for key, rule in _META_RULES:
+        if key not in meta:
+            raise ReproError(f"{path}: /{key}: missing (expected {rule})")
+        if not _meta_value_ok(key, meta[key]):
+            raise ReproError(f"{path}: /{key}: expected {rule}")
+    numeric = meta["pattern"] is not None
+    for key in ("atol", "rtol") if numeric else ("rule",):
+        if meta[key] is None:
+            raise ReproError(
+                f"{path}: /{key}: null, but pattern says a {'numeric' if numeric else 'format'} failure"
+            )
     return meta
 
 
@@ -177,7 +249,7 @@ def replay(directory: str | Path) -> Check:
         from verifier.checks.diagnose.reduce import format_failure
         from verifier.format.reader.document import read_document
 
-        failure = format_failure(read_document(model_file)[0], str(meta.get("dtype", "float32")))
+        failure = format_failure(read_document(model_file)[0], meta["dtype"])
         if failure is None:
             return Check(
                 str(meta["check"]), PASS, "the file now validates and loads", {"rule": meta.get("rule")}
@@ -194,6 +266,8 @@ def replay(directory: str | Path) -> Check:
     expected = _read_csv(out / "expected.csv")
     if inputs.shape[1] != model.in_size:
         raise ReproError(f"{out / 'inputs.csv'}: {inputs.shape[1]} columns, the model takes {model.in_size}")
+    if len(expected) != len(inputs):
+        raise ReproError(f"{out / 'expected.csv'}: {len(expected)} rows, inputs.csv has {len(inputs)}")
     model.reset()
     actual = model.run_frames(inputs) if meta["pattern"] == "frame" else model.run(inputs)
     if actual.shape != expected.shape:

@@ -22,7 +22,7 @@ import numpy as np
 
 from verifier.errors import ModelFormatError
 
-__all__ = ["INPUT_KEY", "OUTPUT_KEY", "embedded_data", "with_embedded", "write_embedded"]
+__all__ = ["INPUT_KEY", "OUTPUT_KEY", "embedded_data", "is_embedded_copy", "with_embedded", "write_embedded"]
 
 INPUT_KEY = "input_batch"
 OUTPUT_KEY = "output_batch"
@@ -100,22 +100,41 @@ def with_embedded(doc: Mapping[str, Any], xs: np.ndarray, ys: np.ndarray) -> dic
     return out
 
 
+def is_embedded_copy(target: str | os.PathLike[str], doc: Mapping[str, Any]) -> bool:
+    """Whether the file ``target`` is what :func:`write_embedded` makes of ``doc``: ``doc`` carrying golden
+    data (an earlier ``--embed-golden`` of the same model, the one file that may be replaced)."""
+    from verifier.format.reader.document import read_document
+
+    try:
+        found, _ = read_document(Path(target))  # a Path: never read as JSON text
+    except ModelFormatError:
+        return False
+    if INPUT_KEY not in found or OUTPUT_KEY not in found:
+        return False
+    golden = (INPUT_KEY, OUTPUT_KEY)
+    return {k: v for k, v in found.items() if k not in golden} == {
+        k: v for k, v in doc.items() if k not in golden
+    }
+
+
 def write_embedded(
     model_file: str | os.PathLike[str],
     target: str | os.PathLike[str],
     xs: np.ndarray,
     ys: np.ndarray,
 ) -> Path:
-    """Write a copy of ``model_file`` carrying the golden data to ``target``, never over ``model_file``."""
+    """Write a copy of ``model_file`` carrying the golden data to ``target``: never over ``model_file``,
+    and over an existing file only when it is an earlier copy of the same model (:func:`is_embedded_copy`)."""
     from verifier.format.reader.document import read_document
+    from verifier.format.reader.guarded import write_file
 
     source, target = Path(model_file), Path(target)
-    if target.exists() and source.exists() and target.samefile(source):
-        raise ValueError(f"{target} is the input file itself; golden data is written into a copy only")
     doc, _ = read_document(source)
+    if (target.exists() or target.is_symlink()) and not is_embedded_copy(target, doc):
+        raise ValueError(
+            f"{target} exists and is not an earlier --embed-golden copy of {source}; not replacing it"
+        )
     text = json.dumps(with_embedded(doc, xs, ys), allow_nan=False)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.tmp")
-    staging.write_text(text, encoding="utf-8")
-    staging.replace(target)
+    write_file(target, text, inputs=[source], what="the golden copy")
     return target

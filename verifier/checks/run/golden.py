@@ -134,11 +134,11 @@ def _csv(path: Path, values: np.ndarray) -> None:
 
 
 def _sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from verifier.format.findings import Limits
+    from verifier.format.reader.guarded import read_bytes
+
+    # Through the guarded reader: the file was loaded already, but may have been replaced by a FIFO since.
+    return hashlib.sha256(read_bytes(path, Limits().max_file_bytes)).hexdigest()
 
 
 def _readme(index: Mapping[str, str]) -> str:
@@ -178,11 +178,13 @@ def _replaceable(directory: Path) -> bool:
         return True
     if not directory.is_dir():
         return False
+    from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_text
+
     index = directory / "index.txt"
-    if index.is_file():
+    if index.exists():
         try:
-            return index.read_text(encoding="ascii").splitlines()[0] == f"format={FORMAT}"
-        except (OSError, UnicodeDecodeError, IndexError):
+            return read_text(index, MAX_SETTINGS_BYTES, "ascii").startswith(f"format={FORMAT}\n")
+        except InputError:
             return False
     return not any(directory.iterdir())
 
@@ -259,34 +261,81 @@ def write_bundle(
 
 
 def _read_csv(path: Path, rows: int, columns: int) -> np.ndarray:
+    from verifier.format.reader.guarded import InputError, read_csv
+
     try:
-        lines = [line for line in path.read_text(encoding="ascii").splitlines() if line and line[0] != "#"]
-        values = np.array([[float(v) for v in line.split(",")] for line in lines], dtype=np.float64)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise GoldenError(f"{path}: {exc}") from None
-    if values.shape != (rows, columns) or not np.all(np.isfinite(values)):
+        values = read_csv(path, max_rows=rows, max_columns=columns, comments=True)
+    except InputError as exc:
+        raise GoldenError(str(exc)) from None
+    if values.shape != (rows, columns):
         raise GoldenError(f"{path}: expected {rows} x {columns} finite values, found shape {values.shape}")
     return values
+
+
+def _index(root: Path) -> dict[str, str]:
+    """index.txt's ``key=value`` lines, the keys read_bundle uses checked (a count within its limit, a
+    tolerance finite and >= 0)."""
+    from verifier.checks.limits import MAX_STEPS, is_tolerance
+    from verifier.format.findings import Limits
+    from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_text
+
+    path = root / "index.txt"
+    try:
+        lines = read_text(path, MAX_SETTINGS_BYTES, "ascii").splitlines()
+    except InputError as exc:
+        raise GoldenError(f"{root}: not a golden bundle: {exc}") from None
+    index: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.startswith("#"):
+            key, equals, value = line.partition("=")
+            if not equals:
+                raise GoldenError(f"{path}: line {number}: not a key=value line")
+            index[key] = value
+    if index.get("format") != FORMAT or index.get("format_version") != str(FORMAT_VERSION):
+        raise GoldenError(f"{path}: not a version {FORMAT_VERSION} {FORMAT} index")
+    counts = {"in_size": Limits().max_layer_width, "out_size": Limits().max_layer_width}
+    counts.update({key: MAX_STEPS for key in index if key.startswith("case.") and key.endswith(".steps")})
+    for key, most in counts.items():
+        value = index.get(key, "")
+        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= most):
+            raise GoldenError(
+                f"{path}: {key}: expected a whole number from 1 to {most}, found {value[:40]!r}"
+            )
+    for key in ("cases", "patterns"):
+        if not index.get(key):
+            raise GoldenError(f"{path}: {key}: missing")
+    for key in (f"tolerance.{d}.{t}" for d in DTYPES for t in ("atol", "rtol")):
+        try:
+            good = is_tolerance(float(index.get(key, "")))
+        except ValueError:
+            good = False
+        if not good:
+            raise GoldenError(
+                f"{path}: {key}: expected a finite number >= 0, found {index.get(key, '')[:40]!r}"
+            )
+    return index
 
 
 def read_bundle(directory: str | os.PathLike[str], cases: Sequence[str] | None = None) -> Bundle:
     """Read a bundle back; :class:`GoldenError` names the file of any problem."""
     root = Path(directory)
-    try:
-        lines = (root / "index.txt").read_text(encoding="ascii").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GoldenError(f"{root}: not a golden bundle: {exc}") from None
-    index = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
-    if index.get("format") != FORMAT or index.get("format_version") != str(FORMAT_VERSION):
-        raise GoldenError(f"{root}/index.txt: not a version {FORMAT_VERSION} {FORMAT} index")
+    index = _index(root)
     in_size, out_size = int(index["in_size"]), int(index["out_size"])
     names = index["cases"].split(",") if cases is None else list(cases)
     inputs: dict[str, np.ndarray] = {}
     expected: dict[tuple[str, str], np.ndarray] = {}
     for name in names:
+        if not name.replace("_", "").isalnum() or not name.isascii():  # a case name is part of a file name
+            raise GoldenError(f"{root / 'index.txt'}: cases: {name[:40]!r} is not a case name")
+        if f"case.{name}.steps" not in index:
+            raise GoldenError(f"{root / 'index.txt'}: case.{name}.steps: missing")
         steps = int(index[f"case.{name}.steps"])
         inputs[name] = _read_csv(root / "inputs" / f"{name}.csv", steps, in_size)
         for pattern in index["patterns"].split(","):
+            if pattern not in PATTERNS:
+                raise GoldenError(
+                    f"{root / 'index.txt'}: patterns: {pattern[:40]!r} is not one of {PATTERNS}"
+                )
             expected[name, pattern] = _read_csv(root / "expected" / f"{name}.{pattern}.csv", steps, out_size)
     return Bundle(root, index, inputs, expected)
 
@@ -318,6 +367,14 @@ def _reference(path: str, options: Any, manifest: Any) -> tuple[Any | None, str]
     return resolve_against(spec)(), spec
 
 
+def _folder(directory: str | os.PathLike[str], option: str) -> Path:
+    """The folder the golden data goes to: new, or an existing directory (a file is not replaced by one)."""
+    folder = Path(directory)
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        raise GoldenError(f"{option} {folder}: exists and is not a directory")
+    return folder
+
+
 def _targets(paths: Sequence[str], directory: Path, name: Callable[[Path], str]) -> dict[str, Path]:
     """One target per file under ``directory``; two files that would share one are a GoldenError."""
     targets: dict[str, Path] = {}
@@ -345,7 +402,10 @@ def save_golden(
     from verifier import __version__
     from verifier.checks.run.tolerances import resolve_tolerances
 
-    targets = _targets(paths, Path(directory), lambda p: p.stem)
+    targets = _targets(paths, _folder(directory, "--save-golden"), lambda p: p.stem)
+    for target in targets.values():
+        if any(Path(given).resolve().is_relative_to(target.resolve()) for given in paths):
+            raise GoldenError(f"--save-golden: {target} would be replaced, and an input file is inside it")
     written: list[Written] = []
     for path, target in targets.items():
         entry = manifest.entry_for(path) if manifest is not None else None
@@ -384,12 +444,12 @@ def embed_golden(
     from verifier.checks.run.embedded import write_embedded
     from verifier.engine.model import load
 
-    targets = _targets(paths, Path(directory), lambda p: p.name)
+    targets = _targets(paths, _folder(directory, "--embed-golden"), lambda p: p.name)
+    for path, target in targets.items():
+        _check_embed_target(path, target, paths)
     written: list[Written] = []
     for path, target in targets.items():
         try:
-            if target.exists() and target.samefile(path):
-                raise GoldenError(f"{target} is the input file itself; choose another directory")
             module, source = _reference(path, options, manifest)
             in_size = load(Path(path), "float64").in_size
             xs = golden_inputs(in_size, options.steps, options.seed)["random"]
@@ -403,3 +463,26 @@ def embed_golden(
         kind = "torch module " + source if module is not None else "the engine in float64 (no torch module)"
         written.append(Written(path, str(target), f"{target}: {len(xs)} steps of golden data from {kind}"))
     return written
+
+
+def _check_embed_target(path: str, target: Path, inputs: Sequence[str]) -> None:
+    """GoldenError (a usage error, before anything is computed) unless ``target`` may be written: not an
+    input, and new or an earlier copy of the same model."""
+    from verifier.checks.run.embedded import is_embedded_copy
+    from verifier.format.reader.document import read_document
+    from verifier.format.reader.guarded import InputError, check_target
+
+    try:
+        check_target(target, inputs, "--embed-golden target")
+    except InputError as exc:
+        raise GoldenError(f"{exc}; choose another directory") from None
+    if target.exists() or target.is_symlink():
+        try:
+            doc, _ = read_document(Path(path))
+        except VerifierError:
+            return  # the file itself is unreadable: reported per file, nothing is written for it
+        if not is_embedded_copy(target, doc):
+            raise GoldenError(
+                f"--embed-golden: {target} exists and is not an earlier golden copy of {path}; "
+                "not replacing it (remove it or choose another directory)"
+            )

@@ -6,7 +6,6 @@ A manifest (``schemas/manifest.schema.json``) is found three ways, in order: ``-
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -89,8 +88,18 @@ class Manifest:
         return DEFAULT_TOLERANCE[dtype]
 
 
-def _tolerances(data: Mapping[str, Any] | None) -> dict[str, tuple[float, float]]:
-    return {k: (float(v["atol"]), float(v.get("rtol", 0.0))) for k, v in (data or {}).items()}
+def _tolerances(data: Mapping[str, Any] | None, source: str, pointer: str) -> dict[str, tuple[float, float]]:
+    from verifier.checks.limits import is_tolerance
+
+    found: dict[str, tuple[float, float]] = {}
+    for dtype, given in (data or {}).items():
+        for key in ("atol", "rtol"):
+            # A dict given by a caller may hold inf (a file cannot: its reader refuses 1e400); an infinite
+            # atol passes any output, so it is refused as --atol refuses it.
+            if not is_tolerance(given.get(key, 0.0)):
+                raise ManifestError(source, f"{pointer}/{dtype}/{key}", "must be a finite number >= 0")
+        found[dtype] = (float(given["atol"]), float(given.get("rtol", 0.0)))
+    return found
 
 
 def _pointer(path: Sequence[Any]) -> str:
@@ -118,31 +127,31 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
     models = tuple(
         ModelEntry(
             name=m["name"],
-            file=(base / m["file"]).resolve(),
+            file=_model_file(base, m["file"], source, i),
             factory=m.get("factory"),
-            in_size=m.get("in_size"),
-            out_size=m.get("out_size"),
-            widths=tuple(m["widths"]) if "widths" in m else None,
-            parameters=m.get("parameters"),
-            json_parameters=m.get("json_parameters"),
+            in_size=_whole(m.get("in_size")),
+            out_size=_whole(m.get("out_size")),
+            widths=tuple(map(int, m["widths"])) if "widths" in m else None,
+            parameters=_whole(m.get("parameters")),
+            json_parameters=_whole(m.get("json_parameters")),
             latency_budget_p99_ns=m.get("latency_budget_p99_ns", default_budget),
             torch_call=m.get("torch_call"),
             plugin_call=m.get("plugin_call", "stream"),
-            tolerance=_tolerances(m.get("tolerance")),
+            tolerance=_tolerances(m.get("tolerance"), source, f"/models/{i}/tolerance"),
         )
-        for m in data["models"]
+        for i, m in enumerate(data["models"])
     )
     _refuse_files_outside(models, Path(path), source)
     return Manifest(
         path=Path(path),
         models=models,
         dtype=data.get("dtype", "float32"),
-        tolerance=_tolerances(data.get("tolerance")),
-        latency_steps=latency.get("steps"),
-        latency_warmup=latency.get("warmup"),
-        memory_budget_bytes=memory.get("budget_bytes"),
+        tolerance=_tolerances(data.get("tolerance"), source, "/tolerance"),
+        latency_steps=_whole(latency.get("steps")),
+        latency_warmup=_whole(latency.get("warmup")),
+        memory_budget_bytes=_whole(memory.get("budget_bytes")),
         memory_budget_text=memory.get("budget_text", ""),
-        rss_copies=memory.get("rss_copies"),
+        rss_copies=_whole(memory.get("rss_copies")),
     )
 
 
@@ -162,38 +171,53 @@ def _refuse_files_outside(models: Sequence[ModelEntry], path: Path, source: str)
             )
 
 
+def _whole(value: int | float | None) -> int | None:
+    # JSON Schema's "integer" admits 3.0; the counts are used as ints (a step count, a range, a C++ size).
+    return None if value is None else int(value)
+
+
+def _model_file(base: Path, name: str, source: str, index: int) -> Path:
+    try:
+        return (base / name).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL in the name, a symlink loop
+        raise ManifestError(source, f"/models/{index}/file", f"not a usable path: {exc}") from None
+
+
 def load_manifest(path: str | os.PathLike) -> Manifest:
     """Read and validate a manifest file; every problem is a ``ManifestError`` naming the file and place."""
-    source = str(path)
+    from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_json
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(source, "", f"cannot read the manifest: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(
-            source, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        data = read_json(path, MAX_SETTINGS_BYTES)
+    except InputError as exc:
+        raise ManifestError(exc.source, exc.pointer, exc.message) from None
     return parse_manifest(data, path)
 
 
 def discover_manifest(directory: str | os.PathLike = ".") -> Path | None:
     """The manifest named in the ``[tool.verifier]`` of ``directory``'s pyproject, else ``verifier.json``
     there (the order ``verify`` follows, verifier.cli.config)."""
+    from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_text
+
     here = Path(directory)
     pyproject = here / "pyproject.toml"
-    if pyproject.is_file():
+    if os.path.lexists(pyproject):  # a FIFO or a directory of that name is refused by the reader, not skipped
         try:
-            config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ManifestError(str(pyproject), "", f"cannot read [tool.verifier]: {exc}") from None
+            config = tomllib.loads(read_text(pyproject, MAX_SETTINGS_BYTES))
+        except InputError as exc:
+            raise ManifestError(
+                exc.source, exc.pointer, f"cannot read [tool.verifier]: {exc.message}"
+            ) from None
+        except (ValueError, RecursionError) as exc:  # TOMLDecodeError, an integer of 5,000 digits, nesting
+            message = f"not valid TOML: {type(exc).__name__}: {exc}"
+            raise ManifestError(str(pyproject), "", f"cannot read [tool.verifier]: {message}") from None
         tool = config.get("tool")
         table = tool.get("verifier") if isinstance(tool, dict) else None
         named = table.get("manifest") if isinstance(table, dict) else None
         if named is not None:
-            if not isinstance(named, str):
+            if not isinstance(named, str) or not named or "\0" in named:
                 raise ManifestError(str(pyproject), "/tool/verifier/manifest", "must be a path string")
             return here / named
     candidate = here / "verifier.json"
-    return candidate if candidate.is_file() else None
+    # a FIFO or a directory of that name is refused by the manifest reader, not skipped
+    return candidate if os.path.lexists(candidate) else None

@@ -139,7 +139,7 @@ def read(source: Source, limits: Limits | None = None) -> Document:
         return _parse_text(source, "<string>", limits)
     if isinstance(source, str | os.PathLike):
         name = os.fspath(source)
-        return _parse_bytes(_read_file(name, limits.max_file_bytes), name, limits)
+        return _parse_bytes(read_regular_file(name, limits.max_file_bytes), name, limits)
     raise TypeError(f"read_document() takes a path, JSON text, bytes or a dict, not {type(source).__name__}")
 
 
@@ -175,7 +175,9 @@ _NOT_REGULAR = (
 )
 
 
-def _read_file(name: str, max_bytes: int) -> bytes:
+def read_regular_file(name: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``name``, at most ``max_bytes`` of them (RTN-E001 not a regular file or
+    unreadable, RTN-E301 larger); every file the toolkit reads comes through here."""
     # O_NONBLOCK: opening a FIFO must not wait for a writer; the kind of file is then checked on the open
     # descriptor (no race with a rename between a stat and the open).
     try:
@@ -205,6 +207,8 @@ def _read_file(name: str, max_bytes: int) -> bytes:
         raise _unreadable(name, error.strerror or str(error)) from None
     finally:
         os.close(fd)
+    if total > max_bytes:  # a file that grew, or one of /proc whose size stat gives as 0
+        raise _too_large(name, "file too large", f"more than {max_bytes} bytes", max_bytes)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
