@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from verifier.cli import build_parser, main
-from verifier.cli.config import KEY_TYPES, MAX_PYPROJECT_BYTES
+from verifier.cli.config import KEY_TYPES
+from verifier.format.reader.guarded import MAX_SETTINGS_BYTES
 from verifier.pytorch.export import export
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,8 +148,8 @@ def test_a_value_of_the_wrong_type_is_a_usage_error_naming_key_and_type(capsys, 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("steps = 0", "steps: must be 1 or more, got 0"),
-        ("rss-copies = -1", "rss-copies: must be 0 or more, got -1"),
+        ("steps = 0", "steps: must be 1 to 65536, got 0"),
+        ("rss-copies = -1", "rss-copies: must be 0 to 1000, got -1"),
         ("atol = -1.0", "atol: must be a finite number >= 0"),
         ("atol = inf", "atol: must be a finite number >= 0"),
         ('dtype = "float16"', "dtype: invalid choice: 'float16'"),
@@ -182,21 +183,22 @@ def test_a_pyproject_that_is_not_a_regular_file_is_a_usage_error_not_a_hang(caps
     os.mkfifo(project / "pyproject.toml")
     code, _, err = verify(capsys, "small.json")
     assert code == 2
-    assert "pyproject.toml: not a regular file" in err
+    assert "pyproject.toml: /: cannot read [tool.verifier]" in err
 
 
 def test_a_pyproject_of_megabytes_is_not_read(capsys, project):
-    (project / "pyproject.toml").write_text("# " + "x" * (MAX_PYPROJECT_BYTES + 1) + "\n")
+    (project / "pyproject.toml").write_text("# " + "x" * (MAX_SETTINGS_BYTES + 1) + "\n")
     code, _, err = verify(capsys, "small.json")
     assert code == 2
-    assert "more than 1048576 for a pyproject.toml" in err
+    assert "pyproject.toml: /: cannot read [tool.verifier]" in err
+    assert f"{MAX_SETTINGS_BYTES:,}" in err or str(MAX_SETTINGS_BYTES) in err
 
 
 def test_an_unreadable_pyproject_is_a_usage_error_naming_it(capsys, project):
     (project / "pyproject.toml").write_text("[tool.verifier\nsteps = 3\n")
     code, _, err = verify(capsys, "small.json")
     assert code == 2
-    assert "pyproject.toml: not valid TOML" in err
+    assert "pyproject.toml: /: cannot read [tool.verifier]: not valid TOML" in err
 
 
 def test_help_does_not_depend_on_the_pyproject(capsys, project):

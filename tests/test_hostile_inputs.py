@@ -327,7 +327,7 @@ def test_the_manifest_schema_states_the_limits_the_run_enforces():
             "pyproject.toml: /: cannot read [tool.verifier]",
         ),
         ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "pyproject.toml: /: cannot read [tool.verifier]"),
-        ("[tool]\nverifier = 3\n", None),
+        ("[tool]\nverifier = 3\n", "tool.verifier must be a table"),
     ],
     ids=["manifest-dev-zero", "5001-digit-integer", "deep-nesting", "verifier-not-a-table"],
 )

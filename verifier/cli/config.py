@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,8 +68,6 @@ PATH_KEYS = frozenset({"manifest", "output", "baseline"})
 # Options that undo one another: one given on the command line drops the table's values of the others.
 EXCLUSIVE = (frozenset({"manifest", "no_manifest"}), frozenset({"quiet", "verbose"}))
 PRECEDENCE = "command line > [tool.verifier] in pyproject.toml > manifest > defaults"
-# A pyproject.toml is a few kilobytes; a bigger one is not a project file and is not read into memory.
-MAX_PYPROJECT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -90,23 +87,17 @@ def find_pyproject(start: Path) -> Path | None:
 def read_table(pyproject: Path) -> dict[str, Any] | None:
     """The ``[tool.verifier]`` table of ``pyproject`` (``None`` without one); an unusable file is a usage
     error."""
+    from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_text
+
     try:
-        info = os.stat(pyproject)
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"{pyproject}: not a regular file; cannot read [tool.verifier]")
-        if info.st_size > MAX_PYPROJECT_BYTES:
-            raise UsageError(
-                f"{pyproject}: {info.st_size} bytes, more than {MAX_PYPROJECT_BYTES} for a pyproject.toml"
-            )
-        with open(pyproject, "rb") as stream:
-            text = stream.read(MAX_PYPROJECT_BYTES + 1).decode("utf-8")
-        document = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{pyproject}: cannot read [tool.verifier]: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{pyproject}: not valid TOML: {exc}") from None
-    except RecursionError:  # arrays nested thousands deep: the TOML parser recurses once per level
-        raise UsageError(f"{pyproject}: not valid TOML: nested too deep") from None
+        document = tomllib.loads(read_text(pyproject, MAX_SETTINGS_BYTES))
+    except InputError as exc:  # a FIFO, a device, too large, not UTF-8: the guarded reader's words
+        raise UsageError(
+            f"{exc.source}: {exc.pointer or '/'}: cannot read [tool.verifier]: {exc.message}"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 5,001-digit integer, nesting
+        detail = "nested too deep" if isinstance(exc, RecursionError) else shown(str(exc), MAX_FIELD)
+        raise UsageError(f"{pyproject}: /: cannot read [tool.verifier]: not valid TOML: {detail}") from None
     tool = document.get("tool")
     table = tool.get("verifier") if isinstance(tool, dict) else None
     if table is not None and not isinstance(table, dict):
