@@ -203,9 +203,11 @@ def _environment(backend: str) -> dict[str, Any]:
     }
 
 
-def _distribution(top: str) -> dict[str, Any]:
-    """The installed distribution(s) holding the top-level module ``top``: their versions and the digest of
-    their RECORD (which lists every installed file's hash: a reinstall under the same version changes it)."""
+def _distribution(top: str, places: set[Path]) -> dict[str, Any]:
+    """The installed distribution(s) holding the top-level module ``top`` found at ``places``: their versions
+    and the digest of their RECORD (which lists every installed file's hash: a reinstall under the same
+    version changes it). A place no such distribution installed (a copy earlier on the import path than
+    the installed one) cannot be keyed by it."""
     from importlib import metadata
 
     try:
@@ -215,6 +217,7 @@ def _distribution(top: str) -> dict[str, Any]:
     if not names:
         raise _Unkeyable(f"{top}: neither in the project nor in an installed distribution")
     found = {}
+    installed: list[tuple[Any, Any]] = []
     for name in sorted(set(names)):
         try:
             dist = metadata.distribution(name)
@@ -226,7 +229,24 @@ def _distribution(top: str) -> dict[str, Any]:
             # An editable install's code changes without its version or RECORD changing.
             raise _Unkeyable(f"{top}: an editable install of {name}")
         found[name] = [dist.version, None if record is None else hashlib.sha256(record.encode()).hexdigest()]
+        installed += [
+            (dist, file) for file in dist.files or () if file.parts and _names_top(file.parts[0], top)
+        ]
+    for place in places:
+        where = place.resolve()
+        if not any(_installed_at(dist, file, where) for dist, file in installed):
+            raise _Unkeyable(f"{top}: {place} is not where a distribution installed it")
     return found
+
+
+def _names_top(first: str, top: str) -> bool:
+    """Whether a distribution's file whose path starts with ``first`` is (in) the top-level module ``top``."""
+    return first == top or first.split(".")[0] == top
+
+
+def _installed_at(dist: Any, file: Any, where: Path) -> bool:
+    located = Path(dist.locate_file(file)).resolve()
+    return located == where or located.is_relative_to(where)
 
 
 def _locations(top: str, root: Path) -> set[Path]:
@@ -273,6 +293,7 @@ class ResultCache:
         self.folder = self.root / CACHE_FOLDER
         self._environments: dict[str, dict[str, Any]] = {}
         self._project: str | None = None
+        self._references: dict[str | None, dict[str, Any] | None] = {}
 
     # ---- keys
 
@@ -304,13 +325,19 @@ class ResultCache:
             "path": path,
             "resolved_path": Path(path).resolve(),
             "export": _file_digest(path),
-            "reference": self._reference(reference_spec(path, options, manifest)),
+            "reference": self._reference_of(reference_spec(path, options, manifest)),
             "manifest": settings,
             "manifest_entry": None if entry is None else dataclasses.asdict(entry),
             "options": dataclasses.asdict(options),
             "jobs": jobs,
             "environment": environment,
         }
+
+    def _reference_of(self, spec: str | None) -> dict[str, Any] | None:
+        # Every model of a manifest names a factory of the same package: found and hashed once per run.
+        if spec not in self._references:
+            self._references[spec] = self._reference(spec)
+        return self._references[spec]
 
     def _reference(self, spec: str | None) -> dict[str, Any] | None:
         from verifier.checks.run.reference import describe_reference
@@ -326,7 +353,7 @@ class ResultCache:
         places = _locations(top, self.root)
         source: dict[str, Any] = {"places": sorted(places)}
         if not places or any(not _in_project(place, self.root) for place in places):
-            source["distribution"] = _distribution(top)
+            source["distribution"] = _distribution(top, {p for p in places if not _in_project(p, self.root)})
         if any(_in_project(place, self.root) for place in places):
             # The factory's package, every file of it (weights shipped beside the code included), and every
             # Python file of the project: the package may import any of them.
@@ -470,7 +497,8 @@ class ResultCache:
     ) -> None:
         """Store each fresh result whose key has not changed while it was checked (a file edited meanwhile
         may have been checked in either version: it is not stored)."""
-        self._project = None  # hashed again: a source edited while the files were checked is seen
+        # hashed again: a source edited while the files were checked is seen
+        self._project, self._references = None, {}
         for index, result in results.items():
             key = keys.get(index)
             if key is not None and self.key(result.path, options, manifest, jobs=jobs) == key:
