@@ -144,6 +144,26 @@ def test_a_changed_source_file_of_the_project_is_a_miss_for_a_factory(project, e
     assert _key(project, manifest=manifest) != before
 
 
+def test_a_project_too_big_to_hash_is_not_cached_for_a_factory(project, monkeypatch):
+    monkeypatch.setattr(cache_module, "MAX_SOURCE_FILES", 2)
+    assert _key(project, manifest=_manifest(project)) is None
+
+
+def test_a_folder_link_loop_in_the_project_ends_and_its_files_still_key(project):
+    (project / "mypkg" / "loop").symlink_to(project / "mypkg", target_is_directory=True)
+    manifest = _manifest(project)
+    before = _key(project, manifest=manifest)
+    (project / "mypkg" / "layers.py").write_text("def width():\n    return 4\n")
+    assert _key(project, manifest=manifest) != before
+
+
+def test_a_result_that_is_not_json_is_not_stored_and_not_an_error(project):
+    cache = ResultCache(project)
+    key = cache.key("m.json", QUICK, None)
+    cache.store("m.json", key, FileResult("m.json", (Check("validate", PASS, "ok", {"x": object()}),)))
+    assert cache.lookup("m.json", key) is None
+
+
 def test_a_changed_data_file_inside_the_factory_package_is_a_miss(project):
     (project / "mypkg" / "weights.bin").write_bytes(b"\x00" * 8)
     manifest = _manifest(project)

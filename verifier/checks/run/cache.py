@@ -55,8 +55,9 @@ MAX_SOURCE_FILES = 20_000
 MAX_SOURCE_BYTES = 256 << 20
 # Folders no import of the project's own code reads from: tools' folders, virtual environments, caches.
 _NOT_PROJECT_SOURCE = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
-# Environment variables that change what the engine computes (native/kernels.cpp's kernel choice).
-_ENGINE_VARIABLES = ("RTV_DISPATCH",)
+# Environment variables that change what is computed: the engine's kernels (native/kernels.cpp), and the
+# thread counts that change the order torch and BLAS sum in (a verdict near its tolerance may move).
+_ENGINE_VARIABLES = ("RTV_DISPATCH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _GITIGNORE = "# Created by rtneural-verifier: a cache, never committed.\n*\n"
 # https://bford.info/cachedir/: backup tools skip a folder holding this tag.
 _CACHEDIR_TAG = (
@@ -69,6 +70,10 @@ _FILE_SCHEMA = {"$ref": "https://rtneural-verifier.dev/schemas/report.schema.jso
 
 class _Unkeyable(Exception):
     """Something a verdict depends on cannot be keyed soundly: the file is checked, not served."""
+
+
+class _TooBig(_Unkeyable):
+    """The sources to hash are beyond the bounds (:data:`MAX_SOURCE_FILES`, :data:`MAX_SOURCE_BYTES`)."""
 
 
 # --------------------------------------------------------------------------------------------- digests
@@ -105,7 +110,7 @@ def _file_digest(path: str | os.PathLike[str], budget: list[int] | None = None) 
         if budget is not None:
             budget[0] -= info.st_size
             if budget[0] < 0:
-                raise _Unkeyable("the sources are too big to hash")
+                raise _TooBig(f"more than {MAX_SOURCE_BYTES} bytes of sources to hash")
         digest = hashlib.sha256()
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
@@ -119,20 +124,21 @@ def _skipped_folder(folder: Path, name: str) -> bool:
 def _tree_digest(top: Path, keep: Callable[[str], bool]) -> str:
     """SHA-256 over the relative path and bytes of every file ``keep`` accepts under ``top``."""
     chosen: list[Path] = []
-    for folder, folders, names in os.walk(top):  # symbolic links to folders are not followed
+    # Links to folders are followed, as import follows them; a link loop ends at the bounds.
+    for folders_seen, (folder, folders, names) in enumerate(os.walk(top, followlinks=True)):
         here = Path(folder)
         folders[:] = sorted(name for name in folders if not _skipped_folder(here, name))
         chosen += [here / name for name in sorted(names) if keep(name)]
-        if len(chosen) > MAX_SOURCE_FILES:
-            raise _Unkeyable(f"{top}: more than {MAX_SOURCE_FILES} files to hash")
+        if len(chosen) > MAX_SOURCE_FILES or folders_seen > MAX_SOURCE_FILES:
+            raise _TooBig(f"{top}: more than {MAX_SOURCE_FILES} files or folders to hash")
     budget = [MAX_SOURCE_BYTES]
     digest = hashlib.sha256()
     for path in chosen:
         try:
             content = _file_digest(path, budget)
-        except _Unkeyable as exc:
-            if str(exc) == "the sources are too big to hash":
-                raise
+        except _TooBig:
+            raise
+        except _Unkeyable:
             content = "unreadable"  # what import would see too; the digest changes once it is readable
         digest.update(f"{path.relative_to(top).as_posix()}\0{content}\n".encode())
     return digest.hexdigest()
@@ -437,9 +443,10 @@ class ResultCache:
             return
         measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         body = {"entry_version": ENTRY_VERSION, "key": key, "measured_at": measured_at}
-        body["result"] = json.loads(json.dumps(result.to_dict(), allow_nan=True, default=_json_number))
-        text = json.dumps({**body, "digest": _digest(body)}, allow_nan=True)
-        with contextlib.suppress(OSError, ValueError):
+        # A result that cannot be written as JSON is not kept; nor is one the folder cannot take.
+        with contextlib.suppress(OSError, ValueError, TypeError, RecursionError):
+            body["result"] = json.loads(json.dumps(result.to_dict(), allow_nan=True, default=_json_number))
+            text = json.dumps({**body, "digest": _digest(body)}, allow_nan=True)
             self._write_entry(self._entry_path(path), text.encode("utf-8"))
 
     def _write_entry(self, where: Path, data: bytes) -> None:
