@@ -12,6 +12,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -201,6 +202,17 @@ def test_an_installed_factory_is_keyed_on_its_distribution_and_an_editable_one_i
 
     monkeypatch.setattr(metadata, "distribution", lambda name: Editable() if name == "numpy" else real(name))
     assert _key(project, options=options) is None
+
+
+def test_a_changed_installed_distribution_is_a_miss_for_a_factory(project, monkeypatch):
+    """A factory may import any installed package (not only torch and numpy)."""
+    manifest = _manifest(project)
+    before = _key(project, manifest=manifest)
+    real = metadata.distributions
+
+    upgraded = SimpleNamespace(metadata={"Name": "some-layers-library"}, version="2.0")
+    monkeypatch.setattr(metadata, "distributions", lambda **kwargs: [*real(**kwargs), upgraded])
+    assert _key(project, manifest=manifest) != before
 
 
 def test_a_changed_checkpoint_byte_is_a_miss(project):

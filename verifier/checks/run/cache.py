@@ -255,6 +255,15 @@ def _installed_at(dist: Any, file: Any, where: Path) -> bool:
     return located == where or located.is_relative_to(where)
 
 
+def _installed() -> str:
+    """The name and version of every installed distribution: user code (a factory, a pickled module's
+    classes) may import any of them, and which it does is known only by running it."""
+    from importlib import metadata
+
+    found = sorted((dist.metadata["Name"] or "", dist.version or "") for dist in metadata.distributions())
+    return _digest(found)
+
+
 def _locations(top: str, root: Path) -> set[Path]:
     """Where ``top`` would be imported from: with the import path as it is, and with the project root first
     (as the reference's runner imports factories); the key holds both when they differ."""
@@ -298,8 +307,7 @@ class ResultCache:
         self.root = Path(root).absolute()
         self.folder = self.root / CACHE_FOLDER
         self._environments: dict[str, dict[str, Any]] = {}
-        self._project: str | None = None
-        self._references: dict[str | None, dict[str, Any] | None] = {}
+        self._memo: dict[tuple[str, ...], Any] = {}
 
     # ---- keys
 
@@ -308,7 +316,7 @@ class ResultCache:
         when something it depends on cannot be keyed (the file is then always checked)."""
         try:
             return _digest(self._key_parts(path, options, manifest, jobs))
-        except (_Unkeyable, OSError, RuntimeError, ValueError):
+        except Exception:  # _Unkeyable, an unreadable file, odd metadata: the file is checked, never lost
             return None
 
     def _key_parts(self, path: str, options: Options, manifest: Manifest | None, jobs: int) -> dict[str, Any]:
@@ -331,7 +339,7 @@ class ResultCache:
             "path": path,
             "resolved_path": Path(path).resolve(),
             "export": _file_digest(path),
-            "reference": self._reference_of(reference_spec(path, options, manifest)),
+            "reference": self._reference(reference_spec(path, options, manifest)),
             "manifest": settings,
             "manifest_entry": None if entry is None else dataclasses.asdict(entry),
             "options": dataclasses.asdict(options),
@@ -339,11 +347,12 @@ class ResultCache:
             "environment": environment,
         }
 
-    def _reference_of(self, spec: str | None) -> dict[str, Any] | None:
-        # Every model of a manifest names a factory of the same package: found and hashed once per run.
-        if spec not in self._references:
-            self._references[spec] = self._reference(spec)
-        return self._references[spec]
+    def _once(self, name: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per run for ``name``: every model of a manifest names a factory of the same
+        package, and the project and the installed distributions are the same for all."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     def _reference(self, spec: str | None) -> dict[str, Any] | None:
         from verifier.checks.run.reference import describe_reference
@@ -351,29 +360,35 @@ class ResultCache:
         if spec is None:
             return None
         kind = describe_reference(spec, "")["kind"]
+        # User code may import any installed distribution; which ones is known only by running it.
+        installed = self._once(("installed",), _installed)
         if kind == "checkpoint":
-            # Unpickling a whole module imports its classes: their code is the project's (or torch's).
-            return {"kind": kind, "bytes": _file_digest(spec), "project": self._project_sources()}
-        module = spec.partition(":")[0]
-        top = module.split(".")[0]
+            # Unpickling a whole module imports its classes: their code is the project's (or installed).
+            project = self._once(("project",), self._project_sources)
+            return {"kind": kind, "bytes": _file_digest(spec), "project": project, "installed": installed}
+        top = spec.partition(":")[0].split(".")[0]
+        source = self._once(("module", top), lambda: self._module_source(top))
+        return {"kind": kind, "spec": spec, "source": source, "installed": installed}
+
+    def _module_source(self, top: str) -> dict[str, Any]:
+        """What the code of the top-level module ``top`` is: the project's files, or a distribution's."""
         places = _locations(top, self.root)
+        local = {place for place in places if _in_project(place, self.root)}
         source: dict[str, Any] = {"places": sorted(places)}
-        if not places or any(not _in_project(place, self.root) for place in places):
-            source["distribution"] = _distribution(top, {p for p in places if not _in_project(p, self.root)})
-        if any(_in_project(place, self.root) for place in places):
+        if not places or places - local:
+            source["distribution"] = _distribution(top, places - local)
+        if local:
             # The factory's package, every file of it (weights shipped beside the code included), and every
             # Python file of the project: the package may import any of them.
             source["package"] = {
                 os.fspath(place): _tree_digest(place, _any_file) if place.is_dir() else _file_digest(place)
-                for place in places
+                for place in local
             }
-            source["project"] = self._project_sources()
-        return {"kind": kind, "spec": spec, "source": source}
+            source["project"] = self._once(("project",), self._project_sources)
+        return source
 
     def _project_sources(self) -> str:
-        if self._project is None:
-            self._project = _tree_digest(self.root, _python_source)
-        return self._project
+        return _tree_digest(self.root, _python_source)
 
     # ---- entries
 
@@ -504,8 +519,7 @@ class ResultCache:
     ) -> None:
         """Store each fresh result whose key has not changed while it was checked (a file edited meanwhile
         may have been checked in either version: it is not stored)."""
-        # hashed again: a source edited while the files were checked is seen
-        self._project, self._references = None, {}
+        self._memo.clear()  # hashed again: a source edited while the files were checked is seen
         for index, result in results.items():
             key = keys.get(index)
             if key is not None and self.key(result.path, options, manifest, jobs=jobs) == key:
