@@ -12,7 +12,6 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -204,14 +203,14 @@ def test_an_installed_factory_is_keyed_on_its_distribution_and_an_editable_one_i
     assert _key(project, options=options) is None
 
 
-def test_a_changed_installed_distribution_is_a_miss_for_a_factory(project, monkeypatch):
+def test_a_changed_installed_distribution_is_a_miss_for_a_factory(project, tmp_path_factory, monkeypatch):
     """A factory may import any installed package (not only torch and numpy)."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "some_layers-1.0.dist-info").mkdir()
+    monkeypatch.syspath_prepend(str(site))
     manifest = _manifest(project)
     before = _key(project, manifest=manifest)
-    real = metadata.distributions
-
-    upgraded = SimpleNamespace(metadata={"Name": "some-layers-library"}, version="2.0")
-    monkeypatch.setattr(metadata, "distributions", lambda **kwargs: [*real(**kwargs), upgraded])
+    (site / "some_layers-1.0.dist-info").rename(site / "some_layers-2.0.dist-info")
     assert _key(project, manifest=manifest) != before
 
 
