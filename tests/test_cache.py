@@ -261,6 +261,7 @@ CHANGED_OPTIONS = {
     "rss_copies": 2,
     "against": "mypkg.models:make",
     "backend": "rtneural",
+    "reference_timeout": 10.0,
 }
 
 
@@ -443,19 +444,40 @@ def test_the_cache_is_settable_in_tool_verifier_and_the_command_line_wins(projec
 # --------------------------------------------------------------------------------------------- no torch
 
 
-def test_a_run_whose_files_are_all_served_never_imports_torch(project):
-    """The factory's module imports torch: a served run neither imports it nor checks --against with it."""
+def _verify_in_a_subprocess(project: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``verify *argv`` in a fresh interpreter in ``project``, printing whether torch was imported there."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)])}
     env.pop("CI", None)
     probe = (
         "import sys; from verifier.cli import main; code = main(sys.argv[1:]); "
         "print('torch imported' if 'torch' in sys.modules else 'torch not imported'); sys.exit(code)"
     )
-    command = [sys.executable, "-c", probe, "m.json", "--against", "mypkg.models:make", "--no-timing"]
-    command += ["--rss-copies", "0"]
-    first = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
-    second = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-c", probe, *argv, "--no-timing", "--rss-copies", "0"]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_a_run_whose_files_are_all_served_never_imports_torch(project):
+    """A file checked against its JSON's own torch rebuild imports torch in the run's process; served,
+    it does not."""
+    first = _verify_in_a_subprocess(project, "m.json")
+    second = _verify_in_a_subprocess(project, "m.json")
     assert "torch imported" in first.stdout, first.stderr
     assert "(cached" in second.stdout, second.stderr
+    assert "torch not imported" in second.stdout
+    assert second.returncode == first.returncode
+
+
+def test_a_run_whose_files_are_all_served_never_runs_the_factory(project):
+    """The factory's module (which imports torch) is imported by the reference's process on a checked run,
+    and by nothing on a served one."""
+    marker = project / "imported.txt"
+    models = project / "mypkg" / "models.py"
+    models.write_text(f"open({str(marker)!r}, 'a').write('imported\\n')\n" + models.read_text())
+    first = _verify_in_a_subprocess(project, "m.json", "--against", "mypkg.models:make")
+    imports = marker.read_text().count("imported")
+    second = _verify_in_a_subprocess(project, "m.json", "--against", "mypkg.models:make")
+    assert imports >= 1, first.stdout + first.stderr
+    assert "(cached" in second.stdout, second.stdout + second.stderr
+    assert marker.read_text().count("imported") == imports
     assert "torch not imported" in second.stdout
     assert second.returncode == first.returncode
