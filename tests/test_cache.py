@@ -100,7 +100,9 @@ def test_an_unchanged_file_is_served_from_the_cache_and_the_reports_say_cached(p
     validator("report").validate(report)
     assert report["files"][0]["cached"]["key"] == served.cached["key"]
     assert "m.json: ok (cached: unchanged since the run of" in format_text(second)
-    assert "(cached)" in format_markdown(second)
+    markdown = format_markdown(second)
+    assert "| ✅ pass (cached) |" in markdown
+    assert "its figures, latency and memory included, are that run's" in markdown
 
 
 def test_the_cache_folder_is_ignored_by_git_and_tagged_as_a_cache(project):

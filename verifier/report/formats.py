@@ -135,6 +135,12 @@ def format_markdown(run: RunResult) -> str:
             f"| `{_md_escape(f.path)}` | {f.model or '—'} | {_MD_LABEL[FAIL if f.failed else PASS]}"
             f"{' (cached)' if f.cached is not None else ''} | {failing} |"
         )
+    if any(f.cached is not None for f in run.files):
+        out += [
+            "",
+            "<sub>(cached): unchanged since an earlier run, not checked again; its figures, latency and "
+            "memory included, are that run's.</sub>",
+        ]
     if run.suite:
         out += ["", "**All models together**", "", "| check | result | details |", "|---|---|---|"]
         out += [f"| `{c.name}` | {_MD_LABEL[c.status]} | {_md_escape(c.summary)} |" for c in run.suite]

@@ -3,8 +3,9 @@
 The pre-commit hook checks every model on every commit; most commits change none of them. A result is
 stored under a key digesting everything its verdict depends on (:meth:`ResultCache.key`): the export's
 bytes, the reference (a checkpoint's bytes; a factory's package, every Python file of the project, or the
-installed distribution it comes from), the manifest's entry and its run-wide settings, every option, and the
-versions of the tool (its sources), the engine build, torch, numpy and Python. Whatever cannot be keyed
+installed distribution it comes from; and, as user code may import anything, every installed
+distribution), the manifest's entry and its run-wide settings, every option, and the versions of the tool
+(its sources), the engine build, torch, numpy and Python. Whatever cannot be keyed
 soundly (a factory from an editable install, an export that is not a regular file, a project too big to
 hash) is not cached: a stale pass is the one thing worse than a slow run.
 
