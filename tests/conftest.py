@@ -103,3 +103,12 @@ def load():
             pytest.fail(f"engine not importable under CI: {error}", pytrace=False)
         pytest.skip(f"engine not built: {error}")
     return load
+
+
+@pytest.fixture(autouse=True)
+def _checks_every_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``verify`` run in this process checks every file unless a test says ``--cache``: a test that changes
+    what a run computes (a patched engine, another module) must not be served an earlier test's result."""
+    import verifier.cli
+
+    monkeypatch.setattr(verifier.cli, "_wants_cache", lambda args: bool(args.cache))

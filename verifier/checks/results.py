@@ -68,6 +68,9 @@ class FileResult:
     # What the numeric checks compared the engine with: {"kind": "module" | "checkpoint" | "json-rebuild" |
     # "embedded", "summary": one line, ...details} (verifier.checks.run.reference.describe_reference).
     reference: Mapping[str, Any] | None = None
+    # Set when the result is an earlier run's, served by verifier.checks.run.cache: {"key": the digest it
+    # was stored under, "measured_at": when that run measured it (its latency and memory figures too)}.
+    cached: Mapping[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -85,6 +88,8 @@ class FileResult:
         }
         if self.reference is not None:
             data["reference"] = dict(self.reference)
+        if self.cached is not None:
+            data["cached"] = dict(self.cached)
         return data
 
     @classmethod
@@ -94,6 +99,7 @@ class FileResult:
             tuple(Check.from_dict(c) for c in data["checks"]),
             data.get("model"),
             data.get("reference"),
+            data.get("cached"),
         )
 
 

@@ -22,8 +22,10 @@ from typing import TextIO
 
 from verifier import __version__
 from verifier.checks.results import RunResult
+from verifier.checks.run.cache import CACHE_FOLDER
 from verifier.checks.run.isolation import BUG
 from verifier.checks.run.options import DEFAULT_REFERENCE_TIMEOUT
+from verifier.checks.run.project import project_root
 from verifier.cli.arguments import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -149,7 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="every check's figures too")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_golden_options(parser)
+    _add_cache_options(parser)
     return parser
+
+
+def _add_cache_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        f"result cache ({CACHE_FOLDER}/ at the project root: a file nothing it depends on has changed in is "
+        "not checked again; its report line says cached)"
+    )
+    switch = group.add_mutually_exclusive_group()
+    switch.add_argument("--cache", action="store_true", help="use the cache, even under CI=true")
+    switch.add_argument(
+        "--no-cache", action="store_true", help="check every file (default under CI=true: a CI job checks)"
+    )
+
+
+def _wants_cache(args: argparse.Namespace) -> bool:
+    """On unless ``--no-cache``; off under ``CI`` (GitHub, GitLab and the others set CI=true) unless
+    ``--cache``: a CI job's verdict is the one a merge trusts, so it checks."""
+    if args.cache or args.no_cache:
+        return bool(args.cache)
+    return os.environ.get("CI", "").strip().lower() not in ("true", "1", "yes")
 
 
 def _add_golden_options(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +232,7 @@ class _Progress:
             return
         # "ok" only once every check of the file has run: the RSS cross-check may still fail it
         verdict = "FAIL" if result.failed else ("checked" if pending else "ok")
+        verdict += " (cached)" if result.cached else ""
         if self.tty:
             bar = "#" * (20 * done // total)
             self.stream.write(f"\r[{bar:<20}] {done}/{total} {verdict:7} {result.path[-50:]:<50}")
@@ -232,6 +256,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, Parser)
     args = parse_with_config(build_parser(), argv, Path.cwd())
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
+    from verifier.checks.run.cache import ResultCache
     from verifier.checks.run.options import Options
     from verifier.checks.run.reference import reference_spec
     from verifier.checks.run.verify import verify_files
@@ -278,6 +303,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         progress=_Progress(stderr, args.quiet),
         tool={"name": "rtneural-verifier", "version": __version__, "backend": backend},
         machine=machine_info(),
+        cache=ResultCache(project_root()) if _wants_cache(args) else None,
     )
     if baseline is not None:
         result = apply_baseline(result, baseline)

@@ -61,12 +61,19 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "quiet": (bool,),
     "verbose": (bool,),
     "backend": (str,),
+    "reference-timeout": (int,),
+    "cache": (bool,),
+    "no-cache": (bool,),
 }
 _TYPE_NAMES = {(str,): "a string", (bool,): "true or false", (int,): "an integer", (int, float): "a number"}
 # Paths in the table are the project's: taken from the pyproject's folder, not from wherever verify runs.
 PATH_KEYS = frozenset({"manifest", "output", "baseline"})
 # Options that undo one another: one given on the command line drops the table's values of the others.
-EXCLUSIVE = (frozenset({"manifest", "no_manifest"}), frozenset({"quiet", "verbose"}))
+EXCLUSIVE = (
+    frozenset({"manifest", "no_manifest"}),
+    frozenset({"quiet", "verbose"}),
+    frozenset({"cache", "no_cache"}),
+)
 PRECEDENCE = "command line > [tool.verifier] in pyproject.toml > manifest > defaults"
 
 
@@ -116,6 +123,8 @@ def load_config(parser: argparse.ArgumentParser, start: Path) -> Config:
         values[key.replace("-", "_")] = _checked(parser, pyproject, key, value)
     if values.get("no_manifest") and "manifest" in values:
         raise UsageError(f"{pyproject}: [tool.verifier] has both manifest and no-manifest = true; keep one")
+    if values.get("cache") and values.get("no_cache"):
+        raise UsageError(f"{pyproject}: [tool.verifier] has both cache = true and no-cache = true; keep one")
     return Config(pyproject, values)
 
 

@@ -44,16 +44,17 @@ def _figures_text(check: Check) -> str:
 def format_text(run: RunResult, *, verbosity: int = 0) -> str:
     """Plain lines: every check (``verbosity`` 0), failures only (-1), or with their figures (1)."""
     lines: list[str] = []
-    groups: list[tuple[str, str | None, tuple[Check, ...], bool, str | None]] = [
-        (_file_title(f), f.path, f.checks, f.failed, (f.reference or {}).get("summary")) for f in run.files
+    groups: list[tuple[str, str | None, tuple[Check, ...], bool, str | None, str]] = [
+        (_file_title(f), f.path, f.checks, f.failed, (f.reference or {}).get("summary"), cached_note(f))
+        for f in run.files
     ]
     if run.suite:
-        groups.append(("all models together", None, run.suite, any(c.failed for c in run.suite), None))
-    for title, path, checks, failed, reference in groups:
+        groups.append(("all models together", None, run.suite, any(c.failed for c in run.suite), None, ""))
+    for title, path, checks, failed, reference, cached in groups:
         shown = [c for c in checks if verbosity >= 0 or c.status in (FAIL, WARN)]
         if verbosity < 0 and not shown:
             continue
-        lines.append(f"{title}: {'FAIL' if failed else 'ok'}")
+        lines.append(f"{title}: {'FAIL' if failed else 'ok'}{cached}")
         if reference and verbosity >= 0:
             lines.append(f"  reference: {reference}")
         width = max((len(c.name) for c in shown), default=0)
@@ -77,6 +78,15 @@ def _in_short(located: list[Located], shown: int = 3) -> str:
     names = [f"{loc.rule} {loc.pointer}" if loc.pointer else loc.rule for loc in located[:shown]]
     more = f" and {len(located) - shown} more" if len(located) > shown else ""
     return ", ".join(names) + more + " (below)"
+
+
+def cached_note(result: FileResult) -> str:
+    """Beside a file served from the result cache: that it was not checked again, and whose figures it
+    shows."""
+    if result.cached is None:
+        return ""
+    when = str(result.cached.get("measured_at", "?")).replace("T", " ").replace("Z", " UTC")
+    return f" (cached: unchanged since the run of {when}, whose latency and memory figures these are)"
 
 
 def _file_title(result: FileResult) -> str:
@@ -122,9 +132,15 @@ def format_markdown(run: RunResult) -> str:
     for f in run.files:
         failing = ", ".join(f"`{c.name}`" for c in f.checks if c.failed) or "—"
         out.append(
-            f"| `{_md_escape(f.path)}` | {f.model or '—'} | {_MD_LABEL[FAIL if f.failed else PASS]} "
-            f"| {failing} |"
+            f"| `{_md_escape(f.path)}` | {f.model or '—'} | {_MD_LABEL[FAIL if f.failed else PASS]}"
+            f"{' (cached)' if f.cached is not None else ''} | {failing} |"
         )
+    if any(f.cached is not None for f in run.files):
+        out += [
+            "",
+            "<sub>(cached): unchanged since an earlier run, not checked again; its figures, latency and "
+            "memory included, are that run's.</sub>",
+        ]
     if run.suite:
         out += ["", "**All models together**", "", "| check | result | details |", "|---|---|---|"]
         out += [f"| `{c.name}` | {_MD_LABEL[c.status]} | {_md_escape(c.summary)} |" for c in run.suite]

@@ -48,6 +48,7 @@ from verifier.checks.budgets import (
 )
 from verifier.checks.diagnose.diverge import CHECK_PATTERN
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+from verifier.checks.run.cache import ResultCache
 from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.run.manifest import Manifest, ModelEntry
 from verifier.checks.run.options import DEFAULT_TIMING_STEPS, DEFAULT_WARMUP, Options
@@ -571,6 +572,7 @@ def verify_files(
     tool: dict[str, Any] | None = None,
     machine: dict[str, Any] | None = None,
     references: References | None = None,
+    cache: ResultCache | None = None,
 ) -> RunResult:
     """Every file through :func:`verify_file` (``jobs`` processes), results in the order of ``paths``.
 
@@ -580,7 +582,15 @@ def verify_files(
 
     The reference modules run in ``references`` (default: one child process for the whole serial run,
     or one per file under ``jobs``). A factory that cannot be imported or called raises
-    :class:`~verifier.checks.run.reference.ReferenceError` (serially: before any file is checked)."""
+    :class:`~verifier.checks.run.reference.ReferenceError` (serially: before any file is checked).
+
+    With a ``cache``, a file whose result it holds under the same key is served from it
+    (:mod:`verifier.checks.run.cache`): only the others are checked (nothing of the reference side starts
+    when none is), and their results are stored."""
+    if cache is not None:
+        return _with_cache(
+            cache, paths, options, manifest, jobs, progress, tool=tool, machine=machine, references=references
+        )
     results: dict[int, FileResult] = {}
     # The engine's RSS cross-check runs once for every file, in one process, after every file has been timed:
     # one interpreter instead of one per file, and never beside a timed loop.
@@ -603,8 +613,13 @@ def verify_files(
     if rss_afterwards:
         files = with_rss(files, options, manifest)
     suite = (memory_total(files, manifest),) if manifest is not None and manifest.memory_budget_bytes else ()
+    return RunResult(files, suite, tool or {}, machine or {}, run_settings(options, manifest, jobs))
+
+
+def run_settings(options: Options, manifest: Manifest | None, jobs: int) -> dict[str, Any]:
+    """What a run was asked to do, as its report's ``settings`` say."""
     dtype = options.dtype or (manifest.dtype if manifest is not None else "float32")
-    settings = {
+    return {
         "dtype": dtype,
         "atol": options.atol,
         "rtol": options.rtol,
@@ -620,7 +635,39 @@ def verify_files(
         "jobs": jobs,
         "baseline": None,
     }
-    return RunResult(files, suite, tool or {}, machine or {}, settings)
+
+
+def _with_cache(
+    cache: ResultCache,
+    paths: Sequence[str],
+    options: Options,
+    manifest: Manifest | None,
+    jobs: int,
+    progress: Callable[[int, int, FileResult, bool], None] | None,
+    **run: Any,
+) -> RunResult:
+    """:func:`verify_files` with the files ``cache`` holds served from it; the others checked, then stored."""
+    served, keys = cache.serve(paths, options, manifest, jobs=jobs)
+    for count, index in enumerate(sorted(served), 1):
+        if progress:
+            progress(count, len(paths), served[index], False)
+    missed = [i for i in range(len(paths)) if i not in served]
+    fresh: dict[int, FileResult] = {}
+    checked = RunResult((), tool=run["tool"] or {}, machine=run["machine"] or {})
+    if missed:
+
+        def told(done: int, _total: int, result: FileResult, pending: bool) -> None:
+            assert progress is not None
+            progress(len(served) + done, len(paths), result, pending)
+
+        checked = verify_files(
+            [paths[i] for i in missed], options, manifest, jobs=jobs, progress=progress and told, **run
+        )
+        fresh = dict(zip(missed, checked.files, strict=True))
+        cache.keep(fresh, keys, options, manifest, jobs=jobs)
+    files = tuple(served[i] if i in served else fresh[i] for i in range(len(paths)))
+    suite = (memory_total(files, manifest),) if manifest is not None and manifest.memory_budget_bytes else ()
+    return replace(checked, files=files, suite=suite, settings=run_settings(options, manifest, jobs))
 
 
 def _check_serially(
