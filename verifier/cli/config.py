@@ -61,7 +61,6 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "quiet": (bool,),
     "verbose": (bool,),
     "backend": (str,),
-    "reference-timeout": (int,),
     "cache": (bool,),
     "no-cache": (bool,),
 }
