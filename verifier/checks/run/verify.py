@@ -4,7 +4,8 @@ The CLI (``verifier.cli``) only parses arguments, calls :func:`verify_files` and
 everything it does is reachable from here. Per file, in the order data flows:
 
 ``validate`` (findings) -> ``load`` (the engine) -> ``numeric-frame`` / ``numeric-stream`` /
-``plugin-state`` (against the torch module or the JSON's independent reference) -> ``parameters`` /
+``plugin-state`` (against the torch module or the JSON's independent reference) -> ``rtneural-builds`` (where
+RTNeural's own builds disagree) -> ``parameters`` /
 ``widths`` (against the manifest) -> ``latency`` -> ``memory``; then ``memory-total`` over the manifest's
 models. A step that cannot run (the file does not load) turns the later checks into ``skip`` with the reason.
 
@@ -47,6 +48,7 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
+from verifier.checks.builds import check_builds
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.run.manifest import Manifest, ModelEntry
@@ -224,6 +226,7 @@ LATER_CHECKS = (
     "numeric-frame",
     "numeric-stream",
     "plugin-state",
+    "rtneural-builds",
     "parameters",
     "widths",
     "latency",
@@ -316,6 +319,7 @@ def finish_file(
     assert tolerances is not None  # set whenever the file loaded
     prepared.source = None  # the document is held here only: dropped below, before timing
     torch_module = None
+    xs = None
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape): whatever it
     # raises is a failing check naming it, never a traceback; the checks that need no reference still run.
     try:
@@ -388,6 +392,9 @@ def finish_file(
                 torch_call=entry.torch_call if entry is not None else None,
             )
         )
+    # Needs no reference: which of RTNeural's builds a plugin ships can change its answer on this model.
+    inputs = xs if xs is not None else random_inputs(options.steps, model.in_size, options.seed)
+    checks.append(check_builds(model, source, inputs, atol=tolerances.stream[0], rtol=tolerances.stream[1]))
 
     checks.append(
         check_parameters(
