@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import subprocess
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -53,21 +55,17 @@ def _gru(big: float) -> dict[str, Any]:
     }
 
 
-def _lstm(big: float) -> dict[str, Any]:
-    # A constant input 1 (a dense layer of zero kernel and bias 1), then gates i, f, o whose kernel -big
-    # cancels their bias +big around 0.5 h; the candidate is tanh(1) at every step.
-    return {
-        "in_shape": [None, None, 1],
-        "layers": [
-            {"type": "dense", "activation": "", "shape": [None, None, 1], "weights": [[[0.0]], [1.0]]},
-            {
-                "type": "lstm",
-                "activation": "tanh",
-                "shape": [None, None, 1],
-                "weights": [[[-big, -big, 0.0, -big]], [[0.5, 0.5, 0.0, 0.5]], [big, big, 1.0, big]],
-            },
-        ],
+def _lstm(big: float, *, constant: bool = True) -> dict[str, Any]:
+    # Gates i, f, o whose kernel -big cancels their bias +big around 0.5 h when the input is 1 (which a dense
+    # layer of zero kernel and bias 1 makes constant, unless `constant` is False); the candidate is tanh(1).
+    lstm = {
+        "type": "lstm",
+        "activation": "tanh",
+        "shape": [None, None, 1],
+        "weights": [[[-big, -big, 0.0, -big]], [[0.5, 0.5, 0.0, 0.5]], [big, big, 1.0, big]],
     }
+    one = {"type": "dense", "activation": "", "shape": [None, None, 1], "weights": [[[0.0]], [1.0]]}
+    return {"in_shape": [None, None, 1], "layers": [one, lstm] if constant else [lstm]}
 
 
 # By hand, first step of the GRU from h = 0 with x = 1. Eigen adds (W x + b0) to (U h + b1): the biases
@@ -258,3 +256,96 @@ def test_rtneurals_eigen_build_outputs_nan_where_the_engine_outputs_zero(case):
     _rtneural_or_skip()
     doc = _nan_into_relu(NAN_CASES[case])
     assert np.isnan(load_backend(doc, backend="rtneural", dtype="float32").run(np.full((1, 1), 2.0))).all()
+
+
+# --------------------------------------------------------------------------- against RTNeural's own builds
+# tests/rtneural_probes/build_orders.cpp loads a file with RTNeural's dynamic parseJson and into a ModelT, for
+# its STL, Eigen and xsimd backends: each must give what the check says that build gives.
+
+PROBE = Path(__file__).resolve().parent / "rtneural_probes" / "build_orders.cpp"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+# backend -> (the build name of its dynamic Model, of its ModelT), per layer type
+PROBE_BUILDS = {
+    "stl": {
+        "gru": ("STL/xsimd GRULayer", "STL GRULayerT"),
+        "lstm": ("STL/xsimd LSTMLayer", "STL/xsimd LSTMLayerT"),
+    },
+    "eigen": {
+        "gru": ("Eigen GRULayer/GRULayerT", "Eigen GRULayer/GRULayerT"),
+        "lstm": ("Eigen LSTMLayer/LSTMLayerT", "Eigen LSTMLayer/LSTMLayerT"),
+    },
+    "xsimd": {
+        "gru": ("STL/xsimd GRULayer", "xsimd GRULayerT"),
+        "lstm": ("STL/xsimd LSTMLayer", "STL/xsimd LSTMLayerT"),
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = os.environ.get("RTNEURAL_DIR")
+    if not root:
+        pytest.skip("RTNEURAL_DIR is not set: RTNeural's builds are not compiled")
+    cxx = next(
+        (c for c in (os.environ.get("CXX", ""), "c++", "g++", "clang++") if c and shutil.which(c)), None
+    )
+    if cxx is None:
+        reason = "no C++ compiler to build the RTNeural probe"
+        if IN_CI:
+            pytest.fail(f"{reason}; under CI that is a failure", pytrace=False)
+        pytest.skip(reason)
+    build = tmp_path_factory.mktemp("build-orders")
+    modules = Path(root) / "modules"
+    flags = {"stl": []}
+    if (modules / "Eigen" / "Eigen" / "Dense").exists():
+        flags["eigen"] = ["-DRTNEURAL_USE_EIGEN=1", "-isystem", str(modules / "Eigen")]
+    if (modules / "xsimd" / "include" / "xsimd" / "xsimd.hpp").exists():
+        flags["xsimd"] = ["-DRTNEURAL_USE_XSIMD=1", "-isystem", str(modules / "xsimd" / "include")]
+    common = [cxx, "-std=c++17", "-O2", "-DRTNEURAL_NAMESPACE=RTNeural", "-DRTNEURAL_DEFAULT_ALIGNMENT=16"]
+    running = {
+        backend: subprocess.Popen(
+            [*common, "-isystem", root, *extra, str(PROBE), "-o", str(build / backend)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for backend, extra in flags.items()
+    }
+    for backend, process in running.items():
+        _, err = process.communicate()
+        assert process.returncode == 0, f"building the {backend} probe failed:\n{err[-4000:]}"
+    return {backend: build / backend for backend in running}
+
+
+def _probe(
+    program: Path, arch: str, dtype: str, doc: dict[str, Any], xs: list[float], tmp: Path
+) -> list[list[float]]:
+    model = tmp / f"{arch}-{dtype}.json"
+    model.write_text(json.dumps(doc))
+    done = subprocess.run(
+        [str(program), arch, dtype, str(model), *map(str, xs)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return [[float(v) for v in line.split()[1:]] for line in done.stdout.splitlines()]
+
+
+@pytest.mark.rtneural
+@pytest.mark.parametrize("backend", ["stl", "eigen", "xsimd"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_each_of_rtneurals_builds_gives_what_the_check_says_it_gives(probes, backend, dtype, tmp_path):
+    if backend not in probes:
+        pytest.skip(f"the RTNeural checkout has no {backend} module")
+    cases = {
+        # (document, inputs, the step where the builds first differ from one shared state)
+        "gru": (_gru(BIG[dtype]), [1.0], 0),
+        "lstm": (_lstm(BIG[dtype], constant=False), [1.0, 1.0], 1),
+    }
+    for arch, (doc, xs, step) in cases.items():
+        dynamic, static = _probe(probes[backend], arch, dtype, doc, xs, tmp_path)
+        inputs = np.array(xs)[:, None]
+        check = check_builds(load(doc, dtype), doc, inputs, atol=1e-12, rtol=1e-12)
+        [finding] = check.figures["findings"]
+        assert finding["step"] == step
+        rel = 1e-6 if dtype == "float32" else 1e-12
+        for name, real in zip(PROBE_BUILDS[backend][arch], (dynamic[step], static[step]), strict=True):
+            assert finding["values"][name] == pytest.approx(real, rel=rel), f"{arch} {name} ({backend} build)"
