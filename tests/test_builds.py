@@ -349,3 +349,8 @@ def test_each_of_rtneurals_builds_gives_what_the_check_says_it_gives(probes, bac
         rel = 1e-6 if dtype == "float32" else 1e-12
         for name, real in zip(PROBE_BUILDS[backend][arch], (dynamic[step], static[step]), strict=True):
             assert finding["values"][name] == pytest.approx(real, rel=rel), f"{arch} {name} ({backend} build)"
+
+
+def test_a_stream_of_no_steps_skips_the_builds_check():
+    doc = _gru(1.0)
+    assert check_builds(load(doc), doc, np.zeros((0, 1)), atol=1e-5, rtol=1e-5).status == "skip"

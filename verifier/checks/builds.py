@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.checks.results import PASS, WARN, Check
+from verifier.checks.results import PASS, SKIP, WARN, Check
 
 __all__ = ["BUILD_ORDERS", "Spread", "check_builds", "gru_spread", "lstm_spread"]
 
@@ -252,6 +252,8 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
         return Check(
             NAME, PASS, "no layer whose result depends on RTNeural's build (no GRU, LSTM or relu)", {}
         )
+    if len(xs) == 0:
+        return Check(NAME, SKIP, "no input steps to run the model on", {})
     outputs = _layer_streams(model, xs)
     entries = _entries(source) if recurrent or any(info.type in _DENSE for info in relu) else []
     with np.errstate(all="ignore"):  # inf and NaN are findings here, not warnings on stderr
@@ -284,11 +286,11 @@ def _findings(
     rtol: float,
 ) -> list[dict[str, Any]]:
     findings: list[dict[str, Any]] = []
-    for info in layers:
-        inputs = xs if info.index == 0 else outputs[info.index - 1]
+    for k, info in enumerate(layers):
+        inputs = xs if k == 0 else outputs[k - 1]
         if info.type in _RECURRENT:
             weights = entries[info.index]["weights"]
-            spread = _RECURRENT[info.type](inputs, outputs[info.index], weights, dtype, atol, rtol)
+            spread = _RECURRENT[info.type](inputs, outputs[k], weights, dtype, atol, rtol)
             if spread.excess > 1:
                 findings.append(_spread_finding(info, spread, atol, rtol))
         if info.activation == "relu" and info.type not in _IGNORE_ACTIVATION:
