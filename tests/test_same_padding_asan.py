@@ -3,7 +3,9 @@
 tests/rtneural_probes/conv2d_same.cpp runs one frame through RTNeural's own dynamic Conv2D ("same" padding),
 compiled here against the headers of ``RTNEURAL_DIR`` with ``-fsanitize=address`` for its STL backend and,
 when the checkout vendors Eigen, its Eigen backend (``NDEBUG``, as a plugin's release build: Eigen's own
-asserts would otherwise stop the run before the read). Every (features, kernel, stride) with features,
+asserts would otherwise stop the run before the read). The xsimd backend is left out: its dynamic stateless
+convolution does not compile against the xsimd RTNeural vendors (``xsimd::reduce`` over a vector's
+iterators); its loops index the frame as the STL ones do. Every (features, kernel, stride) with features,
 kernel <= 6 and stride <= 3 runs once per backend; where the run is clean its outputs are compared with the
 zero-padded convolution.
 

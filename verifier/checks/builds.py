@@ -17,7 +17,9 @@ engine under test can only reproduce one of them. :func:`check_builds` finds suc
 inputs: every step of every recurrent layer is recomputed, from the engine's own layer inputs and state, in
 each build's order in the run's type; the spread is widened by one rounding at the scale of the gate's
 largest terms (``u · Σ|term|``: the order inside each dot product differs between builds too), carried
-through the cell, and compared with the stream tolerance. A NaN reaching ``relu`` is the other case: Eigen
+through the cell, and compared with the stream tolerance. On ordinary models that spread is far inside the
+tolerance: at most 1% of it on every recurrent model of fixtures/good, fixtures/production and the
+conformance corpus (float32 and float64, 256 random steps). A NaN reaching ``relu`` is the other case: Eigen
 propagates it, the STL builds (and this engine) output 0 (§15.25).
 
 A finding is a ``warn``: the engine's answer is one of the answers RTNeural gives, but a pass (or a failure)
