@@ -354,3 +354,23 @@ def test_each_of_rtneurals_builds_gives_what_the_check_says_it_gives(probes, bac
 def test_a_stream_of_no_steps_skips_the_builds_check():
     doc = _gru(1.0)
     assert check_builds(load(doc), doc, np.zeros((0, 1)), atol=1e-5, rtol=1e-5).status == "skip"
+
+
+def test_a_numeric_failure_on_a_build_dependent_layer_says_the_builds_disagree(tmp_path):
+    # The candidate's bias rows are +1e9 and -1e9 with r saturated at 1: float32 loses W x and U h (any
+    # order of additions does), the float64 reference keeps them. The failure is not an export mistake.
+    doc = _gru(1.0)
+    bias = [[0.0, 100.0, 1e9], [0.0, 0.0, -1e9]]
+    doc["layers"][0]["weights"] = [[[0.5, 0.0, 0.5]], [[0.5, 0.0, 0.5]], bias]
+    path = tmp_path / "gru.json"
+    path.write_text(json.dumps(doc))
+    result = verify_file(str(path), Options(**FAST))
+    for name in ("numeric-frame", "numeric-stream"):
+        check = result.check(name)
+        assert check is not None
+        assert check.failed
+        assert "RTNeural's own builds disagree on /layers/0 (rtneural-builds)" in check.summary
+        assert check.figures["builds_disagree"] == ["/layers/0"]
+    builds = result.check("rtneural-builds")
+    assert builds is not None
+    assert builds.status == WARN

@@ -37,7 +37,7 @@ import numpy as np
 
 from verifier.checks.results import PASS, SKIP, WARN, Check
 
-__all__ = ["BUILD_ORDERS", "Spread", "check_builds", "gru_spread", "lstm_spread"]
+__all__ = ["BUILD_ORDERS", "Spread", "check_builds", "explain_failure", "gru_spread", "lstm_spread"]
 
 NAME = "rtneural-builds"
 ENGINE = "this engine"
@@ -276,6 +276,20 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
         "numeric checks judge only this engine's",
         {"findings": findings},
     )
+
+
+def explain_failure(check: Check, builds: Check) -> Check:
+    """A failing numeric ``check`` with a note that RTNeural's builds disagree on the model (``builds`` is a
+    ``warn`` of :func:`check_builds`): the failure may be the engine's order of additions, not the export."""
+    if not check.failed or builds.status != WARN:
+        return check
+    layers = sorted({f["pointer"] for f in builds.figures["findings"]})
+    note = (
+        f"; RTNeural's own builds disagree on {', '.join(layers)} ({NAME}): with terms that cancel, any "
+        "order of additions, this engine's included, can be this far from the reference without an export "
+        "mistake"
+    )
+    return Check(check.name, check.status, check.summary + note, {**check.figures, "builds_disagree": layers})
 
 
 def _findings(

@@ -48,7 +48,7 @@ from verifier.checks.budgets import (
     torch_parameter_count,
     torch_widths,
 )
-from verifier.checks.builds import check_builds
+from verifier.checks.builds import check_builds, explain_failure
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.run.manifest import Manifest, ModelEntry
@@ -394,7 +394,8 @@ def finish_file(
         )
     # Needs no reference: which of RTNeural's builds a plugin ships can change its answer on this model.
     inputs = xs if xs is not None else random_inputs(options.steps, model.in_size, options.seed)
-    checks.append(check_builds(model, source, inputs, atol=tolerances.stream[0], rtol=tolerances.stream[1]))
+    builds = check_builds(model, source, inputs, atol=tolerances.stream[0], rtol=tolerances.stream[1])
+    checks = [explain_failure(check, builds) for check in checks] + [builds]
 
     checks.append(
         check_parameters(
