@@ -36,6 +36,17 @@ struct Conv2DGeometry {
         return kernel_feature > covered ? (kernel_feature - covered) / 2 : 0;
     }
 
+    // RTNeural's "same" convolution takes the columns whose window starts left of the frame in a run of
+    // their own that assumes the window ends inside it; a window overhanging both edges reads past the frame.
+    // Windows starting further left end further left, so the last column of that run decides. The C++
+    // definition of rule RTN-E207 (the Python one: verifier/format/same_padding.py).
+    bool rtneural_reads_outside_frame() const noexcept {
+        const std::size_t left = pad_left();
+        if (!same_padding || left == 0) return false;
+        const std::size_t last_column_start = stride * ((left - 1) / stride);  // + kernel - left: its end
+        return last_column_start + kernel_feature > features_in + left;
+    }
+
     std::size_t receptive_field() const noexcept { return 1 + (kernel_time - 1) * dilation; }
 };
 

@@ -749,12 +749,12 @@ private:
         spec.conv2d = g;
         if (g.features_in * g.channels_in != e.in)
             chain(e, e.at("num_features_in"), "conv2d num_features_in x num_filters_in", g.features_in * g.channels_in);
-        // RTNeural's "same" convolution along features reads past the frame when the kernel is wider than
-        // it (AddressSanitizer: heap-buffer-overflow; its backends disagree): what a plugin gets is undefined.
-        if (g.same_padding && g.kernel_feature > g.features_in)
+        // RTNeural's "same" convolution along features reads past the frame for some kernels wider than it
+        // (AddressSanitizer: heap-buffer-overflow; its backends disagree): what a plugin gets is undefined.
+        if (g.rtneural_reads_outside_frame())
             fail(rules::kOutOfBoundsRead, e.at("kernel_size_feature"),
-                 "kernel_size_feature is wider than the frame (num_features_in) with \"same\" padding: RTNeural reads "
-                 "outside its frame buffer and its output is undefined",
+                 "kernel_size_feature with \"same\" padding and this stride makes a window overhang both edges of "
+                 "the frame (num_features_in): RTNeural reads outside its frame buffer and its output is undefined",
                  "at most " + std::to_string(g.features_in), std::to_string(g.kernel_feature));
         const std::size_t features_out = g.features_out();  // 0 when a valid kernel is wider than the frame
         if (features_out * g.channels_out != e.out)

@@ -687,7 +687,8 @@ REFUSED = {
     "conv2d_padding_typo": (_conv2d(padding="causal"), "/layers/0/padding"),
     "conv2d_valid_kernel_wider_than_frame": (_conv2d(kernel_size_feature=3), "/layers/0/shape"),
     "conv2d_same_kernel_wider_than_frame": (
-        _conv2d(kernel_size_feature=3, padding="same", shape=[None, 1, 2, 1]),
+        # 2 features, kernel 4, stride 1: pad_left 1, so the first window overhangs both edges (RTN-E207)
+        _conv2d(kernel_size_feature=4, padding="same", shape=[None, 1, 2, 1]),
         "/layers/0/kernel_size_feature",
     ),
     "conv2d_channels_disagree_with_shape": (_conv2d(shape=[None, 1, 2, 3]), "/layers/0/shape"),

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from same_padding_sim import conv2d_document, reads_outside, same_convolution, triples
 
 from verifier.checks.compare import compare
 from verifier.engine.backends import BACKENDS, available_backends, load_backend
@@ -237,6 +238,30 @@ def test_engine_agrees_with_rtneural_on_accepted_quirks(rtneural: ModuleType, na
     xs = _base_case_input(entry)
     result = compare(real.run(xs), engine.run(xs), ENGINE_VS_RTNEURAL_ATOL[dtype])
     assert result.passed, f"{name} ({dtype}): engine vs RTNeural: {result.summary()}"
+
+
+@pytest.mark.rtneural
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_engine_and_rtneural_agree_on_same_conv2d_kernels_wider_than_the_frame_that_rule_e207_lets_through(
+    rtneural: ModuleType, dtype: str
+) -> None:
+    # Rule E207 refuses only the kernels RTNeural reads outside its frame with (tests/test_same_padding.py);
+    # every other wide kernel loads, and RTNeural must then compute the zero-padded convolution, as we do.
+    loaded = [t for t in triples(6, 6, 3) if t[1] > t[0] and not reads_outside(*t)]
+    rng = np.random.default_rng(5)
+    for features, kernel, stride in loaded:
+        doc = conv2d_document(features, kernel, stride, rng)
+        xs = rng.uniform(-1, 1, size=(7, features * 2))
+        real = load_backend(doc, backend="rtneural", dtype=dtype).run(xs)
+        where = f"features {features}, kernel {kernel}, stride {stride} ({dtype})"
+        engine = compare(
+            real, load_backend(doc, backend="engine", dtype=dtype).run(xs), ENGINE_VS_RTNEURAL_ATOL[dtype]
+        )
+        assert engine.passed, f"{where}: engine vs RTNeural: {engine.summary()}"
+        zero_padded = compare(same_convolution(doc, xs), real, 1e-5 if dtype == "float32" else 1e-12)
+        assert zero_padded.passed, (
+            f"{where}: RTNeural vs the zero-padded convolution: {zero_padded.summary()}"
+        )
 
 
 @pytest.mark.rtneural

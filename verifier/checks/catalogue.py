@@ -9,6 +9,7 @@ FILE_CHECKS: dict[str, str] = {
     "numeric-frame": "Engine vs PyTorch, one step from zero state per call.",
     "numeric-stream": "Engine vs PyTorch, state carried from step to step.",
     "plugin-state": "What the plugin's call pattern gets vs what PyTorch computes.",
+    "rtneural-builds": "Where RTNeural's own builds (Eigen, xsimd, STL; Model, ModelT) disagree.",
     "parameters": "Parameter count: JSON vs PyTorch vs the manifest.",
     "widths": "Input, output and layer widths vs the manifest and PyTorch.",
     "latency": "Per-inference latency (p99) against the manifest's budget.",

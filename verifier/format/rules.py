@@ -178,10 +178,11 @@ _RULES = (
         "rtneural-reads-out-of-bounds",
         "error",
         "crash",
-        'RTNeural reads outside a buffer: a conv2d with "same" padding and kernel_size_feature wider than '
-        "num_features_in reads past its frame (AddressSanitizer: heap-buffer-overflow; its backends "
-        "disagree and one build's outputs change between runs). Our engine's answer is not what a plugin "
-        "gets.",
+        'RTNeural reads outside a buffer: a conv2d with "same" padding whose feature kernel makes one '
+        "output window overhang both edges of the frame (kernel_size_feature wider than num_features_in, "
+        "for some strides and widths only) reads past its frame (AddressSanitizer: heap-buffer-overflow; "
+        "its backends disagree and one build's outputs change between runs). Our engine's answer is not "
+        "what a plugin gets.",
     ),
     Rule(
         "RTN-E208",

@@ -21,6 +21,7 @@ import numpy as np
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.reader.arrays import array_shape, float32_scalar, is_finite_number, is_numeric_array
 from verifier.format.rules import Outcome
+from verifier.format.same_padding import rtneural_reads_outside_frame
 from verifier.quoting import quoted
 
 KNOWN_TYPES = frozenset(
@@ -530,13 +531,14 @@ def _conv2d(entry: Entry) -> Iterator[Finding]:
             entry, entry.at("num_features_in"), "conv2d num_features_in x num_filters_in", f_in * c_in
         )
         return
-    if body["padding"] == "same" and k_feat > f_in:
+    if body["padding"] == "same" and rtneural_reads_outside_frame(f_in, k_feat, stride):
         yield finding(
             "RTN-E207",
             entry.at("kernel_size_feature"),
-            f'kernel_size_feature {k_feat} is wider than the frame (num_features_in {f_in}) with "same" '
-            "padding: RTNeural reads outside its frame buffer, so what a plugin computes is undefined "
-            "(its backends disagree); use a kernel at most num_features_in wide",
+            f'kernel_size_feature {k_feat} with "same" padding, stride {stride} over num_features_in {f_in}: '
+            "a window overhangs both edges of the frame and RTNeural reads outside its frame buffer, so "
+            "what a plugin computes is undefined (its backends disagree); use a kernel at most "
+            "num_features_in wide",
             expected=f"at most {f_in}",
             found=k_feat,
         )

@@ -4,7 +4,8 @@ The CLI (``verifier.cli``) only parses arguments, calls :func:`verify_files` and
 everything it does is reachable from here. Per file, in the order data flows:
 
 ``validate`` (findings) -> ``load`` (the engine) -> ``numeric-frame`` / ``numeric-stream`` /
-``plugin-state`` (against the torch module or the JSON's independent reference) -> ``parameters`` /
+``plugin-state`` (against the torch module or the JSON's independent reference) -> ``rtneural-builds`` (where
+RTNeural's own builds disagree) -> ``parameters`` /
 ``widths`` (against the manifest) -> ``latency`` -> ``memory``; then ``memory-total`` over the manifest's
 models. A step that cannot run (the file does not load) turns the later checks into ``skip`` with the reason.
 
@@ -46,6 +47,7 @@ from verifier.checks.budgets import (
     measure_rss_in_fresh_process,
     measure_rss_of_files,
 )
+from verifier.checks.builds import check_builds, explain_failure
 from verifier.checks.diagnose.diverge import CHECK_PATTERN
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
 from verifier.checks.run.cache import ResultCache
@@ -256,6 +258,7 @@ LATER_CHECKS = (
     "numeric-frame",
     "numeric-stream",
     "plugin-state",
+    "rtneural-builds",
     "parameters",
     "widths",
     "latency",
@@ -361,6 +364,7 @@ def finish_file(
     assert tolerances is not None  # set whenever the file loaded
     prepared.source = None  # the document is held here only: dropped below, before timing
     ran: ReferenceRun | None = None
+    xs = None
     # The reference side runs user code (a factory, a checkpoint, a torch module of any shape) in
     # ``references``: whatever it does is a failing check naming it, never a traceback or the run's end; the
     # checks that need no reference still run.
@@ -446,6 +450,10 @@ def finish_file(
                 disagreeing=[CHECK_PATTERN[c.name] for c in numeric if c.failed],
             )
         )
+    # Needs no reference: which of RTNeural's builds a plugin ships can change its answer on this model.
+    inputs = xs if xs is not None else random_inputs(options.steps, model.in_size, options.seed)
+    builds = check_builds(model, source, inputs, atol=tolerances.stream[0], rtol=tolerances.stream[1])
+    checks = [explain_failure(check, builds) for check in checks] + [builds]
 
     checks.append(
         check_parameters(
