@@ -270,7 +270,7 @@ def test_a_float32_run_that_overflows_fails_every_numeric_check(tmp_path):
 
 
 def test_a_golden_bundle_is_not_written_for_a_model_float32_cannot_hold(tmp_path):
-    from verifier.checks.run.golden import write_bundle
+    from verifier.checks.golden.bundles import write_bundle
 
     with pytest.raises(ModelFormatError) as refused:
         write_bundle(
@@ -284,7 +284,7 @@ def test_a_golden_bundle_is_not_written_for_a_model_float32_cannot_hold(tmp_path
 
 
 def test_golden_expectations_holding_a_nan_are_refused():
-    from verifier.checks.run.golden import GoldenError, finite_expectations
+    from verifier.checks.golden.bundles import GoldenError, finite_expectations
 
     with pytest.raises(GoldenError, match="stream output is not finite at step 2"):
         finite_expectations(np.zeros((4, 1)), np.array([[0.0], [1.0], [np.inf], [0.0]]), "case random")

@@ -20,7 +20,13 @@ import torch
 from cpp_build import skip_or_fail
 from torch import nn
 
-from verifier.checks.run.golden import FORMAT_VERSION, GoldenError, golden_inputs, read_bundle, write_bundle
+from verifier.checks.golden.bundles import (
+    FORMAT_VERSION,
+    GoldenError,
+    golden_inputs,
+    read_bundle,
+    write_bundle,
+)
 from verifier.cli import main
 from verifier.pytorch.export import export
 

@@ -26,7 +26,7 @@ import torch
 from cpp_build import build_test_programs, skip_or_fail, toolchain_or_skip
 from torch import nn
 
-from verifier.checks.run.golden import read_bundle, write_bundle
+from verifier.checks.golden.bundles import read_bundle, write_bundle
 from verifier.checks.run.manifest import load_manifest
 from verifier.checks.run.reference import resolve_against
 from verifier.engine.model import load

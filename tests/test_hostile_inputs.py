@@ -22,6 +22,7 @@ import verdict_modules
 
 from verifier.checks.diagnose.repro import FORMAT as REPRO_FORMAT
 from verifier.checks.diagnose.repro import ReproError, replay
+from verifier.checks.golden.bundles import GoldenError, read_bundle, write_bundle
 from verifier.checks.limits import (
     MAX_COUNT,
     MAX_REFERENCE_CHARS,
@@ -31,7 +32,6 @@ from verifier.checks.limits import (
     REFERENCE_PATTERN,
     is_tolerance,
 )
-from verifier.checks.run.golden import GoldenError, read_bundle, write_bundle
 from verifier.checks.run.manifest import ManifestError, load_manifest, parse_manifest
 from verifier.cli import main
 from verifier.format.findings import Limits
@@ -479,7 +479,7 @@ def test_a_golden_index_value_no_check_can_act_on_is_refused(bundle, key, value,
 def test_a_golden_index_that_is_a_fifo_is_refused_not_waited_on(tmp_path, bundle):
     (bundle / "index.txt").unlink()
     os.mkfifo(bundle / "index.txt")
-    code = "import sys\nfrom verifier.checks.run.golden import read_bundle\nread_bundle(sys.argv[1])"
+    code = "import sys\nfrom verifier.checks.golden.bundles import read_bundle\nread_bundle(sys.argv[1])"
     done = run_child(bundle, cwd=tmp_path, python=["-c", code])
     assert "GoldenError" in done.stderr, done.stderr[-2000:]
     assert "a FIFO" in done.stderr

@@ -341,7 +341,7 @@ def _describe_backend(name: str) -> str:
 def _write_golden(
     args: argparse.Namespace, files: list[str], options, manifest, stdout: TextIO, stderr: TextIO
 ) -> int:
-    from verifier.checks.run.golden import GoldenError, embed_golden, save_golden
+    from verifier.checks.golden.bundles import GoldenError, embed_golden, save_golden
     from verifier.checks.run.reference import check_references, isolated_references
 
     with isolated_references(options, manifest) as references:  # an unusable factory: exit 2 before writing
