@@ -1,8 +1,9 @@
 """The problems of a run as located messages: file, line, column, rule, level, text.
 
-Text (``path:line:col: RTN-E203 message``), GitHub annotations and SARIF results all show the same list, so
-it is built once here. A validation finding is located at its JSON pointer; a failing or warning check
-without a place in the file (numeric agreement, a budget) is located at the file, rule ``verify/<check>``.
+Text (``path:line:col: error: RTN-E203 message``), GitHub annotations and SARIF results all show the same
+list, so it is built once here. A validation finding is located at its JSON pointer; a failing or warning
+check without a place in the file (numeric agreement, a budget) is located at the file, rule
+``verify/<check>``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ class Located:
     pointer: str | None = None
 
     def compiler_form(self) -> str:
-        """``path:line:col: RULE message``, the form editors and CI logs turn into links."""
+        """``path:line:col: error: RULE message``: the compiler convention, which editors (VS Code's
+        ``$gcc``), CI logs and the action's problem matcher turn into links and annotations."""
         place = self.path if self.line is None else f"{self.path}:{self.line}:{self.column or 1}"
-        return f"{place}: {self.rule} {self.message}"
+        return f"{place}: {self.level}: {self.rule} {self.message}"
 
 
 def check_locations(path: str, check: Check) -> list[Located]:
