@@ -301,3 +301,73 @@ def test_render_of_an_unreadable_report_is_a_usage_error(capsys, files):
     code, _, err = run(capsys, "render", "good.json", "--format", "sarif")
     assert code == 2
     assert "not a verify JSON report" in err
+
+
+# ------------------------------------------------------------------------- numeric failures at their layer
+
+
+@pytest.fixture
+def diverging(tmp_path, monkeypatch, capsys) -> Path:
+    """The JSON report of a chain whose second dense kernel is transposed (a square one: it loads, and
+    the numbers fail from that layer on), exported with one key per line."""
+    import torch
+    from torch import nn
+
+    from verifier.pytorch.export import export
+    from verifier.testing.mistakes import corrupt
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    chain = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.Linear(4, 2))
+    Path("layered.json").write_text(json.dumps(corrupt(export(chain), "transposed_kernel", 1), indent=1))
+    torch.save(chain, "chain.pt")
+    argv = ["layered.json", "--against", "chain.pt", "--no-manifest", "--no-timing", "--rss-copies", "0"]
+    assert main([*argv, "--steps", "8", "--format", "json", "-o", "report.json"]) == 1
+    capsys.readouterr()  # the run's own summary on stdout
+    return Path("report.json")
+
+
+def _second_layer_line() -> int:
+    # json.dumps(indent=1) opens each layer object on a line of its own: "  {"
+    openings = [n for n, line in enumerate(Path("layered.json").read_text().splitlines(), 1) if line == "  {"]
+    return openings[1]
+
+
+def test_a_numeric_failure_is_placed_at_its_first_diverging_layer_in_text(capsys, diverging):
+    code, out, _ = run(capsys, "render", str(diverging))
+    assert code == 1
+    line = _second_layer_line()
+    assert f"\nlayered.json:{line}:3: error: verify/numeric-stream FAIL " in out
+    assert "  FAIL numeric-stream  verify/numeric-stream /layers/1 (below)\n" in out
+
+
+def test_a_numeric_failure_is_annotated_on_the_line_of_its_diverging_layer(capsys, diverging):
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "github")
+    line = _second_layer_line()
+    assert f"::error file=layered.json,line={line},col=3,title=verify/numeric-frame::FAIL " in out
+
+
+def test_sarif_places_a_numeric_failure_at_its_diverging_layer(capsys, diverging):
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "sarif")
+    results = json.loads(out)["runs"][0]["results"]
+    (stream,) = [r for r in results if r["ruleId"] == "verify/numeric-stream"]
+    (place,) = stream["locations"]
+    assert place["physicalLocation"]["region"] == {"startLine": _second_layer_line(), "startColumn": 3}
+    assert place["logicalLocations"] == [{"fullyQualifiedName": "/layers/1", "kind": "member"}]
+
+
+def test_a_numeric_failure_whose_file_is_gone_is_annotated_on_the_file(capsys, diverging):
+    Path("layered.json").unlink()
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "github")
+    assert "::error file=layered.json,title=verify/numeric-stream::FAIL " in out
+
+
+def test_a_numeric_failure_whose_file_became_a_fifo_is_annotated_on_the_file_without_blocking(
+    capsys, diverging
+):
+    import os
+
+    Path("layered.json").unlink()
+    os.mkfifo("layered.json")  # opening it for reading would wait for a writer
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "github")
+    assert "::error file=layered.json,title=verify/numeric-stream::FAIL " in out

@@ -219,12 +219,24 @@ def _manifest_files(manifest) -> list[str]:  # manifest: Manifest | None
 
 
 def read_report(path: str, what: str = "--baseline") -> RunResult:
+    """The run of a JSON report; a :class:`UsageError` naming the file for anything else. Read as a model
+    file is (a regular file within ``Limits.max_file_bytes``, nested at most ``Limits.max_depth``)."""
+    from verifier.errors import ModelFormatError
+    from verifier.format.document import read_file_bytes
+    from verifier.format.findings import Limits
     from verifier.format.schema import predicate
 
+    limits = Limits()
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # ValueError: JSON syntax, or an integer of more digits than Python converts; RecursionError: nesting
+        # deeper than the parser's stack
+        data = json.loads(read_file_bytes(path, limits).decode("utf-8"))
+    except ModelFormatError as exc:
+        raise UsageError(f"{what} {path}: cannot read a JSON report: {exc.message}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UsageError(f"{what} {path}: cannot read a JSON report: {exc}") from None
+    if _depth(data, limits.max_depth) > limits.max_depth:
+        raise UsageError(f"{what} {path}: not a verify JSON report: nested deeper than {limits.max_depth}")
     conforms = predicate("report")
     if conforms is None or not conforms(data):
         from jsonschema.exceptions import best_match
@@ -237,6 +249,17 @@ def read_report(path: str, what: str = "--baseline") -> RunResult:
             where = shown_pointer("/" + "/".join(str(p) for p in error.absolute_path))
             raise UsageError(f"{what} {path}: {where}: not a verify JSON report: {error_message(error)}")
     return RunResult.from_dict(data)
+
+
+def _depth(value: object, limit: int) -> int:
+    """How deeply ``value`` nests (stopping past ``limit``), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 class _Progress:

@@ -155,6 +155,12 @@ def read_document(
     return document.tree, document.name
 
 
+def read_file_bytes(name: str, limits: Limits | None = None) -> bytes:
+    """The bytes of the model file ``name`` read as :func:`read` reads them (a regular file, within
+    ``max_file_bytes``), without parsing them; a :class:`ModelFormatError` otherwise."""
+    return _read_file(name, (limits or Limits()).max_file_bytes)
+
+
 def _unreadable(name: str, reason: str, found: str | None = None) -> ModelFormatError:
     return ModelFormatError(
         "",
