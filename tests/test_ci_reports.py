@@ -14,6 +14,7 @@ from verifier.checks.results import FAIL, PASS, Check, FileResult, RunResult
 from verifier.cli import main
 from verifier.format.rules import RULES
 from verifier.report.github import format_github
+from verifier.report.locations import Located
 from verifier.report.sarif import sarif_log
 
 BAD = (
@@ -58,7 +59,7 @@ def test_validate_only_exits_0_on_a_good_file(capsys, files):
 def test_validate_only_exits_1_and_prints_path_line_col_rule(capsys, files):
     code, out, _ = run(capsys, "validate", *files)
     assert code == 1
-    assert "\nbad.json:4:23: RTN-E106 /layers/0/activation: " in out
+    assert "\nbad.json:4:23: error: RTN-E106 /layers/0/activation: " in out
 
 
 def test_validate_only_imports_neither_torch_nor_the_engine(files):
@@ -83,6 +84,73 @@ def test_verify_without_files_or_manifest_is_a_usage_error(capsys, files):
     code, _, err = run(capsys)
     assert code == 2
     assert "FILE is required without a manifest" in err
+
+
+# ---------------------------------------------------------------------------------------- problem matcher
+
+ROOT = Path(__file__).resolve().parents[1]
+MATCHER = ROOT / ".github" / "rtneural-verifier-matcher.json"
+# A square dense kernel (RTN-W003, a warning) before the bad activation of BAD (RTN-E106, an error).
+WARN_AND_ERROR = (
+    '{"in_shape": [null, 2],\n"layers": [\n'
+    '{"type": "dense", "activation": "tanh", "shape": [null, 2], "weights": [[[1, 2], [3, 4]], [0, 0]]},\n'
+    '{"type": "dense", "activation": "tanhh", "shape": [null, 1], "weights": [[[1], [2]], [0]]}]}\n'
+)
+
+
+def _matcher_pattern() -> dict:
+    (matcher,) = json.loads(MATCHER.read_text())["problemMatcher"]
+    (pattern,) = matcher["pattern"]
+    return pattern
+
+
+def _match(pattern: dict, line: str) -> dict[str, str] | None:
+    import re
+
+    found = re.match(pattern["regexp"], line)
+    if found is None:
+        return None
+    fields = ("file", "line", "column", "severity", "code", "message")
+    return {name: found.group(pattern[name]) for name in fields}
+
+
+def test_text_findings_follow_the_compiler_convention_with_their_severity(capsys, files):
+    Path("mixed.json").write_text(WARN_AND_ERROR)
+    code, out, _ = run(capsys, "validate", "mixed.json")
+    assert code == 1
+    assert "\nmixed.json:3:73: warning: RTN-W003 /layers/0/weights/0: " in out
+    assert "\nmixed.json:4:19: error: RTN-E106 /layers/1/activation: " in out
+
+
+def test_the_problem_matcher_extracts_every_field_of_a_real_finding_line(capsys, files):
+    Path("mixed.json").write_text(WARN_AND_ERROR)
+    _, out, _ = run(capsys, "validate", "mixed.json")
+    pattern = _matcher_pattern()
+    matched = [m for m in (_match(pattern, line) for line in out.splitlines()) if m is not None]
+    error = next(m for m in matched if m["severity"] == "error")
+    assert error["file"] == "mixed.json"
+    assert (error["line"], error["column"]) == ("4", "19")
+    assert error["code"] == "RTN-E106"
+    assert error["message"].startswith("/layers/1/activation: ")
+    warning = next(m for m in matched if m["severity"] == "warning")
+    assert (warning["file"], warning["code"]) == ("mixed.json", "RTN-W003")
+    # Only the finding lines: the check table and the verdict line are not problems.
+    assert len(matched) == 2
+
+
+def test_the_problem_matcher_takes_a_path_holding_colons_and_digits_whole():
+    pattern = _matcher_pattern()
+    line = Located("dir:1:2/m 3.json", 7, 9, "verify/numeric-stream", "error", "FAIL: x").compiler_form()
+    found = _match(pattern, line)
+    assert found is not None
+    assert (found["file"], found["line"], found["column"]) == ("dir:1:2/m 3.json", "7", "9")
+    assert (found["code"], found["message"]) == ("verify/numeric-stream", "FAIL: x")
+
+
+def test_the_action_registers_the_problem_matcher_it_ships():
+    action = (ROOT / "action.yml").read_text()
+    assert 'echo "::add-matcher::$ACTION_PATH/.github/rtneural-verifier-matcher.json"' in action
+    assert "ACTION_PATH: ${{ github.action_path }}" in action
 
 
 # ------------------------------------------------------------------------------------------------- GitHub
@@ -233,3 +301,73 @@ def test_render_of_an_unreadable_report_is_a_usage_error(capsys, files):
     code, _, err = run(capsys, "render", "good.json", "--format", "sarif")
     assert code == 2
     assert "not a verify JSON report" in err
+
+
+# ------------------------------------------------------------------------- numeric failures at their layer
+
+
+@pytest.fixture
+def diverging(tmp_path, monkeypatch, capsys) -> Path:
+    """The JSON report of a chain whose second dense kernel is transposed (a square one: it loads, and
+    the numbers fail from that layer on), exported with one key per line."""
+    import torch
+    from torch import nn
+
+    from verifier.pytorch.export import export
+    from verifier.testing.mistakes import corrupt
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    chain = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.Linear(4, 2))
+    Path("layered.json").write_text(json.dumps(corrupt(export(chain), "transposed_kernel", 1), indent=1))
+    torch.save(chain, "chain.pt")
+    argv = ["layered.json", "--against", "chain.pt", "--no-manifest", "--no-timing", "--rss-copies", "0"]
+    assert main([*argv, "--steps", "8", "--format", "json", "-o", "report.json"]) == 1
+    capsys.readouterr()  # the run's own summary on stdout
+    return Path("report.json")
+
+
+def _second_layer_line() -> int:
+    # json.dumps(indent=1) opens each layer object on a line of its own: "  {"
+    openings = [n for n, line in enumerate(Path("layered.json").read_text().splitlines(), 1) if line == "  {"]
+    return openings[1]
+
+
+def test_a_numeric_failure_is_placed_at_its_first_diverging_layer_in_text(capsys, diverging):
+    code, out, _ = run(capsys, "render", str(diverging))
+    assert code == 1
+    line = _second_layer_line()
+    assert f"\nlayered.json:{line}:3: error: verify/numeric-stream FAIL " in out
+    assert "  FAIL numeric-stream  verify/numeric-stream /layers/1 (below)\n" in out
+
+
+def test_a_numeric_failure_is_annotated_on_the_line_of_its_diverging_layer(capsys, diverging):
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "github")
+    line = _second_layer_line()
+    assert f"::error file=layered.json,line={line},col=3,title=verify/numeric-frame::FAIL " in out
+
+
+def test_sarif_places_a_numeric_failure_at_its_diverging_layer(capsys, diverging):
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "sarif")
+    results = json.loads(out)["runs"][0]["results"]
+    (stream,) = [r for r in results if r["ruleId"] == "verify/numeric-stream"]
+    (place,) = stream["locations"]
+    assert place["physicalLocation"]["region"] == {"startLine": _second_layer_line(), "startColumn": 3}
+    assert place["logicalLocations"] == [{"fullyQualifiedName": "/layers/1", "kind": "member"}]
+
+
+def test_a_numeric_failure_whose_file_is_gone_is_annotated_on_the_file(capsys, diverging):
+    Path("layered.json").unlink()
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "github")
+    assert "::error file=layered.json,title=verify/numeric-stream::FAIL " in out
+
+
+def test_a_numeric_failure_whose_file_became_a_fifo_is_annotated_on_the_file_without_blocking(
+    capsys, diverging
+):
+    import os
+
+    Path("layered.json").unlink()
+    os.mkfifo("layered.json")  # opening it for reading would wait for a writer
+    _, out, _ = run(capsys, "render", str(diverging), "--format", "github")
+    assert "::error file=layered.json,title=verify/numeric-stream::FAIL " in out

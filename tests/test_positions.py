@@ -1,4 +1,5 @@
-"""Line and column of a JSON pointer in the file's bytes, and the ``path:line:col: RULE message`` output.
+"""Line and column of a JSON pointer in the file's bytes, and the ``path:line:col: error: RULE message``
+output. output.
 
 Every expected position below is counted by hand in the text shown.
 """
@@ -106,4 +107,4 @@ def test_verify_prints_each_finding_as_path_line_col_rule(capsys, tmp_path):
     code = main([str(bad), "--no-manifest", "--no-timing", "--rss-copies", "0"])
     out = capsys.readouterr().out
     assert code == 1
-    assert f"\n{bad}:4:23: RTN-E106 /layers/0/activation: " in out
+    assert f"\n{bad}:4:23: error: RTN-E106 /layers/0/activation: " in out

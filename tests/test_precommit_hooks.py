@@ -201,7 +201,7 @@ def test_verify_hook_checks_the_manifest_models(right):
 def test_validate_hook_fails_a_bad_file_at_its_line_and_column(wrong):
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert _hook_verdict(wrong.stdout, "rtneural-validate") == "Failed"
-    assert "bad.json:4:23: RTN-E106" in wrong.stdout
+    assert "bad.json:4:23: error: RTN-E106" in wrong.stdout
 
 
 def test_verify_hook_fails_when_a_declared_figure_is_wrong(wrong):

@@ -20,7 +20,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
     parser = parser_class(
         prog="verify validate",
         description="Validate RTNeural keras-json files against the schema and the structural rules only "
-        "(no torch, no engine). Every finding is printed as path:line:col: RULE message.",
+        "(no torch, no engine). Every finding is printed as path:line:col: error: RULE message.",
         epilog="Exit status: 0 no error finding, 1 an error finding, 2 usage error.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="model files (globs are expanded here too)")

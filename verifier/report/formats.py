@@ -1,9 +1,12 @@
 """Reports of a run: text for a terminal, JSON for machines and baselines, Markdown for a pull request, JUnit
-XML for CI. Every function here only formats a ``RunResult``; none measures, judges or prints.
+XML for CI. Every function here only formats a ``RunResult``; none measures, judges or prints. Every string
+of the run is written through :mod:`verifier.report.escape` and the format's own escaping: a name or a
+summary shows as what it is and never changes the report's structure.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -11,6 +14,8 @@ from importlib import import_module
 from typing import Any
 
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, Check, FileResult, RunResult
+from verifier.report.escape import markdown_code, markdown_text, visible
+from verifier.report.figures import mapping
 from verifier.report.locations import Located, check_locations
 from verifier.report.stats import statistics_markdown
 from verifier.report.strict import strict
@@ -38,6 +43,7 @@ def counts_line(run: RunResult) -> str:
 
 
 def _figures_text(check: Check) -> str:
+    # ensure_ascii: every control character, surrogate or non-ASCII character as a JSON escape
     return json.dumps(dict(check.figures), sort_keys=True, default=str)
 
 
@@ -45,7 +51,7 @@ def format_text(run: RunResult, *, verbosity: int = 0) -> str:
     """Plain lines: every check (``verbosity`` 0), failures only (-1), or with their figures (1)."""
     lines: list[str] = []
     groups: list[tuple[str, str | None, tuple[Check, ...], bool, str | None, str]] = [
-        (_file_title(f), f.path, f.checks, f.failed, (f.reference or {}).get("summary"), cached_note(f))
+        (_file_title(f), f.path, f.checks, f.failed, mapping(f.reference).get("summary"), cached_note(f))
         for f in run.files
     ]
     if run.suite:
@@ -54,18 +60,18 @@ def format_text(run: RunResult, *, verbosity: int = 0) -> str:
         shown = [c for c in checks if verbosity >= 0 or c.status in (FAIL, WARN)]
         if verbosity < 0 and not shown:
             continue
-        lines.append(f"{title}: {'FAIL' if failed else 'ok'}{cached}")
+        lines.append(f"{visible(title)}: {'FAIL' if failed else 'ok'}{cached}")
         if reference and verbosity >= 0:
-            lines.append(f"  reference: {reference}")
-        width = max((len(c.name) for c in shown), default=0)
+            lines.append(f"  reference: {visible(reference)}")
+        width = max((len(visible(c.name)) for c in shown), default=0)
         for check in shown:
             located = []
-            if path is not None and check.name in ("validate", "load"):
+            if path is not None:
                 located = [loc for loc in check_locations(path, check) if loc.line is not None]
-            # A check whose findings are printed below with their place names them only by rule and
+            # A check whose problems are printed below with their place names them only by rule and
             # pointer here: each message is shown once.
             summary = _in_short(located) if located else check.summary
-            lines.append(f"  {_TEXT_LABEL[check.status]} {check.name:<{width}}  {summary}")
+            lines.append(f"  {_TEXT_LABEL[check.status]} {visible(check.name):<{width}}  {visible(summary)}")
             if verbosity > 0 and check.figures:
                 lines.append(f"       {' ' * width}  {_figures_text(check)}")
             # Unindented, so editors and CI logs turn path:line:col into a link.
@@ -108,10 +114,6 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def format_markdown(run: RunResult) -> str:
     """A pull-request comment: the verdict, one row per file, then every check of the failing files."""
     counts = run.counts()
@@ -130,10 +132,11 @@ def format_markdown(run: RunResult) -> str:
         "|---|---|---|---|",
     ]
     for f in run.files:
-        failing = ", ".join(f"`{c.name}`" for c in f.checks if c.failed) or "—"
+        failing = ", ".join(markdown_code(c.name) for c in f.checks if c.failed) or "—"
         out.append(
-            f"| `{_md_escape(f.path)}` | {f.model or '—'} | {_MD_LABEL[FAIL if f.failed else PASS]}"
-            f"{' (cached)' if f.cached is not None else ''} | {failing} |"
+            f"| {markdown_code(f.path)} | {markdown_text(f.model) if f.model else '—'} "
+            f"| {_MD_LABEL[FAIL if f.failed else PASS]}{' (cached)' if f.cached is not None else ''} "
+            f"| {failing} |"
         )
     if any(f.cached is not None for f in run.files):
         out += [
@@ -143,43 +146,55 @@ def format_markdown(run: RunResult) -> str:
         ]
     if run.suite:
         out += ["", "**All models together**", "", "| check | result | details |", "|---|---|---|"]
-        out += [f"| `{c.name}` | {_MD_LABEL[c.status]} | {_md_escape(c.summary)} |" for c in run.suite]
+        out += [_md_check_row(c) for c in run.suite]
     for f in run.files:
         out += [
             "",
-            "<details" + (" open" if f.failed else "") + f"><summary><code>{f.path}</code></summary>",
+            "<details" + (" open" if f.failed else "") + f"><summary><code>{_html(f.path)}</code></summary>",
             "",
             "| check | result | details |",
             "|---|---|---|",
         ]
-        out += [f"| `{c.name}` | {_MD_LABEL[c.status]} | {_md_escape(c.summary)} |" for c in f.checks]
+        out += [_md_check_row(c) for c in f.checks]
         out += ["", "</details>"]
     out += statistics_markdown(run)
     machine = run.machine
     tool = run.tool
-    out += [
-        "",
-        f"<sub>{tool.get('name', 'rtneural-verifier')} {tool.get('version', '')} · "
+    footer = (
+        f"{tool.get('name', 'rtneural-verifier')} {tool.get('version', '')} · "
         f"backend {tool.get('backend', '?')} · {machine.get('cpu', '?')}, "
         f"{machine.get('cores_logical', '?')} cores · Python {machine.get('python', '?')} · "
-        f"dtype {run.settings.get('dtype', '?')}</sub>",
-    ]
+        f"dtype {run.settings.get('dtype', '?')}"
+    )
+    out += ["", f"<sub>{markdown_text(footer)}</sub>"]
     return "\n".join(out) + "\n"
 
 
+def _md_check_row(check: Check) -> str:
+    return f"| {markdown_code(check.name)} | {_MD_LABEL[check.status]} | {markdown_text(check.summary)} |"
+
+
+def _html(text: str) -> str:
+    """For a line of raw HTML in the Markdown (GitHub reads no Markdown inside it)."""
+    return html.escape(visible(text), quote=True)
+
+
 def _testcase(parent: ET.Element, classname: str, check: Check) -> None:
-    case = ET.SubElement(parent, "testcase", classname=classname, name=check.name, time="0")
+    # ElementTree escapes markup but writes any character as it is: visible() keeps the document XML 1.0.
+    name, summary = visible(check.name), visible(check.summary)
+    case = ET.SubElement(parent, "testcase", classname=classname, name=name, time="0")
     if check.status == FAIL:
-        failure = ET.SubElement(case, "failure", message=check.summary, type=check.name)
+        failure = ET.SubElement(case, "failure", message=summary, type=name)
         failure.text = _figures_text(check)
     elif check.status == SKIP:
-        ET.SubElement(case, "skipped", message=check.summary)
+        ET.SubElement(case, "skipped", message=summary)
     else:
         out = ET.SubElement(case, "system-out")
-        out.text = ("warning: " if check.status == WARN else "") + check.summary + "\n" + _figures_text(check)
+        out.text = ("warning: " if check.status == WARN else "") + summary + "\n" + _figures_text(check)
 
 
 def _suite(parent: ET.Element, name: str, checks: tuple[Check, ...]) -> None:
+    name = visible(name)
     suite = ET.SubElement(
         parent,
         "testsuite",

@@ -9,16 +9,20 @@ touches the environment.
 from __future__ import annotations
 
 from verifier.checks.results import RunResult
+from verifier.report.escape import visible
 from verifier.report.locations import Located, run_locations
 
 _COMMAND = {"error": "error", "warning": "warning", "note": "notice"}
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # The runner decodes %25, %0D and %0A (a message may span lines); any other control character is shown
+    # as its escape, so nothing in a message ends the command or reaches the log as a terminal sequence.
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
+    # ":" and "," end a property (``file=a,b`` would be the file "a"): a path or rule holding them is kept.
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 

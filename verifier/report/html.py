@@ -5,19 +5,28 @@ call pattern against the tolerance there, a histogram of the element errors, and
 against the budget. Then the memory of all models against the shared budget, and the deltas against the
 baseline when the run has one. Every plot is drawn by matplotlib's SVG backend (the ``html`` extra), imported
 only here, and sits in a ``<figure class="plot" data-model=… data-chart=…>`` so tests and scripts can find it.
+
+The page is drawn from whatever a schema-valid report holds: every string is escaped (HTML by
+:func:`html.escape`, plot labels by :func:`verifier.report.escape.plot_text`, which keeps matplotlib's
+mathtext from reading a ``$`` of a file name), and a figure that is missing, of another shape, NaN or
+infinite is left out of its plot with a note, never drawn as garbage or raised.
 """
 
 from __future__ import annotations
 
 import html
 import io
+import itertools
 import math
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from verifier.checks.results import FAIL, PASS, SKIP, WARN, FileResult, RunResult
 from verifier.errors import VerifierError
+from verifier.report.escape import plot_text, visible
+from verifier.report.figures import finite, mapping, real, reals
 from verifier.report.stats import number, place, snr, statistics_rows
 
 CHARTS = ("error-steps", "error-histogram", "latency")
@@ -85,42 +94,70 @@ def _svg(fig: Any) -> str:
 def _empty(fig: Any, message: str) -> None:
     ax = fig.add_subplot()
     ax.set_axis_off()
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, color="#57606a")
+    ax.text(0.5, 0.5, plot_text(message, 200), ha="center", va="center", wrap=True, color="#57606a")
 
 
 def _numeric_figures(result: FileResult) -> dict[str, Mapping[str, Any]]:
     found: dict[str, Mapping[str, Any]] = {}
     for pattern in ("frame", "stream"):
         check = result.check(f"numeric-{pattern}")
-        if check is not None and check.status in (PASS, FAIL) and check.figures.get("series"):
+        if check is not None and check.status in (PASS, FAIL) and mapping(check.figures).get("series"):
             found[pattern] = check.figures
     return found
+
+
+@dataclass(frozen=True)
+class _Series:
+    """The per-step series of a numeric check: NaN where the report has a NaN, an infinity or a null."""
+
+    steps: list[float]
+    errors: list[float]
+    allowed: list[float] | None
+
+    def points(self, values: list[float], floor: float = 0.0) -> tuple[list[float], list[float]]:
+        """The steps and ``values`` a log axis can show (finite, positive after ``floor``)."""
+        pairs = zip(self.steps, values, strict=True)
+        kept = [(x, max(y, floor)) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
+        kept = [(x, y) for x, y in kept if y > 0]
+        return [x for x, _ in kept], [y for _, y in kept]
+
+
+def _series(figures: Mapping[str, Any]) -> _Series | None:
+    raw = mapping(figures.get("series"))
+    steps, errors = reals(raw.get("steps")), reals(raw.get("max_abs_error"))
+    allowed = reals(raw.get("allowed"))
+    if not steps or errors is None or len(errors) != len(steps):
+        return None
+    return _Series(steps, errors, allowed if allowed is not None and len(allowed) == len(steps) else None)
 
 
 def _error_steps_plot(result: FileResult) -> str:
     numeric = _numeric_figures(result)
     with _figure() as fig:
-        series = {p: f["series"] for p, f in numeric.items() if f["series"].get("steps")}
-        positive = [v for s in series.values() for v in s["max_abs_error"] if v > 0]
+        series = {p: s for p, f in numeric.items() if (s := _series(f)) is not None}
+        errors = [v for s in series.values() for v in s.errors]
+        positive = [v for v in errors if math.isfinite(v) and v > 0]
+        not_drawn = sum(not math.isfinite(v) for v in errors)
         if not series:
             _empty(fig, "no numeric comparison (see the check table)")
+        elif not any(s.points(s.errors, 1.0)[0] for s in series.values()):
+            _empty(fig, f"no step with a finite error to draw ({not_drawn} NaN or infinite)")
         else:
             ax = fig.add_subplot()
-            floor = min(positive) / 10 if positive else 1e-12
+            # the smallest error / 10 stands for 0 on the log axis (/ 10 may underflow to 0 itself)
+            floor = (min(positive) / 10 or min(positive)) if positive else 1e-12
             drawn_tolerance: list[list[float]] = []
             identical = len(series) == 2 and series["frame"] == series["stream"]
             for pattern, s in series.items():
                 if identical and pattern == "stream":
                     continue  # the same line twice would hide one of them
-                values = [max(v, floor) for v in s["max_abs_error"]]
                 label = "frame = stream error" if identical else f"{pattern} error"
                 width = 1.6 if pattern == "frame" else 0.9  # stream drawn thinner, on top: both stay visible
-                ax.plot(s["steps"], values, color=_COLOURS[pattern], lw=width, label=label)
-                if s["allowed"] not in drawn_tolerance:
-                    drawn_tolerance.append(s["allowed"])
+                ax.plot(*s.points(s.errors, floor), color=_COLOURS[pattern], lw=width, label=label)
+                if s.allowed is not None and s.allowed not in drawn_tolerance:
+                    drawn_tolerance.append(s.allowed)
                     ax.plot(
-                        s["steps"],
-                        s["allowed"],
+                        *s.points(s.allowed),
                         color=_COLOURS["tolerance"],
                         ls="--",
                         lw=1.0,
@@ -131,16 +168,31 @@ def _error_steps_plot(result: FileResult) -> str:
             ax.set_ylabel("max |error| in the step")
             ax.grid(True, which="major", alpha=0.3)
             _legend(fig)
-            if not positive:
-                ax.set_title("outputs identical (error 0)", fontsize=9)
+            notes = ["outputs identical (error 0)"] if not positive and not not_drawn else []
+            if not_drawn:
+                notes.append(f"{not_drawn} step errors NaN or infinite, not drawn")
+            if notes:
+                ax.set_title("; ".join(notes), fontsize=9)
         return _svg(fig)
+
+
+def _histogram(figures: Mapping[str, Any]) -> tuple[list[float], list[float]] | None:
+    """Counts and edges a log axis can show (finite, edges positive and increasing), else None."""
+    raw = mapping(mapping(figures.get("series")).get("histogram"))
+    counts, edges = reals(raw.get("counts")), reals(raw.get("edges"))
+    if not counts or edges is None or len(edges) != len(counts) + 1:
+        return None
+    if not all(math.isfinite(c) and c >= 0 for c in counts) or not all(math.isfinite(e) for e in edges):
+        return None
+    if edges[0] <= 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+        return None
+    return counts, edges
 
 
 def _histogram_plot(result: FileResult) -> str:
     numeric = _numeric_figures(result)
     with _figure() as fig:
-        hists = {p: f["series"].get("histogram") for p, f in numeric.items()}
-        hists = {p: h for p, h in hists.items() if h and h.get("counts")}
+        hists = {p: h for p, f in numeric.items() if (h := _histogram(f)) is not None}
         if not hists:
             _empty(fig, "no error to histogram" if numeric else "no numeric comparison")
         else:
@@ -151,9 +203,9 @@ def _histogram_plot(result: FileResult) -> str:
                     continue
                 label = "frame = stream" if identical else pattern
                 width = 1.8 if pattern == "frame" else 1.0
-                ax.stairs(h["counts"], h["edges"], color=_COLOURS[pattern], lw=width, label=label)
-            atol = next(iter(numeric.values())).get("atol")
-            if atol:
+                ax.stairs(h[0], h[1], color=_COLOURS[pattern], lw=width, label=label)
+            atol = finite(next(iter(numeric.values())).get("atol"))
+            if atol is not None and atol > 0:
                 ax.axvline(atol, color=_COLOURS["tolerance"], ls="--", lw=1.0, label=f"atol {atol:g}")
             ax.set_xscale("log")
             ax.set_xlabel("|error| of an element")
@@ -163,25 +215,31 @@ def _histogram_plot(result: FileResult) -> str:
         return _svg(fig)
 
 
+def _latency_us(value: Any) -> dict[str, float] | None:
+    """min, max, p50 and p99 of one call pattern in µs, when all are positive and finite (a log axis)."""
+    lat = mapping(value)
+    found = {key: finite(lat.get(f"{key}_ns")) for key in ("min", "max", "p50", "p99")}
+    us = {key: ns / 1000 for key, ns in found.items() if ns is not None}
+    return us if len(us) == len(found) and all(v > 0 for v in us.values()) else None
+
+
 def _latency_plot(result: FileResult) -> str:
     check = result.check("latency")
-    figures = check.figures if check is not None else {}
+    figures = mapping(check.figures) if check is not None else {}
     with _figure(height=2.2) as fig:
-        patterns = [p for p in ("frame", "stream") if isinstance(figures.get(p), Mapping)]
+        rows = {p: us for p in ("frame", "stream") if (us := _latency_us(figures.get(p))) is not None}
+        patterns = list(rows)
         if not patterns:
             _empty(fig, f"latency not measured: {check.summary if check else 'no latency check'}")
             return _svg(fig)
         ax = fig.add_subplot()
         for row, pattern in enumerate(patterns):
-            lat = figures[pattern]
-            lo, hi = lat["min_ns"] / 1000, lat["max_ns"] / 1000
-            ax.plot([lo, hi], [row, row], color="#8c959f", lw=1.0)
-            ax.plot(
-                lat["p50_ns"] / 1000, row, "o", color=_COLOURS[pattern], label="p50" if row == 0 else None
-            )
-            ax.plot(lat["p99_ns"] / 1000, row, "D", color="#24292f", ms=5, label="p99" if row == 0 else None)
-        budget = figures.get("budget_p99_ns")
-        if budget:
+            lat = rows[pattern]
+            ax.plot([lat["min"], lat["max"]], [row, row], color="#8c959f", lw=1.0)
+            ax.plot(lat["p50"], row, "o", color=_COLOURS[pattern], label="p50" if row == 0 else None)
+            ax.plot(lat["p99"], row, "D", color="#24292f", ms=5, label="p99" if row == 0 else None)
+        budget = finite(figures.get("budget_p99_ns"))
+        if budget is not None and budget / 1000 > 0:
             ax.axvline(
                 budget / 1000, color=_COLOURS["budget"], ls="--", lw=1.2, label=f"budget {budget / 1e6:g} ms"
             )
@@ -206,34 +264,47 @@ def model_plots(result: FileResult, charts: Collection[str] = CHARTS) -> list[tu
     return [(chart, caption, draw(result)) for chart, caption, draw in drawn if chart in charts]
 
 
+def _bytes(value: Any) -> float | None:
+    number = finite(value)
+    return number if number is not None and number >= 0 else None
+
+
 def memory_plot(run: RunResult) -> str:
     """The memory of every model against the shared budget, as SVG."""
     require_matplotlib()
     total = next((c for c in run.suite if c.name == "memory-total"), None)
     by_model: dict[str, float] = {}
     budget = None
-    if total is not None and total.figures.get("by_model"):
-        by_model = {k: float(v) for k, v in total.figures["by_model"].items()}
-        budget = total.figures.get("budget_bytes")
+    total_figures = mapping(total.figures) if total is not None else {}
+    if mapping(total_figures.get("by_model")):
+        held = {str(k): _bytes(v) for k, v in mapping(total_figures.get("by_model")).items()}
+        by_model = {k: v for k, v in held.items() if v is not None}
+        budget = _bytes(total_figures.get("budget_bytes"))
+        budget = budget if budget is not None and budget >= 1 else None  # a line at 0 MiB shows nothing
     else:
         for f in run.files:
             memory = f.check("memory")
-            if memory is not None and "bytes_held" in memory.figures:
-                by_model[f.model or f.path] = float(memory.figures["bytes_held"])
+            held_bytes = _bytes(mapping(memory.figures).get("bytes_held")) if memory is not None else None
+            if held_bytes is not None:
+                by_model[f.model or f.path] = held_bytes
+    mib = [v / 2**20 for v in by_model.values()]
+    right = max(sum(mib), (budget or 0) / 2**20) * 1.22
     with _figure(width=9.0, height=1.3 + 0.22 * len(by_model)) as fig:
         if not by_model:
             _empty(fig, "no memory figures (no file loaded)")
             return _svg(fig)
+        if not math.isfinite(right):
+            _empty(fig, "memory figures too large to draw (see the checks)")
+            return _svg(fig)
         ax = fig.add_subplot()
         names = list(by_model)
-        mib = [by_model[n] / 2**20 for n in names]
         colours = [f"C{i % 10}" for i in range(len(names))]
         ax.barh(range(len(names)), mib, color=colours)
         # The last bar stacks the models in the same colours: how the total is made up, against the budget.
         starts = [sum(mib[:i]) for i in range(len(names))]
         ax.barh([len(names)] * len(names), mib, left=starts, color=colours, edgecolor="white")
         total_mib = sum(mib)
-        ax.set_yticks(range(len(names) + 1), [*names, "all together"])
+        ax.set_yticks(range(len(names) + 1), [*(plot_text(n) for n in names), "all together"])
         if budget:
             ax.axvline(
                 budget / 2**20,
@@ -249,7 +320,7 @@ def memory_plot(run: RunResult) -> str:
         ax.annotate(
             note, (total_mib, len(names)), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
         )
-        ax.set_xlim(0, max(total_mib, (budget or 0) / 2**20) * 1.22)
+        ax.set_xlim(0, right or 1.0)
         ax.invert_yaxis()
         ax.set_xlabel("MiB held by the engine")
         ax.grid(True, axis="x", alpha=0.3)
@@ -267,7 +338,7 @@ def _legend(fig: Any) -> None:
 
 
 def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(visible(text), quote=True)
 
 
 def _badge(status: str) -> str:
@@ -295,7 +366,7 @@ def _stats_table(run: RunResult, result: FileResult) -> str:
         return ""
     cells = []
     for r in rows:
-        s, a, rel = r.stats, r.stats.get("abs", {}), r.stats.get("rel", {})
+        s, a, rel = r.stats, mapping(r.stats.get("abs")), mapping(r.stats.get("rel"))
         values = [a.get("max"), a.get("mean"), a.get("median"), a.get("p99"), rel.get("max"), rel.get("p99")]
         cells.append(
             f"<tr><td>{_e(r.pattern)}</td>"
@@ -313,7 +384,7 @@ def _stats_table(run: RunResult, result: FileResult) -> str:
 
 
 def _reference(result: FileResult) -> str:
-    summary = (getattr(result, "reference", None) or {}).get("summary")
+    summary = mapping(result.reference).get("summary")
     return f'<p class="reference">reference: {_e(summary)}</p>' if summary else ""
 
 
@@ -330,11 +401,12 @@ def _model_section(run: RunResult, result: FileResult) -> str:
 
 
 def _delta(before: Any, now: Any) -> str:
-    if not isinstance(before, (int, float)) or not isinstance(now, (int, float)):
+    old, new = real(before), real(now)
+    if old is None or new is None:
         return "—"
-    if before == 0:
-        return "±0" if now == 0 else "new"
-    return f"{100 * (now / before - 1):+.1f}%"
+    if old == 0:
+        return "±0" if new == 0 else "new"
+    return f"{100 * (new / old - 1):+.1f}%"
 
 
 def _baseline_section(run: RunResult) -> str:
@@ -351,7 +423,7 @@ def _baseline_section(run: RunResult) -> str:
         if check is None:
             continue
         for key, label in labels.items():
-            pair = check.figures.get(key)
+            pair = mapping(check.figures).get(key)
             if not isinstance(pair, Mapping):
                 continue
             rows.append(

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from verifier.checks.catalogue import CHECKS
 from verifier.checks.results import RunResult
 from verifier.format.rules import RULES
+from verifier.report.escape import visible
 from verifier.report.locations import CHECK_RULE_PREFIX, Located, run_locations
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -49,18 +51,20 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def _uri(path: str) -> dict[str, Any]:
-    pure = PurePath(path)
+    """A URI reference (RFC 3986): a space, ``%``, ``#`` or ``?`` of a file name is percent-encoded."""
+    pure = PurePath(visible(path))
+    text = quote(pure.as_posix(), safe="/")
     if pure.is_absolute():
-        return {"uri": pure.as_uri() if hasattr(pure, "as_uri") else path}
-    text = pure.as_posix()
-    return {"uri": text[2:] if text.startswith("./") else text, "uriBaseId": "%SRCROOT%"}
+        return {"uri": "file://" + text}
+    return {"uri": text, "uriBaseId": "%SRCROOT%"}
 
 
 def _result(loc: Located, index: dict[str, int]) -> dict[str, Any]:
+    # Strings as visible() writes them: a lone surrogate has no UTF-8 form (the log could not be written).
     result: dict[str, Any] = {
-        "ruleId": loc.rule,
+        "ruleId": visible(loc.rule),
         "level": loc.level,
-        "message": {"text": loc.message},
+        "message": {"text": visible(loc.message)},
     }
     if loc.rule in index:
         result["ruleIndex"] = index[loc.rule]
@@ -70,7 +74,7 @@ def _result(loc: Located, index: dict[str, int]) -> dict[str, Any]:
             "physicalLocation": {"artifactLocation": _uri(loc.path), "region": region}
         }
         if loc.pointer:
-            location["logicalLocations"] = [{"fullyQualifiedName": loc.pointer, "kind": "member"}]
+            location["logicalLocations"] = [{"fullyQualifiedName": visible(loc.pointer), "kind": "member"}]
         result["locations"] = [location]
     return result
 
@@ -86,8 +90,8 @@ def sarif_log(run: RunResult) -> dict[str, Any]:
             {
                 "tool": {
                     "driver": {
-                        "name": str(run.tool.get("name", "rtneural-verifier")),
-                        "version": str(run.tool.get("version", "0")),
+                        "name": visible(run.tool.get("name", "rtneural-verifier")),
+                        "version": visible(run.tool.get("version", "0")),
                         "rules": rules,
                     }
                 },

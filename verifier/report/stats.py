@@ -6,11 +6,14 @@ One row per file and call pattern (``numeric-frame``, ``numeric-stream``), from 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from verifier.checks.results import RunResult
+from verifier.report.escape import markdown_code, markdown_text
+from verifier.report.figures import finite, mapping, real
 
 PATTERNS = {"numeric-frame": "frame", "numeric-stream": "stream"}
 
@@ -33,14 +36,15 @@ def statistics_rows(run: RunResult) -> list[StatRow]:
             check = f.check(name)
             if check is None or not isinstance(check.figures.get("stats"), Mapping):
                 continue
+            atol, rtol = real(check.figures.get("atol")), real(check.figures.get("rtol"))
             rows.append(
                 StatRow(
                     f.path,
                     f.model,
                     pattern,
                     check.status,
-                    float(check.figures.get("atol", 0.0)),
-                    float(check.figures.get("rtol", 0.0)),
+                    math.nan if atol is None else atol,
+                    math.nan if rtol is None else rtol,
                     check.figures["stats"],
                 )
             )
@@ -48,17 +52,21 @@ def statistics_rows(run: RunResult) -> list[StatRow]:
 
 
 def number(value: Any) -> str:
-    return "—" if value is None else f"{value:.3g}"
+    """A figure in 3 significant digits; "—" for one that is missing or not a number."""
+    found = real(value)
+    return "—" if found is None else f"{found:.3g}"
 
 
 def snr(stats: Mapping[str, Any]) -> str:
-    if stats.get("snr_db") is not None:
-        return f"{stats['snr_db']:.1f} dB"
-    return "∞ (identical)" if stats.get("min_atol") == 0.0 else "—"
+    db = real(stats.get("snr_db"))
+    if db is not None:
+        return f"{db:.1f} dB"
+    return "∞ (identical)" if finite(stats.get("min_atol")) == 0.0 else "—"
 
 
 def place(at: Any) -> str:
-    if not at:
+    """The worst element's place, ``[step, output]``; "—" for anything else than a list of numbers."""
+    if not isinstance(at, list | tuple) or not at or any(real(i) is None for i in at):
         return "—"
     return f"step {at[0]}, output {at[1]}" if len(at) == 2 else str(list(at))
 
@@ -78,9 +86,10 @@ def statistics_markdown(run: RunResult) -> list[str]:
     ]
     for row in rows:
         s = row.stats
-        a, r = s.get("abs", {}), s.get("rel", {})
+        a, r = mapping(s.get("abs")), mapping(s.get("rel"))
+        name = markdown_text(row.model) if row.model else markdown_code(row.path)
         out.append(
-            f"| {row.model or f'`{row.path}`'} | {row.pattern} | {number(a.get('max'))} | "
+            f"| {name} | {row.pattern} | {number(a.get('max'))} | "
             f"{number(a.get('mean'))} | {number(a.get('median'))} | {number(a.get('p99'))} | "
             f"{number(r.get('max'))} | {number(r.get('p99'))} | {place(s.get('worst_abs_at'))} | "
             f"{number(s.get('min_atol'))} | {number(s.get('min_rtol'))} | {snr(s)} |"

@@ -34,7 +34,10 @@ def strict(value: Any) -> Any:
             if inside is not None:
                 named[key] = f"contains {inside}"
         if named:
-            out[NONFINITE_KEY] = {**dict(out.get(NONFINITE_KEY) or {}), **named}
+            # A "nonfinite" of another shape (a hand-written report) gives way to the names: they are what
+            # tells a reader that a null is a NaN.
+            earlier = out.get(NONFINITE_KEY)
+            out[NONFINITE_KEY] = {**(earlier if isinstance(earlier, dict) else {}), **named}
         return out
     if isinstance(value, list | tuple):
         return [None if _name(v) is not None else strict(v) for v in value]
