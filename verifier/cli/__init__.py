@@ -344,16 +344,17 @@ def _write_golden(
     from verifier.checks.golden.bundles import GoldenError, embed_golden, save_golden
     from verifier.checks.run.reference import check_references, isolated_references
 
-    with isolated_references(options, manifest) as references:  # an unusable factory: exit 2 before writing
-        check_references(files, options, manifest, references)
-
     write, directory = (
         (save_golden, args.save_golden) if args.save_golden else (embed_golden, args.embed_golden)
     )
-    try:
-        written = write(files, directory, options, manifest)
-    except GoldenError as exc:
-        raise UsageError(str(exc)) from None
+    # The factories run in one watched child (as a run's do): an unusable one is exit 2 before anything is
+    # written; one that ends, aborts or hangs its process fails its own file.
+    with isolated_references(options, manifest) as references:
+        check_references(files, options, manifest, references)
+        try:
+            written = write(files, directory, options, manifest, references)
+        except GoldenError as exc:
+            raise UsageError(str(exc)) from None
     for item in written:
         (stderr if item.failed else stdout).write(f"{item.path}: {item.summary}\n")
     return EXIT_FAILED if any(item.failed for item in written) else EXIT_OK
