@@ -118,3 +118,35 @@ def test_a_slightly_wrong_export_fails_long_streams_naming_the_case(tmp_path: Pa
     assert "dc: FAIL" in check.summary
     assert check.figures["cases"]["dc"]["n_failing"] > 0
     assert check.figures["cases"]["dc"]["max_abs_error"] == pytest.approx(1e-3, rel=1e-3)
+
+
+# --- verify --long-streams --------------------------------------------------------------------------------
+
+
+def test_verify_runs_long_streams_only_when_asked(tmp_path: Path, capsys):
+    from verifier.cli import main
+
+    _, path = _gru(tmp_path)
+    fast = [str(path), "--no-timing", "--rss-copies", "0", "--steps", "16"]
+    assert main(fast) == 0
+    assert "long-streams" not in capsys.readouterr().out
+    assert main([*fast, "--long-streams"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   long-streams     4 streams of 2 s at 48 kHz within" in out
+    assert "sweep -1" in out  # an ESR in dB, far below the signal
+
+
+def test_long_streams_fail_against_a_module_the_export_does_not_compute(tmp_path: Path):
+    import verifier
+
+    module, path = _gru(tmp_path)
+    wrong = copy.deepcopy(module)
+    with torch.no_grad():
+        wrong[1].bias += 1e-2
+    (result,) = verifier.verify(
+        [str(path)], module=wrong, timing=False, rss_copies=0, steps=16, long_streams=0.05
+    ).files
+    check = result.check("long-streams")
+    assert check is not None
+    assert check.status == "fail"
+    assert check.figures["cases"]["dc"]["max_abs_error"] == pytest.approx(1e-2, rel=1e-3)

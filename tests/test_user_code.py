@@ -476,3 +476,17 @@ def test_reduce_with_an_unimportable_factory_exits_2(project: Path):
     done = verify_in(project, *argv)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--against ampmodel.absent:build: cannot import 'ampmodel.absent'" in done.stderr
+
+
+def test_long_streams_run_the_projects_factory_in_the_child(project: Path):
+    done = verify_in(
+        project, "exports/model.json", "--against", "ampmodel.model:build", "--long-streams", *FAST
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok   long-streams     4 streams of 2 s at 48 kHz" in done.stdout
+
+
+def test_long_streams_from_a_factory_that_exits_fail_naming_it(project: Path):
+    done = verify_in(project, "exports/model.json", "--against", "builtins:exit", "--long-streams", *FAST)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL long-streams" in done.stdout
