@@ -264,6 +264,7 @@ CHANGED_OPTIONS = {
     "against": "mypkg.models:make",
     "backend": "rtneural",
     "reference_timeout": 10.0,
+    "long_streams": 2.0,
 }
 
 

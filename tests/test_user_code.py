@@ -401,3 +401,92 @@ def test_verify_with_an_in_memory_module_fails_an_export_of_another_module(tmp_p
     result = verifier.verify([tmp_path / "model.json"], module=factory, timing=False, rss_copies=0, steps=16)
     assert result.failed
     assert result.files[0].check("numeric-frame").status == "fail"
+
+
+# --- golden data and reduce run the factory in the child too ----------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--save-golden", "--embed-golden"])
+@pytest.mark.parametrize(
+    ("factory", "said"),
+    [
+        ("builtins:exit", "factory builtins:exit ended its process with status 0 before returning a module"),
+        ("ampmodel.model:forward_exits", "ended its process with status 3 while its module's forward() ran"),
+    ],
+)
+def test_golden_data_from_a_factory_that_ends_its_process_is_not_written_and_fails(
+    project: Path, option: str, factory: str, said: str
+):
+    done = verify_in(project, option, "out", "--against", factory, "exports/model.json", timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "exports/model.json: not written: " in done.stderr
+    assert said in done.stderr
+    assert not (project / "out").exists() or not any((project / "out").iterdir())
+
+
+def test_golden_data_from_a_factory_that_hangs_is_stopped_at_the_time_limit(project: Path):
+    argv = ["--save-golden", "out", "--against", "ampmodel.model:hangs", "--reference-timeout", "5"]
+    done = verify_in(project, *argv, "exports/model.json", timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "factory ampmodel.model:hangs did not finish within 5 s before returning a module" in done.stderr
+    assert not (project / "out" / "model").exists()
+
+
+def test_golden_data_from_an_unimportable_factory_exits_2(project: Path):
+    done = verify_in(
+        project, "--save-golden", "out", "--against", "ampmodel.absent:build", "exports/model.json"
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--against ampmodel.absent:build: cannot import 'ampmodel.absent'" in done.stderr
+
+
+def test_golden_data_from_the_projects_factory_is_written_from_the_child(project: Path):
+    done = verify_in(
+        project, "--save-golden", "out", "--against", "ampmodel.model:build", "exports/model.json"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reference=torch\n" in (project / "out" / "model" / "index.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("factory", "said"),
+    [
+        ("builtins:exit", "factory builtins:exit ended its process with status 0 before returning a module"),
+        ("ampmodel.dies_on_import:build", "ended its process with status 4 while importing its module"),
+    ],
+)
+def test_reduce_with_a_factory_that_ends_its_process_fails_naming_it(project: Path, factory: str, said: str):
+    done = verify_in(
+        project, "reduce", "exports/model.json", "--against", factory, "-o", "repro", timeout=120
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert said in done.stdout
+    assert not (project / "repro").exists()
+
+
+def test_reduce_with_a_factory_that_hangs_is_stopped_at_its_time_limit(project: Path):
+    argv = ["reduce", "exports/model.json", "--against", "ampmodel.model:hangs", "-o", "repro"]
+    done = verify_in(project, *argv, "--reference-timeout", "5", timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "factory ampmodel.model:hangs did not finish within 5 s before returning a module" in done.stdout
+
+
+def test_reduce_with_an_unimportable_factory_exits_2(project: Path):
+    argv = ["reduce", "exports/model.json", "--against", "ampmodel.absent:build", "-o", "repro"]
+    done = verify_in(project, *argv)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--against ampmodel.absent:build: cannot import 'ampmodel.absent'" in done.stderr
+
+
+def test_long_streams_run_the_projects_factory_in_the_child(project: Path):
+    done = verify_in(
+        project, "exports/model.json", "--against", "ampmodel.model:build", "--long-streams", *FAST
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok   long-streams     4 streams of 2 s at 48 kHz" in done.stdout
+
+
+def test_long_streams_from_a_factory_that_exits_fail_naming_it(project: Path):
+    done = verify_in(project, "exports/model.json", "--against", "builtins:exit", "--long-streams", *FAST)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL long-streams" in done.stdout

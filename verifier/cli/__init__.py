@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from verifier import __version__
+from verifier.checks.longstreams import LONG_STREAM_SECONDS
 from verifier.checks.results import RunResult
 from verifier.checks.run.cache import CACHE_FOLDER
 from verifier.checks.run.isolation import BUG
@@ -103,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--steps", type=steps, default=256, help="time steps compared (default 256)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument(
+        "--long-streams",
+        action="store_true",
+        help=f"also compare {LONG_STREAM_SECONDS:g} s at 48 kHz of a sweep, silence after signal, DC and "
+        "full scale, with the error-to-signal ratio in dB (the long-streams check; costs the model's time "
+        f"on {4 * LONG_STREAM_SECONDS:g} s of audio)",
+    )
     parser.add_argument(
         "--timing-steps", type=timing_steps, help="timed steps per call pattern (default 2000)"
     )
@@ -278,6 +286,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         against=args.against,
         backend=args.backend,
         reference_timeout=args.reference_timeout,
+        long_streams=LONG_STREAM_SECONDS if args.long_streams else 0.0,
     )
     if not (args.save_golden or args.embed_golden):
         require_torch("comparing a file with PyTorch")
@@ -344,16 +353,17 @@ def _write_golden(
     from verifier.checks.golden.bundles import GoldenError, embed_golden, save_golden
     from verifier.checks.run.reference import check_references, isolated_references
 
-    with isolated_references(options, manifest) as references:  # an unusable factory: exit 2 before writing
-        check_references(files, options, manifest, references)
-
     write, directory = (
         (save_golden, args.save_golden) if args.save_golden else (embed_golden, args.embed_golden)
     )
-    try:
-        written = write(files, directory, options, manifest)
-    except GoldenError as exc:
-        raise UsageError(str(exc)) from None
+    # The factories run in one watched child (as a run's do): an unusable one is exit 2 before anything is
+    # written; one that ends, aborts or hangs its process fails its own file.
+    with isolated_references(options, manifest) as references:
+        check_references(files, options, manifest, references)
+        try:
+            written = write(files, directory, options, manifest, references)
+        except GoldenError as exc:
+            raise UsageError(str(exc)) from None
     for item in written:
         (stderr if item.failed else stdout).write(f"{item.path}: {item.summary}\n")
     return EXIT_FAILED if any(item.failed for item in written) else EXIT_OK

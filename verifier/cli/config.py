@@ -52,6 +52,7 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "seed": (int,),
     "timing-steps": (int,),
     "no-timing": (bool,),
+    "long-streams": (bool,),
     "rss-copies": (int,),
     "reference-timeout": (int,),
     "format": (str,),

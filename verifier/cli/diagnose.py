@@ -5,7 +5,8 @@
 * ``verify reduce FILE --against MODULE:FACTORY -o DIR``: the smallest sub-model and input that still fail
   the same check (``verifier.checks.diagnose.reduce``), written as a repro folder
   (``verifier.checks.diagnose.repro``); exit 1
-  when there is nothing to reduce (the file passes, or its failure is the model's own sensitivity).
+  when there is nothing to reduce (the file passes, or its failure is the model's own sensitivity), or when
+  the factory or its module fails (they run in a watched child process: ``--reference-timeout``).
 * ``verify replay DIR``: a repro folder's check run again from its files alone; exit 1 while the failure
   reproduces, 0 once it is gone.
 
@@ -15,6 +16,7 @@ Thin like ``verifier.cli``: parse, call the library, format. Usage errors exit 2
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,16 +28,20 @@ from verifier.cli.arguments import (
     Parser,
     UsageError,
     against,
+    reference_seconds,
     require_torch,
     seed,
     steps,
     tolerance,
 )
 from verifier.cli.files import emit, expand_files
-from verifier.errors import VerifierError
 
 if TYPE_CHECKING:
     from verifier.checks.diagnose.reduce import Reduction
+
+# A reduction runs the module on many sub-models: one request to its child, so a wider limit than a run's
+# per-file one.
+REDUCE_TIMEOUT = 3600
 
 
 def _inspect_parser() -> argparse.ArgumentParser:
@@ -56,7 +62,8 @@ def _reduce_parser() -> argparse.ArgumentParser:
         description="Shrink a failing export to the smallest model and input that still fail the same check, "
         "and write a folder that reproduces it without the torch module.",
         epilog="Exit status: 0 a repro folder was written, 1 nothing to reduce (the file passes, or the "
-        "failure is the model's own sensitivity to rounding), 2 usage error.",
+        "failure is the model's own sensitivity to rounding; or the --against factory or its module failed, "
+        "ended its process or passed --reference-timeout), 2 usage error.",
     )
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--against", type=against, required=True, metavar="MODULE:FACTORY|CHECKPOINT")
@@ -66,6 +73,14 @@ def _reduce_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rtol", type=tolerance, help="relative tolerance (default: per model, as verify)")
     parser.add_argument("--steps", type=steps, default=256, help="time steps compared (default 256)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument(
+        "--reference-timeout",
+        type=reference_seconds,
+        metavar="SECONDS",
+        default=REDUCE_TIMEOUT,
+        help="most seconds the --against factory and the whole reduction may take, in a child process "
+        f"(default {REDUCE_TIMEOUT})",
+    )
     return parser
 
 
@@ -100,9 +115,9 @@ def _inspect(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> int:
-    from verifier.checks.diagnose.reduce import ReduceError, reduce
     from verifier.checks.diagnose.repro import ReproError, check_target, write_repro
-    from verifier.checks.run.reference import ReferenceError, resolve_against
+    from verifier.checks.run.project import project_root
+    from verifier.checks.run.reference import IsolatedReferences, NothingToReduce, ReferenceFailure
 
     require_torch("verify reduce (it runs the --against module layer by layer)")
     (path,) = expand_files([args.file])
@@ -110,27 +125,26 @@ def _reduce(args: argparse.Namespace, rest: Sequence[str], stdout: TextIO) -> in
         check_target(Path(args.output), [path, args.against])
     except ReproError as exc:
         raise UsageError(f"--output {args.output}: {exc}") from None
-    try:
-        factory = resolve_against(args.against)
-    except ReferenceError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        module = factory()
-    except Exception as exc:  # user code: its failure is a usage problem, named, never a traceback
-        raise UsageError(f"--against {args.against}: {type(exc).__name__}: {exc}") from None
-    try:
-        reduction = reduce(
-            path, module, dtype=args.dtype, atol=args.atol, rtol=args.rtol, steps=args.steps, seed=args.seed
-        )
-    except ReduceError as exc:
-        stdout.write(f"{path}: {exc}\n")
+    settings = {
+        "dtype": args.dtype,
+        "atol": args.atol,
+        "rtol": args.rtol,
+        "steps": args.steps,
+        "seed": args.seed,
+    }
+    # The factory and its module are user code: they run in a watched child, where ending, aborting or
+    # hanging its process is a finding about the factory, not the end of this command.
+    with IsolatedReferences(project_root(), args.reference_timeout) as references:
+        answer = references.reduce(args.against, f"--against {args.against}", os.path.abspath(path), settings)
+    if isinstance(answer, ReferenceFailure):
+        if answer.configuration:
+            raise UsageError(answer.summary)
+        stdout.write(f"{path}: no reduction: {answer.summary}\n")
         return EXIT_FAILED
-    except VerifierError:
-        raise
-    except Exception as exc:  # the module's own code failing on the file's inputs (e.g. another width)
-        raise UsageError(
-            f"--against {args.against}: cannot run it on {path}'s inputs: {type(exc).__name__}: {exc}"
-        ) from None
+    if isinstance(answer, NothingToReduce):
+        stdout.write(f"{path}: {answer.message}\n")
+        return EXIT_FAILED
+    reduction = answer
     command = shlex.join(["verify", "reduce", *rest])
     try:
         write_repro(reduction, args.output, origin=path, command=command, inputs=[args.against])

@@ -29,7 +29,7 @@ from torch import nn
 
 from verifier.pytorch.export import check_exportable
 
-__all__ = ["ChainMismatch", "ModuleRun", "frames", "run_leaf", "run_module", "stream"]
+__all__ = ["ChainMismatch", "ModuleRun", "NoFrameLayout", "frames", "run_leaf", "run_module", "stream"]
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,37 @@ class ChainMismatch:
 
 
 @dataclass(frozen=True)
+class NoFrameLayout:
+    """A container whose own ``forward()`` ran on none of the input layouts for one-step frames, while the
+    stream shows it is not its declared chain: the frames cannot be compared with the module at all.
+
+    (When the stream shows forward() is the chain, the chain's frames are the module's: an unpadded Conv1d
+    needs K steps, and one step from zero history is the chain's warm-up. Then nothing is recorded.)
+    """
+
+    name: str
+    order: tuple[str, ...]
+    reason: str  # the last layout's exception
+    pattern: str = "frame"
+    max_abs: float = math.inf
+    step: int | None = None
+
+    def describe(self) -> str:
+        where = f"{self.name}.forward()" if self.name else "forward()"
+        return (
+            f"{where} runs on none of the layouts [batch, time, features], [time, batch, features], "
+            f"[batch, features, time] for one-step frames ({self.reason}), and on the stream it is not the "
+            f"chain {' -> '.join(self.order)}: the frames could not be compared with the module"
+        )
+
+
+@dataclass(frozen=True)
 class ModuleRun:
     """A torch module run both ways on the same inputs: per frame from zero state, and as one stream."""
 
     frames: np.ndarray
     stream: np.ndarray
-    mismatches: tuple[ChainMismatch, ...]
+    mismatches: tuple[ChainMismatch | NoFrameLayout, ...]
 
 
 def stream(module: nn.Module, xs: np.ndarray, dtype: torch.dtype = torch.float64) -> np.ndarray:
@@ -76,13 +101,17 @@ def frames(module: nn.Module, xs: np.ndarray, dtype: torch.dtype = torch.float64
 
 
 def run_module(module: nn.Module, xs: np.ndarray, dtype: torch.dtype = torch.float64) -> ModuleRun:
-    """:func:`frames` and :func:`stream` of ``module``; each container whose forward() is not its chain."""
-    found: list[ChainMismatch] = []
+    """:func:`frames` and :func:`stream` of ``module``; each container whose forward() is not its chain
+    (first those whose forward() could not run the frames at all, :class:`NoFrameLayout`)."""
+    found: list[Any] = []
     x = _steps(xs, dtype)
     check_exportable(module, in_size=x.shape[-1])  # once for both runs: it walks every weight
     per_frame = _run(module, x.unsqueeze(1), dtype, found, "frame", checked=True)[:, 0].numpy()
     streamed = _run(module, x.unsqueeze(0), dtype, found, "stream", checked=True)[0].numpy()
-    return ModuleRun(per_frame, streamed, tuple(found))
+    not_chain = {m.name for m in found if isinstance(m, ChainMismatch) and m.pattern == "stream"}
+    # A frame fallback stands only where the stream confirms forward() is the chain.
+    unrun = [m for m in found if isinstance(m, NoFrameLayout) and m.name in not_chain]
+    return ModuleRun(per_frame, streamed, (*unrun, *(m for m in found if isinstance(m, ChainMismatch))))
 
 
 def _steps(xs: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
@@ -96,7 +125,7 @@ def _run(
     module: nn.Module,
     x: torch.Tensor,
     dtype: torch.dtype,
-    found: list[ChainMismatch],
+    found: list[Any],
     pattern: str = "",
     *,
     checked: bool = False,
@@ -192,9 +221,7 @@ def _cloned(value: Any) -> Any:
     return value
 
 
-def _run_tree(
-    m: nn.Module, name: str, x: torch.Tensor, found: list[ChainMismatch], pattern: str
-) -> torch.Tensor:
+def _run_tree(m: nn.Module, name: str, x: torch.Tensor, found: list[Any], pattern: str) -> torch.Tensor:
     """``m`` on [batch, time, features]: stock modules as RTNeural runs them, containers by forward()."""
     order = getattr(m, "export_order", None)
     if order is not None:  # export() has already checked that it names submodules
@@ -224,7 +251,7 @@ def _own_forward(
     order: tuple[str, ...],
     x: torch.Tensor,
     chain: torch.Tensor,
-    found: list[ChainMismatch],
+    found: list[Any],
     pattern: str,
 ) -> torch.Tensor:
     """What ``m.forward()`` computes on ``x``, aligned with RTNeural's steps; a mismatch with ``chain`` is
@@ -256,7 +283,9 @@ def _own_forward(
             runs.append((gap, aligned))
     if not runs and pattern == "frame" and errors:
         # One step is too short for some forward()s (an unpadded Conv1d needs K steps); the stream, which it
-        # does run, is where forward() and the chain are compared.
+        # does run, is where forward() and the chain are compared. Recorded: run_module keeps it as a
+        # finding unless the stream shows forward() is the chain.
+        found.append(NoFrameLayout(name, order, errors[-1]))
         return chain
     if not runs:
         reason = errors[-1] if errors else f"its output never has the chain's shape {list(chain.shape)}"

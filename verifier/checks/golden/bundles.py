@@ -25,12 +25,15 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from verifier.errors import VerifierError
+from verifier.errors import ConfigurationError, VerifierError
 from verifier.quoting import exception_text
+
+if TYPE_CHECKING:
+    from verifier.checks.run.reference import References
 
 __all__ = [
     "FORMAT",
@@ -54,6 +57,10 @@ PATTERNS = ("frame", "stream")
 DTYPES = ("float32", "float64")
 # The short cases need enough steps for a recurrent state to settle after an impulse or a constant step.
 SHORT_CASE_STEPS = 32
+
+
+# The expected outputs of a list of cases ([T, in] each): (frame, stream) per case, [T, out] float64.
+Expected = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
 
 
 class GoldenError(VerifierError):
@@ -194,6 +201,7 @@ def write_bundle(
     directory: str | os.PathLike[str],
     *,
     torch_module: Any | None = None,
+    expected: Expected | None = None,
     reference_source: str | None = None,
     tolerance: Callable[[str], tuple[float, float]],
     steps: int = 256,
@@ -202,7 +210,9 @@ def write_bundle(
 ) -> Path:
     """Write the bundle of ``model_file`` into ``directory`` (created; an earlier bundle there is replaced).
 
-    ``tolerance(dtype)`` gives (atol, rtol) for "float32" and "float64". The model must load in our engine
+    ``tolerance(dtype)`` gives (atol, rtol) for "float32" and "float64". ``expected``, when given, computes
+    the reference outputs of the cases (a torch module run where it cannot end this process) instead of
+    ``torch_module`` in this process. The model must load in our engine
     (``ModelFormatError`` otherwise). Raises :class:`GoldenError` when ``directory`` exists and is not a
     bundle, so nothing of the user's is overwritten. Written into a temporary sibling and renamed, so a
     failure leaves no half bundle.
@@ -217,6 +227,11 @@ def write_bundle(
     # hold is refused here as load refuses it (RTN-E208), not written into expectations no plugin meets.
     load(Path(model_file), "float32")
     cases = golden_inputs(model.in_size, steps, seed)
+    from_torch = torch_module is not None or expected is not None
+    if expected is None:
+        outputs = {name: reference_outputs(model_file, xs, torch_module) for name, xs in cases.items()}
+    else:  # before anything is written: a reference that fails leaves no staging folder behind
+        outputs = dict(zip(cases, expected(list(cases.values())), strict=True))
     index: dict[str, str] = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -226,8 +241,8 @@ def write_bundle(
         "model_sha256": _sha256(model_file),
         "in_size": str(model.in_size),
         "out_size": str(model.out_size),
-        "reference": "torch" if torch_module is not None else "engine-float64",
-        "reference_source": reference_source or ("torch module" if torch_module is not None else "engine"),
+        "reference": "torch" if from_torch else "engine-float64",
+        "reference_source": reference_source or ("torch module" if from_torch else "engine"),
         "seed": str(seed),
         "patterns": ",".join(PATTERNS),
         "cases": ",".join(cases),
@@ -245,7 +260,7 @@ def write_bundle(
         (staging / "expected").mkdir()
         for name, xs in cases.items():
             _csv(staging / "inputs" / f"{name}.csv", xs)
-            frame, stream = reference_outputs(model_file, xs, torch_module)
+            frame, stream = outputs[name]
             finite_expectations(frame, stream, f"case {name}")
             _csv(staging / "expected" / f"{name}.frame.csv", frame)
             _csv(staging / "expected" / f"{name}.stream.csv", stream)
@@ -356,15 +371,60 @@ class Written:
         return self.target is None
 
 
-def _reference(path: str, options: Any, manifest: Any) -> tuple[Any | None, str]:
-    """The torch module for ``path`` (``--against``, else the manifest's factory) and how it was named."""
-    from verifier.checks.run.reference import resolve_against
+class _NoReference(Exception):
+    """The reference module gave no outputs for a file (its factory or module failed, or ended its process):
+    that file's data is not written, the others are."""
 
-    entry = manifest.entry_for(path) if manifest is not None else None
-    spec = options.against or (entry.factory if entry is not None else None)
+
+def _expected(path: str, options: Any, manifest: Any, references: References) -> tuple[Expected | None, str]:
+    """How ``path``'s expected outputs are computed (``--against``, else the manifest's factory, run in
+    ``references``; None: by our engine) and how that reference is named."""
+    from verifier.checks.run.reference import (
+        ReferenceError,
+        ReferenceFailure,
+        reference_setting,
+        reference_spec,
+    )
+
+    spec = reference_spec(path, options, manifest)
     if spec is None:
         return None, "engine"
-    return resolve_against(spec)(), spec
+    where = reference_setting(path, options, manifest)
+
+    def expected(cases: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        answer = references.outputs(spec, where, cases)
+        if isinstance(answer, ReferenceFailure):
+            if answer.configuration:
+                raise ReferenceError(where, answer.summary)
+            raise _NoReference(answer.summary)
+        return answer
+
+    return expected, spec
+
+
+def _with_references(
+    write: Callable[..., list[Written]],
+    paths: Sequence[str],
+    directory: str | os.PathLike[str],
+    options: Any,
+    manifest: Any,
+    references: References | None,
+) -> list[Written]:
+    """``write`` with its reference modules in ``references``, else in a child process of its own."""
+    if references is not None:
+        return write(paths, directory, options, manifest, references)
+    from verifier.checks.run.reference import isolated_references
+
+    with isolated_references(options, manifest) as own:
+        return write(paths, directory, options, manifest, own)
+
+
+def _not_written(path: str, exc: Exception) -> Written:
+    """A file whose data could not be made: one line, never a traceback (a configuration error is raised)."""
+    if isinstance(exc, ConfigurationError):
+        raise exc
+    reason = str(exc) if isinstance(exc, _NoReference) else exception_text(exc)
+    return Written(path, None, f"not written: {reason}")
 
 
 def _folder(directory: str | os.PathLike[str], option: str) -> Path:
@@ -390,15 +450,31 @@ def _targets(paths: Sequence[str], directory: Path, name: Callable[[Path], str])
 
 
 def save_golden(
-    paths: Sequence[str], directory: str | os.PathLike[str], options: Any, manifest: Any = None
+    paths: Sequence[str],
+    directory: str | os.PathLike[str],
+    options: Any,
+    manifest: Any = None,
+    references: References | None = None,
 ) -> list[Written]:
     """``verify --save-golden DIR``: one bundle per file at ``DIR/<file stem>/``.
 
     ``options`` is a ``verifier.checks.run.options.Options`` (``against``, ``steps``, ``seed``,
     ``atol``/``rtol``
-    are used); tolerances follow ``verify``'s order (command line, manifest, tolerance policy). A file that
-    does not load or whose reference fails is reported, not raised; the others are still written.
+    are used); tolerances follow ``verify``'s order (command line, manifest, tolerance policy). The torch
+    modules run in ``references`` (default: a child process of this call). A file that does not load or
+    whose reference fails (raises, ends its process, passes its time limit) is reported, not raised; the
+    others are still written. A factory that cannot be imported raises its ReferenceError.
     """
+    return _with_references(_save_golden, paths, directory, options, manifest, references)
+
+
+def _save_golden(
+    paths: Sequence[str],
+    directory: str | os.PathLike[str],
+    options: Any,
+    manifest: Any,
+    references: References,
+) -> list[Written]:
     from verifier import __version__
     from verifier.checks.run.tolerances import resolve_tolerances
 
@@ -415,32 +491,47 @@ def save_golden(
             return resolve_tolerances(options, manifest, entry, dtype, path).stream
 
         try:
-            module, source = _reference(path, options, manifest)
+            expected, source = _expected(path, options, manifest, references)
             bundle = write_bundle(
                 path,
                 target,
-                torch_module=module,
+                expected=expected,
                 reference_source=source,
                 tolerance=tolerance,
                 steps=options.steps,
                 seed=options.seed,
                 created_by=f"rtneural-verifier {__version__}",
             )
-        except Exception as exc:  # user code (a factory) or a bad file: one line, never a traceback
-            written.append(Written(path, None, f"not written: {exception_text(exc)}"))
+        except Exception as exc:  # the reference or a bad file: one line, never a traceback
+            written.append(_not_written(path, exc))
             continue
-        kind = "torch module " + source if module is not None else "the engine in float64 (no torch module)"
+        kind = "torch module " + source if expected is not None else "the engine in float64 (no torch module)"
         written.append(Written(path, str(bundle), f"bundle {bundle} from {kind}"))
     return written
 
 
 def embed_golden(
-    paths: Sequence[str], directory: str | os.PathLike[str], options: Any, manifest: Any = None
+    paths: Sequence[str],
+    directory: str | os.PathLike[str],
+    options: Any,
+    manifest: Any = None,
+    references: References | None = None,
 ) -> list[Written]:
     """``verify --embed-golden DIR``: a copy of each file at ``DIR/<file name>`` carrying ``input_batch``
     (``options.steps`` random steps) and ``output_batch`` (streamed from zero state by the torch module, else
     by our engine in float64). A target that is the input file itself is refused: inputs are never modified.
+    The torch modules run as in :func:`save_golden`.
     """
+    return _with_references(_embed_golden, paths, directory, options, manifest, references)
+
+
+def _embed_golden(
+    paths: Sequence[str],
+    directory: str | os.PathLike[str],
+    options: Any,
+    manifest: Any,
+    references: References,
+) -> list[Written]:
     from verifier.checks.run.embedded import write_embedded
     from verifier.engine.model import load
 
@@ -450,17 +541,17 @@ def embed_golden(
     written: list[Written] = []
     for path, target in targets.items():
         try:
-            module, source = _reference(path, options, manifest)
+            expected, source = _expected(path, options, manifest, references)
             in_size = load(Path(path), "float64").in_size
             xs = golden_inputs(in_size, options.steps, options.seed)["random"]
             load(Path(path), "float32")  # the embedded data is for the float32 engine too
-            frame, ys = reference_outputs(path, xs, module)
+            frame, ys = reference_outputs(path, xs, None) if expected is None else expected([xs])[0]
             finite_expectations(frame, ys, "the random case")
             write_embedded(path, target, xs, ys)
         except Exception as exc:
-            written.append(Written(path, None, f"not written: {exception_text(exc)}"))
+            written.append(_not_written(path, exc))
             continue
-        kind = "torch module " + source if module is not None else "the engine in float64 (no torch module)"
+        kind = "torch module " + source if expected is not None else "the engine in float64 (no torch module)"
         written.append(Written(path, str(target), f"{target}: {len(xs)} steps of golden data from {kind}"))
     return written
 

@@ -23,11 +23,6 @@ else:  # the same parser, published for older Pythons (a dependency there, see p
 
 MANIFEST_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/manifest.schema.json"
 
-# Used when neither the manifest nor the command line gives a tolerance. float32: the engine and the float64
-# reference round differently by a few float32 ulps through tanh/sigmoid chains of ~1e3 terms; float64:
-# RTNeural's own JSON tests assert 1e-6 in double; we keep far tighter since only summation order differs.
-DEFAULT_TOLERANCE = {"float32": (1e-5, 0.0), "float64": (1e-9, 0.0)}
-
 
 class ManifestError(VerifierError):
     """A manifest that cannot be used: unreadable, invalid JSON, or not valid against the schema."""
@@ -80,12 +75,12 @@ class Manifest:
         matches = [e for e in self.models if e.file.name == target.name]
         return matches[0] if len(matches) == 1 else None
 
-    def tolerance_for(self, entry: ModelEntry | None, dtype: str) -> tuple[float, float]:
+    def tolerance_for(self, entry: ModelEntry | None, dtype: str) -> tuple[float, float] | None:
+        """The tolerance the manifest declares for ``entry`` in ``dtype`` (its own, else the manifest's);
+        None when it declares none (the tolerance model's figure applies)."""
         if entry is not None and dtype in entry.tolerance:
             return entry.tolerance[dtype]
-        if dtype in self.tolerance:
-            return self.tolerance[dtype]
-        return DEFAULT_TOLERANCE[dtype]
+        return self.tolerance.get(dtype)
 
 
 def _tolerances(data: Mapping[str, Any] | None, source: str, pointer: str) -> dict[str, tuple[float, float]]:

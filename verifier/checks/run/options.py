@@ -30,3 +30,5 @@ class Options:
     # RTNeural build, verifier.engine.backends); validation, parameters and widths read the file either way.
     backend: str = "engine"
     reference_timeout: float = DEFAULT_REFERENCE_TIMEOUT  # seconds (verifier.checks.run.reference)
+    # The long-streams check (verifier.checks.longstreams): seconds of audio per case; 0 leaves it out.
+    long_streams: float = 0.0

@@ -44,6 +44,7 @@ BUILDING = "before returning a module"
 RUNNING = "while its module's forward() ran"
 COUNTING = "while its module's parameters were counted"
 DIAGNOSING = "while its module's layers ran for the diagnosis"
+REDUCING = "while its module's layers ran for the reduction"
 
 
 class ReferenceError(ConfigurationError):
@@ -111,6 +112,14 @@ class ReferenceFailure:
     configuration: bool = False
 
 
+@dataclass(frozen=True)
+class NothingToReduce:
+    """``verify reduce`` found nothing to reduce: the file passes, or its failure is the model's own
+    sensitivity (``message`` says which)."""
+
+    message: str
+
+
 class ReferenceServer:
     """Runs the reference module: in the child process of an isolated run, or in the caller's process.
 
@@ -137,13 +146,10 @@ class ReferenceServer:
             return ReferenceFailure(exc.message, configuration=True)
         return None
 
-    def run(
-        self, stage: Callable[[str], None], spec: str, where: str, xs: np.ndarray
-    ) -> ReferenceRun | ReferenceFailure:
-        """The module ``spec`` names, built and run on ``xs`` ``[T, in]``."""
+    def _build(self, stage: Callable[[str], None], spec: str, where: str) -> Any:
+        """The module ``spec`` names (its factory called, its checkpoint loaded), or a ReferenceFailure."""
         from torch import nn
 
-        self._module = None
         stage(IMPORTING)
         try:
             factory = (lambda: self._given) if spec == IN_PROCESS else resolve_against(spec, where)
@@ -163,6 +169,16 @@ class ReferenceServer:
                 f"{reference_name(spec)} {gave} a {type(module).__name__}, not a torch module "
                 "(a factory returns the module; a checkpoint is torch.save(module))"
             )
+        return module
+
+    def run(
+        self, stage: Callable[[str], None], spec: str, where: str, xs: np.ndarray
+    ) -> ReferenceRun | ReferenceFailure:
+        """The module ``spec`` names, built and run on ``xs`` ``[T, in]``."""
+        self._module = None
+        module = self._build(stage, spec, where)
+        if isinstance(module, ReferenceFailure):
+            return module
         stage(RUNNING)
         try:
             ran = _run_module(module, xs)
@@ -180,6 +196,45 @@ class ReferenceServer:
             )
         self._module = module
         return ReferenceRun(ran.frames, ran.stream, ran.mismatches, parameters, widths)
+
+    def outputs(
+        self, stage: Callable[[str], None], spec: str, where: str, cases: Sequence[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]] | ReferenceFailure:
+        """(frames, stream) of the module ``spec`` names on each of ``cases`` (each ``[T, in]``, from zero
+        state), the module built once: the expected outputs of golden data."""
+        module = self._build(stage, spec, where)
+        if isinstance(module, ReferenceFailure):
+            return module
+        stage(RUNNING)
+        try:
+            return [(ran.frames, ran.stream) for ran in (_run_module(module, xs) for xs in cases)]
+        except Exception as exc:
+            return ReferenceFailure(f"{reference_name(spec)}: its module raised {exception_text(exc)}")
+
+    def reduce(
+        self, stage: Callable[[str], None], spec: str, where: str, path: str, settings: dict[str, Any]
+    ) -> Any:
+        """``verify reduce``: the smallest failing sub-model of ``path`` against the module ``spec`` names
+        (a ``Reduction``), :class:`NothingToReduce`, or a ReferenceFailure: a configuration one (the
+        command's usage error) for a VerifierError about the file itself or a module that does not take the
+        file's inputs."""
+        from verifier.checks.diagnose.reduce import ReduceError, reduce
+        from verifier.errors import VerifierError
+
+        module = self._build(stage, spec, where)
+        if isinstance(module, ReferenceFailure):  # named with its setting: the command's usage error says it
+            return ReferenceFailure(f"{where}: {module.summary}", True) if module.configuration else module
+        stage(REDUCING)
+        try:
+            return reduce(path, module, **settings)
+        except ReduceError as exc:
+            return NothingToReduce(str(exc))
+        except VerifierError as exc:
+            return ReferenceFailure(str(exc), configuration=True)
+        except (
+            Exception
+        ) as exc:  # the module does not take the file's inputs (another width): the wrong --against
+            return ReferenceFailure(f"{where}: cannot run it on {path}'s inputs: {exception_text(exc)}", True)
 
     def diagnose(
         self,
@@ -239,6 +294,10 @@ class References(Protocol):
 
     def run(self, spec: str, where: str, xs: np.ndarray) -> ReferenceRun | ReferenceFailure: ...
 
+    def outputs(
+        self, spec: str, where: str, cases: Sequence[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]] | ReferenceFailure: ...
+
     def diagnose(
         self,
         path: str,
@@ -265,6 +324,11 @@ class LocalReferences:
 
     def run(self, spec: str, where: str, xs: np.ndarray) -> ReferenceRun | ReferenceFailure:
         return self.server.run(_ignore, spec, where, xs)
+
+    def outputs(
+        self, spec: str, where: str, cases: Sequence[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]] | ReferenceFailure:
+        return self.server.outputs(_ignore, spec, where, cases)
 
     def diagnose(
         self,
@@ -315,6 +379,23 @@ class IsolatedReferences:
         if spec in self._unimportable:
             return self._unimportable[spec]
         answer = self.process.call("run", spec, where, xs)
+        if isinstance(answer, Died):
+            return ReferenceFailure(f"{reference_name(spec)} {answer.describe()}")
+        return answer
+
+    def outputs(
+        self, spec: str, where: str, cases: Sequence[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]] | ReferenceFailure:
+        if spec in self._unimportable:
+            return self._unimportable[spec]
+        answer = self.process.call("outputs", spec, where, list(cases))
+        if isinstance(answer, Died):
+            return ReferenceFailure(f"{reference_name(spec)} {answer.describe()}")
+        return answer
+
+    def reduce(self, spec: str, where: str, path: str, settings: dict[str, Any]) -> Any:
+        """:meth:`ReferenceServer.reduce` in the child; a child that ends is a ReferenceFailure."""
+        answer = self.process.call("reduce", spec, where, path, settings)
         if isinstance(answer, Died):
             return ReferenceFailure(f"{reference_name(spec)} {answer.describe()}")
         return answer

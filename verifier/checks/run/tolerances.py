@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.checks.run.manifest import DEFAULT_TOLERANCE, Manifest, ModelEntry
+from verifier.checks.run.manifest import Manifest, ModelEntry
 from verifier.checks.run.options import Options
+from verifier.checks.tolerance import tolerance_for
+from verifier.format.reader.document import read
+from verifier.format.validate import KEY_ORDER
 
 
 @dataclass(frozen=True)
@@ -20,28 +23,21 @@ class Tolerances:
 def resolve_tolerances(
     options: Options, manifest: Manifest | None, entry: ModelEntry | None, dtype: str, source: Any
 ) -> Tolerances:
+    """The tolerances ``source`` (a file loaded already) is held to. The tolerance model has no fallback: an
+    error in it is the verifier's own (the run's internal error, exit 3), never a silently looser or
+    tighter figure."""
     if options.atol is not None or options.rtol is not None:
         given = (options.atol or 0.0, options.rtol or 0.0)
         return Tolerances(given, given, "command line")
-    if manifest is not None and (
-        (entry is not None and dtype in entry.tolerance) or dtype in manifest.tolerance
-    ):
-        declared = manifest.tolerance_for(entry, dtype)
+    declared = manifest.tolerance_for(entry, dtype) if manifest is not None else None
+    if declared is not None:
         return Tolerances(declared, declared, "manifest")
-    try:
-        from verifier.checks.tolerance import tolerance_for
-        from verifier.format.reader.document import read
-        from verifier.format.validate import KEY_ORDER
-
-        # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
-        doc = read(source).skeleton(KEY_ORDER)
-        # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
-        # (docs/tolerance.md); a frame is one step from zero state.
-        return Tolerances(
-            tolerance_for(doc, dtype),
-            tolerance_for(doc, dtype, steps=options.steps),
-            "verifier.checks.tolerance (model depth and width)",
-        )
-    except Exception:  # the tolerance model is advisory; the fixed default is always available
-        default = DEFAULT_TOLERANCE[dtype]
-        return Tolerances(default, default, "default")
+    # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
+    doc = read(source).skeleton(KEY_ORDER)
+    # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
+    # (docs/tolerance.md); a frame is one step from zero state.
+    return Tolerances(
+        tolerance_for(doc, dtype),
+        tolerance_for(doc, dtype, steps=options.steps),
+        "verifier.checks.tolerance (model depth and width)",
+    )

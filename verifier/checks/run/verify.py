@@ -178,6 +178,45 @@ def _outputs(
     return Outputs(expected_frame, expected_stream, actual_frame, actual_stream), mismatches
 
 
+def _long_streams(
+    prepared: PreparedFile,
+    runner: Any,
+    source: Any,
+    options: Options,
+    manifest: Manifest | None,
+    references: References | None,
+) -> Check:
+    """The long-streams check of a loaded file: its runtime against the reference module (in
+    ``references``), else the JSON's own torch rebuild, streamed over seconds of audio."""
+    from verifier.checks.longstreams import NAME, judge_long_streams, long_stream_cases
+
+    path, spec, seconds = prepared.path, prepared.spec, options.long_streams
+    cases = long_stream_cases(runner.in_size, seconds)
+    steps = len(next(iter(cases.values())))
+    # Held to the stream tolerance of that many steps (a recurrent state's round-off grows with them).
+    atol, rtol = resolve_tolerances(
+        replace(options, steps=steps), manifest, prepared.entry, prepared.dtype, source
+    ).stream
+    if spec:
+        assert references is not None
+        answer = references.outputs(spec, reference_setting(path, options, manifest), list(cases.values()))
+        if isinstance(answer, ReferenceFailure):
+            return Check(NAME, FAIL, f"no reference output: {answer.summary}", {"against": spec})
+        expected = {name: streamed for name, (_, streamed) in zip(cases, answer, strict=True)}
+    else:
+        import torch
+
+        from verifier.pytorch.rebuild import reference
+
+        rebuilt = reference(source, torch.float64)
+        expected = {name: rebuilt(xs).numpy() for name, xs in cases.items()}
+    actual = {}
+    for name, xs in cases.items():
+        runner.reset()
+        actual[name] = runner.run(xs)
+    return judge_long_streams(expected, actual, atol=atol, rtol=rtol, dtype=prepared.dtype, seconds=seconds)
+
+
 class _NoReference(Exception):
     """The reference module gave no outputs (:class:`ReferenceFailure`): its summary names the factory."""
 
@@ -454,6 +493,8 @@ def finish_file(
     inputs = xs if xs is not None else random_inputs(options.steps, model.in_size, options.seed)
     builds = check_builds(model, source, inputs, atol=tolerances.stream[0], rtol=tolerances.stream[1])
     checks = [explain_failure(check, builds) for check in checks] + [builds]
+    if options.long_streams:
+        checks.append(_long_streams(prepared, runner, source, options, manifest, references))
 
     checks.append(
         check_parameters(
