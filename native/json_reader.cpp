@@ -70,10 +70,37 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 
 std::string shown(std::string_view text) { return quoting::shown(text); }
 
+// The reader keeps an unpaired surrogate escape as its three bytes (ED A0..BF xx), which valid UTF-8 never
+// holds: text carrying them cannot cross into Python (pybind11 decodes strictly), so no message or pointer may.
+bool has_lone_surrogate(std::string_view s) {
+    for (std::size_t i = 0; i + 2 < s.size(); ++i)
+        if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0) return true;
+    return false;
+}
+
+// Each unpaired surrogate written as Python's repr writes it (\ud800), every other byte as it is.
+std::string surrogates_escaped(std::string_view s) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == 0xED && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0xA0) {
+            const unsigned code = 0xD000 | ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 6) |
+                                  (static_cast<unsigned char>(s[i + 2]) & 0x3F);
+            out += "\\u";
+            for (int shift = 12; shift >= 0; shift -= 4) out += digits[(code >> shift) & 15];
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
 // Python's repr of a str for the common case (quotes chosen the same way; other escapes left as written).
 std::string python_repr(const std::string& s) {
     const char quote = s.find('\'') != std::string::npos && s.find('"') == std::string::npos ? '"' : '\'';
-    return quoting::quoted(s, quote);
+    return quoting::quoted(has_lone_surrogate(s) ? surrogates_escaped(s) : s, quote);
 }
 
 // Identical JSON values: same kinds all the way down, and integers and other numbers kept apart (1 and 1.0 are
@@ -143,10 +170,12 @@ private:
     }
 
     // The place being read; `up` segments fewer names a parent (the object of a key being read).
+    // A key holding an unpaired surrogate has no UTF-8 spelling: the pointer stops at the object holding it.
     std::string pointer(std::size_t up = 0) const {
         std::string out;
         for (std::size_t i = 0; i + up < path_.size(); ++i) {
             const auto& s = path_[i];
+            if (!s.index_segment && has_lone_surrogate(s.key)) break;
             out = s.index_segment ? pointer_child(out, s.index) : pointer_child(out, s.key);
         }
         return out;

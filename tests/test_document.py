@@ -299,6 +299,23 @@ def test_a_lone_surrogate_escape_in_a_key_is_not_utf8_at_its_object(escape):
     assert "unpaired surrogate" in error.message
 
 
+@pytest.mark.parametrize(
+    ("text", "pointer"),
+    [
+        (r'{"layers": [{"\ud800": 1, "\ud800": 2}]}', "/layers/0"),
+        (r'{"layers": [{"x\udfffy": [1], "x\udfffy": [2]}]}', "/layers/0"),
+        # under a key of no UTF-8 spelling the pointer stops at the object holding that key
+        (r'{"\ud800": {"a": 1, "a": 2}}', ""),
+    ],
+)
+def test_a_duplicate_key_beside_a_lone_surrogate_is_a_finding_with_the_key_escaped(text, pointer):
+    error = _error(text)
+    assert (error.rule, error.pointer) == ("RTN-E006", pointer)
+    (error.message + error.found).encode("utf-8")  # printable: no surrogate crossed from the reader
+    key = "a" if pointer == "" else json.loads(text)["layers"][0].popitem()[0]
+    assert repr(key) in error.message
+
+
 def test_a_surrogate_pair_escape_is_one_character():
     parsed, _ = read_document(r'{"\ud83c\udfb5": 1}')
     assert list(parsed) == ["\U0001f3b5"]

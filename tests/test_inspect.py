@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from peak_memory import MEASURABLE, memory_growth
 
 from verifier.cli import main
 from verifier.format.inspect import inspect
@@ -152,3 +153,19 @@ def test_a_file_named_like_a_subcommand_is_still_verified(tmp_path, monkeypatch,
     main(["inspect", "--no-timing", "--steps", "4", "--no-manifest"])
     out = capsys.readouterr().out
     assert "numeric-frame" in out  # the verify form ran, not the subcommand
+
+
+@MEASURABLE
+def test_inspecting_a_large_file_takes_memory_within_three_times_its_size(tmp_path):
+    from verifier.testing.big_files import model_text
+
+    path = tmp_path / "valid.json"
+    path.write_text(model_text("valid", 12_000_000))
+    growth, (parameters,) = memory_growth(
+        "from verifier.format.inspect import inspect\nanswer = [inspect(sys.argv[1]).parameters]", str(path)
+    )
+    side = json.loads(path.read_text())["in_shape"][-1]
+    assert int(parameters) == side * side + side  # the kernel and bias, counted from their shapes
+    assert growth <= 3 * path.stat().st_size, (
+        f"{growth / 2**20:.0f} MB for {path.stat().st_size / 2**20:.0f} MB"
+    )

@@ -7,6 +7,8 @@ Every expected position below is counted by hand in the text shown.
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import pytest
 
@@ -90,7 +92,7 @@ def test_a_pointer_after_a_large_array_is_found_without_parsing_the_array(monkey
     found = locate(big, ["/layers/1/type", "/layers/0/weights/0/199999"])
     assert found["/layers/1/type"].column == big.index(b'"type"') + 1
     assert found["/layers/0/weights/0/199999"].column == big.rindex(b"0.5") + 1
-    assert max(parsed) < 20  # only keys were decoded
+    assert all(length < 20 for length in parsed)  # only keys were decoded
 
 
 def test_verify_prints_each_finding_as_path_line_col_rule(capsys, tmp_path):
@@ -108,3 +110,48 @@ def test_verify_prints_each_finding_as_path_line_col_rule(capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 1
     assert f"\n{bad}:4:23: error: RTN-E106 /layers/0/activation: " in out
+
+
+# --- cost in proportion to the file (issue 22) -------------------------------------------------------------
+
+
+def _calls(work) -> int:
+    """Function calls (Python and C) made by ``work()``: a count of operations, free of machine noise."""
+    count = 0
+
+    def counter(frame, event, arg):
+        nonlocal count
+        count += event in ("call", "c_call")
+
+    sys.setprofile(counter)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def test_a_pointer_deep_in_nested_brackets_is_located_without_work_that_grows_with_the_file():
+    # The deepest place a finding names (RTN-E302 stops at Limits.max_depth) in files of 5,000 and 20,000
+    # nested brackets: what follows that place is never read, so the cost is the same for both.
+    pointer = "/0" * 64
+    costs = []
+    for n in (5_000, 20_000):
+        data = b"[" * n + b"]" * n
+        assert locate(data, [pointer])[pointer] == Position(1, 65)
+        costs.append(_calls(lambda data=data: locate(data, [pointer])))
+    assert costs[1] < 1.5 * costs[0], costs
+
+
+def test_a_finding_in_every_layer_is_located_in_one_walk_of_the_file():
+    # One pointer per layer: 4x the layers must cost about 4x (a walk per pointer costs 16x).
+    costs = []
+    for count in (100, 400):
+        layer = {"type": "dense", "activation": "x", "weights": [[[0.5, 0.5]], [0.5]]}
+        data = json.dumps({"in_shape": [None, 2], "layers": [layer] * count}).encode()
+        pointers = [f"/layers/{i}/activation" for i in range(count)]
+        found = locate(data, pointers)
+        starts = [m.start() for m in re.finditer(rb'"activation"', data)]
+        assert [found[p].column for p in pointers] == [s + 1 for s in starts]
+        costs.append(_calls(lambda data=data, pointers=pointers: locate(data, pointers)))
+    assert costs[1] < 8 * costs[0], costs

@@ -195,3 +195,26 @@ def test_a_declared_width_of_2_to_the_30_is_refused_by_both_without_memory_in_it
     growth, verdicts = memory_growth(_BOTH_REFUSALS, str(path))
     assert verdicts == ["RTN-E303", pointer, "RTN-E303", pointer]
     assert growth < 8 * 2**20
+
+
+@MEASURABLE
+def test_a_kernel_of_scalar_rows_is_one_finding_without_memory_per_row(tmp_path):
+    # 2^17 rows that should be lists but are numbers (one is a list, so the kernel is no NumericArray): each
+    # such row is a schema error, and one finding is reported for the array. Holding an error per row took
+    # ~4 KB each (518 MB here; 4.2 GB for 2^20 rows). The bound is not the 3x of a NumericArray: a ragged
+    # array is a Python list, a float of 32 bytes for each number of 9 characters.
+    rows = ",".join(["0.123456"] * 2**17)
+    text = (
+        '{"in_shape": [null, null, 1], "layers": [{"type": "dense", "activation": "", '
+        f'"shape": [null, null, 1], "weights": [[[0.5], {rows}], [0.0]]}}]}}'
+    )
+    path = tmp_path / "scalar-rows.json"
+    path.write_text(text)
+    growth, rules = memory_growth(
+        'answer = [f"{f.rule}@{f.pointer}" for f in validate(sys.argv[1]) if f.severity == "error"]',
+        str(path),
+    )
+    assert rules == ["RTN-E202@/layers/0/weights/0"]
+    assert growth <= 10 * path.stat().st_size, (
+        f"{growth / 2**20:.0f} MB for {path.stat().st_size / 2**20:.1f} MB"
+    )

@@ -337,6 +337,19 @@ def test_a_lone_surrogate_key_is_one_printable_finding():
     str(findings[0].message).encode("utf-8")  # the message itself can be printed
 
 
+def test_verify_validate_reports_a_duplicated_lone_surrogate_key_as_a_finding_at_its_layer(tmp_path, capsys):
+    from verifier.cli import main
+
+    path = tmp_path / "surrogate.json"
+    path.write_bytes(
+        b'{"in_shape": [null, 1], "layers": [{"type": "activation", "activation": "tanh", '
+        b'"shape": [null, 1], "weights": [], "\\ud800": 1, "\\ud800": 2}]}'
+    )
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:1:36: RTN-E006 /layers/0: duplicate key '\\ud800' with different values" in out
+
+
 def test_a_4301_digit_integer_is_one_finding_with_its_pointer():
     findings = validate(b'{"in_shape": [null, ' + b"7" * 4301 + b'], "layers": []}')
     assert [(f.rule, f.pointer) for f in findings] == [("RTN-E005", "/in_shape/1")]

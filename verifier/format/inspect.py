@@ -11,12 +11,14 @@ that does not even parse gives an inspection holding only its finding.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from verifier.format.findings import Finding, pointer_join
+from verifier.format.reader.document import is_numeric_array
 from verifier.format.structure import is_known_entry, last_int, layer_entries, shape_width
 
 __all__ = ["KNOWN_EXTRA_KEYS", "ExtraKey", "Inspection", "LayerRow", "inspect"]
@@ -169,17 +171,20 @@ def inspect(source: str | os.PathLike[str] | bytes | dict[str, Any]) -> Inspecti
     """The inspection of ``source`` (a path, JSON text, bytes or a dict); never raises for bad input."""
     from verifier.errors import ModelFormatError
     from verifier.format.findings import Limits, severity_rank
-    from verifier.format.reader.document import read_document
-    from verifier.format.validate import check_document, validate
+    from verifier.format.reader.document import read
+    from verifier.format.validate import KEY_ORDER, check_document, validate
 
     name = os.fspath(source) if isinstance(source, str | os.PathLike) and not _is_text(source) else "<input>"
-    reading: list[Finding] = []  # the reader's warnings (RTN-W007), as validate() lists them
     try:
-        doc, name = read_document(source, warnings=reading)
+        document = read(source)
     except (ModelFormatError, OSError, RecursionError):
         return Inspection(name, False, None, None, (), (), tuple(validate(source)))
+    name = document.name
+    # What validate reads (weight arrays as shapes, the numbers left in C++), not a Python float per number:
+    # the memory of inspecting stays in proportion to the file's declarations.
+    doc = document.skeleton(KEY_ORDER)
     # validate() after its reading pass, on the document already read: reading dominates on large files.
-    findings = tuple(sorted(check_document(doc, Limits()) + reading, key=severity_rank))
+    findings = tuple(sorted(check_document(doc, Limits()) + list(document.warnings), key=severity_rank))
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         return Inspection(name, False, None, None, (), _extra_keys(doc), findings)
     rows = _rows(doc, findings)
@@ -214,6 +219,10 @@ def _chained_widths(doc: dict[str, Any]) -> dict[int, tuple[int | None, int | No
 
 def _rows(doc: dict[str, Any], findings: tuple[Finding, ...]) -> tuple[LayerRow, ...]:
     widths = _chained_widths(doc)
+    # Grouped once: a million entries with a finding each must not compare every finding with every entry.
+    per_row: dict[int | None, list[Finding]] = {}
+    for f in findings:
+        per_row.setdefault(_row_index(f.pointer), []).append(f)
     rows = []
     for index, body in enumerate(doc["layers"]):
         entry: Mapping[str, Any] = body if isinstance(body, dict) else {}
@@ -234,7 +243,7 @@ def _rows(doc: dict[str, Any], findings: tuple[Finding, ...]) -> tuple[LayerRow,
                 out_width=out_width,
                 parameters=_count_numbers(entry.get("weights", [])),
                 state=_state(entry, kind, in_width, out_width),
-                findings=tuple(f for f in findings if _row_index(f.pointer) == index),
+                findings=tuple(per_row.get(index, ())),
             )
         )
     return tuple(rows)
@@ -248,6 +257,8 @@ def _count_numbers(value: Any) -> int:
             stack.extend(node)
         elif isinstance(node, int | float) and not isinstance(node, bool):
             count += 1
+        elif is_numeric_array(node):
+            count += math.prod(node.shape)
     return count
 
 

@@ -288,16 +288,21 @@ def _schema_findings(doc: Any) -> tuple[list[Finding], set[int], bool]:
     conforms = _structural_predicate()
     if conforms is not None and conforms(view):
         return [], set(), True  # jsonschema would find no error (the predicate's answer is its answer)
+    kept = _prune_weights(view)
     # One error per place: the most specific keyword, then the first in document order (as the loader
-    # walks the document).
-    errors = sorted(_structural_validator().iter_errors(view), key=lambda e: (_priority(e), _path_order(e)))
-    chosen: dict[str, ValidationError] = {}
-    for error in errors:
-        chosen.setdefault(_place(error), error)
+    # walks the document). Only the best of each place is kept as the errors stream by.
+    best: dict[str, tuple[tuple[Any, ...], ValidationError]] = {}
+    for error in _structural_validator().iter_errors(view):
+        _restore_indices(error, view, kept)
+        key = (_priority(error), _path_order(error))
+        place = _place(error)
+        if place not in best or key < best[place][0]:
+            best[place] = (key, error)
+    chosen = [error for _, error in sorted(best.values(), key=lambda item: item[0])]
     found: list[Finding] = []
     bad_layers: set[int] = set()
     usable = True
-    for error in chosen.values():
+    for error in chosen:
         found.extend(_to_findings(error, doc))
         path = list(error.absolute_path)
         if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
@@ -305,6 +310,68 @@ def _schema_findings(doc: Any) -> tuple[list[Finding], set[int], bool]:
         else:
             usable = False
     return found, bad_layers, usable
+
+
+def _shape_kind(value: Any) -> Any:
+    """What the schema can tell apart in a weight array's element: the kinds of things at each depth (never a
+    length: the schema states none), so two elements of one shape kind get the same errors at the same
+    places inside them."""
+    if type(value) is not list:
+        return type(value)
+    kinds = set(map(type, value))
+    if list not in kinds:
+        return (list, frozenset(kinds))
+    return (list, frozenset(map(_shape_kind, value)))
+
+
+def _prune_weights(view: Any) -> dict[int, list[int]]:
+    """Each weight array of ``view`` cut, at every depth, to the first element of each shape kind (a later
+    element of a kind already seen can only repeat an error of that first one, further into the document,
+    and one error per weight array is reported: the first). A kernel of a million scalar rows is then
+    checked as two rows, not as a million errors. Returns the original index of each kept element, per
+    cut list (by ``id``)."""
+    kept: dict[int, list[int]] = {}
+    layers = view.get("layers") if type(view) is dict else None
+    entries = [e for e in layers if type(e) is dict] if type(layers) is list else []
+    # (list, index): the view shares lists of scalars with the document, so a cut list is a new one put in
+    # its parent's place (a parent holding a list is always the view's own).
+    stack = [
+        (e["weights"], j) for e in entries if type(e.get("weights")) is list for j in range(len(e["weights"]))
+    ]
+    while stack:
+        parent, at = stack.pop()
+        array = parent[at]
+        if type(array) is not list:
+            continue
+        first: dict[Any, int] = {}
+        for index, item in enumerate(array):
+            first.setdefault(_shape_kind(item), index)
+        if len(first) < len(array):
+            indices = sorted(first.values())
+            array = parent[at] = [array[i] for i in indices]
+            kept[id(array)] = indices
+        stack.extend((array, i) for i, item in enumerate(array) if type(item) is list)
+    return kept
+
+
+def _restore_indices(error: ValidationError, view: Any, kept: dict[int, list[int]]) -> None:
+    """The error's path in the document, from its path in the cut view."""
+    if not kept:
+        return
+    path, node = list(error.path), view
+    for depth, step in enumerate(path):
+        if type(node) is list and isinstance(step, int):
+            indices = kept.get(id(node))
+            node = node[step]
+            if indices is not None:
+                path[depth] = indices[step]
+        elif type(node) is dict:
+            node = node[step]
+        else:
+            break
+    # ``path`` and ``relative_path`` are one deque (``absolute_path`` reads the latter): changed in place.
+    error.relative_path.clear()
+    error.relative_path.extend(path)
 
 
 def _place(error: ValidationError) -> str:
