@@ -249,6 +249,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.diagnose import run_subcommand  # a file of that name is still checked
 
         return run_subcommand(argv, stdout, stderr)
+    if argv and argv[0] == "modelt" and not os.path.exists(argv[0]):
+        from verifier.cli.modelt import run as modelt
+
+        return modelt(argv[1:], stdout, stderr)
     if argv and argv[0] in ("validate", "render") and not os.path.exists(argv[0]):
         from verifier.cli.render import run as render
         from verifier.cli.validate import run as validate_only

@@ -475,7 +475,7 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
                 "returns before loading anything (every layer keeps its zero weights)",
             )
         ]
-    index = 0
+    index, pending = 0, False
     width = in_width
     for number, layer in enumerate(declared.layers, start=1):
         what = f"declared layer {number} ({layer.name})"
@@ -491,6 +491,7 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
             continue
         pointer = pointer_join("/layers", index)
         entry: Mapping[str, Any] = entries[index] if isinstance(entries[index], dict) else {}
+        pending = False
         kind, dims = _text(entry.get("type")), _width(entry)
         if layer.is_activation:
             if "activation" not in entry:
@@ -541,8 +542,19 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
             problems.extend(_unchecked_in_width(layer, width, pointer, what))
         if kind not in ("activation", "prelu", "batchnorm", "batchnorm2d") and dims is not None:
             width = dims
-        if layer.name in ("DenseT", "Conv1DT", "Conv2DT") and _text(entry.get("activation")):
+        pending = layer.name in ("DenseT", "Conv1DT", "Conv2DT") and bool(_text(entry.get("activation")))
+        if pending:
             continue  # the loader stays on this entry for the fused activation
+        index += 1
+    if pending and index < len(entries):
+        name = _text(entries[index].get("activation"))
+        problems.append(
+            Problem(
+                "swapped-activation",
+                pointer_join(pointer_join("/layers", index), "activation"),
+                f"the file's activation {name!r} here has no declared activation layer: it never runs",
+            )
+        )
         index += 1
     if index < len(entries):
         problems.append(
