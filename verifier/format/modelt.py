@@ -491,8 +491,17 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
             continue
         pointer = pointer_join("/layers", index)
         entry: Mapping[str, Any] = entries[index] if isinstance(entries[index], dict) else {}
-        pending = False
         kind, dims = _text(entry.get("type")), _width(entry)
+        if pending and not layer.is_activation:
+            problems.append(
+                Problem(
+                    "swapped-activation",
+                    pointer_join(pointer, "activation"),
+                    f"the file's activation {_text(entry.get('activation'))!r} here has no declared activation "
+                    f"layer: it never runs, and the loader stays on this entry for {what}",
+                )
+            )
+        pending = False
         if layer.is_activation:
             if "activation" not in entry:
                 problems.append(
@@ -547,7 +556,7 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
             continue  # the loader stays on this entry for the fused activation
         index += 1
     if pending and index < len(entries):
-        name = _text(entries[index].get("activation"))
+        name = _text(entries[index].get("activation")) if isinstance(entries[index], dict) else ""
         problems.append(
             Problem(
                 "swapped-activation",

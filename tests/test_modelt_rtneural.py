@@ -1,0 +1,114 @@
+"""The type ``verify modelt`` prints, compiled against the real RTNeural: ``ModelT::parseJson`` of that type
+must load each corpus model completely, so its outputs match our engine's.
+
+One C++ program holds every type (one compile for the whole corpus, STL backend: no define needed). Needs a
+C++ compiler and an RTNeural checkout in ``$RTNEURAL_DIR``; without them the test skips, under ``CI=true`` it
+fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import corpus
+from tests.cpp_build import compiler, skip_or_fail
+from verifier.checks.passrule import outside
+from verifier.format.modelt import model_type
+
+STEPS = 24
+ATOL, RTOL = 1e-4, 1e-4  # float32 engine vs float32 RTNeural STL: summation order only
+
+
+def _toolchain() -> tuple[str, Path]:
+    cxx = compiler()
+    root = os.environ.get("RTNEURAL_DIR")
+    if cxx is None or not root or not (Path(root) / "RTNeural" / "ModelT.h").is_file():
+        skip_or_fail("no C++ compiler or no RTNeural checkout in $RTNEURAL_DIR to compile ModelT types against")
+    assert cxx is not None and root
+    return cxx, Path(root)
+
+
+def _keras_models() -> list[tuple[str, Path]]:
+    root = corpus.require_corpus()
+    seen: dict[str, Path] = {}
+    for entry in corpus.manifest()["cases"]:
+        if entry["format"] == "keras-json":
+            seen.setdefault(entry["model"], root / entry["model"])
+    return sorted(seen.items())
+
+
+def _program(types: list[str]) -> str:
+    calls = "\n".join(
+        f"    if (which == {i}) return run<{t.removeprefix('using Model = ').rstrip(';')}>(argv[2]);"
+        for i, t in enumerate(types)
+    )
+    return (
+        "#include <RTNeural/RTNeural.h>\n#include <cstdio>\n#include <fstream>\n#include <string>\n"
+        "#include <vector>\n\n"
+        "template <typename M> int run(const char* path) {\n"
+        "    static M model;\n"
+        "    std::ifstream stream(path);\n"
+        "    model.parseJson(stream, false);\n"
+        "    model.reset();\n"
+        "    std::vector<float> x(M::input_size);\n"
+        "    int steps = 0;\n"
+        '    if (std::scanf("%d", &steps) != 1) return 3;\n'
+        "    for (int s = 0; s < steps; ++s) {\n"
+        "        for (auto& v : x) if (std::scanf(\"%f\", &v) != 1) return 3;\n"
+        "        model.forward(x.data());\n"
+        "        for (int o = 0; o < M::output_size; ++o) std::printf(\"%.9g \", (double) model.getOutputs()[o]);\n"
+        '        std::printf("\\n");\n'
+        "    }\n"
+        "    return 0;\n"
+        "}\n\n"
+        "int main(int argc, char** argv) {\n"
+        "    if (argc != 3) return 2;\n"
+        "    const int which = std::stoi(argv[1]);\n"
+        f"{calls}\n"
+        "    return 2;\n"
+        "}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, Path, str]]]:
+    cxx, root = _toolchain()
+    models = []
+    for name, path in _keras_models():
+        emitted = model_type(json.loads(path.read_text()))
+        if emitted.model is not None:
+            models.append((name, path, emitted.model.render()))
+    assert models, "no corpus model has a ModelT type"
+    folder = tmp_path_factory.mktemp("modelt")
+    (folder / "modelt.cpp").write_text(_program([t for _, _, t in models]))
+    command = [cxx, "-std=c++17", "-O1", f"-I{root}", str(folder / "modelt.cpp"), "-o", str(folder / "modelt")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-6000:]}"
+    return folder / "modelt", models
+
+
+def test_emitted_modelt_types_load_every_corpus_model_like_the_engine(built) -> None:
+    from verifier.engine.model import load
+
+    program, models = built
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for index, (name, path, _) in enumerate(models):
+        engine = load(str(path), "float32")
+        xs = rng.uniform(-1, 1, size=(STEPS, engine.in_size)).astype(np.float32)
+        feed = f"{STEPS}\n" + "\n".join(" ".join(f"{v:.9g}" for v in row) for row in xs) + "\n"
+        done = subprocess.run([str(program), str(index), str(path)], input=feed, capture_output=True, text=True)
+        assert done.returncode == 0, f"{name}: the ModelT program failed ({done.returncode}): {done.stderr}"
+        rtneural = np.array([[float(v) for v in line.split()] for line in done.stdout.splitlines()])
+        ours = np.asarray(engine.run(xs), dtype=np.float64)
+        assert rtneural.shape == ours.shape, f"{name}: {rtneural.shape} vs {ours.shape}"
+        assert np.any(rtneural != 0), f"{name}: all outputs zero: parseJson loaded nothing"
+        assert not outside(ours, rtneural, ATOL, RTOL).any(), f"{name}: ModelT disagrees with the engine"
+        worst = max(worst, float(np.max(np.abs(rtneural - ours))))
+    print(f"{len(models)} corpus models compiled and loaded; worst |ModelT - engine| = {worst:.3g}")
