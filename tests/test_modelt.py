@@ -29,7 +29,12 @@ GRU_TYPE = (
 
 
 def _dense(width: int, activation: str = "", bias: bool = True) -> dict[str, Any]:
-    return {"type": "dense", "activation": activation, "shape": [None, None, width], "weights": [[]] * (1 + bias)}
+    return {
+        "type": "dense",
+        "activation": activation,
+        "shape": [None, None, width],
+        "weights": [[]] * (1 + bias),
+    }
 
 
 def _doc(*layers: dict[str, Any], width: int = 1) -> dict[str, Any]:
@@ -67,7 +72,8 @@ def test_emitted_type_uses_the_requested_numeric_type() -> None:
 
 def test_emitted_type_states_the_recurrent_defaults_it_leaves() -> None:
     notes = " ".join(model_type(GRU_DOC).notes)
-    assert "SampleRateCorrectionMode::None" in notes and "DefaultMathsProvider" in notes
+    assert "SampleRateCorrectionMode::None" in notes
+    assert "DefaultMathsProvider" in notes
 
 
 def test_emitted_types_of_other_families_carry_their_parameters() -> None:
@@ -92,8 +98,14 @@ def test_emitted_types_of_other_families_carry_their_parameters() -> None:
 
 
 def test_dense_kernel_above_eigens_fixed_size_limit_asks_for_stack_allocation_limit_zero() -> None:
+    # 256x128 floats are exactly 128 KB: at the limit, not above it
+    assert "EIGEN" not in " ".join(model_type(_doc(_dense(128), width=256)).notes)
+    assert "EIGEN_STACK_ALLOCATION_LIMIT=0" in " ".join(
+        model_type(_doc(_dense(128), width=256), "double").notes
+    )
     notes = " ".join(model_type(_doc(_dense(256), width=256)).notes)
-    assert "EIGEN_STACK_ALLOCATION_LIMIT=0" in notes and "/layers/0" in notes
+    assert "EIGEN_STACK_ALLOCATION_LIMIT=0" in notes
+    assert "/layers/0" in notes
 
 
 def test_small_dense_kernel_needs_no_eigen_setting() -> None:
@@ -110,12 +122,14 @@ def test_strided_conv1d_has_no_modelt_type_and_says_why() -> None:
 
 def test_unknown_layer_type_has_no_modelt_type() -> None:
     emitted = model_type(_doc({"type": "attention", "shape": [None, None, 2], "weights": []}))
-    assert emitted.model is None and emitted.problems[0].pointer == "/layers/0/type"
+    assert emitted.model is None
+    assert emitted.problems[0].pointer == "/layers/0/type"
 
 
 def test_activation_without_modelt_layer_has_no_type() -> None:
     emitted = model_type(_doc(_dense(2, "gelu")))
-    assert emitted.model is None and emitted.problems[0].pointer == "/layers/0/activation"
+    assert emitted.model is None
+    assert emitted.problems[0].pointer == "/layers/0/activation"
 
 
 def test_emitted_type_checks_clean_against_its_file() -> None:
@@ -123,7 +137,9 @@ def test_emitted_type_checks_clean_against_its_file() -> None:
 
 
 def test_input_width_mismatch_is_an_early_return_at_in_shape() -> None:
-    declared = GRU_TYPE.replace("ModelT<float, 1, 1", "ModelT<float, 2, 1").replace("DenseT<float, 1, 8>", "DenseT<float, 2, 8>")
+    declared = GRU_TYPE.replace("ModelT<float, 1, 1", "ModelT<float, 2, 1").replace(
+        "DenseT<float, 1, 8>", "DenseT<float, 2, 8>"
+    )
     assert _cases(GRU_DOC, declared) == [("early-return", "/in_shape")]
 
 
@@ -142,7 +158,11 @@ def test_layer_of_other_type_is_skipped() -> None:
 def test_conv1d_of_other_kernel_dilation_or_groups_is_skipped() -> None:
     doc = _doc({"type": "conv1d", "activation": "", "shape": [None, None, 4], "kernel_size": [3],
                 "dilation": [1], "groups": 1, "weights": [[], []]}, width=4)  # fmt: skip
-    for declared in ("Conv1DT<float, 4, 4, 5, 1>", "Conv1DT<float, 4, 4, 3, 2>", "Conv1DT<float, 4, 4, 3, 1, 2>"):
+    for declared in (
+        "Conv1DT<float, 4, 4, 5, 1>",
+        "Conv1DT<float, 4, 4, 3, 2>",
+        "Conv1DT<float, 4, 4, 3, 1, 2>",
+    ):
         assert _cases(doc, f"ModelT<float, 4, 4, {declared}>") == [("skipped-layer", "/layers/0")], declared
 
 
@@ -152,7 +172,8 @@ def test_conv2d_of_other_stride_is_skipped() -> None:
          "kernel_size_feature": [3], "dilation": 1, "strides": 2, "num_filters_in": 1, "num_features_in": 6,
          "num_filters_out": 2, "padding": "valid", "weights": [[], []]}]}  # fmt: skip
     emitted = model_type(doc)
-    assert emitted.model is not None and check_type(doc, emitted.model) == []
+    assert emitted.model is not None
+    assert check_type(doc, emitted.model) == []
     declared = emitted.model.render().replace("3, 3, 1, 2, true", "3, 3, 1, 1, true")
     assert ("skipped-layer", "/layers/0") in _cases(doc, declared)
 
@@ -202,12 +223,15 @@ def test_unreadable_declared_types_are_refused_with_a_reason(text: str) -> None:
 
 
 def test_non_literal_argument_is_named_as_not_resolved() -> None:
-    with pytest.raises(ModelTError, match="kHidden.*not a literal.*constexpr"):
+    with pytest.raises(ModelTError, match=r"kHidden.*not a literal.*constexpr"):
         parse_type("ModelT<float, 1, 1, DenseT<float, 1, kHidden>>")
 
 
 def test_source_declarations_skip_comments_and_keep_lines() -> None:
-    source = "// ModelT<float, 2, 2, DenseT<float, 2, 2>>\n/* ModelT<x> */\nRTNeural::ModelT<float, 1, 1,\n DenseT<float, 1, 1>> m;\n"
+    source = (
+        "// ModelT<float, 2, 2, DenseT<float, 2, 2>>\n/* ModelT<x> */\n"
+        "RTNeural::ModelT<float, 1, 1,\n DenseT<float, 1, 1>> m;\n"
+    )
     found = declarations_in_source(source)
     assert [(d.line, " ".join(d.text.split())) for d in found] == [
         (3, "RTNeural::ModelT<float, 1, 1, DenseT<float, 1, 1>>")
@@ -221,29 +245,41 @@ def test_cli_prints_the_type_and_exits_0(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     path.write_text(json.dumps(GRU_DOC))
     status, out = _cli("modelt", str(path))
-    assert status == 0 and out.startswith(GRU_TYPE)
+    assert status == 0
+    assert out.startswith(GRU_TYPE)
 
 
 def test_cli_file_without_a_type_exits_1_with_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     path.write_text(json.dumps(_doc(_dense(2, "gelu"))))
     status, out = _cli("modelt", str(path))
-    assert status == 1 and "/layers/0/activation" in out and "gelu" in out
+    assert status == 1
+    assert "/layers/0/activation" in out
+    assert "gelu" in out
 
 
 def test_cli_check_names_each_mismatch_and_exits_1(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     path.write_text(json.dumps(GRU_DOC))
     status, out = _cli("modelt", str(path), "--check", GRU_TYPE.replace("GRULayerT", "LSTMLayerT"))
-    assert status == 1 and "/layers/1: skipped-layer" in out
+    assert status == 1
+    assert "/layers/1: skipped-layer" in out
 
 
 def test_cli_check_source_reads_the_declaration_in_a_header(tmp_path: Path) -> None:
     path, header = tmp_path / "m.json", tmp_path / "plugin.h"
     path.write_text(json.dumps(GRU_DOC))
-    header.write_text("#pragma once\n" + GRU_TYPE.replace("GRULayerT<float, 8, 8>", "GRULayerT<float, 8, 8, RTNeural::SampleRateCorrectionMode::None>").replace("TanhActivationT", "ReLuActivationT") + "\n")
+    header.write_text(
+        "#pragma once\n"
+        + GRU_TYPE.replace(
+            "GRULayerT<float, 8, 8>", "GRULayerT<float, 8, 8, RTNeural::SampleRateCorrectionMode::None>"
+        ).replace("TanhActivationT", "ReLuActivationT")
+        + "\n"
+    )
     status, out = _cli("modelt", str(path), "--check-source", str(header))
-    assert status == 1 and "/layers/0/activation: swapped-activation" in out and "plugin.h:2" in out
+    assert status == 1
+    assert "/layers/0/activation: swapped-activation" in out
+    assert "plugin.h:2" in out
 
 
 def test_cli_check_source_with_a_constexpr_argument_is_a_usage_error_saying_so(
@@ -251,14 +287,18 @@ def test_cli_check_source_with_a_constexpr_argument_is_a_usage_error_saying_so(
 ) -> None:
     path, header = tmp_path / "m.json", tmp_path / "plugin.h"
     path.write_text(json.dumps(GRU_DOC))
-    header.write_text("constexpr int H = 8;\nRTNeural::ModelT<float, 1, 1, RTNeural::DenseT<float, 1, H>> m;\n")
+    header.write_text(
+        "constexpr int H = 8;\nRTNeural::ModelT<float, 1, 1, RTNeural::DenseT<float, 1, H>> m;\n"
+    )
     from verifier.cli import main
 
     assert main(["modelt", str(path), "--check-source", str(header)]) == 2
     err = capsys.readouterr().err
-    assert "plugin.h:2" in err and "'H', not a literal" in err
+    assert "plugin.h:2" in err
+    assert "'H', not a literal" in err
 
 
 def test_cli_unreadable_model_file_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
     status, out = _cli("modelt", str(tmp_path))
-    assert status == 1 and "directory" in out
+    assert status == 1
+    assert "directory" in out

@@ -29,8 +29,11 @@ def _toolchain() -> tuple[str, Path]:
     cxx = compiler()
     root = os.environ.get("RTNEURAL_DIR")
     if cxx is None or not root or not (Path(root) / "RTNeural" / "ModelT.h").is_file():
-        skip_or_fail("no C++ compiler or no RTNeural checkout in $RTNEURAL_DIR to compile ModelT types against")
-    assert cxx is not None and root
+        skip_or_fail(
+            "no C++ compiler or no RTNeural checkout in $RTNEURAL_DIR to compile ModelT types against"
+        )
+    assert cxx is not None
+    assert root
     return cxx, Path(root)
 
 
@@ -60,9 +63,10 @@ def _program(types: list[str]) -> str:
         "    int steps = 0;\n"
         '    if (std::scanf("%d", &steps) != 1) return 3;\n'
         "    for (int s = 0; s < steps; ++s) {\n"
-        "        for (auto& v : x) if (std::scanf(\"%f\", &v) != 1) return 3;\n"
+        '        for (auto& v : x) if (std::scanf("%f", &v) != 1) return 3;\n'
         "        model.forward(x.data());\n"
-        "        for (int o = 0; o < M::output_size; ++o) std::printf(\"%.9g \", (double) model.getOutputs()[o]);\n"
+        "        for (int o = 0; o < M::output_size; ++o)\n"
+        '            std::printf("%.9g ", (double) model.getOutputs()[o]);\n'
         '        std::printf("\\n");\n'
         "    }\n"
         "    return 0;\n"
@@ -87,7 +91,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[st
     assert models, "no corpus model has a ModelT type"
     folder = tmp_path_factory.mktemp("modelt")
     (folder / "modelt.cpp").write_text(_program([t for _, _, t in models]))
-    command = [cxx, "-std=c++17", "-O1", f"-I{root}", str(folder / "modelt.cpp"), "-o", str(folder / "modelt")]
+    command = [
+        cxx,
+        "-std=c++17",
+        "-O1",
+        f"-I{root}",
+        str(folder / "modelt.cpp"),
+        "-o",
+        str(folder / "modelt"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-6000:]}"
     return folder / "modelt", models
@@ -103,7 +115,9 @@ def test_emitted_modelt_types_load_every_corpus_model_like_the_engine(built) -> 
         engine = load(str(path), "float32")
         xs = rng.uniform(-1, 1, size=(STEPS, engine.in_size)).astype(np.float32)
         feed = f"{STEPS}\n" + "\n".join(" ".join(f"{v:.9g}" for v in row) for row in xs) + "\n"
-        done = subprocess.run([str(program), str(index), str(path)], input=feed, capture_output=True, text=True)
+        done = subprocess.run(
+            [str(program), str(index), str(path)], input=feed, capture_output=True, text=True
+        )
         assert done.returncode == 0, f"{name}: the ModelT program failed ({done.returncode}): {done.stderr}"
         rtneural = np.array([[float(v) for v in line.split()] for line in done.stdout.splitlines()])
         ours = np.asarray(engine.run(xs), dtype=np.float64)

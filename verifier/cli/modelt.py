@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--type", choices=("float", "double"), default="float", help="numeric type T")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--check", metavar="TYPE", help="a ModelT<...> type (or using X = ModelT<...>;)")
-    group.add_argument("--check-source", metavar="HEADER", help="C++ source holding the ModelT<...> declaration")
+    group.add_argument(
+        "--check-source", metavar="HEADER", help="C++ source holding the ModelT<...> declaration"
+    )
     return parser
 
 

@@ -162,10 +162,9 @@ def _conv2d_out(layer: LayerT) -> int | None:
     valid = layer.arg("valid_pad")
     if None in values or valid not in ("true", "false"):
         return None
-    filters, features, kernel, stride = values  # type: ignore[misc]
-    assert filters and features and kernel and stride
+    filters, features, kernel, stride = (v or 0 for v in values)
     span = features - kernel + 1 if valid == "true" else features
-    return filters * max((span + stride - 1) // stride, 0)
+    return filters * max((span + stride - 1) // max(stride, 1), 0)
 
 
 def _text(value: Any) -> str:
@@ -208,15 +207,11 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
             made.append(LayerT("DenseT", (str(width), str(out)), pointer))
             if isinstance(entry.get("weights"), list) and len(entry["weights"]) < 2:
                 made[-1] = LayerT("DenseT", (str(width), str(out), "false"), pointer)
-            if width * out * 8 > EIGEN_STACK_LIMIT_BYTES:
+            kernel_bytes = width * out * (4 if numeric == "float" else 8)
+            if kernel_bytes > EIGEN_STACK_LIMIT_BYTES:
                 notes.append(
-                    f"{pointer}: the dense kernel is {width}x{out} ({width * out * 4} bytes as float, "
-                    f"{width * out * 8} as double), above Eigen's fixed-size limit of "
-                    f"{EIGEN_STACK_LIMIT_BYTES} bytes for double; an Eigen build needs "
-                    "EIGEN_STACK_ALLOCATION_LIMIT=0 (the STL and xsimd backends do not)"
-                    if width * out * 4 <= EIGEN_STACK_LIMIT_BYTES
-                    else f"{pointer}: the dense kernel is {width}x{out} ({width * out * 4} bytes as float), "
-                    f"above Eigen's fixed-size limit of {EIGEN_STACK_LIMIT_BYTES} bytes; an Eigen build needs "
+                    f"{pointer}: the dense kernel is {width}x{out} {numeric}s ({kernel_bytes} bytes), above "
+                    f"Eigen's fixed-size limit of {EIGEN_STACK_LIMIT_BYTES} bytes: an Eigen build needs "
                     "EIGEN_STACK_ALLOCATION_LIMIT=0 (the STL and xsimd backends do not)"
                 )
         elif kind == "conv1d":
@@ -232,7 +227,9 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
                 )
                 break
             if None in (kernel, dilation, groups):
-                problems.append(Problem("unrepresentable", pointer, "conv1d kernel, dilation or groups unread"))
+                problems.append(
+                    Problem("unrepresentable", pointer, "conv1d kernel, dilation or groups unread")
+                )
                 break
             made.append(LayerT("Conv1DT", tuple(map(str, (width, out, kernel, dilation, groups))), pointer))
         elif kind == "conv2d":
@@ -245,7 +242,9 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
             args = (*map(str, values), "true" if padding == "valid" else "false")
             made.append(LayerT("Conv2DT", args, pointer))
         elif kind in ("gru", "lstm"):
-            made.append(LayerT("GRULayerT" if kind == "gru" else "LSTMLayerT", (str(width), str(out)), pointer))
+            made.append(
+                LayerT("GRULayerT" if kind == "gru" else "LSTMLayerT", (str(width), str(out)), pointer)
+            )
         elif kind == "prelu":
             made.append(LayerT("PReLUActivationT", (str(width),), pointer))
         elif kind in ("batchnorm", "batchnorm2d"):
@@ -301,13 +300,17 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
     if problems:
         return Emitted(None, tuple(problems))
     if not layers:
-        return Emitted(None, (Problem("unrepresentable", "/layers", "no layers: a ModelT needs at least one"),))
+        return Emitted(
+            None, (Problem("unrepresentable", "/layers", "no layers: a ModelT needs at least one"),)
+        )
     return Emitted(ModelType(numeric, in_width, width, tuple(layers)), (), tuple(notes))
 
 
 # --- reading a declared type ------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_]\w*(?:\s*::\s*[A-Za-z_]\w*)*)|(?P<num>[-+]?\d+[uUlL]*)|(?P<p>[<>,]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<name>[A-Za-z_]\w*(?:\s*::\s*[A-Za-z_]\w*)*)|(?P<num>[-+]?\d+[uUlL]*)|(?P<p>[<>,]))"
+)
 
 
 @dataclass
@@ -460,12 +463,14 @@ def read_source(path: str) -> str:
 
 
 def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
-    """Every place where ``parseJson`` of ``declared`` on ``doc`` silently leaves the model unlike the file."""
+    """Each place where ``parseJson`` of ``declared`` on ``doc`` silently leaves the model unlike the file."""
     problems: list[Problem] = []
     in_width = shape_width(doc.get("in_shape"))
     entries = doc.get("layers")
     if not isinstance(entries, list):
-        return [Problem("early-return", "/layers", "no layers array: parseJson returns before loading anything")]
+        return [
+            Problem("early-return", "/layers", "no layers array: parseJson returns before loading anything")
+        ]
     if in_width != declared.in_size:
         return [
             Problem(
@@ -497,8 +502,8 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
                 Problem(
                     "swapped-activation",
                     pointer_join(pointer, "activation"),
-                    f"the file's activation {_text(entry.get('activation'))!r} here has no declared activation "
-                    f"layer: it never runs, and the loader stays on this entry for {what}",
+                    f"the file's activation {_text(entry.get('activation'))!r} here has no declared "
+                    f"activation layer: it never runs, and the loader stays on this entry for {what}",
                 )
             )
         pending = False
@@ -576,7 +581,9 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
     last = declared.layers[-1].out_width if declared.layers else None
     if last is not None and last != declared.out_size:
         problems.append(
-            Problem("output-width", "", f"out_size is {declared.out_size} but the last layer's width is {last}")
+            Problem(
+                "output-width", "", f"out_size is {declared.out_size} but the last layer's width is {last}"
+            )
         )
     return problems
 
