@@ -347,7 +347,7 @@ def _parse_template(text: str) -> _Node:
                 raise ModelTError(f"unexpected {value!r}")
             expect_arg = False
         elif value == "<":
-            target = stack[-1].children[-1] if stack and stack[-1].children else root  # type: ignore[index]
+            target = stack[-1].children[-1] if stack and stack[-1].children else root
             if target is None or target.children is not None or expect_arg:
                 raise ModelTError("'<' without a template name")
             target.children = []
@@ -595,7 +595,11 @@ def _mismatches(layer: LayerT, kind: str, dims: int | None, entry: Mapping[str, 
     if dims != layer.out_width:
         reasons.append(f"width {dims} vs declared {layer.out_width}")
     if layer.name == "Conv1DT":
-        pairs = (("kernel", "kernel_size"), ("dilation", "dilation"), ("groups", "groups"))
+        pairs: tuple[tuple[str, str], ...] = (
+            ("kernel", "kernel_size"),
+            ("dilation", "dilation"),
+            ("groups", "groups"),
+        )
         for parameter, key in pairs:
             found = last_int(entry.get(key, 1 if key == "groups" else None))
             if found != layer.int_arg(parameter):
