@@ -302,3 +302,26 @@ def test_cli_unreadable_model_file_is_a_finding_not_a_traceback(tmp_path: Path) 
     status, out = _cli("modelt", str(tmp_path))
     assert status == 1
     assert "directory" in out
+
+
+def test_huge_literal_is_refused_not_converted() -> None:
+    with pytest.raises(ModelTError, match="larger than any width"):
+        parse_type("ModelT<float, 1, 1, DenseT<float, 1, " + "9" * 5000 + ">>")
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"in_shape": [None, 1], "layers": "x"},
+        {"in_shape": "x", "layers": []},
+        {"in_shape": [None, 1], "layers": [None, 3, "dense"]},
+        {"in_shape": [None, 1], "layers": [{"type": "dense", "shape": "8", "activation": 3}]},
+        {"in_shape": [None, 1], "layers": [{"type": "conv1d", "shape": [None, 2], "kernel_size": [[3]]}]},
+        {"in_shape": [None, 1], "layers": []},
+    ],
+)
+def test_broken_documents_give_problems_not_exceptions(doc: dict[str, Any]) -> None:
+    emitted = model_type(doc)
+    assert emitted.model is None
+    assert emitted.problems
+    assert check_type(doc, parse_type(GRU_TYPE))

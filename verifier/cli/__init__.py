@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
         "`verify replay DIR` (each with --help). "
+        "A plugin's compile-time type: `verify modelt FILE [--check TYPE | --check-source HEADER]`. "
         "Every option but --help, --version, --timing, --save-golden and --embed-golden can be set in "
         "[tool.verifier] "
         "of the project's pyproject.toml, spelt without its dashes (steps = 64, no-timing = true); "

@@ -377,6 +377,8 @@ def _literal(node: _Node, what: str) -> str:
     if node.children is not None:
         raise ModelTError(f"{what}: a template where a literal was expected")
     value = re.sub(r"[uUlL]+$", "", node.text)
+    if re.fullmatch(r"[-+]?\d{10,}", value):
+        raise ModelTError(f"{what} is {node.text[:20]!r}..., larger than any width RTNeural can hold")
     if re.fullmatch(r"[-+]?\d+", value):
         return str(int(value))
     if value in ("true", "false"):
