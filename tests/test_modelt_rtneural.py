@@ -19,7 +19,7 @@ import pytest
 from tests import corpus
 from tests.cpp_build import compiler, skip_or_fail
 from verifier.checks.passrule import outside
-from verifier.format.modelt import model_type
+from verifier.format.modelt import check_type, model_type, parse_type
 
 STEPS = 24
 ATOL, RTOL = 1e-4, 1e-4  # float32 engine vs float32 RTNeural STL: summation order only
@@ -80,6 +80,20 @@ def _program(types: list[str]) -> str:
     )
 
 
+# Declared types that disagree with gru.json the ways parseJson hides (replacements in the emitted type), and
+# one that spells RTNeural's defaults out and must still load everything.
+MUTANTS = {
+    "swapped activation": ("TanhActivationT<float, 8>", "ReLuActivationT<float, 8>"),
+    "skipped layer": ("GRULayerT<float, 8, 8>", "LSTMLayerT<float, 8, 8>"),
+    "fused activation not declared": ("    RTNeural::TanhActivationT<float, 8>,\n", ""),
+    "defaults spelt out": (
+        "GRULayerT<float, 8, 8>",
+        "GRULayerT<float, 8, 8, RTNeural::SampleRateCorrectionMode::None, RTNeural::DefaultMathsProvider>",
+    ),
+}
+MUTATED = "models/gru.json"
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, Path, str]]]:
     cxx, root = _toolchain()
@@ -89,6 +103,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[st
         if emitted.model is not None:
             models.append((name, path, emitted.model.render()))
     assert models, "no corpus model has a ModelT type"
+    gru = next((m for m in models if m[0] == MUTATED), None)
+    assert gru is not None, f"{MUTATED} has no ModelT type"
+    for label, (old, new) in MUTANTS.items():
+        assert old in gru[2], f"{label}: {old!r} is not in the emitted type"
+        models.append((label, gru[1], gru[2].replace(old, new)))
     folder = tmp_path_factory.mktemp("modelt")
     (folder / "modelt.cpp").write_text(_program([t for _, _, t in models]))
     command = [
@@ -105,24 +124,41 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[st
     return folder / "modelt", models
 
 
-def test_emitted_modelt_types_load_every_corpus_model_like_the_engine(built) -> None:
+def _both(program: Path, index: int, path: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(ModelT's outputs, the engine's) on the same random stream."""
     from verifier.engine.model import load
 
+    engine = load(str(path), "float32")
+    xs = np.random.default_rng(seed).uniform(-1, 1, size=(STEPS, engine.in_size)).astype(np.float32)
+    feed = f"{STEPS}\n" + "\n".join(" ".join(f"{v:.9g}" for v in row) for row in xs) + "\n"
+    done = subprocess.run([str(program), str(index), str(path)], input=feed, capture_output=True, text=True)
+    assert done.returncode == 0, f"the ModelT program failed ({done.returncode}): {done.stderr}"
+    rtneural = np.array([[float(v) for v in line.split()] for line in done.stdout.splitlines()])
+    return rtneural, np.asarray(engine.run(xs), dtype=np.float64)
+
+
+def test_emitted_modelt_types_load_every_corpus_model_like_the_engine(built) -> None:
     program, models = built
-    rng = np.random.default_rng(0)
-    worst = 0.0
+    worst, count = 0.0, 0
     for index, (name, path, _) in enumerate(models):
-        engine = load(str(path), "float32")
-        xs = rng.uniform(-1, 1, size=(STEPS, engine.in_size)).astype(np.float32)
-        feed = f"{STEPS}\n" + "\n".join(" ".join(f"{v:.9g}" for v in row) for row in xs) + "\n"
-        done = subprocess.run(
-            [str(program), str(index), str(path)], input=feed, capture_output=True, text=True
-        )
-        assert done.returncode == 0, f"{name}: the ModelT program failed ({done.returncode}): {done.stderr}"
-        rtneural = np.array([[float(v) for v in line.split()] for line in done.stdout.splitlines()])
-        ours = np.asarray(engine.run(xs), dtype=np.float64)
+        if name in MUTANTS:
+            continue
+        rtneural, ours = _both(program, index, path)
         assert rtneural.shape == ours.shape, f"{name}: {rtneural.shape} vs {ours.shape}"
         assert np.any(rtneural != 0), f"{name}: all outputs zero: parseJson loaded nothing"
         assert not outside(ours, rtneural, ATOL, RTOL).any(), f"{name}: ModelT disagrees with the engine"
-        worst = max(worst, float(np.max(np.abs(rtneural - ours))))
-    print(f"{len(models)} corpus models compiled and loaded; worst |ModelT - engine| = {worst:.3g}")
+        worst, count = max(worst, float(np.max(np.abs(rtneural - ours)))), count + 1
+    print(f"{count} corpus models compiled and loaded; worst |ModelT - engine| = {worst:.3g}")
+
+
+@pytest.mark.parametrize("label", sorted(MUTANTS))
+def test_check_names_a_problem_exactly_when_real_parsejson_leaves_the_model_unlike_the_file(
+    built, label: str
+) -> None:
+    program, models = built
+    index = next(i for i, m in enumerate(models) if m[0] == label)
+    _, path, declared = models[index]
+    problems = check_type(json.loads(path.read_text()), parse_type(declared))
+    rtneural, ours = _both(program, index, path)
+    agrees = rtneural.shape == ours.shape and not outside(ours, rtneural, ATOL, RTOL).any()
+    assert agrees == (problems == []), f"{label}: RTNeural agrees={agrees}, problems={problems}"
