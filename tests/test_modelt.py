@@ -41,10 +41,15 @@ def _doc(*layers: dict[str, Any], width: int = 1) -> dict[str, Any]:
     return {"in_shape": [None, None, width], "layers": list(layers)}
 
 
-GRU_DOC = _doc(
-    _dense(8, "tanh"),
-    {"type": "gru", "activation": "tanh", "shape": [None, None, 8], "weights": [[], [], []]},
-    _dense(1),
+GRU_DOC = _doc(  # zero weights of the shapes the format asks for: a valid file
+    {"type": "dense", "activation": "tanh", "shape": [None, None, 8], "weights": [[[0.0] * 8], [0.0] * 8]},
+    {
+        "type": "gru",
+        "activation": "tanh",
+        "shape": [None, None, 8],
+        "weights": [[[0.0] * 24] * 8, [[0.0] * 24] * 8, [[0.0] * 24] * 2],
+    },
+    {"type": "dense", "activation": "", "shape": [None, None, 1], "weights": [[[0.0]] * 8, [0.0]]},
 )
 
 
@@ -325,3 +330,16 @@ def test_broken_documents_give_problems_not_exceptions(doc: dict[str, Any]) -> N
     assert emitted.model is None
     assert emitted.problems
     assert check_type(doc, parse_type(GRU_TYPE))
+
+
+def test_cli_prints_no_type_for_a_file_parsejson_would_throw_on(tmp_path: Path) -> None:
+    doc = _doc(
+        {"type": "lstm", "shape": [None, None, 2], "weights": [[[0.0] * 8], [[0.0] * 8] * 2, [0.0] * 8]}
+    )
+    doc["layers"][0]["weights"][0] = [[0.0] * 12]  # kernel for hidden size 3, not 2
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    status, out = _cli("modelt", str(path))
+    assert status == 1
+    assert "using Model" not in out
+    assert "/layers/0/weights" in out

@@ -19,7 +19,7 @@ import pytest
 from tests import corpus
 from tests.cpp_build import compiler, skip_or_fail
 from verifier.checks.passrule import outside
-from verifier.format.modelt import check_type, model_type, parse_type
+from verifier.format.modelt import check_type, file_errors, model_type, parse_type
 
 STEPS = 24
 ATOL, RTOL = 1e-4, 1e-4  # float32 engine vs float32 RTNeural STL: summation order only
@@ -38,12 +38,13 @@ def _toolchain() -> tuple[str, Path]:
 
 
 def _keras_models() -> list[tuple[str, Path]]:
+    """Every keras-json model the manifest names: its cases, negative cases and files it keeps aside."""
     root = corpus.require_corpus()
-    seen: dict[str, Path] = {}
-    for entry in corpus.manifest()["cases"]:
-        if entry["format"] == "keras-json":
-            seen.setdefault(entry["model"], root / entry["model"])
-    return sorted(seen.items())
+    manifest = corpus.manifest()
+    named = [
+        e.get("model") for group in ("cases", "negative_cases", "not_replicated") for e in manifest[group]
+    ]
+    return sorted({m: root / m for m in named if isinstance(m, str) and m.endswith(".json")}.items())
 
 
 def _program(types: list[str]) -> str:
@@ -99,8 +100,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[st
     cxx, root = _toolchain()
     models = []
     for name, path in _keras_models():
-        emitted = model_type(json.loads(path.read_text()))
-        if emitted.model is not None:
+        doc = json.loads(path.read_text())
+        emitted = model_type(doc)
+        if emitted.model is not None and not file_errors(doc):
             models.append((name, path, emitted.model.render()))
     assert models, "no corpus model has a ModelT type"
     gru = next((m for m in models if m[0] == MUTATED), None)
@@ -149,6 +151,7 @@ def test_emitted_modelt_types_load_every_corpus_model_like_the_engine(built) -> 
         assert not outside(ours, rtneural, ATOL, RTOL).any(), f"{name}: ModelT disagrees with the engine"
         worst, count = max(worst, float(np.max(np.abs(rtneural - ours)))), count + 1
     print(f"{count} corpus models compiled and loaded; worst |ModelT - engine| = {worst:.3g}")
+    print(f"  {', '.join(n for n, _, _ in models if n not in MUTANTS)}")
 
 
 @pytest.mark.parametrize("label", sorted(MUTANTS))

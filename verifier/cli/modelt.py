@@ -48,7 +48,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(f"{name}: no ModelT type: the document is not a JSON object\n")
         return EXIT_FAILED
     if args.check is None and args.check_source is None:
-        emitted = modelt.model_type(doc, args.type)
+        errors = modelt.file_errors(doc, args.type)
+        emitted = modelt.Emitted(None, errors) if errors else modelt.model_type(doc, args.type)
         prefix = "" if emitted.model else f"{name}:"
         stdout.write("\n".join(f"{prefix}{line}" for line in modelt.emitted_lines(emitted)) + "\n")
         return EXIT_OK if emitted.model else EXIT_FAILED

@@ -182,6 +182,19 @@ def _features(shape: Any) -> tuple[int | None, int | None]:
     return None, None
 
 
+def file_errors(doc: Any, numeric: str = "float") -> tuple[Problem, ...]:
+    """The file's own error findings: ``parseJson`` of any type throws on them or misreads the file, so no
+    type is printed for it (the structural walk of :func:`model_type` assumes a valid file)."""
+    from verifier.format.findings import Limits
+    from verifier.format.validate import check_document
+
+    return tuple(
+        Problem("invalid-file", f.pointer, f"{f.rule}: {f.message}")
+        for f in check_document(doc, Limits(), float32=numeric == "float")
+        if f.severity == "error"
+    )
+
+
 def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
     """The ``ModelT`` type ``parseJson`` loads ``doc`` into completely; problems say why there is none."""
     problems: list[Problem] = []
