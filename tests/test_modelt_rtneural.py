@@ -1,7 +1,8 @@
 """The type ``verify modelt`` prints, compiled against the real RTNeural: ``ModelT::parseJson`` of that type
 must load each corpus model completely, so its outputs match our engine's.
 
-One C++ program holds every type (one compile for the whole corpus, STL backend: no define needed). Needs a
+One C++ program holds every type (one compile for the whole corpus); the STL backend always, Eigen too under
+``HYPOTHESIS_PROFILE=thorough``. Needs a
 C++ compiler and an RTNeural checkout in ``$RTNEURAL_DIR``; without them the test skips, under ``CI=true`` it
 fails.
 """
@@ -95,8 +96,22 @@ MUTANTS = {
 MUTATED = "models/gru.json"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, Path, str]]]:
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+# The STL backend needs no define and no other headers; Eigen (RTNeural's default) compiles several times
+# slower, so it runs in `thorough` only, with the stack limit lifted as a plugin with a large dense must.
+BACKENDS = {
+    "stl": (),
+    "eigen": ("-DRTNEURAL_USE_EIGEN=1", "-DEIGEN_STACK_ALLOCATION_LIMIT=0", "-I{root}/modules/Eigen"),
+}
+
+
+@pytest.fixture(
+    scope="module",
+    params=["stl", pytest.param("eigen", marks=pytest.mark.skipif(not THOROUGH, reason="thorough only"))],
+)
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[tuple[str, Path, str]]]:
     cxx, root = _toolchain()
     models = []
     for name, path in _keras_models():
@@ -117,6 +132,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[st
         "-std=c++17",
         "-O1",
         f"-I{root}",
+        *(option.format(root=root) for option in BACKENDS[request.param]),
         str(folder / "modelt.cpp"),
         "-o",
         str(folder / "modelt"),
