@@ -217,15 +217,15 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
         activation = _text(entry.get("activation"))
         made: list[LayerT] = []
         if kind in ("dense", "time-distributed-dense"):
-            made.append(LayerT("DenseT", (str(width), str(out)), pointer))
-            if isinstance(entry.get("weights"), list) and len(entry["weights"]) < 2:
-                made[-1] = LayerT("DenseT", (str(width), str(out), "false"), pointer)
-            kernel_bytes = width * out * (4 if numeric == "float" else 8)
+            bias = not (isinstance(entry.get("weights"), list) and len(entry["weights"]) < 2)
+            made.append(LayerT("DenseT", (str(width), str(out), *(() if bias else ("false",))), pointer))
+            # Eigen's DenseT holds the bias as one more kernel column, in one fixed-size matrix.
+            kernel_bytes = out * (width + bias) * (4 if numeric == "float" else 8)
             if kernel_bytes > EIGEN_STACK_LIMIT_BYTES:
                 notes.append(
-                    f"{pointer}: the dense kernel is {width}x{out} {numeric}s ({kernel_bytes} bytes), above "
-                    f"Eigen's fixed-size limit of {EIGEN_STACK_LIMIT_BYTES} bytes: an Eigen build needs "
-                    "EIGEN_STACK_ALLOCATION_LIMIT=0 (the STL and xsimd backends do not)"
+                    f"{pointer}: the dense kernel is {out}x{width + bias} {numeric}s with its bias column "
+                    f"({kernel_bytes} bytes), above Eigen's fixed-size limit of {EIGEN_STACK_LIMIT_BYTES} "
+                    "bytes: an Eigen build needs EIGEN_STACK_ALLOCATION_LIMIT=0 (STL and xsimd do not)"
                 )
         elif kind == "conv1d":
             kernel, dilation = last_int(entry.get("kernel_size")), last_int(entry.get("dilation"))
