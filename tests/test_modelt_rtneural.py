@@ -181,3 +181,37 @@ def test_check_names_a_problem_exactly_when_real_parsejson_leaves_the_model_unli
     rtneural, ours = _both(program, index, path)
     agrees = rtneural.shape == ours.shape and not outside(ours, rtneural, ATOL, RTOL).any()
     assert agrees == (problems == []), f"{label}: RTNeural agrees={agrees}, problems={problems}"
+
+
+@pytest.mark.skipif(not THOROUGH, reason="thorough only: three Eigen compiles")
+@pytest.mark.parametrize("width", [255, 256])
+def test_eigen_limit_note_appears_exactly_when_eigen_refuses_the_type(tmp_path: Path, width: int) -> None:
+    cxx, root = _toolchain()
+    doc = {
+        "in_shape": [None, width],
+        "layers": [
+            {
+                "type": "dense",
+                "activation": "",
+                "shape": [None, 128],
+                "weights": [[[0.0] * 128] * width, [0.0] * 128],
+            }
+        ],
+    }
+    emitted = model_type(doc)
+    assert emitted.model is not None
+    noted = any("EIGEN_STACK_ALLOCATION_LIMIT=0" in note for note in emitted.notes)
+    source = tmp_path / "limit.cpp"
+    declared = emitted.model.render().removeprefix("using Model = ")
+    source.write_text(
+        f"#include <RTNeural/RTNeural.h>\nstatic {declared.rstrip(';')} model;\nint main() {{ return 0; }}\n"
+    )
+
+    def compiles(*options: str) -> bool:
+        command = [cxx, "-std=c++17", "-fsyntax-only", "-DRTNEURAL_USE_EIGEN=1", f"-I{root}",
+                   f"-I{root}/modules/Eigen", *options, str(source)]  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, timeout=900).returncode == 0
+
+    assert compiles() == (not noted)
+    if noted:
+        assert compiles("-DEIGEN_STACK_ALLOCATION_LIMIT=0")
