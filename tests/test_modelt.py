@@ -310,9 +310,10 @@ def test_cli_check_source_with_a_constexpr_argument_is_a_usage_error_saying_so(
     from verifier.cli import main
 
     assert main(["modelt", str(path), "--check-source", str(header)]) == 2
-    err = capsys.readouterr().err
-    assert "plugin.h:2" in err
-    assert "'H', not a literal" in err
+    captured = capsys.readouterr()
+    assert "plugin.h:2: cannot check this declaration" in captured.out
+    assert "'H', not a literal" in captured.out
+    assert "1 declaration(s) not checked" in captured.err
 
 
 def test_cli_unreadable_model_file_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
@@ -355,3 +356,29 @@ def test_cli_prints_no_type_for_a_file_parsejson_would_throw_on(tmp_path: Path) 
     assert status == 1
     assert "using Model" not in out
     assert "/layers/0/weights" in out
+
+
+def test_check_source_reports_a_mismatch_beside_an_unreadable_declaration(tmp_path: Path) -> None:
+    path, header = tmp_path / "m.json", tmp_path / "plugin.h"
+    path.write_text(json.dumps(GRU_DOC))
+    unreadable = (
+        "template <typename T> using Generic = RTNeural::ModelT<T, 1, 1, RTNeural::DenseT<T, 1, 8>>;\n"
+    )
+    header.write_text(unreadable + GRU_TYPE.replace("GRULayerT", "LSTMLayerT") + "\n")
+    status, out = _cli("modelt", str(path), "--check-source", str(header))
+    assert status == 1
+    assert "plugin.h:1: cannot check this declaration" in out
+    assert "/layers/1: skipped-layer" in out
+
+
+def test_check_source_never_passes_while_a_declaration_is_unread(tmp_path: Path) -> None:
+    path, header = tmp_path / "m.json", tmp_path / "plugin.h"
+    path.write_text(json.dumps(GRU_DOC))
+    header.write_text(
+        "constexpr int H = 8;\nRTNeural::ModelT<float, 1, 1, RTNeural::DenseT<float, 1, H>> a;\n"
+        + GRU_TYPE
+        + "\n"
+    )
+    from verifier.cli import main
+
+    assert main(["modelt", str(path), "--check-source", str(header)]) == 2
