@@ -382,3 +382,14 @@ def test_check_source_never_passes_while_a_declaration_is_unread(tmp_path: Path)
     from verifier.cli import main
 
     assert main(["modelt", str(path), "--check-source", str(header)]) == 2
+
+
+def test_check_of_a_matching_type_still_names_the_files_own_errors(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(GRU_DOC))
+    doc["layers"][1]["weights"][0] = [[0.0] * 24] * 7  # kernel rows for 7 inputs, 8 flow in
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    status, out = _cli("modelt", str(path), "--check", GRU_TYPE)
+    assert status == 1
+    assert "/layers/1/weights/0" in out
+    assert "invalid-file" in out

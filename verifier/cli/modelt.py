@@ -56,6 +56,9 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_OK if emitted.model else EXIT_FAILED
     declared = _declared(args)
     status, checked = EXIT_OK, 0
+    for problem in modelt.file_errors(doc, args.type):  # whatever the type, parseJson throws or misreads
+        stdout.write(f"{name}:{problem.pointer or '/'}: {problem.case}: {problem.message}\n")
+        status = EXIT_FAILED
     for where, text in declared:
         try:
             model_type = modelt.parse_type(text)
