@@ -393,3 +393,11 @@ def test_check_of_a_matching_type_still_names_the_files_own_errors(tmp_path: Pat
     assert status == 1
     assert "/layers/1/weights/0" in out
     assert "invalid-file" in out
+
+
+def test_a_huge_user_value_is_quoted_at_a_bounded_length() -> None:
+    emitted = model_type(_doc({"type": "x" * 100_000, "shape": [None, None, 2], "weights": []}))
+    assert len(emitted.problems[0].message) < 1000
+    with pytest.raises(ModelTError) as raised:
+        parse_type("ModelT<float, 1, 1, DenseT<float, 1, " + "k" * 60_000 + ">>")
+    assert len(str(raised.value)) < 1000

@@ -20,6 +20,7 @@ from typing import Any
 
 from verifier.format.findings import pointer_join
 from verifier.format.structure import last_int, shape_width
+from verifier.quoting import quoted
 
 NAMESPACE = "RTNeural::"
 # Eigen refuses a fixed-size matrix above this many bytes unless EIGEN_STACK_ALLOCATION_LIMIT is 0.
@@ -287,8 +288,8 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
                 Problem(
                     "unrepresentable",
                     pointer_join(pointer, "type"),
-                    f"type {kind or '(none)'!r}: ModelT has no layer for it, and a declared layer at this "
-                    "place would be compared with it and keep its zero weights",
+                    f"type {quoted(kind) if kind else '(none)'}: ModelT has no layer for it, and a declared "
+                    "layer at this place would be compared with it and keep its zero weights",
                 )
             )
             break
@@ -298,7 +299,7 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
                     Problem(
                         "unrepresentable",
                         pointer_join(pointer, "activation"),
-                        f"activation {activation!r} has no ModelT layer",
+                        f"activation {quoted(activation)} has no ModelT layer",
                     )
                 )
                 break
@@ -357,7 +358,7 @@ def _parse_template(text: str) -> _Node:
             elif root is None:
                 root = node
             else:
-                raise ModelTError(f"unexpected {value!r}")
+                raise ModelTError(f"unexpected {quoted(value)}")
             expect_arg = False
         elif value == "<":
             target = stack[-1].children[-1] if stack and stack[-1].children else root
@@ -399,7 +400,7 @@ def _literal(node: _Node, what: str) -> str:
     if _short(value) in ("None", "NoInterp", "LagrangeThird") or _short(value).endswith("MathsProvider"):
         return _short(value)
     raise ModelTError(
-        f"{what} is {node.text!r}, not a literal: constexpr names and macros are not resolved; "
+        f"{what} is {quoted(node.text)}, not a literal: constexpr names and macros are not resolved; "
         "pass the type with --check and the values written out"
     )
 
@@ -414,7 +415,7 @@ def parse_type(text: str) -> ModelType:
         raise ModelTError("not a ModelT<T, in_size, out_size, Layers...> type")
     numeric = _short(root.children[0].text)
     if numeric not in ("float", "double") or root.children[0].children is not None:
-        raise ModelTError(f"the numeric type is {root.children[0].text!r}, not float or double")
+        raise ModelTError(f"the numeric type is {quoted(root.children[0].text)}, not float or double")
     sizes = [_literal(node, f"ModelT argument {i + 2}") for i, node in enumerate(root.children[1:3])]
     if not all(s.isdigit() for s in sizes):
         raise ModelTError("ModelT's in_size and out_size must be integers")
@@ -422,7 +423,7 @@ def parse_type(text: str) -> ModelType:
     for number, node in enumerate(root.children[3:], start=1):
         name = _short(node.text)
         if name not in PARAMETERS or not node.children:
-            raise ModelTError(f"layer {number} is {node.text!r}, not a layer template parseJson loads")
+            raise ModelTError(f"layer {number} is {quoted(node.text)}, not a layer template parseJson loads")
         args = tuple(_literal(child, f"{name} argument {i + 2}") for i, child in enumerate(node.children[1:]))
         if len(args) < _required(name) or len(args) > len(PARAMETERS[name]):
             raise ModelTError(f"layer {number} ({name}) has {len(args)} arguments after T")
@@ -517,7 +518,7 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
                 Problem(
                     "swapped-activation",
                     pointer_join(pointer, "activation"),
-                    f"the file's activation {_text(entry.get('activation'))!r} here has no declared "
+                    f"the file's activation {quoted(_text(entry.get('activation')))} here has no declared "
                     f"activation layer: it never runs, and the loader stays on this entry for {what}",
                 )
             )
@@ -539,7 +540,7 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
                     Problem(
                         "swapped-activation",
                         pointer_join(pointer, "activation"),
-                        f"{what}: the file says {name!r} (width {dims}); the declared "
+                        f"{what}: the file says {quoted(name)} (width {dims}); the declared "
                         f"{_ACTIVATION_NAMES[layer.name]} of width {layer.out_width} runs instead",
                     )
                 )
@@ -581,7 +582,7 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
             Problem(
                 "swapped-activation",
                 pointer_join(pointer_join("/layers", index), "activation"),
-                f"the file's activation {name!r} here has no declared activation layer: it never runs",
+                f"the file's activation {quoted(name)} here has no declared activation layer: it never runs",
             )
         )
         index += 1
@@ -605,7 +606,7 @@ def check_type(doc: Mapping[str, Any], declared: ModelType) -> list[Problem]:
 
 def _mismatches(layer: LayerT, kind: str, dims: int | None, entry: Mapping[str, Any]) -> list[str]:
     if kind not in _ENTRY_TYPES[layer.name]:
-        return [f"type {kind!r} is not {' or '.join(map(repr, _ENTRY_TYPES[layer.name]))}"]
+        return [f"type {quoted(kind)} is not {' or '.join(map(repr, _ENTRY_TYPES[layer.name]))}"]
     reasons = []
     if dims != layer.out_width:
         reasons.append(f"width {dims} vs declared {layer.out_width}")
