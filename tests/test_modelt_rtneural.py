@@ -82,18 +82,38 @@ def _program(types: list[str]) -> str:
     )
 
 
-# Declared types that disagree with gru.json the ways parseJson hides (replacements in the emitted type), and
-# one that spells RTNeural's defaults out and must still load everything.
+# Declared types that disagree with a corpus file the ways parseJson hides (one replacement in the emitted
+# type), and one that spells RTNeural's defaults out and must still load everything.
 MUTANTS = {
-    "swapped activation": ("TanhActivationT<float, 8>", "ReLuActivationT<float, 8>"),
-    "skipped layer": ("GRULayerT<float, 8, 8>", "LSTMLayerT<float, 8, 8>"),
-    "fused activation not declared": ("    RTNeural::TanhActivationT<float, 8>,\n", ""),
+    "swapped activation": ("models/gru.json", "TanhActivationT<float, 8>", "ReLuActivationT<float, 8>"),
+    "skipped layer of other type": ("models/gru.json", "GRULayerT<float, 8, 8>", "LSTMLayerT<float, 8, 8>"),
+    "fused activation not declared": ("models/gru.json", "    RTNeural::TanhActivationT<float, 8>,\n", ""),
     "defaults spelt out": (
+        "models/gru.json",
         "GRULayerT<float, 8, 8>",
         "GRULayerT<float, 8, 8, RTNeural::SampleRateCorrectionMode::None, RTNeural::DefaultMathsProvider>",
     ),
+    "conv1d of other dilation": (
+        "models/full_model.json",
+        "Conv1DT<float, 8, 4, 3, 2, 1>",
+        "Conv1DT<float, 8, 4, 3, 1, 1>",
+    ),
+    "conv1d of other groups": (
+        "models/conv.json",
+        "Conv1DT<float, 4, 6, 3, 2, 2>",
+        "Conv1DT<float, 4, 6, 3, 2, 1>",
+    ),
+    "batchnorm not affine": (
+        "models/conv.json",
+        "BatchNorm1DT<float, 4, true>",
+        "BatchNorm1DT<float, 4, false>",
+    ),
+    "conv2d of other time kernel": (
+        "models/conv2d.json",
+        "Conv2DT<float, 2, 3, 19, 4, 3, 1, 2, false>",
+        "Conv2DT<float, 2, 3, 19, 3, 3, 1, 2, false>",
+    ),
 }
-MUTATED = "models/gru.json"
 
 
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
@@ -120,11 +140,12 @@ def built(
         if emitted.model is not None and not file_errors(doc):
             models.append((name, path, emitted.model.render()))
     assert models, "no corpus model has a ModelT type"
-    gru = next((m for m in models if m[0] == MUTATED), None)
-    assert gru is not None, f"{MUTATED} has no ModelT type"
-    for label, (old, new) in MUTANTS.items():
-        assert old in gru[2], f"{label}: {old!r} is not in the emitted type"
-        models.append((label, gru[1], gru[2].replace(old, new)))
+    emitted = {name: (path, text) for name, path, text in models}
+    for label, (name, old, new) in MUTANTS.items():
+        assert name in emitted, f"{label}: {name} has no ModelT type"
+        path, text = emitted[name]
+        assert old in text, f"{label}: {old!r} is not in the emitted type"
+        models.append((label, path, text.replace(old, new)))
     folder = tmp_path_factory.mktemp("modelt")
     (folder / "modelt.cpp").write_text(_program([t for _, _, t in models]))
     command = [
