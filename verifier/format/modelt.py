@@ -176,13 +176,6 @@ def _width(entry: Mapping[str, Any]) -> int | None:
     return shape_width(entry.get("shape"))
 
 
-def _features(shape: Any) -> tuple[int | None, int | None]:
-    """(features, filters) of a 4-entry keras shape."""
-    if isinstance(shape, list) and len(shape) == 4:
-        return last_int(shape[2]), last_int(shape[3])
-    return None, None
-
-
 def file_errors(doc: Any, numeric: str = "float") -> tuple[Problem, ...]:
     """The file's own error findings: ``parseJson`` of any type throws on them or misreads the file, so no
     type is printed for it (the structural walk of :func:`model_type` assumes a valid file)."""
@@ -204,7 +197,6 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
     entries = doc.get("layers")
     if in_width is None or not isinstance(entries, list):
         return Emitted(None, (Problem("unrepresentable", "/in_shape", "the input width is undefined"),))
-    features, filters = _features(doc.get("in_shape"))
     width = in_width
     layers: list[LayerT] = []
     for index, body in enumerate(entries):
@@ -306,11 +298,8 @@ def model_type(doc: Mapping[str, Any], numeric: str = "float") -> Emitted:
             size = out if kind != "activation" else width
             made.append(LayerT(ACTIVATION_LAYERS[activation], (str(size),), pointer))
         layers.extend(made)
-        if kind in ("conv2d", "batchnorm2d"):
-            features, filters = _features(entry.get("shape"))
         if kind not in ("activation", "prelu", "batchnorm"):
             width = out
-    del features, filters
     if problems:
         return Emitted(None, tuple(problems))
     if not layers:
