@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
         "`verify replay DIR` (each with --help). "
+        "A plugin's compile-time type: `verify modelt FILE [--check TYPE | --check-source HEADER]`. "
         "Every option but --help, --version, --timing, --save-golden and --embed-golden can be set in "
         "[tool.verifier] "
         "of the project's pyproject.toml, spelt without its dashes (steps = 64, no-timing = true); "
@@ -257,6 +258,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.diagnose import run_subcommand  # a file of that name is still checked
 
         return run_subcommand(argv, stdout, stderr)
+    if argv and argv[0] == "modelt" and not os.path.exists(argv[0]):
+        from verifier.cli.modelt import run as modelt
+
+        return modelt(argv[1:], stdout, stderr)
     if argv and argv[0] in ("validate", "render") and not os.path.exists(argv[0]):
         from verifier.cli.render import run as render
         from verifier.cli.validate import run as validate_only
