@@ -1,0 +1,132 @@
+"""GuitarML state_dict files (Proteus, NeuralPi): read, checked against model_data, run as the plugin runs
+them, and converted to keras-json. Every file is generated here from a seeded torch module."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from verifier.format.inspect import inspect  # noqa: E402
+from verifier.format.validate import validate  # noqa: E402
+
+CASES = [("LSTM", 1, 20, 0), ("LSTM", 1, 40, 1), ("LSTM", 3, 40, 1), ("GRU", 1, 20, 1), ("GRU", 2, 20, 0)]
+
+
+def guitarml(unit: str, inputs: int, hidden: int, skip: int, seed: int = 0) -> dict[str, Any]:
+    """The document GuitarML's training scripts write for SimpleRNN(unit, inputs, hidden, skip)."""
+    torch.manual_seed(seed)
+    rec = (torch.nn.LSTM if unit == "LSTM" else torch.nn.GRU)(inputs, hidden, batch_first=True)
+    lin = torch.nn.Linear(hidden, 1)
+    state = {f"rec.{k}": v.tolist() for k, v in rec.state_dict().items()}
+    state.update({f"lin.{k}": v.tolist() for k, v in lin.state_dict().items()})
+    data = {
+        "model": "SimpleRNN",
+        "unit_type": unit,
+        "input_size": inputs,
+        "hidden_size": hidden,
+        "output_size": 1,
+        "num_layers": 1,
+        "skip": skip,
+        "bias_fl": True,
+    }
+    return {"model_data": data, "state_dict": state}
+
+
+def write(tmp_path: Path, doc: dict[str, Any], name: str = "model.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def places(findings: list[Any]) -> set[tuple[str, str]]:
+    return {(f.rule, f.pointer) for f in findings if f.severity == "error"}
+
+
+# --- reading and checking -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("unit", "inputs", "hidden", "skip"), CASES)
+def test_a_guitarml_file_written_from_torch_modules_has_no_finding(tmp_path, unit, inputs, hidden, skip):
+    assert validate(write(tmp_path, guitarml(unit, inputs, hidden, skip))) == []
+
+
+def test_a_hidden_size_that_contradicts_every_array_is_reported_at_model_data(tmp_path):
+    doc = guitarml("LSTM", 1, 40, 1)
+    doc["model_data"]["hidden_size"] = 20
+    found = validate(write(tmp_path, doc))
+    assert places(found) == {("RTN-E404", "/model_data/hidden_size")}
+    assert (found[0].expected, found[0].found) == ("40", "20")
+
+
+def test_a_unit_type_that_contradicts_the_gate_count_is_reported_at_model_data(tmp_path):
+    doc = guitarml("GRU", 1, 20, 0)
+    doc["model_data"]["unit_type"] = "LSTM"
+    assert places(validate(write(tmp_path, doc))) == {("RTN-E404", "/model_data/unit_type")}
+
+
+def test_one_array_of_the_wrong_shape_is_reported_at_that_array(tmp_path):
+    doc = guitarml("GRU", 2, 20, 0)
+    doc["state_dict"]["lin.weight"] = [[0.5] * 21]
+    found = validate(write(tmp_path, doc))
+    assert places(found) == {("RTN-E404", "/state_dict/lin.weight")}
+    assert (found[0].expected, found[0].found) == ("[1][20]", "[1][21]")
+
+
+def test_an_input_size_that_contradicts_weight_ih_is_a_finding(tmp_path):
+    doc = guitarml("LSTM", 3, 20, 1)
+    doc["model_data"]["input_size"] = 1
+    assert places(validate(write(tmp_path, doc))) == {("RTN-E404", "/model_data/input_size")}
+
+
+def test_a_ragged_state_dict_array_is_a_shape_finding_at_its_row(tmp_path):
+    doc = guitarml("LSTM", 1, 20, 0)
+    doc["state_dict"]["rec.weight_hh_l0"][5] = [0.0] * 19
+    found = places(validate(write(tmp_path, doc)))
+    assert len(found) == 1
+    assert next(iter(found))[1].startswith("/state_dict/rec.weight_hh_l0")
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda d: d["model_data"].update(unit_type="RNN"), ("RTN-E403", "/model_data/unit_type")),
+        (lambda d: d["model_data"].update(model="WaveNet"), ("RTN-E403", "/model_data/model")),
+        (lambda d: d["model_data"].update(num_layers=2), ("RTN-E403", "/model_data/num_layers")),
+        (lambda d: d["model_data"].update(skip=2), ("RTN-E403", "/model_data/skip")),
+        (lambda d: d["model_data"].update(hidden_size=0), ("RTN-E403", "/model_data/hidden_size")),
+        (lambda d: d["model_data"].pop("skip"), ("RTN-E401", "/model_data/skip")),
+        (lambda d: d["state_dict"].pop("rec.bias_hh_l0"), ("RTN-E401", "/state_dict/rec.bias_hh_l0")),
+        (lambda d: d.pop("state_dict"), ("RTN-E401", "/state_dict")),
+        (lambda d: d["model_data"].update(hidden_size="20"), ("RTN-E402", "/model_data/hidden_size")),
+        (lambda d: d["model_data"].update(skip=True), ("RTN-E402", "/model_data/skip")),
+        (lambda d: d["state_dict"].update({"lin.bias": 0.1}), ("RTN-E402", "/state_dict/lin.bias")),
+        (lambda d: d["state_dict"]["lin.bias"].append("x"), ("RTN-E402", "/state_dict/lin.bias/1")),
+        (lambda d: d["model_data"].update(hidden_size=10**6), ("RTN-E303", "/model_data/hidden_size")),
+        (lambda d: d["state_dict"]["lin.bias"].__setitem__(0, 1e39), ("RTN-E208", "/state_dict/lin.bias/0")),
+    ],
+)
+def test_what_the_plugins_cannot_build_is_a_finding_at_its_pointer(tmp_path, edit, expected):
+    doc = guitarml("LSTM", 1, 20, 1)
+    edit(doc)
+    assert expected in places(validate(write(tmp_path, doc)))
+
+
+def test_inspect_shows_the_layers_the_plugin_builds_and_the_skip_it_adds(tmp_path):
+    seen = inspect(write(tmp_path, guitarml("LSTM", 2, 40, 1)))
+    assert seen.readable
+    assert (seen.in_width, seen.out_width) == (2, 1)
+    assert [(r.type, r.in_width, r.out_width) for r in seen.rows] == [("lstm", 2, 40), ("dense", 40, 1)]
+    assert [k.pointer for k in seen.extra_keys] == ["/model_data/skip"]
+
+
+def test_inspect_of_a_broken_guitarml_file_lists_its_findings(tmp_path):
+    doc = guitarml("GRU", 1, 20, 0)
+    doc["model_data"]["unit_type"] = "RNN"
+    seen = inspect(write(tmp_path, doc))
+    assert not seen.readable
+    assert ("RTN-E403", "/model_data/unit_type") in places(list(seen.findings))
