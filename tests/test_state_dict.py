@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -17,11 +18,24 @@ from verifier.format.validate import validate  # noqa: E402
 CASES = [("LSTM", 1, 20, 0), ("LSTM", 1, 40, 1), ("LSTM", 3, 40, 1), ("GRU", 1, 20, 1), ("GRU", 2, 20, 0)]
 
 
-def guitarml(unit: str, inputs: int, hidden: int, skip: int, seed: int = 0) -> dict[str, Any]:
-    """The document GuitarML's training scripts write for SimpleRNN(unit, inputs, hidden, skip)."""
+def modules(unit: str, inputs: int, hidden: int, seed: int = 0) -> tuple[Any, Any]:
     torch.manual_seed(seed)
     rec = (torch.nn.LSTM if unit == "LSTM" else torch.nn.GRU)(inputs, hidden, batch_first=True)
-    lin = torch.nn.Linear(hidden, 1)
+    return rec.double(), torch.nn.Linear(hidden, 1).double()
+
+
+def simple_rnn(unit: str, inputs: int, hidden: int, skip: int, xs: np.ndarray, seed: int = 0) -> np.ndarray:
+    """What GuitarML's SimpleRNN computes on one sequence xs [T, inputs], from the seeded modules."""
+    rec, lin = modules(unit, inputs, hidden, seed)
+    x = torch.as_tensor(xs, dtype=torch.float64)[None]
+    with torch.no_grad():
+        y = lin(rec(x)[0]) + (x[..., :1] if skip else 0.0)
+    return y[0].numpy()
+
+
+def guitarml(unit: str, inputs: int, hidden: int, skip: int, seed: int = 0) -> dict[str, Any]:
+    """The document GuitarML's training scripts write for SimpleRNN(unit, inputs, hidden, skip)."""
+    rec, lin = modules(unit, inputs, hidden, seed)
     state = {f"rec.{k}": v.tolist() for k, v in rec.state_dict().items()}
     state.update({f"lin.{k}": v.tolist() for k, v in lin.state_dict().items()})
     data = {
@@ -130,3 +144,63 @@ def test_inspect_of_a_broken_guitarml_file_lists_its_findings(tmp_path):
     seen = inspect(write(tmp_path, doc))
     assert not seen.readable
     assert ("RTN-E403", "/model_data/unit_type") in places(list(seen.findings))
+
+
+# --- what the plugin computes ---------------------------------------------------------------------------
+
+
+def inputs(steps: int, width: int) -> np.ndarray:
+    return np.random.default_rng(7).uniform(-1.0, 1.0, (steps, width))
+
+
+@pytest.mark.parametrize(("unit", "inputs_", "hidden", "skip"), CASES)
+def test_the_engine_streams_what_simple_rnn_computes_including_the_skip(
+    tmp_path, unit, inputs_, hidden, skip
+):
+    import verifier
+
+    xs = inputs(300, inputs_)
+    model = verifier.load(write(tmp_path, guitarml(unit, inputs_, hidden, skip)), "float64")
+    worst = float(np.abs(model.run(xs) - simple_rnn(unit, inputs_, hidden, skip, xs)).max())
+    print(f"{unit} in={inputs_} hidden={hidden} skip={skip}: worst |engine - torch| = {worst:.3g}")
+    assert worst < 1e-12
+
+
+def test_the_skip_adds_input_0_to_each_step_and_each_frame(tmp_path):
+    import verifier
+
+    xs = inputs(50, 3)
+    with_skip = verifier.load(write(tmp_path, guitarml("GRU", 3, 20, 1), "a.json"), "float64")
+    without = verifier.load(write(tmp_path, guitarml("GRU", 3, 20, 0), "b.json"), "float64")
+    np.testing.assert_allclose(with_skip.run(xs) - without.run(xs), xs[:, :1], atol=1e-12)
+    np.testing.assert_allclose(with_skip.run_frames(xs) - without.run_frames(xs), xs[:, :1], atol=1e-12)
+    np.testing.assert_allclose(with_skip.forward(xs[0]) - without.forward(xs[0]), xs[0, :1], atol=1e-12)
+
+
+def test_the_pytorch_reference_of_a_state_dict_file_is_simple_rnn(tmp_path):
+    import verifier
+
+    xs = inputs(100, 2)
+    rebuilt = verifier.reference(write(tmp_path, guitarml("LSTM", 2, 40, 1)))
+    np.testing.assert_allclose(rebuilt(xs).numpy(), simple_rnn("LSTM", 2, 40, 1, xs), atol=1e-12)
+
+
+def test_load_refuses_a_state_dict_file_with_the_rule_and_pointer_validate_reports(tmp_path):
+    import verifier
+    from verifier.errors import ModelFormatError
+
+    doc = guitarml("LSTM", 1, 40, 1)
+    doc["model_data"]["hidden_size"] = 20
+    with pytest.raises(ModelFormatError) as caught:
+        verifier.load(write(tmp_path, doc))
+    assert (caught.value.rule, caught.value.pointer) == ("RTN-E404", "/model_data/hidden_size")
+
+
+def test_verify_checks_a_state_dict_file_against_its_pytorch_modules_without_a_factory(tmp_path):
+    from verifier.checks.run.verify import verify_file
+
+    result = verify_file(write(tmp_path, guitarml("LSTM", 1, 20, 1)), measure_rss=False)
+    statuses = {check.name: check.status for check in result.checks}
+    assert result.reference["kind"] == "state-dict"
+    assert statuses["numeric-frame"] == statuses["numeric-stream"] == "pass"
+    assert statuses["validate"] == statuses["load"] == statuses["rtneural-builds"] == "pass"

@@ -22,6 +22,7 @@ import numpy as np
 
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.reader.arrays import array_shape, schema_view
+from verifier.format.reader.document import is_numeric_array
 from verifier.format.schema.validator import registry, schema
 from verifier.quoting import quoted
 
@@ -304,6 +305,23 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 # --- what the plugin builds -----------------------------------------------------------------------------
 
 
+def converted(document: Any) -> dict[str, Any] | None:
+    """The keras-json of a state_dict :class:`~verifier.format.reader.document.Document` without errors
+    (what the checks that read layers take in its place), else None."""
+    if not is_state_dict(document.outline()):
+        return None
+    doc = document.skeleton((), STATE_DICT_KEYS)
+    if any(f.severity == "error" for f in check_state_dict(doc, Limits())):
+        return None
+    return to_keras(doc)[0]
+
+
+def _numbers(value: Any) -> np.ndarray:
+    if is_numeric_array(value):
+        return np.asarray(value.to_numpy(), dtype=np.float64)
+    return np.asarray(value, dtype=np.float64)
+
+
 def _gru_order(rows: np.ndarray, hidden: int) -> np.ndarray:
     """PyTorch's GRU row blocks r, z, n reordered to RTNeural's z, r, n."""
     return np.concatenate([rows[hidden : 2 * hidden], rows[:hidden], rows[2 * hidden :]])
@@ -311,11 +329,11 @@ def _gru_order(rows: np.ndarray, hidden: int) -> np.ndarray:
 
 def to_keras(doc: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """The keras-json document the plugin's hand-built model is equal to, and the skip (0 or 1) it adds
-    outside that model. ``doc`` is the full document (numbers, not a skeleton) of a file
+    outside that model. ``doc`` is the document (or its skeleton with :data:`STATE_DICT_KEYS`) of a file
     :func:`check_state_dict` found no error in."""
     d = declared(doc)
     weights = doc["state_dict"]
-    w_ih, w_hh, b_ih, b_hh, lin_w, lin_b = (np.asarray(weights[key], dtype=np.float64) for key in d.shapes())
+    w_ih, w_hh, b_ih, b_hh, lin_w, lin_b = (_numbers(weights[key]) for key in d.shapes())
     if d.unit_type == "LSTM":
         rec = [w_ih.T.tolist(), w_hh.T.tolist(), (b_ih + b_hh).tolist()]
     else:
