@@ -204,3 +204,77 @@ def test_verify_checks_a_state_dict_file_against_its_pytorch_modules_without_a_f
     assert result.reference["kind"] == "state-dict"
     assert statuses["numeric-frame"] == statuses["numeric-stream"] == "pass"
     assert statuses["validate"] == statuses["load"] == statuses["rtneural-builds"] == "pass"
+
+
+# --- convert --------------------------------------------------------------------------------------------
+
+
+def convert(*argv: str) -> int:
+    from verifier.cli import main
+
+    return main(["convert", *argv])
+
+
+@pytest.mark.parametrize(("unit", "inputs_", "hidden", "skip"), CASES)
+def test_the_converted_keras_json_plus_the_skip_computes_simple_rnn(tmp_path, unit, inputs_, hidden, skip):
+    import verifier
+
+    source = write(tmp_path, guitarml(unit, inputs_, hidden, skip))
+    assert convert(source, "--to", "keras-json", "-o", str(tmp_path / "out.json")) == 0
+    converted = str(tmp_path / "out.json")
+    assert validate(converted) == []
+    xs = inputs(200, inputs_)
+    engine = verifier.load(converted, "float64").run(xs) + (xs[:, :1] if skip else 0.0)
+    np.testing.assert_allclose(engine, simple_rnn(unit, inputs_, hidden, skip, xs), atol=1e-12)
+
+
+@pytest.mark.parametrize(("unit", "inputs_", "hidden", "skip"), CASES)
+def test_real_rtneural_loads_the_converted_keras_json_to_simple_rnn(tmp_path, unit, inputs_, hidden, skip):
+    pytest.importorskip("_verifier_rtneural")
+    from verifier.engine.backends import load_backend
+
+    source = write(tmp_path, guitarml(unit, inputs_, hidden, skip))
+    assert convert(source, "--to", "keras-json", "-o", str(tmp_path / "out.json")) == 0
+    xs = inputs(200, inputs_)
+    rtneural = load_backend(str(tmp_path / "out.json"), "rtneural", "float64").run(xs)
+    worst = float(
+        np.abs(rtneural + (xs[:, :1] if skip else 0.0) - simple_rnn(unit, inputs_, hidden, skip, xs)).max()
+    )
+    print(
+        f"RTNeural {unit} in={inputs_} hidden={hidden} skip={skip}: worst |RTNeural + skip - torch| "
+        f"= {worst:.3g}"
+    )
+    assert worst < 1e-12
+
+
+def test_convert_says_on_stderr_that_the_skip_is_not_carried(tmp_path, capsys):
+    for skip in (1, 0):
+        source = write(tmp_path, guitarml("LSTM", 1, 20, skip), f"s{skip}.json")
+        assert convert(source, "--to", "keras-json", "-o", str(tmp_path / f"o{skip}.json")) == 0
+        told = capsys.readouterr().err
+        assert ("/model_data/skip is 1" in told) == bool(skip)
+
+
+def test_convert_never_writes_over_its_input_even_through_a_link(tmp_path, capsys):
+    source = write(tmp_path, guitarml("GRU", 1, 20, 1))
+    before = Path(source).read_bytes()
+    (tmp_path / "link.json").symlink_to(source)
+    assert convert(source, "--to", "keras-json", "-o", source) == 2
+    assert convert(source, "--to", "keras-json", "-o", str(tmp_path / "link.json")) == 2
+    assert Path(source).read_bytes() == before
+    assert "not overwriting" in capsys.readouterr().err
+
+
+def test_convert_of_a_file_with_an_error_writes_nothing_and_names_the_rule(tmp_path, capsys):
+    doc = guitarml("LSTM", 1, 20, 0)
+    doc["model_data"]["num_layers"] = 2
+    out = tmp_path / "out.json"
+    assert convert(write(tmp_path, doc), "--to", "keras-json", "-o", str(out)) == 1
+    assert not out.exists()
+    assert "RTN-E403" in capsys.readouterr().err
+
+
+def test_convert_refuses_a_file_that_is_not_a_state_dict_file(tmp_path, capsys):
+    keras = write(tmp_path, {"in_shape": [None, None, 1], "layers": []})
+    assert convert(keras, "--to", "keras-json", "-o", str(tmp_path / "out.json")) == 2
+    assert "not a GuitarML state_dict file" in capsys.readouterr().err

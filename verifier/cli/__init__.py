@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
-        "`verify replay DIR` (each with --help). "
+        "`verify replay DIR`; GuitarML state_dict files: `verify convert FILE --to keras-json -o OUT` (each "
+        "with --help). "
         "Every option but --help, --version, --timing, --save-golden and --embed-golden can be set in "
         "[tool.verifier] "
         "of the project's pyproject.toml, spelt without its dashes (steps = 64, no-timing = true); "
@@ -249,6 +250,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.diagnose import run_subcommand  # a file of that name is still checked
 
         return run_subcommand(argv, stdout, stderr)
+    if argv and argv[0] == "convert" and not os.path.exists(argv[0]):
+        from verifier.cli.convert import run as convert
+
+        return convert(argv[1:], stderr, Parser)
     if argv and argv[0] in ("validate", "render") and not os.path.exists(argv[0]):
         from verifier.cli.render import run as render
         from verifier.cli.validate import run as validate_only
