@@ -278,3 +278,27 @@ def test_convert_refuses_a_file_that_is_not_a_state_dict_file(tmp_path, capsys):
     keras = write(tmp_path, {"in_shape": [None, None, 1], "layers": []})
     assert convert(keras, "--to", "keras-json", "-o", str(tmp_path / "out.json")) == 2
     assert "not a GuitarML state_dict file" in capsys.readouterr().err
+
+
+def test_verify_names_the_state_dict_reference_even_when_the_file_does_not_load(tmp_path):
+    from verifier.checks.run.verify import verify_file
+
+    doc = guitarml("GRU", 1, 20, 1)
+    doc["model_data"]["hidden_size"] = 40
+    result = verify_file(write(tmp_path, doc), measure_rss=False)
+    assert result.reference["kind"] == "state-dict"
+    assert result.checks[0].status == "fail"
+
+
+def test_verify_on_real_rtneural_adds_the_plugins_skip(tmp_path):
+    pytest.importorskip("_verifier_rtneural")
+    from verifier.checks.run.options import Options
+    from verifier.checks.run.verify import verify_file
+
+    result = verify_file(
+        write(tmp_path, guitarml("LSTM", 2, 40, 1)),
+        Options(backend="rtneural", timing=False),
+        measure_rss=False,
+    )
+    statuses = {check.name: check.status for check in result.checks}
+    assert statuses["load"] == statuses["numeric-frame"] == statuses["numeric-stream"] == "pass"

@@ -69,7 +69,7 @@ from verifier.checks.run.reference import (
 from verifier.checks.run.tolerances import Tolerances, resolve_tolerances
 from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.errors import ConfigurationError
-from verifier.format.state_dict import converted
+from verifier.format.state_dict import converted, is_state_dict
 from verifier.quoting import exception_text
 
 # --------------------------------------------------------------------------------------------- per step
@@ -305,8 +305,9 @@ def prepare_file(path: str, options: Options = Options(), manifest: Manifest | N
     # the JSON rebuild all take this one document.
     source = _read_once(path)
     checks: list[Check] = [validate_check(path, source, dtype)]
-    keras = None if isinstance(source, Path) else converted(source)
-    reference = STATE_DICT_REFERENCE if keras is not None and spec is None else reference
+    plugin_file = not isinstance(source, Path) and is_state_dict(source.outline())
+    keras = converted(source) if plugin_file else None
+    reference = STATE_DICT_REFERENCE if plugin_file and spec is None else reference
     _drop_tree(source)  # rebuilt from the C++ document if the tolerance model or the JSON rebuild need it
     model, load_check = _load(path, source, dtype)
     load_check = _once(load_check, checks[0])
