@@ -302,3 +302,11 @@ def test_verify_on_real_rtneural_adds_the_plugins_skip(tmp_path):
     )
     statuses = {check.name: check.status for check in result.checks}
     assert statuses["load"] == statuses["numeric-frame"] == statuses["numeric-stream"] == "pass"
+
+
+def test_a_second_layers_weights_are_an_error_and_other_unread_keys_a_warning(tmp_path):
+    doc = guitarml("LSTM", 1, 20, 0)
+    doc["state_dict"]["rec.weight_ih_l1"] = [[0.0] * 20] * 80
+    doc["state_dict"]["lin2.bias"] = [0.0]
+    found = {(f.rule, f.pointer) for f in validate(write(tmp_path, doc))}
+    assert found == {("RTN-E403", "/state_dict/rec.weight_ih_l1"), ("RTN-W009", "/state_dict/lin2.bias")}

@@ -246,7 +246,7 @@ _RULES = (
         "silently wrong",
         "A GuitarML state_dict file declares what the plugins cannot build: a model other than SimpleRNN, a "
         "unit_type other than LSTM or GRU, num_layers above 1 (only rec.*_l0 is loaded), skip other than "
-        "0 or 1, a size below 1.",
+        "0 or 1, a size below 1, or a state_dict holding a further layer's weights (rec.*_l1...).",
     ),
     Rule(
         "RTN-E404",
@@ -319,6 +319,15 @@ _RULES = (
         "A non-zero weight or parameter below float32's normal range (magnitude under 1.1754944e-38): "
         "float32 holds a subnormal (slow on x86, zero where a plugin sets flush-to-zero) or, at or below "
         "2^-150, zero. Reported whenever the model is checked or loaded for float32 (the default).",
+    ),
+    Rule(
+        "RTN-W009",
+        "state-dict-unread-key",
+        "warning",
+        "loads fine",
+        "A GuitarML state_dict key the plugins never read (not one of rec.weight_ih_l0, rec.weight_hh_l0, "
+        "rec.bias_ih_l0, rec.bias_hh_l0, lin.weight, lin.bias): whatever it held in training is not in "
+        "the plugin's model.",
     ),
     Rule(
         "RTN-I001",

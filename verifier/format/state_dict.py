@@ -14,6 +14,7 @@ is returned beside it, never written into it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ STATE_DICT_KEYS = ("model_data", "state_dict")
 SCHEMA = "state-dict"
 GATES = {"LSTM": 4, "GRU": 3}
 _SIZES = ("input_size", "hidden_size", "output_size")
+_FURTHER_LAYER = re.compile(r"rec\.(weight|bias)_(ih|hh)_l[1-9][0-9]*(_reverse)?")
 # One error per place: the most specific keyword wins.
 _KEYWORD_PRIORITY = {"required": 0, "type": 1}
 
@@ -107,7 +109,40 @@ def check_state_dict(doc: Any, limits: Limits, *, float32: bool = True) -> list[
             found.append(shape)
         else:
             shapes[key] = shape
-    return found + _shape_findings(declaration, shapes) + notes
+    return found + _shape_findings(declaration, shapes) + _unread(doc["state_dict"], declaration) + notes
+
+
+def _unread(weights: dict[str, Any], declaration: Declared) -> list[Finding]:
+    """Keys of state_dict the plugins never read: a further recurrent layer's weights are an error (the
+    trained model had it, the plugin's has not), any other key a warning."""
+    read = declaration.shapes()
+    found = []
+    for key in weights:
+        if key in read:
+            continue
+        where = pointer_join("/state_dict", key)
+        if _FURTHER_LAYER.fullmatch(key):
+            found.append(
+                finding(
+                    "RTN-E403",
+                    where,
+                    f"{quoted(key)} is a further recurrent layer's weights: the GuitarML plugins load "
+                    "rec.*_l0 only, so the plugin's model lacks a layer the trained model has",
+                    expected="only rec.*_l0 weights",
+                    found=quoted(key),
+                )
+            )
+        else:
+            found.append(
+                finding(
+                    "RTN-W009",
+                    where,
+                    f"the GuitarML plugins never read {quoted(key)}",
+                    expected="only " + ", ".join(read),
+                    found=quoted(key),
+                )
+            )
+    return found
 
 
 # --- the schema -----------------------------------------------------------------------------------------
@@ -137,7 +172,8 @@ def _schema_findings(doc: Any) -> list[Finding]:
 
 def _to_findings(where: str, error: ValidationError) -> list[Finding]:
     instance = error.instance
-    name = where.rsplit("/", 1)[-1] or "the document"
+    # The key (and index) under model_data or state_dict, as a user would name it.
+    name = where.split("/", 2)[-1] or "the document"
     if error.validator == "required":
         return [
             finding(
