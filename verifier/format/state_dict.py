@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -183,7 +183,7 @@ def _to_findings(where: str, error: ValidationError) -> list[Finding]:
                 expected=f"key {key!r}",
                 found="no such key",
             )
-            for key in error.validator_value
+            for key in cast(list[str], error.validator_value)
             if isinstance(instance, dict) and key not in instance
         ]
     if error.validator == "type":
@@ -219,7 +219,7 @@ def _why(where: str) -> str:
 
 def _allowed(error: ValidationError) -> str:
     if error.validator == "enum":
-        return "one of " + ", ".join(quoted(v) for v in error.validator_value)
+        return "one of " + ", ".join(quoted(v) for v in cast(list[Any], error.validator_value))
     if error.validator == "const":
         return quoted(error.validator_value)
     if error.validator == "minimum":
