@@ -3,6 +3,7 @@ them, and converted to keras-json. Every file is generated here from a seeded to
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,57 @@ def test_a_second_layers_weights_are_an_error_and_other_unread_keys_a_warning(tm
     doc["state_dict"]["lin2.bias"] = [0.0]
     found = {(f.rule, f.pointer) for f in validate(write(tmp_path, doc))}
     assert found == {("RTN-E403", "/state_dict/rec.weight_ih_l1"), ("RTN-W009", "/state_dict/lin2.bias")}
+
+
+# --- hostile files --------------------------------------------------------------------------------------
+
+HOSTILE = [
+    None,
+    -1,
+    0,
+    1.5,
+    10**30,
+    "x",
+    [],
+    {},
+    True,
+    [[1.0]],
+    [1.0] * 70,
+    [[0.1] * 21] * 70,
+    [[1, 2], [3]],
+    [[None]],
+]
+_PLACES = [
+    ("model_data", k) for k in ("model", "unit_type", "input_size", "hidden_size", "skip", "num_layers")
+]
+_PLACES += [
+    ("state_dict", k) for k in ("rec.weight_ih_l0", "rec.weight_hh_l0", "rec.bias_hh_l0", "lin.weight")
+]
+_PLACES += [(None, "model_data"), (None, "state_dict")]
+
+
+@pytest.mark.parametrize("place", _PLACES, ids=lambda p: "/".join(filter(None, p)))
+def test_a_hostile_value_anywhere_is_a_finding_never_a_crash_and_load_agrees_with_validate(tmp_path, place):
+    import verifier
+    from verifier.errors import ModelFormatError
+
+    outer, key = place
+    valid = guitarml("GRU", 1, 20, 1)
+    for index, value in enumerate(HOSTILE):
+        doc = copy.deepcopy(valid)
+        (doc if outer is None else doc[outer])[key] = value
+        path = write(tmp_path, doc, f"{index}.json")
+        errors = [f for f in validate(path) if f.severity == "error"]
+        inspect(path)
+        if errors:
+            with pytest.raises(ModelFormatError) as caught:
+                verifier.load(path)
+            assert (caught.value.rule, caught.value.pointer) == (errors[0].rule, errors[0].pointer)
+            with pytest.raises(ModelFormatError):
+                verifier.reference(path)
+        else:
+            verifier.load(path)
+            verifier.reference(path)
+        out = tmp_path / f"{index}.out.json"
+        assert convert(path, "--to", "keras-json", "-o", str(out)) == (1 if errors else 0)
+        assert out.exists() == (not errors)
