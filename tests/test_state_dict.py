@@ -365,3 +365,14 @@ def test_a_hostile_value_anywhere_is_a_finding_never_a_crash_and_load_agrees_wit
         out = tmp_path / f"{index}.out.json"
         assert convert(path, "--to", "keras-json", "-o", str(out)) == (1 if errors else 0)
         assert out.exists() == (not errors)
+
+
+def test_save_golden_refuses_a_state_dict_file_and_says_to_convert_it_first(tmp_path, capsys):
+    from verifier.cli import main
+
+    source = write(tmp_path, guitarml("LSTM", 1, 20, 1))
+    code = main([source, "--save-golden", str(tmp_path / "golden")])
+    told = capsys.readouterr()
+    assert code != 0
+    assert "verify convert" in told.out + told.err
+    assert not (tmp_path / "golden" / "model").exists()
