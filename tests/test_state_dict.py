@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +377,17 @@ def test_save_golden_refuses_a_state_dict_file_and_says_to_convert_it_first(tmp_
     assert code != 0
     assert "verify convert" in told.out + told.err
     assert not (tmp_path / "golden" / "model").exists()
+
+
+def test_a_valid_state_dict_file_is_validated_without_importing_jsonschema(tmp_path):
+    import subprocess
+    import sys
+
+    source = write(tmp_path, guitarml("GRU", 1, 20, 1))
+    code = (
+        "import sys; from verifier.format.validate import validate; "
+        f"assert validate({source!r}) == []; print('jsonschema' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert ran.stdout.strip() == "False"

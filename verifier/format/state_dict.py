@@ -24,7 +24,8 @@ import numpy as np
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.reader.arrays import array_shape, schema_view
 from verifier.format.reader.document import is_numeric_array
-from verifier.format.schema.validator import registry, schema
+from verifier.format.schema.predicate import Predicate
+from verifier.format.schema.validator import compile_variant, registry, schema
 from verifier.quoting import quoted
 
 if TYPE_CHECKING:
@@ -155,8 +156,16 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema(SCHEMA), registry=registry())
 
 
+@cache
+def _predicate() -> Predicate | None:
+    return compile_variant(schema(SCHEMA))
+
+
 def _schema_findings(doc: Any) -> list[Finding]:
     view = schema_view(doc)
+    conforms = _predicate()
+    if conforms is not None and conforms(view):
+        return []  # jsonschema would find nothing; its import is saved (a pre-commit hook starts fast)
     errors = sorted(
         _validator().iter_errors(view),
         key=lambda e: (_KEYWORD_PRIORITY.get(str(e.validator), 2), [str(p) for p in e.absolute_path]),
