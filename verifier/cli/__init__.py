@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
-        "`verify replay DIR` (each with --help). "
+        "`verify replay DIR`; GuitarML state_dict files: `verify convert FILE --to keras-json -o OUT` (each "
+        "with --help). "
         "A plugin's compile-time type: `verify modelt FILE [--check TYPE | --check-source HEADER]`. "
         "Every option but --help, --version, --timing, --save-golden and --embed-golden can be set in "
         "[tool.verifier] "
@@ -262,6 +263,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.modelt import run as modelt
 
         return modelt(argv[1:], stdout, stderr)
+    if argv and argv[0] == "convert" and not os.path.exists(argv[0]):
+        from verifier.cli.convert import run as convert
+
+        return convert(argv[1:], stderr, Parser)
     if argv and argv[0] in ("validate", "render") and not os.path.exists(argv[0]):
         from verifier.cli.render import run as render
         from verifier.cli.validate import run as validate_only

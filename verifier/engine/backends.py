@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from verifier.engine.model import load, real_array
 from verifier.errors import ModelFormatError
 from verifier.format.reader.document import Document, read_document
+from verifier.format.state_dict import is_state_dict, to_keras
 from verifier.format.validate import validate
 
 __all__ = [
@@ -86,6 +87,10 @@ def load_backend(
     if native is None:
         raise ImportError(NOT_BUILT)
     doc, name = read_document(source)
+    skip = 0
+    if is_state_dict(doc):  # RTNeural gets what the plugin builds from it; the plugin's skip is added here
+        _strict_gate(doc, name, dtype)
+        doc, skip = to_keras(doc)
     gate = _strict_gate(doc, name, dtype)
     # The engine has normalised dtype (a numpy dtype or type is accepted too) to "float32" or "float64".
     model_class = native.ModelFloat32 if gate.dtype == "float32" else native.ModelFloat64
@@ -103,7 +108,7 @@ def load_backend(
             found=f"in {model.in_size}, out {model.out_size} (RTNeural)",
             source=name,
         )
-    return RTNeuralModel(model, source=name, layers=list(gate.layers), warnings=list(gate.warnings))
+    return RTNeuralModel(model, name, list(gate.layers), list(gate.warnings), skip=skip)
 
 
 def describe_backend(backend: str = "engine") -> str:
@@ -170,6 +175,7 @@ class RTNeuralModel:
     layers: list[Any]
     warnings: list[tuple[str, str]]
     backend: str = "rtneural"
+    skip: int = 0  # a GuitarML state_dict file's skip: input 0 added to every output, as its plugin does
 
     @property
     def in_size(self) -> int:
@@ -192,16 +198,22 @@ class RTNeuralModel:
         return None if held < 0 else held
 
     def forward(self, x: ArrayLike) -> np.ndarray:
-        return self.native.forward(real_array(x, "x"))
+        x = real_array(x, "x")
+        return self._with_skip(self.native.forward(x), x)
 
     def reset(self) -> None:
         self.native.reset()
 
     def run(self, xs: ArrayLike) -> np.ndarray:
-        return self.native.run(real_array(xs, "xs"))
+        xs = real_array(xs, "xs")
+        return self._with_skip(self.native.run(xs), xs)
 
     def run_frames(self, xs: ArrayLike) -> np.ndarray:
-        return self.native.run_frames(real_array(xs, "xs"))
+        xs = real_array(xs, "xs")
+        return self._with_skip(self.native.run_frames(xs), xs)
+
+    def _with_skip(self, out: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return out + x[..., :1].astype(out.dtype) if self.skip else out
 
     def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray:
         for name, value in (("steps", steps), ("warmup", warmup), ("seed", seed)):

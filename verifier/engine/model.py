@@ -26,6 +26,7 @@ from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits
 from verifier.format.legacy import legacy_format
 from verifier.format.reader.document import Document, read
+from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict, to_keras
 from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
@@ -151,6 +152,8 @@ def load(
             source=source_name,
             rule=legacy.rule,
         )
+    if is_state_dict(document.outline()):
+        return _load_state_dict(document, name, limits)
     try:
         native = _NATIVE[name](
             document.native if document.native is not None else document.tree,
@@ -165,6 +168,63 @@ def load(
             pointer, message, expected=expected or None, found=found or None, source=source_name, rule=rule
         ) from None
     return Model(native, source_name, name, list(document.warnings))
+
+
+class PluginModel(Model):
+    """A GuitarML state_dict file as its plugin runs it: the engine model the plugin builds, plus input 0
+    added to every output when the file's ``skip`` is 1 (the residual lives in the plugin, not in RTNeural).
+    ``layer_outputs`` gives the engine's layers, before that addition."""
+
+    def __init__(self, native: Any, source: str, dtype: str, reading: list[Finding], skip: int) -> None:
+        super().__init__(native, source, dtype, reading)
+        self.skip = skip
+
+    def forward(self, x: Any) -> np.ndarray:
+        return self._with_skip(super().forward(x), self._vector(x, "x"))
+
+    def run(self, xs: Any) -> np.ndarray:
+        return self._with_skip(super().run(xs), self._matrix(xs))
+
+    def run_frames(self, xs: Any) -> np.ndarray:
+        return self._with_skip(super().run_frames(xs), self._matrix(xs))
+
+    def _with_skip(self, out: np.ndarray, x: np.ndarray) -> np.ndarray:
+        # The plugin adds in the precision it runs: the sum is rounded to the model's dtype.
+        return out + x[..., :1] if self.skip else out
+
+
+def _load_state_dict(document: Document, dtype: str, limits: Limits) -> PluginModel:
+    doc = document.skeleton((), STATE_DICT_KEYS)
+    findings = check_state_dict(doc, limits, float32=dtype == "float32")
+    first = next((f for f in findings if f.severity == "error"), None)
+    if first is not None:
+        raise ModelFormatError(
+            first.pointer,
+            first.message,
+            expected=first.expected,
+            found=first.found,
+            source=document.name,
+            rule=first.rule,
+        )
+    keras, skip = to_keras(doc)
+    try:
+        native = _NATIVE[dtype](
+            keras,
+            max_layer_width=limits.max_layer_width,
+            max_total_parameters=limits.max_total_parameters,
+            max_state_values=limits.max_state_values,
+            max_depth=limits.max_depth,
+        )
+    except _engine.FormatError as error:  # the conversion is ours: a refusal here is our bug, said plainly
+        rule, pointer, message, _, _ = error.args
+        raise ModelFormatError(
+            "",
+            f"the keras-json converted from this state_dict was refused at {pointer}: {message}",
+            source=document.name,
+            rule=rule,
+        ) from None
+    notes = [f for f in findings if f.severity != "error"]
+    return PluginModel(native, document.name, dtype, [*document.warnings, *notes], skip)
 
 
 def real_array(x: Any, name: str) -> np.ndarray:

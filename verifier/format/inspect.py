@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from verifier.format.findings import Finding, pointer_join
 from verifier.format.reader.document import is_numeric_array
+from verifier.format.state_dict import STATE_DICT_KEYS, is_state_dict, to_keras
 from verifier.format.structure import is_known_entry, last_int, layer_entries, shape_width
 
 __all__ = ["KNOWN_EXTRA_KEYS", "ExtraKey", "Inspection", "LayerRow", "inspect"]
@@ -185,12 +186,35 @@ def inspect(source: str | os.PathLike[str] | bytes | dict[str, Any]) -> Inspecti
     doc = document.skeleton(KEY_ORDER)
     # validate() after its reading pass, on the document already read: reading dominates on large files.
     findings = tuple(sorted(check_document(doc, Limits()) + list(document.warnings), key=severity_rank))
+    if is_state_dict(doc):
+        return _inspect_state_dict(name, doc, findings)
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
         return Inspection(name, False, None, None, (), _extra_keys(doc), findings)
     rows = _rows(doc, findings)
     in_width = shape_width(doc.get("in_shape"))
     out_width = next((r.out_width for r in reversed(rows) if is_known_entry(doc["layers"][r.index])), None)
     return Inspection(name, True, in_width, out_width, rows, _extra_keys(doc), findings)
+
+
+def _inspect_state_dict(name: str, doc: dict[str, Any], findings: tuple[Finding, ...]) -> Inspection:
+    """A GuitarML state_dict file, shown as the two layers the plugin builds from it (rows point at the
+    first array of each module); its skip, which lives in the plugin, is listed beside them."""
+    extra = tuple(k for k in _extra_keys(doc) if k.key not in STATE_DICT_KEYS)
+    if any(f.severity == "error" for f in findings):
+        return Inspection(name, False, None, None, (), extra, findings)
+    keras, skip = to_keras(doc)
+    rows = tuple(
+        replace(row, pointer=pointer, findings=())
+        for row, pointer in zip(
+            _rows(keras, ()), ("/state_dict/rec.weight_ih_l0", "/state_dict/lin.weight"), strict=True
+        )
+    )
+    if skip:
+        writer = "GuitarML Proteus / NeuralPi"
+        meaning = "the plugin adds input 0 to every output (y = model(x) + x[0]); RTNeural alone omits it"
+        extra += (ExtraKey("skip", "/model_data/skip", writer, meaning),)
+    in_width, out_width = rows[0].in_width, rows[-1].out_width
+    return Inspection(name, True, in_width, out_width, rows, extra, findings)
 
 
 def _is_text(source: Any) -> bool:

@@ -221,6 +221,41 @@ _RULES = (
         "convolution's history of (kernel_size - 1) x dilation + 1 inputs) exceed Limits.max_state_values: "
         "a few bytes of JSON must not make the checker allocate gigabytes.",
     ),
+    # --- GuitarML state_dict files (model_data + state_dict; the "RTNeural" column is the plugin) -------
+    Rule(
+        "RTN-E401",
+        "state-dict-missing-key",
+        "error",
+        "exception",
+        "A GuitarML state_dict file lacks a key the Proteus/NeuralPi loader reads (model_data's unit_type, "
+        "input_size, hidden_size, output_size, skip; state_dict's rec.weight_ih_l0, rec.weight_hh_l0, "
+        "rec.bias_ih_l0, rec.bias_hh_l0, lin.weight, lin.bias).",
+    ),
+    Rule(
+        "RTN-E402",
+        "state-dict-wrong-type",
+        "error",
+        "exception",
+        "A GuitarML state_dict file holds a value of the wrong JSON type (a size that is not an integer, a "
+        "weight that is not a list of numbers...).",
+    ),
+    Rule(
+        "RTN-E403",
+        "state-dict-unsupported",
+        "error",
+        "silently wrong",
+        "A GuitarML state_dict file declares what the plugins cannot build: a model other than SimpleRNN, a "
+        "unit_type other than LSTM or GRU, num_layers above 1 (only rec.*_l0 is loaded), skip other than "
+        "0 or 1, a size below 1, or a state_dict holding a further layer's weights (rec.*_l1...).",
+    ),
+    Rule(
+        "RTN-E404",
+        "state-dict-shape",
+        "error",
+        "silently wrong",
+        "A GuitarML state_dict array's shape contradicts model_data (hidden_size, input_size, output_size, "
+        "unit_type's gate count): the plugin's loops, sized from model_data, read the wrong numbers.",
+    ),
     # --- accepted but suspicious ----------------------------------------------------------------------
     Rule(
         "RTN-W001",
@@ -284,6 +319,15 @@ _RULES = (
         "A non-zero weight or parameter below float32's normal range (magnitude under 1.1754944e-38): "
         "float32 holds a subnormal (slow on x86, zero where a plugin sets flush-to-zero) or, at or below "
         "2^-150, zero. Reported whenever the model is checked or loaded for float32 (the default).",
+    ),
+    Rule(
+        "RTN-W009",
+        "state-dict-unread-key",
+        "warning",
+        "loads fine",
+        "A GuitarML state_dict key the plugins never read (not one of rec.weight_ih_l0, rec.weight_hh_l0, "
+        "rec.bias_ih_l0, rec.bias_hh_l0, lin.weight, lin.bias): whatever it held in training is not in "
+        "the plugin's model.",
     ),
     Rule(
         "RTN-I001",

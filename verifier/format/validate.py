@@ -54,6 +54,7 @@ from verifier.format.schema.validator import (
     schema,
     structural_variant,
 )
+from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict
 from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
 from verifier.quoting import quoted, shown
 
@@ -141,6 +142,8 @@ def check_document(doc: Any, limits: Limits, *, float32: bool = True) -> list[Fi
     legacy = legacy_format(doc)
     if legacy is not None:
         return [legacy]
+    if is_state_dict(doc):
+        return check_state_dict(doc, limits, float32=float32)
     found, bad_layers, usable = _schema_findings(doc)
     found += check_in_shape(doc, limits)
     declared = check_declarations(doc, limits) if usable else []
@@ -226,7 +229,7 @@ def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Fi
     warnings.extend(document.warnings)
     # Large weight arrays stay in C++ (their shapes are what the passes below read), and keys no pass reads
     # are not converted: the Python objects built are proportional to the declarations, not to the numbers.
-    return document.skeleton(KEY_ORDER), None
+    return document.skeleton(KEY_ORDER, STATE_DICT_KEYS), None
 
 
 def _from_format_error(error: ModelFormatError) -> Finding:

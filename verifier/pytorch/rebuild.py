@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from verifier.errors import ModelFormatError
+from verifier.format.findings import Limits
 from verifier.format.reader.document import is_numeric_array, read
+from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, declared, is_state_dict
 from verifier.format.validate import KEY_ORDER
 
 __all__ = ["ReferenceModel", "reference"]
@@ -248,6 +250,8 @@ def reference(
     """The keras-json model rebuilt from stock torch layers (see the module docstring)."""
     # Weight arrays arrive as views of the C++ document (one numpy copy each, no Python float per number).
     document = read(source)
+    if is_state_dict(document.outline()):
+        return _state_dict_reference(document, dtype)
     doc, name = document.skeleton(KEY_ORDER), document.name
     root = _Place(name)
     in_shape, place = _key(doc, "in_shape", root)
@@ -261,6 +265,52 @@ def reference(
         built, width = _build(entry, layers_place.at(index), width, dtype)
         layers.extend(built)
     return ReferenceModel(layers, in_size, width, name, dtype).eval()
+
+
+class StateDictReference(ReferenceModel):
+    """A GuitarML state_dict file as its training code computes it: PyTorch's own ``nn.LSTM``/``nn.GRU``
+    (``rec``) and ``nn.Linear`` (``lin``) loaded from the file's state_dict, plus input 0 added to every
+    output when ``skip`` is 1. Nothing of RTNeural's layout (transposes, GRU gate order, summed biases) is
+    in it, so a mistake of the conversion cannot cancel out."""
+
+    def __init__(
+        self, layers: list[nn.Module], in_size: int, out_size: int, source: str, dtype: torch.dtype, skip: int
+    ) -> None:
+        super().__init__(layers, in_size, out_size, source, dtype)
+        self.skip = skip
+
+    def forward(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        y = super().forward(x)
+        x = torch.as_tensor(x, dtype=self.dtype)
+        return y + x[..., :1] if self.skip else y
+
+
+def _state_dict_reference(document: Any, dtype: torch.dtype) -> StateDictReference:
+    doc = document.skeleton((), STATE_DICT_KEYS)
+    errors = [f for f in check_state_dict(doc, Limits(), float32=False) if f.severity == "error"]
+    if errors:
+        first = errors[0]
+        raise ModelFormatError(
+            first.pointer,
+            first.message,
+            expected=first.expected,
+            found=first.found,
+            source=document.name,
+            rule=first.rule,
+        )
+    d = declared(doc)
+    rnn = (nn.LSTM if d.unit_type == "LSTM" else nn.GRU)(d.input_size, d.hidden_size, batch_first=True)
+    lin = nn.Linear(d.hidden_size, d.output_size)
+    weights = doc["state_dict"]
+    root = _Place(document.name).at("state_dict")
+    with torch.no_grad():
+        for module, prefix in ((rnn, "rec."), (lin, "lin.")):
+            module.to(dtype)
+            for name, tensor in module.state_dict().items():
+                key = prefix + name
+                tensor.copy_(_array(weights[key], root.at(key), tuple(tensor.shape), dtype))
+    layers: list[nn.Module] = [_Recurrent(rnn), lin]
+    return StateDictReference(layers, d.input_size, d.output_size, document.name, dtype, d.skip).eval()
 
 
 @dataclass(frozen=True)

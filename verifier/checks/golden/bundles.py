@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from verifier.errors import ConfigurationError, VerifierError
+from verifier.errors import ConfigurationError, ModelFormatError, VerifierError
 from verifier.quoting import exception_text
 
 if TYPE_CHECKING:
@@ -57,6 +57,11 @@ PATTERNS = ("frame", "stream")
 DTYPES = ("float32", "float64")
 # The short cases need enough steps for a recurrent state to settle after an impulse or a constant step.
 SHORT_CASE_STEPS = 32
+NO_STATE_DICT_BUNDLE = (
+    "a GuitarML state_dict file: RTNeural's parser, which the C++ checker uses, cannot load it; write the "
+    "keras-json first (verify convert FILE --to keras-json -o OUT) and bundle that, adding input 0 to the "
+    "output in the harness when its skip is 1"
+)
 
 
 # The expected outputs of a list of cases ([T, in] each): (frame, stream) per case, [T, out] float64.
@@ -217,12 +222,14 @@ def write_bundle(
     bundle, so nothing of the user's is overwritten. Written into a temporary sibling and renamed, so a
     failure leaves no half bundle.
     """
-    from verifier.engine.model import load
+    from verifier.engine.model import PluginModel, load
 
     target = Path(directory)
     if not _replaceable(target):
         raise GoldenError(f"{target} exists and is not a golden bundle; not overwriting it")
     model = load(Path(model_file), "float64")  # refuses what the engine refuses, before anything is written
+    if isinstance(model, PluginModel):  # the C++ checker loads the bundle's file with RTNeural's parser
+        raise ModelFormatError("", NO_STATE_DICT_BUNDLE, source=os.fspath(model_file))
     # The bundle is for the plugin's float32 engine too (its tolerances name both): a number float32 cannot
     # hold is refused here as load refuses it (RTN-E208), not written into expectations no plugin meets.
     load(Path(model_file), "float32")

@@ -69,6 +69,7 @@ from verifier.checks.run.reference import (
 from verifier.checks.run.tolerances import Tolerances, resolve_tolerances
 from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.errors import ConfigurationError
+from verifier.format.state_dict import converted, is_state_dict
 from verifier.quoting import exception_text
 
 # --------------------------------------------------------------------------------------------- per step
@@ -150,6 +151,12 @@ def _embedded(source: Any, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return embedded_data(doc, model.in_size, model.out_size, source=document.name)
 
 
+STATE_DICT_REFERENCE = {
+    "kind": "state-dict",
+    "summary": "against PyTorch's nn.LSTM/nn.GRU and nn.Linear loaded from the file's state_dict (plus "
+    "input 0 when skip is 1), as GuitarML's training code computes it: this checks the plugin's conversion "
+    "and the engine, not the training",
+}
 EMBEDDED_REFERENCE = {
     "kind": "embedded",
     "summary": "streamed against the file's own input_batch/output_batch (per frame: the JSON's own rebuild)",
@@ -323,6 +330,8 @@ class PreparedFile:
     runner: Any = None
     tolerances: Tolerances | None = None
     result: FileResult | None = None
+    # A GuitarML state_dict file's keras-json: the checks that read layers take it (the reference does not)
+    keras: dict[str, Any] | None = None
 
 
 def prepare_file(path: str, options: Options = Options(), manifest: Manifest | None = None) -> PreparedFile:
@@ -335,6 +344,9 @@ def prepare_file(path: str, options: Options = Options(), manifest: Manifest | N
     # the JSON rebuild all take this one document.
     source = _read_once(path)
     checks: list[Check] = [validate_check(path, source, dtype)]
+    plugin_file = not isinstance(source, Path) and is_state_dict(source.outline())
+    keras = converted(source) if plugin_file else None
+    reference = STATE_DICT_REFERENCE if plugin_file and spec is None else reference
     _drop_tree(source)  # rebuilt from the C++ document if the tolerance model or the JSON rebuild need it
     model, load_check = _load(path, source, dtype)
     load_check = _once(load_check, checks[0])
@@ -343,7 +355,7 @@ def prepare_file(path: str, options: Options = Options(), manifest: Manifest | N
         runner, load_check = _load_backend(source, dtype, options.backend, load_check)
         model = model if runner is not None else None
     checks.append(load_check)
-    prepared = PreparedFile(path, entry, dtype, spec, reference, checks)
+    prepared = PreparedFile(path, entry, dtype, spec, reference, checks, keras=keras)
     if model is None:
         prepared.result = FileResult(
             path,
@@ -352,7 +364,7 @@ def prepare_file(path: str, options: Options = Options(), manifest: Manifest | N
             reference,
         )
         return prepared
-    prepared.tolerances = resolve_tolerances(options, manifest, entry, dtype, source)
+    prepared.tolerances = resolve_tolerances(options, manifest, entry, dtype, keras or source)
     if spec:  # a torch module is the reference: only a failure's diagnosis would read the file again
         _drop_tree(source)
         source = Path(path)
@@ -400,6 +412,7 @@ def finish_file(
     path, entry, dtype, spec = prepared.path, prepared.entry, prepared.dtype, prepared.spec
     reference, checks, source = prepared.reference, prepared.checks, prepared.source
     model, runner, tolerances = prepared.model, prepared.runner, prepared.tolerances
+    layers = prepared.keras or source
     assert tolerances is not None  # set whenever the file loaded
     prepared.source = None  # the document is held here only: dropped below, before timing
     ran: ReferenceRun | None = None
@@ -431,7 +444,7 @@ def finish_file(
                 # Embedded outputs may have been computed in float32 (AIDA-X's are): their round-off is
                 # float32's, which the float64 tolerance would report as a mismatch.
                 tolerances = replace(
-                    tolerances, stream=resolve_tolerances(options, manifest, entry, "float32", source).stream
+                    tolerances, stream=resolve_tolerances(options, manifest, entry, "float32", layers).stream
                 )
         patterns = (
             ("numeric-frame", outputs.expected_frame, outputs.actual_frame, tolerances.frame),
@@ -450,7 +463,7 @@ def finish_file(
             )
             for name, expected, actual, tol in patterns
         ]
-        numeric[1] = _judge_stream(numeric[1], outputs, mismatches, source, xs, dtype, tolerances)
+        numeric[1] = _judge_stream(numeric[1], outputs, mismatches, layers, xs, dtype, tolerances)
         if embedded is not None:
             numeric[1] = replace(
                 numeric[1], summary=f"{numeric[1].summary} (against the file's output_batch)"
@@ -475,7 +488,7 @@ def finish_file(
                 assert references is not None
                 numeric = references.diagnose(path, dtype, numeric, xs, limits)
             else:
-                numeric = diagnosed(numeric, model, source, None, xs, limits)
+                numeric = diagnosed(numeric, model, layers, None, xs, limits)
         checks += numeric
         if numeric[0].status == PASS:  # the frame agrees with the module: a square kernel's orientation too
             checks[0] = orientation_confirmed(checks[0], reference)
@@ -491,7 +504,7 @@ def finish_file(
         )
     # Needs no reference: which of RTNeural's builds a plugin ships can change its answer on this model.
     inputs = xs if xs is not None else random_inputs(options.steps, model.in_size, options.seed)
-    builds = check_builds(model, source, inputs, atol=tolerances.stream[0], rtol=tolerances.stream[1])
+    builds = check_builds(model, layers, inputs, atol=tolerances.stream[0], rtol=tolerances.stream[1])
     checks = [explain_failure(check, builds) for check in checks] + [builds]
     if options.long_streams:
         checks.append(_long_streams(prepared, runner, source, options, manifest, references))

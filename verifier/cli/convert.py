@@ -1,0 +1,88 @@
+"""``verify convert FILE --to keras-json -o OUT``: a GuitarML state_dict file as the keras-json RTNeural's own
+parser loads to the same layers (:func:`verifier.format.state_dict.to_keras`).
+
+What keras-json cannot carry is said on stderr, never dropped silently: the ``skip`` residual lives in the
+plugin, so a host loading OUT must add input 0 to the output itself. A file with an error finding is not
+converted (the findings are printed as ``path:line:col: RULE message``); OUT is never one of the inputs.
+Exit status: 0 written, 1 the file has an error finding, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import TextIO
+
+TARGETS = ("keras-json",)
+
+
+def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = parser_class(
+        prog="verify convert",
+        description="Convert a GuitarML (Proteus/NeuralPi) state_dict model file to the keras-json "
+        "RTNeural's parser loads to the same outputs; what keras-json cannot carry (the skip) is said on "
+        "stderr.",
+        epilog="Exit status: 0 written, 1 the file has an error finding, 2 usage error.",
+    )
+    parser.add_argument("file", metavar="FILE", help="a GuitarML state_dict model file")
+    parser.add_argument("--to", choices=TARGETS, required=True, help="the format to write")
+    parser.add_argument("--output", "-o", metavar="OUT", required=True, help="the file to write")
+    return parser
+
+
+def run(argv: Sequence[str], stderr: TextIO, parser_class: type[argparse.ArgumentParser]) -> int:
+    from verifier.cli.arguments import EXIT_OK, UsageError
+    from verifier.errors import ModelFormatError
+    from verifier.format.findings import Limits
+    from verifier.format.reader.document import read
+    from verifier.format.reader.guarded import InputError, check_target, write_file
+    from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict, to_keras
+    from verifier.format.validate import validate
+
+    args = build_parser(parser_class).parse_args(argv)
+    try:
+        check_target(args.output, [args.file], what="-o")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        document = read(args.file)
+    except (ModelFormatError, OSError):
+        return _report(args.file, validate(args.file), stderr)
+    if not is_state_dict(document.outline()):
+        raise UsageError(
+            f"{args.file}: not a GuitarML state_dict file (no model_data/state_dict at the top); "
+            "only those are converted"
+        )
+    doc = document.skeleton((), STATE_DICT_KEYS)
+    findings = check_state_dict(doc, Limits())
+    if any(f.severity == "error" for f in findings):
+        return _report(args.file, findings, stderr)
+    keras, skip = to_keras(doc)
+    try:
+        write_file(args.output, json.dumps(keras) + "\n", inputs=[args.file], what="-o")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    stderr.write(f"verify convert: {args.file} -> {args.output} ({args.to})\n")
+    if skip:
+        stderr.write(
+            f"verify convert: {args.file}: /model_data/skip is 1: the plugin adds input 0 to every output, "
+            "which keras-json cannot carry; a host running the converted file must add it (y = model(x) + "
+            "x[0]), or the outputs differ by the input\n"
+        )
+    _report(args.file, findings, stderr)  # warnings only, by now
+    return EXIT_OK
+
+
+def _report(path: str, findings: Sequence[object], stderr: TextIO) -> int:
+    """Each finding as ``path:line:col: RULE severity: message``; 1 when one is an error."""
+    from verifier.cli.arguments import EXIT_FAILED, EXIT_OK
+    from verifier.format.findings import Finding
+    from verifier.format.reader.positions import locate_in_file
+
+    shown = [f for f in findings if isinstance(f, Finding)]
+    places = locate_in_file(path, [f.pointer for f in shown]) if shown else {}
+    for f in shown:
+        place = places[f.pointer]
+        stderr.write(f"{path}:{place.line}:{place.column}: {f}\n")
+    return EXIT_FAILED if any(f.severity == "error" for f in shown) else EXIT_OK
