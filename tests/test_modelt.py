@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from verifier.cli import run
-from verifier.format.modelt import (
+from verifier.format.loaders.modelt import (
     ModelTError,
     check_type,
     declarations_in_source,

@@ -20,7 +20,7 @@ import pytest
 from tests import corpus
 from tests.cpp_build import compiler, skip_or_fail
 from verifier.checks.passrule import outside
-from verifier.format.modelt import check_type, file_errors, model_type, parse_type
+from verifier.format.loaders.modelt import check_type, file_errors, model_type, parse_type
 
 STEPS = 24
 ATOL, RTOL = 1e-4, 1e-4  # float32 engine vs float32 RTNeural STL: summation order only

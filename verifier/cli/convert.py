@@ -1,5 +1,5 @@
 """``verify convert FILE --to keras-json -o OUT``: a GuitarML state_dict file as the keras-json RTNeural's own
-parser loads to the same layers (:func:`verifier.format.state_dict.to_keras`).
+parser loads to the same layers (:func:`verifier.format.loaders.state_dict.to_keras`).
 
 What keras-json cannot carry is said on stderr, never dropped silently: the ``skip`` residual lives in the
 plugin, so a host loading OUT must add input 0 to the output itself. A file with an error finding is not
@@ -35,9 +35,9 @@ def run(argv: Sequence[str], stderr: TextIO, parser_class: type[argparse.Argumen
     from verifier.cli.arguments import EXIT_OK, UsageError
     from verifier.errors import ModelFormatError
     from verifier.format.findings import Limits
+    from verifier.format.loaders.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict, to_keras
     from verifier.format.reader.document import read
     from verifier.format.reader.guarded import InputError, check_target, write_file
-    from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict, to_keras
     from verifier.format.validate import validate
 
     args = build_parser(parser_class).parse_args(argv)

@@ -3,7 +3,7 @@
 Without a check: prints the ``RTNeural::ModelT`` type that ``parseJson`` loads the file into completely
 (exit 0), or why the file has none (exit 1). With ``--check`` or ``--check-source``: replays ``parseJson``
 of the declared type over the file and names each silent mismatch at its JSON pointer (exit 1 when there is
-one). Thin like ``verifier.cli``: parse, call :mod:`verifier.format.modelt`, format.
+one). Thin like ``verifier.cli``: parse, call :mod:`verifier.format.loaders.modelt`, format.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     from verifier.errors import ModelFormatError
-    from verifier.format import modelt
+    from verifier.format.loaders import modelt
     from verifier.format.reader.document import read_document
 
     args = build_parser().parse_args(list(argv))
@@ -84,7 +84,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
 
 def _declared(args: argparse.Namespace) -> list[tuple[str, str]]:
     from verifier.errors import ModelFormatError
-    from verifier.format import modelt
+    from verifier.format.loaders import modelt
 
     if args.check is not None:
         return [("--check", args.check)]

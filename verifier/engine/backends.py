@@ -24,8 +24,8 @@ from numpy.typing import ArrayLike
 
 from verifier.engine.model import load, real_array
 from verifier.errors import ModelFormatError
+from verifier.format.loaders.state_dict import is_state_dict, to_keras
 from verifier.format.reader.document import Document, read_document
-from verifier.format.state_dict import is_state_dict, to_keras
 from verifier.format.validate import validate
 
 __all__ = [

@@ -25,8 +25,8 @@ except ImportError as missing:  # the usual cause: importing the source tree, wh
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits
 from verifier.format.legacy import legacy_format
+from verifier.format.loaders.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict, to_keras
 from verifier.format.reader.document import Document, read
-from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict, to_keras
 from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from verifier.format.findings import Finding, pointer_join
+from verifier.format.loaders.state_dict import STATE_DICT_KEYS, is_state_dict, to_keras
 from verifier.format.reader.document import is_numeric_array
-from verifier.format.state_dict import STATE_DICT_KEYS, is_state_dict, to_keras
 from verifier.format.structure import is_known_entry, last_int, layer_entries, shape_width
 
 __all__ = ["KNOWN_EXTRA_KEYS", "ExtraKey", "Inspection", "LayerRow", "inspect"]
@@ -183,7 +183,7 @@ def inspect(source: str | os.PathLike[str] | bytes | dict[str, Any]) -> Inspecti
     name = document.name
     # What validate reads (weight arrays as shapes, the numbers left in C++), not a Python float per number:
     # the memory of inspecting stays in proportion to the file's declarations.
-    doc = document.skeleton(KEY_ORDER)
+    doc = document.skeleton(KEY_ORDER, top_keys=STATE_DICT_KEYS)
     # validate() after its reading pass, on the document already read: reading dominates on large files.
     findings = tuple(sorted(check_document(doc, Limits()) + list(document.warnings), key=severity_rank))
     if is_state_dict(doc):

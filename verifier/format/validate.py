@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, cast
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.legacy import legacy_format
+from verifier.format.loaders.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict
 from verifier.format.reader.arrays import schema_view
 from verifier.format.reader.document import Document, read
 from verifier.format.reader.float32 import check_dtype
@@ -54,7 +55,6 @@ from verifier.format.schema.validator import (
     schema,
     structural_variant,
 )
-from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict
 from verifier.format.structure import check_declarations, check_in_shape, check_layers, computes
 from verifier.quoting import quoted, shown
 

@@ -31,8 +31,8 @@ from torch import nn
 
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Limits
+from verifier.format.loaders.state_dict import STATE_DICT_KEYS, check_state_dict, declared, is_state_dict
 from verifier.format.reader.document import is_numeric_array, read
-from verifier.format.state_dict import STATE_DICT_KEYS, check_state_dict, declared, is_state_dict
 from verifier.format.validate import KEY_ORDER
 
 __all__ = ["ReferenceModel", "reference"]

@@ -69,7 +69,7 @@ from verifier.checks.run.reference import (
 from verifier.checks.run.tolerances import Tolerances, resolve_tolerances
 from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.errors import ConfigurationError
-from verifier.format.state_dict import converted, is_state_dict
+from verifier.format.loaders.state_dict import converted, is_state_dict
 from verifier.quoting import exception_text
 
 # --------------------------------------------------------------------------------------------- per step
