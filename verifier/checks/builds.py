@@ -342,10 +342,11 @@ def _nan_before_relu(info: Any, inputs: np.ndarray, entries: list[dict[str, Any]
     with np.errstate(all="ignore"):
         nan = np.isnan(np.asarray(inputs, np.float64)).any(axis=1)
         if info.type in _DENSE:
-            kernel, bias = (
+            # A dense entry without a bias (one weight array) is a file RTNeural reads: bias 0.
+            kernel, *bias = (
                 np.asarray(w, np.float64).astype(dtype) for w in entries[info.index]["weights"][:2]
             )
-            nan |= np.isnan(np.asarray(inputs).astype(dtype) @ kernel + bias).any(axis=1)
+            nan |= np.isnan(np.asarray(inputs).astype(dtype) @ kernel + sum(bias)).any(axis=1)
     steps = np.flatnonzero(nan)
     return int(steps[0]) if len(steps) else None
 
