@@ -234,4 +234,3 @@ def _check_builds_warn(
     )
     kinds = sorted({f["kind"] for f in builds.figures["findings"]})
     event(f"build-dependent ({', '.join(kinds)}): check_builds warns")
-
