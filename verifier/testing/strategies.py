@@ -397,10 +397,11 @@ def smooth_inputs(in_size: int, steps: int, seed: int) -> np.ndarray:
 # ---------------------------------------------------------------------------- weights of any size
 
 
-# Binary exponents across float32's range: a generated weight (of order one) times 2**e is still a float32,
-# exactly (a power of two moves only the exponent), from the subnormals up to about the largest float32; the
-# top exponents push the largest weights past it, which the float32 loader refuses (RTN-E208).
-_EXPONENTS = st.integers(int(np.finfo(np.float32).minexp), int(np.finfo(np.float32).maxexp))
+# Binary exponents across float32's range and a little past it: a generated weight (of order one) times 2**e
+# is still a float32, exactly (a power of two moves only the exponent), from the subnormals up to about the
+# largest float32; the top exponents push weights past it, which the float32 loader refuses (RTN-E208).
+_PAST_FLOAT32 = 4
+_EXPONENTS = st.integers(int(np.finfo(np.float32).minexp), int(np.finfo(np.float32).maxexp) + _PAST_FLOAT32)
 
 
 @st.composite
