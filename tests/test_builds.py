@@ -192,6 +192,39 @@ def test_a_nan_reaching_relu_warns_that_the_builds_disagree(case):
     np.testing.assert_array_equal(model.run(np.full((1, 1), 2.0)), [[0.0, 0.0]])
 
 
+def test_a_relu_dense_entry_without_bias_is_checked_not_a_traceback():
+    # Found by tests/test_differential.py: a dense entry exported with bias=False holds its kernel only.
+    doc = _nan_into_relu({"type": "dense", "activation": "relu", "shape": [None, None, 2],
+                          "weights": [[[1, 0], [0, 1]]]})  # fmt: skip
+    model = load(doc, "float32")
+    check = check_builds(model, doc, np.full((2, 1), 2.0), atol=1e-5, rtol=1e-5)
+    assert check.status == WARN
+    [finding] = check.figures["findings"]
+    assert (finding["pointer"], finding["kind"], finding["step"]) == ("/layers/2", "nan-into-relu", 0)
+    clean = {**doc, "layers": doc["layers"][2:], "in_shape": [None, None, 2]}
+    assert check_builds(load(clean), clean, np.ones((2, 2)), atol=1e-5, rtol=1e-5).status == PASS
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_relu_convolution_fed_an_infinity_warns_that_a_nan_can_reach_relu(dtype):
+    # Found by tests/test_differential.py: inf - inf inside the convolution's own sum is NaN before relu;
+    # RTNeural's Eigen build outputs it, this engine 0.
+    from verifier.pytorch.export import export
+    from verifier.testing.strategies import modules
+
+    spec = {"in_size": 2, "layers": [{"type": "conv1d", "out": 2, "kernel_size": 2, "activation": "relu"}]}
+    doc = export(modules(spec), in_size=2)
+    model = load(doc, dtype)
+    xs = np.array([[1.0, 0.5], [np.inf, -np.inf], [0.0, 0.0]])
+    check = check_builds(model, doc, xs, atol=1e-5, rtol=1e-5)
+    assert check.status == WARN
+    [finding] = check.figures["findings"]
+    assert (finding["pointer"], finding["kind"], finding["step"]) == ("/layers/0", "nan-into-relu", 1)
+    assert check_builds(model, doc, xs[[0, 2]], atol=1e-5, rtol=1e-5).status == PASS
+    huge = np.full((1, 2), float(np.finfo(dtype).max) / 2)
+    assert check_builds(model, doc, huge, atol=1e-5, rtol=1e-5).status == WARN
+
+
 def test_a_relu_only_model_without_nan_passes():
     doc = json.loads((GOOD / "mlp.json").read_text())
     assert any(e.get("activation") == "relu" for e in doc["layers"])

@@ -237,6 +237,7 @@ def _spread(
 
 _RECURRENT: dict[str, Callable[..., Spread]] = {"gru": gru_spread, "lstm": lstm_spread}
 _DENSE = ("dense", "time-distributed-dense")
+_CONVOLUTIONS = ("conv1d",)
 _IGNORE_ACTIVATION = ("lstm", "gru", "prelu", "batchnorm", "batchnorm2d")  # docs/format.md §3.4
 _NAN_INTO_RELU = (
     "RTNeural's Eigen builds output NaN, its STL builds (and this engine) 0 (docs/format.md §15.25)"
@@ -257,7 +258,9 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
     if len(xs) == 0:
         return Check(NAME, SKIP, "no input steps to run the model on", {})
     outputs = _layer_streams(model, xs)
-    entries = _entries(source) if recurrent or any(info.type in _DENSE for info in relu) else []
+    entries = (
+        _entries(source) if recurrent or any(info.type in _DENSE + _CONVOLUTIONS for info in relu) else []
+    )
     with np.errstate(all="ignore"):  # inf and NaN are findings here, not warnings on stderr
         findings = _findings(layers, xs, outputs, entries, model.dtype, atol, rtol)
     checked = f"{len(recurrent)} recurrent layer(s), {len(relu)} relu"
@@ -338,14 +341,21 @@ def _entries(source: Any) -> list[dict[str, Any]]:
 
 def _nan_before_relu(info: Any, inputs: np.ndarray, entries: list[dict[str, Any]], dtype: str) -> int | None:
     """The first step at which relu's input holds a NaN (for a dense entry, its own sum computed in the run's
-    type: large terms of both signs overflow to inf - inf there), or None."""
+    type: large terms of both signs overflow to inf - inf there), or None. A convolution's sum is not
+    recomputed: its relu is counted as reached by a NaN from the first step whose input is not finite, or
+    whose terms could overflow the run's type (|x| times the kernel's Σ|w|), where inf - inf can arise."""
     with np.errstate(all="ignore"):
-        nan = np.isnan(np.asarray(inputs, np.float64)).any(axis=1)
+        x = np.asarray(inputs, np.float64)
+        nan = np.isnan(x).any(axis=1)
         if info.type in _DENSE:
-            kernel, bias = (
+            # A dense entry without a bias (one weight array) is a file RTNeural reads: bias 0.
+            kernel, *bias = (
                 np.asarray(w, np.float64).astype(dtype) for w in entries[info.index]["weights"][:2]
             )
-            nan |= np.isnan(np.asarray(inputs).astype(dtype) @ kernel + bias).any(axis=1)
+            nan |= np.isnan(np.asarray(inputs).astype(dtype) @ kernel + sum(bias)).any(axis=1)
+        elif info.type in _CONVOLUTIONS:
+            terms = np.abs(np.asarray(entries[info.index]["weights"][0], np.float64)).sum()
+            nan |= ~np.isfinite(x).all(axis=1) | (np.abs(x).max(axis=1) * terms >= np.finfo(dtype).max)
     steps = np.flatnonzero(nan)
     return int(steps[0]) if len(steps) else None
 

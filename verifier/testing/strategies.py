@@ -35,6 +35,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from verifier.format.reader.float32 import FLOAT32_MAX
+
 ARCHITECTURE_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/architecture.schema.json"
 
 # Layer types in the order Hypothesis shrinks towards: a failing case prefers a dense layer, the simplest.
@@ -346,16 +348,28 @@ def edge_values(magnitude: float | None = None) -> tuple[float, ...]:
     return (0.0, 1.0, -1.0, m, -m)
 
 
-def inputs(in_size: int, steps: int | None = None) -> st.SearchStrategy[np.ndarray]:
+# The non-finite values `inputs(non_finite=True)` mixes in: what a broken upstream stage hands a plugin.
+NON_FINITE = (math.nan, math.inf, -math.inf)
+
+
+def inputs(
+    in_size: int, steps: int | None = None, *, magnitude: float | None = None, non_finite: bool = False
+) -> st.SearchStrategy[np.ndarray]:
     """Input streams ``[T, in_size]`` (float64 holding float32-representable values, so that float32 and
     float64 runs see the same numbers). ``T`` is drawn within the schema's bounds unless *steps* is given.
     Elements mix edge values (0, ±1, ±large) with floats in ``[-large, large]``; shrinking goes to zeros.
     Two shapes of stream: mostly one held value with a few drawn ones (Hypothesis' sparse fill: a held or
-    silent input, which drives LSTM cell states far), and, for streams small enough, every value drawn."""
+    silent input, which drives LSTM cell states far), and, for streams small enough, every value drawn.
+
+    *magnitude* replaces the schema's "large" (up to :data:`FLOAT32_MAX`, for a differential campaign that
+    leaves the ranges real models see); *non_finite* mixes NaN and ±inf into the edge values."""
     b = bounds()
-    m = b.magnitude
+    m = b.magnitude if magnitude is None else magnitude
+    if not 0 <= m <= FLOAT32_MAX:
+        raise ValueError(f"magnitude must be within [0, {FLOAT32_MAX:g}] (float32's range), got {m!r}")
+    edges = edge_values(m) + (NON_FINITE if non_finite else ())
     element = st.one_of(
-        st.sampled_from(edge_values(m)),
+        st.sampled_from(edges),
         st.floats(-m, m, width=32, allow_nan=False, allow_infinity=False),
     )
 
@@ -378,6 +392,31 @@ def smooth_inputs(in_size: int, steps: int, seed: int) -> np.ndarray:
     need every layer active rather than edge values, e.g. whether a corrupted export is detected."""
     rng = np.random.default_rng(seed)
     return rng.uniform(-1.0, 1.0, (steps, in_size)).astype(np.float32).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------- weights of any size
+
+
+# Binary exponents across float32's range and a little past it: a generated weight (of order one) times 2**e
+# is still a float32, exactly (a power of two moves only the exponent), from the subnormals up to about the
+# largest float32; the top exponents push weights past it, which the float32 loader refuses (RTN-E208).
+_PAST_FLOAT32 = 4
+_EXPONENTS = st.integers(int(np.finfo(np.float32).minexp), int(np.finfo(np.float32).maxexp) + _PAST_FLOAT32)
+
+
+@st.composite
+def rescaled(draw: st.DrawFn, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the keras-json *doc* with each weight array of each layer multiplied by a drawn power of two
+    (each factor shrinks to 1): kernels, recurrent kernels, biases and statistics of very different sizes,
+    whose terms overflow or cancel. *doc* is not modified."""
+    layers = []
+    for layer in doc["layers"]:
+        weights = [
+            (np.asarray(w, np.float64) * 2.0 ** draw(st.one_of(st.just(0), _EXPONENTS))).tolist()
+            for w in layer.get("weights", [])
+        ]
+        layers.append({**layer, "weights": weights})
+    return {**doc, "layers": layers}
 
 
 # ------------------------------------------------------------------------------- corrupted exports

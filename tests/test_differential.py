@@ -1,0 +1,238 @@
+"""Differential property: random models run through our engine and through the real RTNeural must agree.
+
+Models are drawn from the architecture schema (every layer type and activation the exporter makes), with
+widths into the hundreds, weight arrays rescaled across float32's whole range, and inputs of any float32
+magnitude with NaN and ±inf mixed in; each runs in float32 and float64, streamed and frame by frame.
+
+What counts as agreement, for each output value:
+
+* both files are refused, or both load: the engine refuses exactly what RTNeural refuses. Documents the
+  validator says would crash RTNeural are never handed to it (recorded as an event), and a document refused
+  because RTNeural would compute it silently wrong must load in RTNeural.
+* the same value, both NaN, or within ENGINE_VS_RTNEURAL_ATOL (absolute, and relative to the value: the
+  documented figure is measured at outputs of order one) plus ``SLACK`` times the model's own rounding
+  spread: how far the engine's output moves when every weight and input is moved by ``ULPS`` units in the
+  last place. Two correct implementations that add in different orders are apart by about that much; a
+  misread weight or a wrong gate is apart by far more.
+* streamed, only over the steps before a chaotic model's horizon (checks/diagnose/sensitivity.py).
+* otherwise RTNeural's own builds disagree on the model (GRU/LSTM cancellation, a NaN into relu): then
+  check_builds must warn, which is what ``verify`` shows the user. Anything else is a failure.
+
+Under the default profiles a short sample (``NORMAL_EXAMPLES`` per dtype); under ``thorough`` the profile's
+count ($VERIFIER_THOROUGH_EXAMPLES). ``pytest --hypothesis-show-statistics`` prints the events (refusals,
+build-dependent cases, chaotic horizons) and the worst relative error met (the target score).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import event, given, settings, target
+from hypothesis import strategies as st
+from test_rtneural_backend import DTYPES, ENGINE_VS_RTNEURAL_ATOL, rtneural  # noqa: F401 (a fixture)
+
+from verifier.checks.builds import check_builds
+from verifier.checks.diagnose.sensitivity import stream_horizon
+from verifier.checks.results import WARN
+from verifier.engine.backends import load_backend
+from verifier.errors import ModelFormatError
+from verifier.format.reader.float32 import FLOAT32_MAX
+from verifier.format.validate import validate
+from verifier.testing.strategies import (
+    Range,
+    architectures,
+    bounds,
+    describe,
+    inputs,
+    modules,
+    rescaled,
+)
+
+NORMAL_EXAMPLES = 25
+EXAMPLES = (
+    settings.default.max_examples
+    if os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+    else min(NORMAL_EXAMPLES, settings.default.max_examples)
+)
+
+# Widest layer drawn, in tiers (shrinking towards the schema's own): a few wide models keep the sample fast.
+WIDTH_TIERS = (bounds().width.hi, 64, 300)
+ULPS = 4  # size of the perturbation that measures a model's rounding spread, in units in the last place
+PERTURBED_RUNS = 2
+# Random-sign perturbations of every term measure the spread an order of additions can give to within a
+# small factor; a real mistake (a transposed kernel, a swapped gate) is orders of magnitude beyond.
+SLACK = 8.0
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
+    """(spec, keras-json document, input stream)."""
+    from verifier.pytorch.export import export
+
+    tier = draw(st.sampled_from(WIDTH_TIERS), label="widest")
+    wide = dataclasses.replace(bounds(), width=Range(1, tier), in_size=Range(1, tier))
+    spec = draw(architectures(limits=wide, max_layers=None if tier == WIDTH_TIERS[0] else 3), label="spec")
+    doc = export(modules(spec), in_size=spec["in_size"])
+    if draw(st.booleans(), label="rescaled"):
+        doc = draw(rescaled(doc), label="doc")
+    magnitude = draw(st.sampled_from((bounds().magnitude, FLOAT32_MAX)), label="magnitude")
+    xs = draw(inputs(spec["in_size"], magnitude=magnitude, non_finite=draw(st.booleans())), label="xs")
+    return spec, doc, xs
+
+
+@pytest.mark.rtneural
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=EXAMPLES)
+@given(case=cases())
+def test_engine_agrees_with_rtneural_or_rtneural_builds_disagree(
+    rtneural: ModuleType,  # noqa: F811
+    dtype: str,
+    case: tuple[dict[str, Any], dict[str, Any], np.ndarray],
+) -> None:
+    spec, doc, xs = case
+    try:
+        engine = load_backend(doc, backend="engine", dtype=dtype)
+    except ModelFormatError as refusal:
+        _check_refused_by_rtneural(rtneural, doc, dtype, refusal)
+        return
+    try:
+        real = load_backend(doc, backend="rtneural", dtype=dtype)
+    except ModelFormatError as error:
+        pytest.fail(f"{dtype}: our engine loads {describe(spec)} and RTNeural does not: {error}")
+    event("loaded by both")
+    atol = rtol = ENGINE_VS_RTNEURAL_ATOL[dtype]
+    for pattern in ("run", "run_frames"):
+        engine.reset()
+        real.reset()
+        with np.errstate(all="ignore"):
+            ours = np.asarray(getattr(engine, pattern)(xs), np.float64)
+            theirs = np.asarray(getattr(real, pattern)(xs), np.float64)
+        _record_worst(ours, theirs, atol, rtol, pattern)
+        bad = _disagreeing(ours, theirs, atol, rtol, 0.0)
+        if bad.any() and pattern == "run":
+            bad = _before_horizon(bad, doc, xs, dtype, atol, rtol)
+        if bad.any():
+            spread = _rounding_spread(doc, xs, dtype, pattern, ours)
+            bad = bad & _disagreeing(ours, theirs, atol, rtol, spread)
+        if bad.any():
+            _check_builds_warn(engine, doc, xs, dtype, pattern, bad, ours, theirs, spec)
+
+
+def _check_refused_by_rtneural(
+    native: ModuleType, doc: dict[str, Any], dtype: str, refusal: ModelFormatError
+) -> None:
+    """What our engine refuses, RTNeural refuses too, or would crash on, or reads into wrong numbers, as
+    the validator's findings on the file say."""
+    errors = [f for f in validate(doc, dtype=dtype) if f.severity == "error"]
+    assert errors, f"the engine refuses ({refusal}) but the validator finds no error"
+    outcomes = {f.rtneural for f in errors}
+    rules = ", ".join(sorted({f.rule for f in errors}))
+    if "crash" in outcomes:
+        event(f"refused; RTNeural would crash ({rules}): not handed to it")
+        return
+    model_class = native.ModelFloat32 if dtype == "float32" else native.ModelFloat64
+    text = json.dumps(doc, allow_nan=False)
+    if "exception" in outcomes:
+        try:
+            model_class(text)
+        except ValueError:
+            event(f"refused by both ({rules})")
+            return
+        pytest.fail(f"our engine refuses ({refusal}) and RTNeural loads it", pytrace=False)
+    model_class(text)  # "silently wrong": RTNeural loads it; the engine refuses to compute wrong numbers
+    event(f"refused by us; RTNeural loads it and computes it wrong ({rules})")
+
+
+def _disagreeing(
+    ours: np.ndarray, theirs: np.ndarray, atol: float, rtol: float, spread: np.ndarray | float
+) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        allowed = atol + rtol * np.abs(theirs) + SLACK * np.where(np.isnan(spread), np.inf, spread)
+        same = (ours == theirs) | (np.isnan(ours) & np.isnan(theirs))
+        return ~(same | (np.abs(ours - theirs) <= allowed))
+
+
+def _record_worst(ours: np.ndarray, theirs: np.ndarray, atol: float, rtol: float, pattern: str) -> None:
+    finite = np.isfinite(ours) & np.isfinite(theirs)
+    if finite.any():
+        with np.errstate(all="ignore"):
+            ratio = np.abs(ours - theirs)[finite] / (atol + rtol * np.abs(theirs[finite]))
+        target(float(np.nan_to_num(ratio.max(), posinf=FLOAT32_MAX)), label=f"error / tolerance, {pattern}")
+
+
+def _before_horizon(
+    bad: np.ndarray, doc: dict[str, Any], xs: np.ndarray, dtype: str, atol: float, rtol: float
+) -> np.ndarray:
+    """``bad`` over the steps a chaotic recurrent model reproduces (all of them for any other model)."""
+    if not any(layer["type"] in ("lstm", "gru") for layer in doc["layers"]):
+        return bad
+    with np.errstate(all="ignore"):
+        horizon = stream_horizon(doc, np.nan_to_num(xs), dtype, atol, rtol)
+    if horizon.step is None:
+        return bad
+    event("chaotic: streamed comparison up to its horizon")
+    kept = bad.copy()
+    kept[horizon.step :] = False
+    return kept
+
+
+def _rounding_spread(doc: dict[str, Any], xs: np.ndarray, dtype: str, pattern: str, ours: np.ndarray) -> Any:
+    """How far the engine's outputs move when every weight and input moves by ``ULPS`` units in the last
+    place of ``dtype`` (random signs; towards zero where that would leave float32's range)."""
+    rng = np.random.default_rng(0)
+    u = float(np.finfo(np.dtype(dtype)).eps) / 2
+    spread = np.zeros_like(ours)
+    for _ in range(PERTURBED_RUNS):
+        moved = {
+            **doc,
+            "layers": [
+                {**layer, "weights": [_perturbed(w, rng, u) for w in layer.get("weights", [])]}
+                for layer in doc["layers"]
+            ],
+        }
+        model = load_backend(moved, backend="engine", dtype=dtype)
+        with np.errstate(all="ignore"):
+            out = np.asarray(getattr(model, pattern)(_perturbed(xs, rng, u, as_list=False)), np.float64)
+            apart = np.where(np.isnan(ours) & np.isnan(out), 0.0, np.abs(out - ours))
+        spread = np.maximum(spread, np.where(np.isnan(apart), np.inf, apart))
+    return spread
+
+
+def _perturbed(values: Any, rng: np.random.Generator, u: float, *, as_list: bool = True) -> Any:
+    a = np.asarray(values, np.float64)
+    with np.errstate(all="ignore"):
+        up = a * (1.0 + ULPS * u * rng.choice((-1.0, 1.0), size=a.shape))
+        out = np.where(np.abs(up) > FLOAT32_MAX, a * (1.0 - ULPS * u), up)
+    return out.tolist() if as_list else out
+
+
+def _check_builds_warn(
+    engine: Any,
+    doc: dict[str, Any],
+    xs: np.ndarray,
+    dtype: str,
+    pattern: str,
+    bad: np.ndarray,
+    ours: np.ndarray,
+    theirs: np.ndarray,
+    spec: dict[str, Any],
+) -> None:
+    """A disagreement is allowed only where RTNeural's own builds disagree: check_builds must warn there,
+    on the stream or on the failing frame (a frame is a one-step stream from a reset state)."""
+    atol = rtol = ENGINE_VS_RTNEURAL_ATOL[dtype]
+    step = int(np.flatnonzero(bad.any(axis=1))[0])
+    stream = xs if pattern == "run" else xs[step : step + 1]
+    builds = check_builds(engine, doc, stream, atol=atol, rtol=rtol)
+    unit = int(np.flatnonzero(bad[step])[0])
+    assert builds.status == WARN, (
+        f"{pattern} ({dtype}) step {step}, output {unit}: engine {ours[step, unit]!r}, RTNeural "
+        f"{theirs[step, unit]!r}, and RTNeural's builds agree ({builds.summary}); model {describe(spec)}"
+    )
+    kinds = sorted({f["kind"] for f in builds.figures["findings"]})
+    event(f"build-dependent ({', '.join(kinds)}): check_builds warns")
