@@ -239,6 +239,7 @@ _RECURRENT: dict[str, Callable[..., Spread]] = {"gru": gru_spread, "lstm": lstm_
 _DENSE = ("dense", "time-distributed-dense")
 _CONVOLUTIONS = ("conv1d",)
 _IGNORE_ACTIVATION = ("lstm", "gru", "prelu", "batchnorm", "batchnorm2d")  # docs/format.md §3.4
+_OVERFLOW = "the builds add its terms in different orders, so one gives inf, another -inf or NaN (inf - inf)"
 _NAN_INTO_RELU = (
     "RTNeural's Eigen builds output NaN, its STL builds (and this engine) 0 (docs/format.md §15.25)"
 )
@@ -251,19 +252,21 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
     layers = model.layers
     relu = [info for info in layers if info.activation == "relu" and info.type not in _IGNORE_ACTIVATION]
     recurrent = [info for info in layers if info.type in _RECURRENT]
-    if not relu and not recurrent:
+    sums = [info for info in layers if info.type in _DENSE + _CONVOLUTIONS]
+    if not relu and not recurrent and not sums:
         return Check(
-            NAME, PASS, "no layer whose result depends on RTNeural's build (no GRU, LSTM or relu)", {}
+            NAME,
+            PASS,
+            "no layer whose result depends on RTNeural's build (no GRU, LSTM, dense or conv1d)",
+            {},
         )
     if len(xs) == 0:
         return Check(NAME, SKIP, "no input steps to run the model on", {})
     outputs = _layer_streams(model, xs)
-    entries = (
-        _entries(source) if recurrent or any(info.type in _DENSE + _CONVOLUTIONS for info in relu) else []
-    )
+    entries = _entries(source)
     with np.errstate(all="ignore"):  # inf and NaN are findings here, not warnings on stderr
         findings = _findings(layers, xs, outputs, entries, model.dtype, atol, rtol)
-    checked = f"{len(recurrent)} recurrent layer(s), {len(relu)} relu"
+    checked = f"{len(recurrent)} recurrent layer(s), {len(relu)} relu, {len(sums)} dense/conv1d sums"
     if not findings:
         return Check(
             NAME,
@@ -320,7 +323,33 @@ def _findings(
                      "summary": f"{info.pointer} ({info.type}): a NaN reaches relu at step {step}: "
                      f"{_NAN_INTO_RELU}"}
                 )  # fmt: skip
+                continue
+        if info.type in _DENSE + _CONVOLUTIONS:
+            step = _overflowing_sum(info, inputs, entries, dtype)
+            if step is not None:
+                findings.append(
+                    {"pointer": info.pointer, "type": info.type, "kind": "overflow", "step": step,
+                     "summary": f"{info.pointer} ({info.type}): its sum can overflow {dtype} at step {step}: "
+                     f"{_OVERFLOW}"}
+                )  # fmt: skip
     return findings
+
+
+def _overflowing_sum(info: Any, inputs: np.ndarray, entries: list[dict[str, Any]], dtype: str) -> int | None:
+    """The first step at which a term of the layer's sum, or the sum of their sizes, reaches the largest
+    number of the run's type (or an input is not finite), or None. Past it the result is inf, -inf or
+    inf - inf = NaN according to the order of the additions, which differs between RTNeural's builds and
+    this engine; below it every order gives a finite number."""
+    with np.errstate(all="ignore"):
+        x = np.abs(np.asarray(inputs, np.float64))
+        weights = np.abs(np.asarray(entries[info.index]["weights"][0], np.float64))
+        if info.type in _DENSE:
+            size = x @ weights.reshape(x.shape[1], -1)  # [steps, outputs]: Σ |x_j| |w_jk|
+        else:  # a convolution's sum over its window: bounded by its largest input times the kernel's Σ|w|
+            size = x.max(axis=1, keepdims=True) * weights.sum()
+        over = ~np.isfinite(x).all(axis=1) | (size >= np.finfo(dtype).max).any(axis=1)
+    steps = np.flatnonzero(over)
+    return int(steps[0]) if len(steps) else None
 
 
 def _layer_streams(model: Any, xs: np.ndarray) -> list[np.ndarray]:
