@@ -1,4 +1,5 @@
-"""Compare a run with an earlier JSON report: parameter changes, error growth, latency regressions.
+"""Compare a run with an earlier JSON report: parameter changes, error growth, latency regressions, and every
+way the gate itself was loosened.
 
 Each file gets one ``baseline`` check. The margins below separate a regression from run-to-run noise:
 
@@ -18,6 +19,12 @@ Each file gets one ``baseline`` check. The margins below separate a regression f
   0.82 µs absolute (MelodyTransformer, ~21 µs). +25% is about three times the worst relative variation;
   the 100 ns floor is three times the largest absolute variation of the sub-µs models, where 25% would
   be a few timer ticks.
+* **Loosening** is a pull request making the gate easier to pass while every figure looks fine: a larger
+  ``atol``/``rtol`` (beyond 1% of the baseline's: the tolerance policy moves it only with the model), a
+  tolerance from another origin (the manifest or the command line instead of the policy), another reference
+  (a swapped factory, a checkpoint, the JSON's own rebuild), another ``plugin_call``/``torch_call``, fewer
+  compared steps, or a check the baseline judged that is now skipped. Each is flagged (the check fails, like a
+  regression) and listed under ``figures.loosened``; reports list them first.
 """
 
 from __future__ import annotations
@@ -105,11 +112,60 @@ def compare_file(before: FileResult, now: FileResult, margins: Margins = Margins
     if newly_failing:
         problems.append("newly failing: " + ", ".join(newly_failing))
 
+    loosened = loosenings(before, now)
+    figures["loosened"] = loosened
+    if loosened:
+        problems.insert(0, "gate loosened: " + "; ".join(loosened))
+
     if problems:
         return Check("baseline", FAIL, "regressed since the baseline: " + "; ".join(problems), figures)
     return Check(
         "baseline", PASS, "no regression against the baseline (parameters, error, p50 latency)", figures
     )
+
+
+# A tolerance this much larger than the baseline's is a loosening (the policy's own figure moves with the
+# model only, and by far less than this when the model is unchanged).
+_TOLERANCE_SLACK = 1.01
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _reference(result: FileResult) -> tuple[Any, ...]:
+    reference = result.reference if isinstance(result.reference, Mapping) else {}
+    return tuple(reference.get(key) for key in ("kind", "factory", "path"))
+
+
+def loosenings(before: FileResult, now: FileResult) -> list[str]:
+    """Every way ``now`` is held to less than ``before`` was: tolerance, reference, call pattern, steps,
+    skipped checks (one line each)."""
+    found: list[str] = []
+    for name in ("numeric-frame", "numeric-stream"):
+        for key in ("atol", "rtol"):
+            old, new = _number(_figure(before, name, key)), _number(_figure(now, name, key))
+            if old is not None and new is not None and new > old * _TOLERANCE_SLACK and new > old:
+                found.append(f"{name} {key} raised {old:g} -> {new:g}")
+        old_origin = _figure(before, name, "tolerance_origin")
+        new_origin = _figure(now, name, "tolerance_origin")
+        if old_origin is not None and new_origin is not None and old_origin != new_origin:
+            found.append(f"{name} tolerance now from {new_origin!s:.60} (was {old_origin!s:.60})")
+        old_steps = _number(_figure(before, name, "n_compared"))
+        new_steps = _number(_figure(now, name, "n_compared"))
+        if old_steps is not None and new_steps is not None and new_steps < old_steps:
+            found.append(f"{name} compares {new_steps:,.0f} values (was {old_steps:,.0f})")
+    if _reference(before) != _reference(now):
+        found.append(f"reference changed {_reference(before)} -> {_reference(now)}")
+    for key in ("plugin_call", "torch_call"):
+        old, new = _figure(before, "plugin-state", key), _figure(now, "plugin-state", key)
+        if old != new and (old is not None or new is not None):
+            found.append(f"plugin-state {key} changed {old!s:.40} -> {new!s:.40}")
+    judged = {c.name for c in before.checks if c.status != SKIP}
+    skipped = [c.name for c in now.checks if c.status == SKIP and c.name in judged]
+    if skipped:
+        found.append("now skipped: " + ", ".join(skipped))
+    return found
 
 
 def apply_baseline(current: RunResult, baseline: RunResult, margins: Margins = Margins()) -> RunResult:

@@ -128,6 +128,19 @@ def format_markdown(run: RunResult) -> str:
         f"{len(run.files)} file(s); {counts[PASS]} checks passed, {counts[FAIL]} failed, "
         f"{counts[WARN]} warnings, {counts[SKIP]} skipped.",
         "",
+    ]
+    loosened = [
+        (f.path, item)
+        for f in run.files
+        if (check := f.check("baseline")) is not None and isinstance(check.figures, dict)
+        for item in (check.figures.get("loosened") or [])
+        if isinstance(item, str)
+    ]
+    if loosened:  # first: a gate made easier to pass is what a reviewer must see before any figure
+        out += ["**⚠️ The gate was loosened since the baseline:**", ""]
+        out += [f"* {markdown_code(path)}: {markdown_text(item)}" for path, item in loosened]
+        out += [""]
+    out += [
         "| file | model | result | failing checks |",
         "|---|---|---|---|",
     ]
