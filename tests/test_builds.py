@@ -262,9 +262,10 @@ def _rtneural_or_skip() -> Any:
     except ModuleNotFoundError:
         if os.environ.get("RTNEURAL_DIR"):  # a run meant to check against RTNeural must not pass without it
             pytest.fail("RTNEURAL_DIR is set but _verifier_rtneural is not built", pytrace=False)
-        pytest.skip(
-            "RTNeural backend not built: install with RTNEURAL_DIR=/path/to/RTNeural to test against it"
-        )
+        reason = "RTNeural backend not built: install with RTNEURAL_DIR=/path/to/RTNeural to test against it"
+        if IN_CI:
+            pytest.fail(f"{reason}; under CI that is a failure", pytrace=False)
+        pytest.skip(reason)
 
 
 @pytest.mark.rtneural
@@ -321,7 +322,10 @@ PROBE_BUILDS = {
 def probes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = os.environ.get("RTNEURAL_DIR")
     if not root:
-        pytest.skip("RTNEURAL_DIR is not set: RTNeural's builds are not compiled")
+        reason = "RTNEURAL_DIR is not set: RTNeural's builds are not compiled"
+        if IN_CI:
+            pytest.fail(f"{reason}; under CI that is a failure", pytrace=False)
+        pytest.skip(reason)
     cxx = next(
         (c for c in (os.environ.get("CXX", ""), "c++", "g++", "clang++") if c and shutil.which(c)), None
     )
