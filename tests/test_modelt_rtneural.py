@@ -14,11 +14,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import corpus
 import numpy as np
 import pytest
+from cpp_build import compiler, skip_or_fail
 
-from tests import corpus
-from tests.cpp_build import compiler, skip_or_fail
 from verifier.checks.passrule import outside
 from verifier.format.loaders.modelt import check_type, file_errors, model_type, parse_type
 
