@@ -347,7 +347,7 @@ def test_verify_validate_reports_a_duplicated_lone_surrogate_key_as_a_finding_at
     )
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out
-    assert f"{path}:1:36: RTN-E006 /layers/0: duplicate key '\\ud800' with different values" in out
+    assert f"{path}:1:36: error: RTN-E006 /layers/0: duplicate key '\\ud800' with different values" in out
 
 
 def test_a_4301_digit_integer_is_one_finding_with_its_pointer():
