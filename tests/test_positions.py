@@ -7,8 +7,11 @@ Every expected position below is counted by hand in the text shown.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +158,23 @@ def test_a_finding_in_every_layer_is_located_in_one_walk_of_the_file():
         assert [found[p].column for p in pointers] == [s + 1 for s in starts]
         costs.append(_calls(lambda data=data, pointers=pointers: locate(data, pointers)))
     assert costs[1] < 8 * costs[0], costs
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
+def test_a_position_in_a_fifo_or_a_device_is_given_at_once_not_waited_for(tmp_path, kind):
+    # `verify convert FIFO` waited for a writer, and /dev/zero was read without end, in locate_in_file
+    path = tmp_path / "model.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    code = (
+        "from verifier.format.reader.positions import locate_in_file; "
+        f"print(locate_in_file({str(path)!r}, ['/a']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Position(line=1, column=1)" in done.stdout

@@ -319,10 +319,15 @@ def position_from_message(message: str) -> Position | None:
 def locate_in_file(
     path: str | os.PathLike[str], pointers: list[str] | tuple[str, ...]
 ) -> dict[str, Position]:
-    """:func:`locate` on a file's bytes; every pointer at 1:1 when the file cannot be read."""
+    """:func:`locate` on a file's bytes, read as a model file is (a regular file, within
+    ``Limits.max_file_bytes``: a FIFO or a device named as a model never blocks this); every pointer at 1:1
+    when the file cannot be read so."""
+    from verifier.errors import ModelFormatError
+    from verifier.format.findings import Limits
+    from verifier.format.reader.document import read_regular_file
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+        data = read_regular_file(os.fspath(path), Limits().max_file_bytes)
+    except ModelFormatError:
         return dict.fromkeys(pointers, Position(1, 1))
     return locate(data, pointers)
