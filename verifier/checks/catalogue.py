@@ -26,3 +26,7 @@ BASELINE_CHECK: dict[str, str] = {
     "baseline": "No regression against the baseline report (parameters, error, p50 latency).",
 }
 CHECKS: dict[str, str] = {**FILE_CHECKS, **OPTIONAL_CHECKS, **RUN_CHECKS, **BASELINE_CHECK}
+
+# Seconds per case of ``verify --long-streams``: long enough for a recurrent state to drift and a tail to
+# decay (96,000 steps), short enough to cost seconds on a small model.
+LONG_STREAM_SECONDS = 2.0

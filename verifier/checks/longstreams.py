@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from verifier.checks.agreement import check_agreement
+from verifier.checks.catalogue import LONG_STREAM_SECONDS
 from verifier.checks.results import FAIL, PASS, Check
 
 __all__ = [
@@ -43,9 +44,6 @@ __all__ = [
 
 NAME = "long-streams"
 SAMPLE_RATE = 48_000
-# Seconds per case of ``verify --long-streams``: long enough for a recurrent state to drift and a tail to
-# decay (96,000 steps), short enough to cost seconds on a small model.
-LONG_STREAM_SECONDS = 2.0
 CASES = ("sweep", "silence_after_signal", "dc", "full_scale")
 # The sweep's range: the audible band.
 SWEEP_HZ = (20.0, 20_000.0)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from verifier import __version__
-from verifier.checks.longstreams import LONG_STREAM_SECONDS
+from verifier.checks.catalogue import LONG_STREAM_SECONDS
 from verifier.checks.results import RunResult
 from verifier.checks.run.cache import CACHE_FOLDER
 from verifier.checks.run.isolation import BUG
