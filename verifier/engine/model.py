@@ -25,7 +25,13 @@ except ImportError as missing:  # the usual cause: importing the source tree, wh
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits
 from verifier.format.legacy import legacy_format
-from verifier.format.loaders.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict, to_keras
+from verifier.format.loaders.state_dict import (
+    STATE_DICT_KEYS,
+    check_state_dict,
+    is_state_dict,
+    refuse_on_error,
+    to_keras,
+)
 from verifier.format.reader.document import Document, read
 from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
@@ -196,16 +202,7 @@ class PluginModel(Model):
 def _load_state_dict(document: Document, dtype: str, limits: Limits) -> PluginModel:
     doc = document.skeleton((), STATE_DICT_KEYS)
     findings = check_state_dict(doc, limits, float32=dtype == "float32")
-    first = next((f for f in findings if f.severity == "error"), None)
-    if first is not None:
-        raise ModelFormatError(
-            first.pointer,
-            first.message,
-            expected=first.expected,
-            found=first.found,
-            source=document.name,
-            rule=first.rule,
-        )
+    refuse_on_error(findings, document.name)
     keras, skip = to_keras(doc)
     try:
         native = _NATIVE[dtype](

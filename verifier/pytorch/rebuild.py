@@ -31,7 +31,13 @@ from torch import nn
 
 from verifier.errors import ModelFormatError
 from verifier.format.findings import Limits
-from verifier.format.loaders.state_dict import STATE_DICT_KEYS, check_state_dict, declared, is_state_dict
+from verifier.format.loaders.state_dict import (
+    STATE_DICT_KEYS,
+    check_state_dict,
+    declared,
+    is_state_dict,
+    refuse_on_error,
+)
 from verifier.format.reader.document import is_numeric_array, read
 from verifier.format.validate import KEY_ORDER
 
@@ -287,17 +293,7 @@ class StateDictReference(ReferenceModel):
 
 def _state_dict_reference(document: Any, dtype: torch.dtype) -> StateDictReference:
     doc = document.skeleton((), STATE_DICT_KEYS)
-    errors = [f for f in check_state_dict(doc, Limits(), float32=False) if f.severity == "error"]
-    if errors:
-        first = errors[0]
-        raise ModelFormatError(
-            first.pointer,
-            first.message,
-            expected=first.expected,
-            found=first.found,
-            source=document.name,
-            rule=first.rule,
-        )
+    refuse_on_error(check_state_dict(doc, Limits(), float32=False), document.name)
     d = declared(doc)
     rnn = (nn.LSTM if d.unit_type == "LSTM" else nn.GRU)(d.input_size, d.hidden_size, batch_first=True)
     lin = nn.Linear(d.hidden_size, d.output_size)

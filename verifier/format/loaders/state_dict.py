@@ -406,3 +406,20 @@ def to_keras(doc: dict[str, Any]) -> tuple[dict[str, Any], int]:
         ],
     }
     return keras, d.skip
+
+
+def refuse_on_error(findings: list[Finding], source: str) -> None:
+    """Raise the first error finding of a state_dict file as the ``ModelFormatError`` a loader raises (the
+    engine and the PyTorch rebuild refuse a file with validate's rule and pointer)."""
+    from verifier.errors import ModelFormatError
+
+    first = next((f for f in findings if f.severity == "error"), None)
+    if first is not None:
+        raise ModelFormatError(
+            first.pointer,
+            first.message,
+            expected=first.expected,
+            found=first.found,
+            source=source,
+            rule=first.rule,
+        )
