@@ -368,15 +368,25 @@ def test_a_hostile_value_anywhere_is_a_finding_never_a_crash_and_load_agrees_wit
         assert out.exists() == (not errors)
 
 
-def test_save_golden_refuses_a_state_dict_file_and_says_to_convert_it_first(tmp_path, capsys):
+@pytest.mark.parametrize(("unit", "inputs_", "hidden", "skip"), [("LSTM", 3, 40, 1), ("GRU", 2, 20, 1)])
+def test_save_golden_of_a_state_dict_file_expects_what_simple_rnn_computes(
+    tmp_path, capsys, unit, inputs_, hidden, skip
+):
+    from verifier.checks.golden.bundles import read_bundle
     from verifier.cli import main
 
-    source = write(tmp_path, guitarml("LSTM", 1, 20, 1))
-    code = main([source, "--save-golden", str(tmp_path / "golden")])
-    told = capsys.readouterr()
-    assert code != 0
-    assert "verify convert" in told.out + told.err
-    assert not (tmp_path / "golden" / "model").exists()
+    source = write(tmp_path, guitarml(unit, inputs_, hidden, skip))
+    assert main([source, "--save-golden", str(tmp_path / "golden")]) == 0
+    assert "loaded from the file's state_dict" in capsys.readouterr().out
+    bundle = read_bundle(tmp_path / "golden" / "model")
+    assert bundle.reference == "state-dict"
+    for case, xs in bundle.inputs.items():
+        assert (
+            np.abs(bundle.expected[case, "stream"] - simple_rnn(unit, inputs_, hidden, skip, xs)).max()
+            < 1e-12
+        )
+        frames = np.concatenate([simple_rnn(unit, inputs_, hidden, skip, x[None]) for x in xs])
+        assert np.abs(bundle.expected[case, "frame"] - frames).max() < 1e-12
 
 
 def test_a_valid_state_dict_file_is_validated_without_importing_jsonschema(tmp_path):

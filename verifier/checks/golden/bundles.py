@@ -9,11 +9,13 @@
   state) and ``stream`` (state carried from step to step, reset once at the start of the case);
 * ``README.md``: what the bundle is and how to check it.
 
-The expected outputs come from the PyTorch module when one is given (reference kind ``torch``), else from
-our engine in float64 (``engine-float64``): the bundle says which, because an engine-made bundle shows that
-the plugin's RTNeural computes what our engine computes, not what PyTorch does. Inputs are exact float32
-values, so a float32 and a float64 build see the same numbers. ``read_bundle`` is the Python reader of the
-same format (tests, tools); the C++ reader is ``verifier/cpp/include/rtneural_verifier/golden.hpp``.
+The expected outputs come from the PyTorch module when one is given (reference kind ``torch``); for a
+GuitarML state_dict file without one, from PyTorch's ``nn.LSTM``/``nn.GRU`` + ``nn.Linear`` loaded from its
+state_dict, skip included (``state-dict``), so that the plugin's own hand loader is what the C++ test checks;
+else from our engine in float64 (``engine-float64``): the bundle says which, because an engine-made bundle
+shows that the plugin's RTNeural computes what our engine computes, not what PyTorch does. Inputs are exact
+float32 values, so a float32 and a float64 build see the same numbers. ``read_bundle`` is the Python reader
+of the same format (tests, tools); the C++ reader is ``verifier/cpp/include/rtneural_verifier/golden.hpp``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from verifier.errors import ConfigurationError, ModelFormatError, VerifierError
+from verifier.errors import ConfigurationError, VerifierError
 from verifier.quoting import exception_text
 
 if TYPE_CHECKING:
@@ -57,11 +59,7 @@ PATTERNS = ("frame", "stream")
 DTYPES = ("float32", "float64")
 # The short cases need enough steps for a recurrent state to settle after an impulse or a constant step.
 SHORT_CASE_STEPS = 32
-NO_STATE_DICT_BUNDLE = (
-    "a GuitarML state_dict file: RTNeural's parser, which the C++ checker uses, cannot load it; write the "
-    "keras-json first (verify convert FILE --to keras-json -o OUT) and bundle that, adding input 0 to the "
-    "output in the harness when its skip is 1"
-)
+STATE_DICT_SOURCE = "PyTorch nn.LSTM/nn.GRU + nn.Linear loaded from the file's state_dict, skip included"
 
 
 # The expected outputs of a list of cases ([T, in] each): (frame, stream) per case, [T, out] float64.
@@ -158,6 +156,8 @@ def _readme(index: Mapping[str, str]) -> str:
         "torch": f"the PyTorch module `{index['reference_source']}`, in float64",
         "engine-float64": "rtneural-verifier's engine in float64 (no PyTorch module was given: the bundle "
         "checks that a build computes what that engine computes, not what PyTorch computes)",
+        "state-dict": f"{STATE_DICT_SOURCE}, in float64 (a GuitarML state_dict file: the plugin's hand "
+        "loader, adding input 0 to the output when skip is 1, is what a C++ test holds to it)",
     }[index["reference"]]
     cases = index["cases"].replace(",", ", ")
     return f"""# Golden bundle: {index["model_file"]}
@@ -217,8 +217,9 @@ def write_bundle(
 
     ``tolerance(dtype)`` gives (atol, rtol) for "float32" and "float64". ``expected``, when given, computes
     the reference outputs of the cases (a torch module run where it cannot end this process) instead of
-    ``torch_module`` in this process. The model must load in our engine
-    (``ModelFormatError`` otherwise). Raises :class:`GoldenError` when ``directory`` exists and is not a
+    ``torch_module`` in this process; without either, a GuitarML state_dict file's come from its PyTorch
+    rebuild, any other file's from our engine. The model must load in our engine (``ModelFormatError``
+    otherwise). Raises :class:`GoldenError` when ``directory`` exists and is not a
     bundle, so nothing of the user's is overwritten. Written into a temporary sibling and renamed, so a
     failure leaves no half bundle.
     """
@@ -228,13 +229,15 @@ def write_bundle(
     if not _replaceable(target):
         raise GoldenError(f"{target} exists and is not a golden bundle; not overwriting it")
     model = load(Path(model_file), "float64")  # refuses what the engine refuses, before anything is written
-    if isinstance(model, PluginModel):  # the C++ checker loads the bundle's file with RTNeural's parser
-        raise ModelFormatError("", NO_STATE_DICT_BUNDLE, source=os.fspath(model_file))
     # The bundle is for the plugin's float32 engine too (its tolerances name both): a number float32 cannot
     # hold is refused here as load refuses it (RTN-E208), not written into expectations no plugin meets.
     load(Path(model_file), "float32")
     cases = golden_inputs(model.in_size, steps, seed)
     from_torch = torch_module is not None or expected is not None
+    kind = "torch" if from_torch else "engine-float64"
+    if not from_torch and isinstance(model, PluginModel):
+        # Not the engine: it runs the same conversion a hand loader does, so a shared mistake would pass.
+        expected, kind, reference_source = _state_dict_expected(model_file), "state-dict", STATE_DICT_SOURCE
     if expected is None:
         outputs = {name: reference_outputs(model_file, xs, torch_module) for name, xs in cases.items()}
     else:  # before anything is written: a reference that fails leaves no staging folder behind
@@ -248,7 +251,7 @@ def write_bundle(
         "model_sha256": _sha256(model_file),
         "in_size": str(model.in_size),
         "out_size": str(model.out_size),
-        "reference": "torch" if from_torch else "engine-float64",
+        "reference": kind,
         "reference_source": reference_source or ("torch module" if from_torch else "engine"),
         "seed": str(seed),
         "patterns": ",".join(PATTERNS),
@@ -280,6 +283,18 @@ def write_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _state_dict_expected(model_file: str | os.PathLike[str]) -> Expected:
+    """The expected outputs of a GuitarML state_dict file: its PyTorch rebuild, in this process (stock torch
+    layers from the file's own numbers: no user code runs)."""
+    import torch
+
+    from verifier.pytorch.rebuild import reference
+    from verifier.pytorch.run import frames, stream
+
+    module = reference(Path(model_file), torch.float64)
+    return lambda cases: [(frames(module, xs), stream(module, xs)) for xs in cases]
 
 
 def _read_csv(path: Path, rows: int, columns: int) -> np.ndarray:
@@ -512,7 +527,11 @@ def _save_golden(
         except Exception as exc:  # the reference or a bad file: one line, never a traceback
             written.append(_not_written(path, exc))
             continue
-        kind = "torch module " + source if expected is not None else "the engine in float64 (no torch module)"
+        kind = {
+            "torch": "torch module " + source,
+            "state-dict": STATE_DICT_SOURCE,
+            "engine-float64": "the engine in float64 (no torch module)",
+        }[_index(bundle)["reference"]]
         written.append(Written(path, str(bundle), f"bundle {bundle} from {kind}"))
     return written
 
