@@ -62,9 +62,15 @@ int main(int argc, char** argv) {
     const std::string shape = std::string(argv[1]) + "-" + argv[2] + "-" + argv[3];
     const std::string mistake = argc == 7 ? argv[6] : "";
     try {
-        // The shapes of tests/test_state_dict.py's CASES, as a plugin compiles one type per shape it ships.
+        // tests/test_state_dict.py's CASES and the shapes public NeuralPi/Proteus/Chameleon files have, as a
+        // plugin compiles one type per shape it ships.
         if (shape == "lstm-1-20") return run<1, 20, true>(argv[4], argv[5], mistake);
+        if (shape == "lstm-2-20") return run<2, 20, true>(argv[4], argv[5], mistake);
+        if (shape == "lstm-3-20") return run<3, 20, true>(argv[4], argv[5], mistake);
+        if (shape == "lstm-1-32") return run<1, 32, true>(argv[4], argv[5], mistake);
+        if (shape == "lstm-3-32") return run<3, 32, true>(argv[4], argv[5], mistake);
         if (shape == "lstm-1-40") return run<1, 40, true>(argv[4], argv[5], mistake);
+        if (shape == "lstm-2-40") return run<2, 40, true>(argv[4], argv[5], mistake);
         if (shape == "lstm-3-40") return run<3, 40, true>(argv[4], argv[5], mistake);
         if (shape == "gru-1-20") return run<1, 20, false>(argv[4], argv[5], mistake);
         if (shape == "gru-2-20") return run<2, 20, false>(argv[4], argv[5], mistake);
