@@ -81,7 +81,13 @@ class Declared:
 def is_state_dict(doc: Any) -> bool:
     """Whether ``doc`` (a parsed document or its skeleton) is a GuitarML state_dict file rather than
     keras-json: it has ``model_data`` or ``state_dict`` at the top and no ``layers``."""
-    return isinstance(doc, dict) and "layers" not in doc and any(k in doc for k in STATE_DICT_KEYS)
+    # A torch_helpers declaration (loaders.torch_helpers) says how the state_dict is loaded instead.
+    return (
+        isinstance(doc, dict)
+        and "layers" not in doc
+        and "torch_helpers" not in doc
+        and any(k in doc for k in STATE_DICT_KEYS)
+    )
 
 
 def declared(doc: dict[str, Any]) -> Declared:
