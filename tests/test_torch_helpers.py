@@ -181,3 +181,14 @@ def test_a_hostile_declaration_in_a_file_is_a_finding_never_a_crash(declaration)
     assert found[0].rule in ("RTN-E405", "RTN-E407")
     with pytest.raises(ModelFormatError):
         verifier.load(doc)
+
+
+def test_verify_on_real_rtneural_runs_the_layers_the_helpers_fill(tmp_path):
+    pytest.importorskip("_verifier_rtneural")
+    from verifier.checks.run.options import Options
+
+    path, manifest = project(tmp_path, state_dict(), LAYERS)
+    result = verify_file(path, Options(backend="rtneural", timing=False), manifest, measure_rss=False)
+    found = checks(result)
+    assert found["load"].figures["backend"] == "rtneural"
+    assert found["numeric-frame"].status == found["numeric-stream"].status == "pass"
