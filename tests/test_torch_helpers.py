@@ -192,3 +192,14 @@ def test_verify_on_real_rtneural_runs_the_layers_the_helpers_fill(tmp_path):
     found = checks(result)
     assert found["load"].figures["backend"] == "rtneural"
     assert found["numeric-frame"].status == found["numeric-stream"].status == "pass"
+
+
+def test_the_declaration_docs_format_md_shows_is_a_valid_manifest_entry_for_these_modules(tmp_path):
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "format.md").read_text(encoding="utf-8")
+    entry = next(
+        json.loads(b) for b in re.findall(r"```json\n(.*?)```", text, re.DOTALL) if "torch_helpers" in b
+    )
+    path, manifest = project(tmp_path, state_dict(), entry["torch_helpers"]["layers"])
+    assert checks(verify_file(path, manifest=manifest, measure_rss=False))["numeric-stream"].status == "pass"
