@@ -203,3 +203,18 @@ def test_the_declaration_docs_format_md_shows_is_a_valid_manifest_entry_for_thes
     )
     path, manifest = project(tmp_path, state_dict(), entry["torch_helpers"]["layers"])
     assert checks(verify_file(path, manifest=manifest, measure_rss=False))["numeric-stream"].status == "pass"
+
+
+def test_save_golden_of_a_declared_file_expects_what_the_torch_modules_compute(tmp_path, capsys):
+    from verifier.checks.golden.bundles import read_bundle
+    from verifier.cli import main
+
+    path, _ = project(tmp_path, state_dict(), LAYERS)
+    manifest = tmp_path / "verifier.json"
+    entry = {"name": "m", "file": "model.json", "torch_helpers": {"layers": LAYERS}}
+    manifest.write_text(json.dumps({"models": [entry]}))
+    assert main(["--manifest", str(manifest), path, "--save-golden", str(tmp_path / "golden")]) == 0
+    bundle = read_bundle(tmp_path / "golden" / "model")
+    assert bundle.reference == "torch-helpers"
+    for case, xs in bundle.inputs.items():
+        assert np.abs(bundle.expected[case, "stream"] - expected(xs)).max() < 1e-12

@@ -60,6 +60,9 @@ DTYPES = ("float32", "float64")
 # The short cases need enough steps for a recurrent state to settle after an impulse or a constant step.
 SHORT_CASE_STEPS = 32
 STATE_DICT_SOURCE = "PyTorch nn.LSTM/nn.GRU + nn.Linear loaded from the file's state_dict, skip included"
+TORCH_HELPERS_SOURCE = (
+    "PyTorch modules loaded from the file's state_dict as the manifest's torch_helpers lists"
+)
 
 
 # The expected outputs of a list of cases ([T, in] each): (frame, stream) per case, [T, out] float64.
@@ -156,6 +159,8 @@ def _readme(index: Mapping[str, str]) -> str:
         "torch": f"the PyTorch module `{index['reference_source']}`, in float64",
         "engine-float64": "rtneural-verifier's engine in float64 (no PyTorch module was given: the bundle "
         "checks that a build computes what that engine computes, not what PyTorch computes)",
+        "torch-helpers": f"{TORCH_HELPERS_SOURCE}, in float64 (the plugin's torch_helpers calls are what a "
+        "C++ test holds to it)",
         "state-dict": f"{STATE_DICT_SOURCE}, in float64 (a GuitarML state_dict file: the plugin's hand "
         "loader, adding input 0 to the output when skip is 1, is what a C++ test holds to it)",
     }[index["reference"]]
@@ -212,6 +217,7 @@ def write_bundle(
     steps: int = 256,
     seed: int = 0,
     created_by: str = "rtneural-verifier",
+    torch_helpers: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the bundle of ``model_file`` into ``directory`` (created; an earlier bundle there is replaced).
 
@@ -219,7 +225,10 @@ def write_bundle(
     the reference outputs of the cases (a torch module run where it cannot end this process) instead of
     ``torch_module`` in this process; without either, a GuitarML state_dict file's come from its PyTorch
     rebuild, any other file's from our engine. The model must load in our engine (``ModelFormatError``
-    otherwise). Raises :class:`GoldenError` when ``directory`` exists and is not a
+    otherwise). ``torch_helpers`` is a manifest entry's declaration for a state_dict file loaded with
+    RTNeural's torch_helpers: the model is the layers it lists, and without a torch module the expected
+    outputs come from PyTorch's own modules holding the file's arrays (``torch-helpers``). Raises
+    :class:`GoldenError` when ``directory`` exists and is not a
     bundle, so nothing of the user's is overwritten. Written into a temporary sibling and renamed, so a
     failure leaves no half bundle.
     """
@@ -228,16 +237,24 @@ def write_bundle(
     target = Path(directory)
     if not _replaceable(target):
         raise GoldenError(f"{target} exists and is not a golden bundle; not overwriting it")
-    model = load(Path(model_file), "float64")  # refuses what the engine refuses, before anything is written
+    source: Any = Path(model_file)  # a Path: a file name is never read as JSON text
+    if torch_helpers is not None:
+        from verifier.format.loaders.torch_helpers import declared
+        from verifier.format.reader.document import read
+
+        source = declared(read(source), torch_helpers)
+    model = load(source, "float64")  # refuses what the engine refuses, before anything is written
     # The bundle is for the plugin's float32 engine too (its tolerances name both): a number float32 cannot
     # hold is refused here as load refuses it (RTN-E208), not written into expectations no plugin meets.
-    load(Path(model_file), "float32")
+    load(source, "float32")
     cases = golden_inputs(model.in_size, steps, seed)
     from_torch = torch_module is not None or expected is not None
     kind = "torch" if from_torch else "engine-float64"
+    # Not the engine: it runs the same conversion a hand loader does, so a shared mistake would pass.
     if not from_torch and isinstance(model, PluginModel):
-        # Not the engine: it runs the same conversion a hand loader does, so a shared mistake would pass.
-        expected, kind, reference_source = _state_dict_expected(model_file), "state-dict", STATE_DICT_SOURCE
+        expected, kind, reference_source = _rebuilt_expected(source), "state-dict", STATE_DICT_SOURCE
+    elif not from_torch and torch_helpers is not None:
+        expected, kind, reference_source = _rebuilt_expected(source), "torch-helpers", TORCH_HELPERS_SOURCE
     if expected is None:
         outputs = {name: reference_outputs(model_file, xs, torch_module) for name, xs in cases.items()}
     else:  # before anything is written: a reference that fails leaves no staging folder behind
@@ -285,15 +302,15 @@ def write_bundle(
     return target
 
 
-def _state_dict_expected(model_file: str | os.PathLike[str]) -> Expected:
-    """The expected outputs of a GuitarML state_dict file: its PyTorch rebuild, in this process (stock torch
-    layers from the file's own numbers: no user code runs)."""
+def _rebuilt_expected(source: Any) -> Expected:
+    """The expected outputs of a state_dict file (GuitarML's, or declared for torch_helpers): its PyTorch
+    rebuild, in this process (stock torch layers from the file's own numbers: no user code runs)."""
     import torch
 
     from verifier.pytorch.rebuild import reference
     from verifier.pytorch.run import frames, stream
 
-    module = reference(Path(model_file), torch.float64)
+    module = reference(source, torch.float64)
     return lambda cases: [(frames(module, xs), stream(module, xs)) for xs in cases]
 
 
@@ -523,6 +540,7 @@ def _save_golden(
                 steps=options.steps,
                 seed=options.seed,
                 created_by=f"rtneural-verifier {__version__}",
+                torch_helpers=entry.torch_helpers if entry is not None else None,
             )
         except Exception as exc:  # the reference or a bad file: one line, never a traceback
             written.append(_not_written(path, exc))
@@ -530,6 +548,7 @@ def _save_golden(
         kind = {
             "torch": "torch module " + source,
             "state-dict": STATE_DICT_SOURCE,
+            "torch-helpers": TORCH_HELPERS_SOURCE,
             "engine-float64": "the engine in float64 (no torch module)",
         }[_index(bundle)["reference"]]
         written.append(Written(path, str(bundle), f"bundle {bundle} from {kind}"))

@@ -35,6 +35,8 @@ def resolve_tolerances(
         return Tolerances(declared, declared, "manifest")
     # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
     document = read(source)
+    if entry is not None and entry.torch_helpers is not None and "layers" not in document.outline():
+        document = torch_helpers.declared(document, entry.torch_helpers)
     # A state_dict file is held to the tolerance of the layers its plugin builds from it.
     doc = state_dict.converted(document) or torch_helpers.converted(document) or document.skeleton(KEY_ORDER)
     # A stream of a recurrent model integrates round-off: its tolerance widens with the steps

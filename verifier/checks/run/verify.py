@@ -269,11 +269,7 @@ def _read_once(path: str) -> Any:
 def _declared(source: Any, declaration: Any) -> Any:
     """The file's document with the manifest's torch_helpers declaration in it (the file is not changed;
     the pointers of every finding stay the file's own), or ``source`` when it is not a JSON object."""
-    from verifier.format.reader.document import Document
-
-    if isinstance(source, Path) or not isinstance(source.tree, dict):
-        return source
-    return Document(source.name, tree=torch_helpers.declare(source.tree, dict(declaration)), size=source.size)
+    return source if isinstance(source, Path) else torch_helpers.declared(source, declaration)
 
 
 def _drop_tree(source: Any) -> None:

@@ -31,6 +31,7 @@ done once: the keras-json our engine loads to the same layers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ import numpy as np
 
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.reader.arrays import array_shape
-from verifier.format.reader.document import is_numeric_array
+from verifier.format.reader.document import Document, is_numeric_array
 from verifier.quoting import quoted
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "KEY",
     "check_torch_helpers",
     "declare",
+    "declared",
     "is_torch_helpers",
     "to_keras",
 ]
@@ -65,6 +67,14 @@ def declare(tree: dict[str, Any], declaration: dict[str, Any]) -> dict[str, Any]
     """The file's top-level object with the manifest's declaration under :data:`KEY` (a new dict: the
     file's is not modified)."""
     return {**tree, KEY: declaration}
+
+
+def declared(document: Document, declaration: Mapping[str, Any]) -> Document:
+    """``document`` (a file's, read already) with ``declaration`` in it, under the file's name; a document
+    whose top level is not an object is returned as it is (its own findings say what it is)."""
+    if not isinstance(document.tree, dict):
+        return document
+    return Document(document.name, tree=declare(document.tree, dict(declaration)), size=document.size)
 
 
 def is_torch_helpers(doc: Any) -> bool:
