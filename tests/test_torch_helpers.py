@@ -172,13 +172,19 @@ def test_has_bias_false_reads_no_bias_and_adds_none():
         {"layers": [7]},
         {"layers": [{"helper": None}]},
         {"root": "/nowhere", "layers": LAYERS},
+        {"layers": [{"helper": "loadConv1D", "prefix": "conv.", "groups": 0}]},
+        {"layers": [{"helper": "loadDense", "prefix": 3}]},
+        {"layers": [{"helper": "loadLSTM", "prefix": "lstm.", "layer_index": "1"}]},
+        {"layers": [{"helper": "loadLSTM", "prefix": "lstm.", "has_bias": "yes"}]},
+        {"layers": [{"helper": "loadConv1D", "prefix": "conv.", "groups": 3}]},
+        {"layers": [{"helper": "loadConv1D", "prefix": "conv.", "dilation": 0}]},
     ],
 )
 def test_a_hostile_declaration_in_a_file_is_a_finding_never_a_crash(declaration):
     doc = {**state_dict(), "torch_helpers": declaration}
     found = [f for f in validate(doc) if f.severity == "error"]
     assert found
-    assert found[0].rule in ("RTN-E405", "RTN-E407")
+    assert found[0].rule in ("RTN-E405", "RTN-E406", "RTN-E407")
     with pytest.raises(ModelFormatError):
         verifier.load(doc)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ import numpy as np
 from verifier.format.findings import Finding, Limits, finding, pointer_join
 from verifier.format.reader.arrays import array_shape
 from verifier.format.reader.document import Document, is_numeric_array
+from verifier.format.schema.predicate import Predicate
+from verifier.format.schema.validator import compile_variant, error_message, registry
 from verifier.quoting import quoted
 
 __all__ = [
@@ -156,9 +159,41 @@ def check_torch_helpers(doc: dict[str, Any], limits: Limits, *, float32: bool = 
     return _walk(doc, limits, float32)[0]
 
 
+# The declaration's form has one definition, the manifest schema's: a file may carry one too.
+_DECLARATION = {"$ref": "https://rtneural-verifier.dev/schemas/manifest.schema.json#/$defs/torch_helpers"}
+
+
+@cache
+def _predicate() -> Predicate | None:
+    return compile_variant(_DECLARATION)
+
+
+def _declaration_finding(declaration: Any) -> Finding | None:
+    """RTN-E407 at the first place ``declaration`` breaks the manifest schema's form, else None."""
+    conforms = _predicate()
+    if conforms is not None and conforms(declaration):
+        return None
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    error = best_match(Draft202012Validator(_DECLARATION, registry=registry()).iter_errors(declaration))
+    if error is None:
+        return None
+    return finding(
+        "RTN-E407",
+        pointer_join(f"/{KEY}", *error.absolute_path),
+        f"the torch_helpers declaration is not one the manifest schema allows: {error_message(error)}",
+        expected="the form of schemas/manifest.schema.json#/$defs/torch_helpers",
+        found=quoted(error.instance),
+    )
+
+
 def _walk(doc: dict[str, Any], limits: Limits, float32: bool) -> tuple[list[Finding], list[_Layer]]:
     declaration = doc[KEY]
     layers_at = f"/{KEY}/layers"
+    malformed = _declaration_finding(declaration)
+    if malformed is not None:
+        return [malformed], []
     entries = declaration.get("layers") if isinstance(declaration, dict) else None
     if not isinstance(entries, list) or not entries:
         return [
@@ -275,6 +310,19 @@ def _walk(doc: dict[str, Any], limits: Limits, float32: bool) -> tuple[list[Find
                     "reads another kind of layer's weights",
                     expected=f"a multiple of {_GATES[helper]} rows",
                     found=str(rows),
+                ),
+            ], built
+        groups = int(entry.get("groups", 1)) if helper == "loadConv1D" else 1
+        if width % groups or rows % groups:
+            return [
+                *found,
+                finding(
+                    "RTN-E406",
+                    pointer_join(root, _keys(entry)[first][0]),
+                    f"groups {groups} of layer {index} ({helper}) do not divide its input width {width} and "
+                    f"its output width {rows}",
+                    expected=f"widths that are multiples of {groups}",
+                    found=f"{width} -> {rows}",
                 ),
             ], built
         expected = _expected(entry, width, shapes)
