@@ -456,6 +456,18 @@ def test_save_golden_of_a_state_dict_file_expects_what_simple_rnn_computes(
         assert np.abs(bundle.expected[case, "frame"] - frames).max() < 1e-12
 
 
+def test_embed_golden_of_a_state_dict_file_carries_what_simple_rnn_computes(tmp_path, capsys):
+    from verifier.cli import main
+
+    source = write(tmp_path, guitarml("GRU", 2, 20, 1))
+    assert main([source, "--embed-golden", str(tmp_path / "out")]) == 0
+    assert "loaded from the file's state_dict" in capsys.readouterr().out
+    copy = json.loads((tmp_path / "out" / "model.json").read_text())
+    xs = np.asarray(copy["input_batch"])
+    # One output: output_batch is flat, one number per step (AIDA-X's form).
+    assert np.abs(np.asarray(copy["output_batch"])[:, None] - simple_rnn("GRU", 2, 20, 1, xs)).max() < 1e-12
+
+
 def test_a_valid_state_dict_file_is_validated_without_importing_jsonschema(tmp_path):
     import subprocess
     import sys

@@ -578,7 +578,7 @@ def _embed_golden(
     references: References,
 ) -> list[Written]:
     from verifier.checks.run.embedded import write_embedded
-    from verifier.engine.model import load
+    from verifier.engine.model import PluginModel, load
 
     targets = _targets(paths, _folder(directory, "--embed-golden"), lambda p: p.name)
     for path, target in targets.items():
@@ -587,8 +587,15 @@ def _embed_golden(
     for path, target in targets.items():
         try:
             expected, source = _expected(path, options, manifest, references)
-            in_size = load(Path(path), "float64").in_size
-            xs = golden_inputs(in_size, options.steps, options.seed)["random"]
+            kind = (
+                "torch module " + source
+                if expected is not None
+                else "the engine in float64 (no torch module)"
+            )
+            model = load(Path(path), "float64")
+            if expected is None and isinstance(model, PluginModel):  # as --save-golden: not the engine
+                expected, kind = _rebuilt_expected(Path(path)), STATE_DICT_SOURCE
+            xs = golden_inputs(model.in_size, options.steps, options.seed)["random"]
             load(Path(path), "float32")  # the embedded data is for the float32 engine too
             frame, ys = reference_outputs(path, xs, None) if expected is None else expected([xs])[0]
             finite_expectations(frame, ys, "the random case")
@@ -596,7 +603,6 @@ def _embed_golden(
         except Exception as exc:
             written.append(_not_written(path, exc))
             continue
-        kind = "torch module " + source if expected is not None else "the engine in float64 (no torch module)"
         written.append(Written(path, str(target), f"{target}: {len(xs)} steps of golden data from {kind}"))
     return written
 
