@@ -224,3 +224,10 @@ def test_save_golden_of_a_declared_file_expects_what_the_torch_modules_compute(t
     assert bundle.reference == "torch-helpers"
     for case, xs in bundle.inputs.items():
         assert np.abs(bundle.expected[case, "stream"] - expected(xs)).max() < 1e-12
+
+
+def test_an_undeclared_state_dict_file_is_told_to_declare_its_torch_helpers_calls():
+    found = [f for f in validate(state_dict()) if f.pointer == "/in_shape"]
+    assert found[0].rule == "RTN-E101"
+    assert "manifest entry's torch_helpers" in found[0].message
+    assert "torch_helpers" not in validate({"in_put": 1})[0].message

@@ -31,6 +31,7 @@ done once: the keras-json our engine loads to the same layers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -78,6 +79,25 @@ def declared(document: Document, declaration: Mapping[str, Any]) -> Document:
     if not isinstance(document.tree, dict):
         return document
     return Document(document.name, tree=declare(document.tree, dict(declaration)), size=document.size)
+
+
+# A key PyTorch's state_dict() gives a Linear, Conv1d, LSTM or GRU parameter.
+_PARAMETER_KEY = re.compile(r".+\.(weight|bias)(_(ih|hh)_l[0-9]+(_reverse)?)?")
+UNDECLARED_HINT = (
+    "; this looks like a PyTorch state_dict (keys such as 'lstm.weight_ih_l0'), which names no model: "
+    "RTNeural's torch_helpers load it in C++ code, so declare those calls in the manifest entry's "
+    "torch_helpers (docs/format.md, 16.2)"
+)
+
+
+def looks_like_state_dict(doc: Any) -> bool:
+    """Whether ``doc``, which is not keras-json, holds PyTorch parameter keys at its top level."""
+    return (
+        isinstance(doc, dict)
+        and "in_shape" not in doc
+        and "layers" not in doc
+        and any(isinstance(key, str) and _PARAMETER_KEY.fullmatch(key) for key in doc)
+    )
 
 
 def is_torch_helpers(doc: Any) -> bool:
