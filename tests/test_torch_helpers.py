@@ -231,3 +231,16 @@ def test_an_undeclared_state_dict_file_is_told_to_declare_its_torch_helpers_call
     assert found[0].rule == "RTN-E101"
     assert "manifest entry's torch_helpers" in found[0].message
     assert "torch_helpers" not in validate({"in_put": 1})[0].message
+
+
+def test_a_key_under_a_declared_prefix_that_no_call_reads_is_a_warning():
+    # The stacked LSTM's second layer left undeclared, the dense bias declared away: both silently dropped.
+    layers = [*LAYERS[:3], LAYERS[4], {"helper": "loadDense", "prefix": "dense.", "has_bias": False}]
+    found = {(f.rule, f.pointer) for f in validate(declare(state_dict(), {"layers": layers}))}
+    assert found == {
+        ("RTN-W010", "/lstm.weight_ih_l1"),
+        ("RTN-W010", "/lstm.weight_hh_l1"),
+        ("RTN-W010", "/lstm.bias_ih_l1"),
+        ("RTN-W010", "/lstm.bias_hh_l1"),
+        ("RTN-W010", "/dense.bias"),
+    }

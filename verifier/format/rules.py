@@ -356,6 +356,15 @@ _RULES = (
         "the plugin's model.",
     ),
     Rule(
+        "RTN-W010",
+        "torch-helpers-unread-key",
+        "warning",
+        "loads fine",
+        "A state_dict key under a declared loader's prefix that no declared call reads: a stacked RNN's "
+        "further layer (a layer_index not declared), or a bias of a call with has_bias false. The trained "
+        "model has it; the plugin's does not.",
+    ),
+    Rule(
         "RTN-I001",
         "bias-free-dense",
         "info",

@@ -377,7 +377,26 @@ def _walk(doc: dict[str, Any], limits: Limits, float32: bool) -> tuple[list[Find
             ], built
         built.append(_Layer(helper, width, out, arrays, entry))
         width = out
-    return found, built
+    return found + _unread(weights, root, entries), built
+
+
+def _unread(weights: dict[str, Any], root: str, entries: list[dict[str, Any]]) -> list[Finding]:
+    """RTN-W010 for each key under a declared prefix that no declared call reads."""
+    calls = [entry for entry in entries if "helper" in entry]
+    read = {key for entry in calls for key, _ in _keys(entry).values()}
+    prefixes = tuple({entry["prefix"] for entry in calls if entry["prefix"]})
+    return [
+        finding(
+            "RTN-W010",
+            pointer_join(root, key),
+            f"no declared torch_helpers call reads {quoted(key)}: whatever it held in training is not in the "
+            "plugin's model (a layer_index not declared, or has_bias false where the model had a bias)",
+            expected="only keys the declared calls read, under their prefixes",
+            found=quoted(key),
+        )
+        for key in weights
+        if prefixes and key.startswith(prefixes) and key not in read
+    ]
 
 
 # --- what the C++ caller builds -------------------------------------------------------------------------
