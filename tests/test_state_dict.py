@@ -282,6 +282,73 @@ def test_convert_refuses_a_file_that_is_not_a_state_dict_file(tmp_path, capsys):
     assert "not a GuitarML state_dict file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("unit", "inputs_", "hidden", "skip"), CASES)
+def test_keras_json_converted_back_to_a_state_dict_computes_simple_rnn_without_the_skip(
+    tmp_path, capsys, unit, inputs_, hidden, skip
+):
+    import verifier
+
+    source = write(tmp_path, guitarml(unit, inputs_, hidden, skip))
+    keras, back = str(tmp_path / "keras.json"), str(tmp_path / "back.json")
+    assert convert(source, "--to", "keras-json", "-o", keras) == 0
+    assert convert(keras, "--to", "state-dict", "-o", back) == 0
+    assert "/model_data/skip is 0" in capsys.readouterr().err
+    assert validate(back) == []
+    xs = inputs(200, inputs_)
+    # The PyTorch modules loaded from the written state_dict: none of the conversions' arithmetic.
+    torch_out = verifier.reference(back)(xs).numpy()
+    np.testing.assert_allclose(torch_out, simple_rnn(unit, inputs_, hidden, 0, xs), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["lstm.json", "gru.json"])
+def test_a_keras_json_fixture_converts_to_a_state_dict_computing_the_same(tmp_path, name):
+    import verifier
+
+    keras = str(Path(__file__).resolve().parents[1] / "fixtures" / "good" / name)
+    back = str(tmp_path / "back.json")
+    assert convert(keras, "--to", "state-dict", "-o", back) == 0
+    xs = inputs(100, verifier.load(keras).in_size)
+    np.testing.assert_allclose(
+        verifier.reference(back)(xs).numpy(), verifier.reference(keras)(xs).numpy(), atol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("layers", "pointer"),
+    [
+        ([("dense", 4, "tanh"), ("lstm", 3, ""), ("dense", 1, "")], "/layers"),
+        ([("dense", 3, ""), ("dense", 1, "")], "/layers/0/type"),
+        ([("gru", 3, ""), ("dense", 1, "tanh")], "/layers/1/activation"),
+    ],
+)
+def test_convert_to_state_dict_refuses_what_the_format_cannot_hold_at_its_pointer(
+    tmp_path, capsys, layers, pointer
+):
+    from verifier.pytorch.export import export
+
+    modules = {"dense": lambda i, o: torch.nn.Linear(i, o), "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    width, built = 2, []
+    for kind, out, activation in layers:
+        built.append(
+            modules[kind](width, out) if kind == "dense" else modules[kind](width, out, batch_first=True)
+        )
+        built += [torch.nn.Tanh()] if activation else []
+        width = out
+    keras, out = tmp_path / "model.json", tmp_path / "out.json"
+    export(torch.nn.Sequential(*built).eval(), str(keras))
+    assert convert(str(keras), "--to", "state-dict", "-o", str(out)) == 1
+    told = capsys.readouterr().err
+    assert f"{keras}:" in told
+    assert f": {pointer}: not expressible:" in told
+    assert not out.exists()
+
+
+def test_convert_to_state_dict_of_a_state_dict_file_is_a_usage_error(tmp_path, capsys):
+    source = write(tmp_path, guitarml("GRU", 1, 20, 1))
+    assert convert(source, "--to", "state-dict", "-o", str(tmp_path / "out.json")) == 2
+    assert "already a GuitarML state_dict file" in capsys.readouterr().err
+
+
 def test_verify_names_the_state_dict_reference_even_when_the_file_does_not_load(tmp_path):
     from verifier.checks.run.verify import verify_file
 
@@ -368,15 +435,37 @@ def test_a_hostile_value_anywhere_is_a_finding_never_a_crash_and_load_agrees_wit
         assert out.exists() == (not errors)
 
 
-def test_save_golden_refuses_a_state_dict_file_and_says_to_convert_it_first(tmp_path, capsys):
+@pytest.mark.parametrize(("unit", "inputs_", "hidden", "skip"), [("LSTM", 3, 40, 1), ("GRU", 2, 20, 1)])
+def test_save_golden_of_a_state_dict_file_expects_what_simple_rnn_computes(
+    tmp_path, capsys, unit, inputs_, hidden, skip
+):
+    from verifier.checks.golden.bundles import read_bundle
     from verifier.cli import main
 
-    source = write(tmp_path, guitarml("LSTM", 1, 20, 1))
-    code = main([source, "--save-golden", str(tmp_path / "golden")])
-    told = capsys.readouterr()
-    assert code != 0
-    assert "verify convert" in told.out + told.err
-    assert not (tmp_path / "golden" / "model").exists()
+    source = write(tmp_path, guitarml(unit, inputs_, hidden, skip))
+    assert main([source, "--save-golden", str(tmp_path / "golden")]) == 0
+    assert "loaded from the file's state_dict" in capsys.readouterr().out
+    bundle = read_bundle(tmp_path / "golden" / "model")
+    assert bundle.reference == "state-dict"
+    for case, xs in bundle.inputs.items():
+        assert (
+            np.abs(bundle.expected[case, "stream"] - simple_rnn(unit, inputs_, hidden, skip, xs)).max()
+            < 1e-12
+        )
+        frames = np.concatenate([simple_rnn(unit, inputs_, hidden, skip, x[None]) for x in xs])
+        assert np.abs(bundle.expected[case, "frame"] - frames).max() < 1e-12
+
+
+def test_embed_golden_of_a_state_dict_file_carries_what_simple_rnn_computes(tmp_path, capsys):
+    from verifier.cli import main
+
+    source = write(tmp_path, guitarml("GRU", 2, 20, 1))
+    assert main([source, "--embed-golden", str(tmp_path / "out")]) == 0
+    assert "loaded from the file's state_dict" in capsys.readouterr().out
+    copy = json.loads((tmp_path / "out" / "model.json").read_text())
+    xs = np.asarray(copy["input_batch"])
+    # One output: output_batch is flat, one number per step (AIDA-X's form).
+    assert np.abs(np.asarray(copy["output_batch"])[:, None] - simple_rnn("GRU", 2, 20, 1, xs)).max() < 1e-12
 
 
 def test_a_valid_state_dict_file_is_validated_without_importing_jsonschema(tmp_path):

@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(per frame and streamed), parameter counts, widths, latency and memory budgets.",
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error, 3 internal error. "
         "Diagnosis: `verify inspect FILE...`, `verify reduce FILE --against MODULE:FACTORY -o DIR`, "
-        "`verify replay DIR`; GuitarML state_dict files: `verify convert FILE --to keras-json -o OUT` (each "
-        "with --help). "
+        "`verify replay DIR`; GuitarML state_dict files: `verify convert FILE --to keras-json|state-dict -o "
+        "OUT` (each with --help). "
         "A plugin's compile-time type: `verify modelt FILE [--check TYPE | --check-source HEADER]`. "
         "Every option but --help, --version, --timing, --save-golden and --embed-golden can be set in "
         "[tool.verifier] "

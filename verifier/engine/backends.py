@@ -25,6 +25,8 @@ from numpy.typing import ArrayLike
 from verifier.engine.model import load, real_array
 from verifier.errors import ModelFormatError
 from verifier.format.loaders.state_dict import is_state_dict, to_keras
+from verifier.format.loaders.torch_helpers import is_torch_helpers
+from verifier.format.loaders.torch_helpers import to_keras as helpers_keras
 from verifier.format.reader.document import Document, read_document
 from verifier.format.validate import validate
 
@@ -91,6 +93,9 @@ def load_backend(
     if is_state_dict(doc):  # RTNeural gets what the plugin builds from it; the plugin's skip is added here
         _strict_gate(doc, name, dtype)
         doc, skip = to_keras(doc)
+    elif is_torch_helpers(doc):  # RTNeural gets the layers the helpers fill (the same conversion)
+        _strict_gate(doc, name, dtype)
+        doc = helpers_keras(doc)
     gate = _strict_gate(doc, name, dtype)
     # The engine has normalised dtype (a numpy dtype or type is accepted too) to "float32" or "float64".
     model_class = native.ModelFloat32 if gate.dtype == "float32" else native.ModelFloat64

@@ -32,6 +32,8 @@ from verifier.format.loaders.state_dict import (
     refuse_on_error,
     to_keras,
 )
+from verifier.format.loaders.torch_helpers import check_torch_helpers, is_torch_helpers
+from verifier.format.loaders.torch_helpers import to_keras as helpers_keras
 from verifier.format.reader.document import Document, read
 from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
@@ -160,6 +162,8 @@ def load(
         )
     if is_state_dict(document.outline()):
         return _load_state_dict(document, name, limits)
+    if is_torch_helpers(document.outline()):
+        return _load_torch_helpers(document, name, limits)
     try:
         native = _NATIVE[name](
             document.native if document.native is not None else document.tree,
@@ -204,8 +208,27 @@ def _load_state_dict(document: Document, dtype: str, limits: Limits) -> PluginMo
     findings = check_state_dict(doc, limits, float32=dtype == "float32")
     refuse_on_error(findings, document.name)
     keras, skip = to_keras(doc)
+    native = _native(keras, dtype, limits, document.name, "state_dict")
+    notes = [f for f in findings if f.severity != "error"]
+    return PluginModel(native, document.name, dtype, [*document.warnings, *notes], skip)
+
+
+def _load_torch_helpers(document: Document, dtype: str, limits: Limits) -> Model:
+    """A state_dict file with a torch_helpers declaration: the layers its C++ caller fills."""
+    doc = document.tree
+    findings = check_torch_helpers(doc, limits, float32=dtype == "float32")
+    refuse_on_error(findings, document.name)
+    return Model(
+        _native(helpers_keras(doc), dtype, limits, document.name, "torch_helpers declaration"),
+        document.name,
+        dtype,
+        [*document.warnings, *(f for f in findings if f.severity != "error")],
+    )
+
+
+def _native(keras: dict[str, Any], dtype: str, limits: Limits, source: str, what: str) -> Any:
     try:
-        native = _NATIVE[dtype](
+        return _NATIVE[dtype](
             keras,
             max_layer_width=limits.max_layer_width,
             max_total_parameters=limits.max_total_parameters,
@@ -216,12 +239,10 @@ def _load_state_dict(document: Document, dtype: str, limits: Limits) -> PluginMo
         rule, pointer, message, _, _ = error.args
         raise ModelFormatError(
             "",
-            f"the keras-json converted from this state_dict was refused at {pointer}: {message}",
-            source=document.name,
+            f"the keras-json converted from this {what} was refused at {pointer}: {message}",
+            source=source,
             rule=rule,
         ) from None
-    notes = [f for f in findings if f.severity != "error"]
-    return PluginModel(native, document.name, dtype, [*document.warnings, *notes], skip)
 
 
 def real_array(x: Any, name: str) -> np.ndarray:

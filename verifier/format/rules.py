@@ -256,6 +256,32 @@ _RULES = (
         "A GuitarML state_dict array's shape contradicts model_data (hidden_size, input_size, output_size, "
         "unit_type's gate count): the plugin's loops, sized from model_data, read the wrong numbers.",
     ),
+    # --- state_dict files loaded with RTNeural's torch_helpers, as a manifest declares them ------------
+    Rule(
+        "RTN-E405",
+        "torch-helpers-missing-key",
+        "error",
+        "exception",
+        "A key a declared torch_helpers loader reads (its prefix + weight, bias, weight_ih_l<k>...) is not "
+        "in the state_dict, or the object the loaders are given is not in the file.",
+    ),
+    Rule(
+        "RTN-E406",
+        "torch-helpers-shape",
+        "error",
+        "silently wrong",
+        "A state_dict array does not fit the declared layer chain (its input width is not the previous "
+        "layer's output, a gate count that does not divide, a bias of another length): the C++ layer "
+        "type, fixed at compile time, reads the wrong numbers.",
+    ),
+    Rule(
+        "RTN-E407",
+        "torch-helpers-unsupported",
+        "error",
+        "loads fine",
+        "A torch_helpers declaration the verifier cannot check: loadConvTranspose1D (the engine has no "
+        "transposed convolution), an unknown loader or activation, an activation first, no layers.",
+    ),
     # --- accepted but suspicious ----------------------------------------------------------------------
     Rule(
         "RTN-W001",
@@ -328,6 +354,15 @@ _RULES = (
         "A GuitarML state_dict key the plugins never read (not one of rec.weight_ih_l0, rec.weight_hh_l0, "
         "rec.bias_ih_l0, rec.bias_hh_l0, lin.weight, lin.bias): whatever it held in training is not in "
         "the plugin's model.",
+    ),
+    Rule(
+        "RTN-W010",
+        "torch-helpers-unread-key",
+        "warning",
+        "loads fine",
+        "A state_dict key under a declared loader's prefix that no declared call reads: a stacked RNN's "
+        "further layer (a layer_index not declared), or a bias of a call with has_bias false. The trained "
+        "model has it; the plugin's does not.",
     ),
     Rule(
         "RTN-I001",

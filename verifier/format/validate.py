@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -43,6 +44,12 @@ from verifier.errors import ModelFormatError
 from verifier.format.findings import Finding, Limits, finding, pointer_join, severity_rank
 from verifier.format.legacy import legacy_format
 from verifier.format.loaders.state_dict import STATE_DICT_KEYS, check_state_dict, is_state_dict
+from verifier.format.loaders.torch_helpers import (
+    UNDECLARED_HINT,
+    check_torch_helpers,
+    is_torch_helpers,
+    looks_like_state_dict,
+)
 from verifier.format.reader.arrays import schema_view
 from verifier.format.reader.document import Document, read
 from verifier.format.reader.float32 import check_dtype
@@ -144,7 +151,13 @@ def check_document(doc: Any, limits: Limits, *, float32: bool = True) -> list[Fi
         return [legacy]
     if is_state_dict(doc):
         return check_state_dict(doc, limits, float32=float32)
+    if is_torch_helpers(doc):
+        return check_torch_helpers(doc, limits, float32=float32)
     found, bad_layers, usable = _schema_findings(doc)
+    if looks_like_state_dict(doc):
+        found = [
+            replace(f, message=f.message + UNDECLARED_HINT) if f.pointer == "/in_shape" else f for f in found
+        ]
     found += check_in_shape(doc, limits)
     declared = check_declarations(doc, limits) if usable else []
     found = sorted(found + declared, key=declaration_order)
@@ -229,7 +242,9 @@ def _read(source: Any, limits: Limits, warnings: list[Finding]) -> tuple[Any, Fi
     warnings.extend(document.warnings)
     # Large weight arrays stay in C++ (their shapes are what the passes below read), and keys no pass reads
     # are not converted: the Python objects built are proportional to the declarations, not to the numbers.
-    return document.skeleton(KEY_ORDER, STATE_DICT_KEYS), None
+    doc = document.skeleton(KEY_ORDER, STATE_DICT_KEYS)
+    # A torch_helpers declaration reads state_dict keys of any name: the whole tree (a bounded file).
+    return (document.tree if is_torch_helpers(doc) else doc), None
 
 
 def _from_format_error(error: ModelFormatError) -> Finding:

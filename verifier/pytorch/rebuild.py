@@ -38,6 +38,8 @@ from verifier.format.loaders.state_dict import (
     is_state_dict,
     refuse_on_error,
 )
+from verifier.format.loaders.torch_helpers import check_torch_helpers, is_torch_helpers
+from verifier.format.loaders.torch_helpers import layers as declared_layers
 from verifier.format.reader.document import is_numeric_array, read
 from verifier.format.validate import KEY_ORDER
 
@@ -258,6 +260,8 @@ def reference(
     document = read(source)
     if is_state_dict(document.outline()):
         return _state_dict_reference(document, dtype)
+    if is_torch_helpers(document.outline()):
+        return _torch_helpers_reference(document, dtype)
     doc, name = document.skeleton(KEY_ORDER), document.name
     root = _Place(name)
     in_shape, place = _key(doc, "in_shape", root)
@@ -307,6 +311,38 @@ def _state_dict_reference(document: Any, dtype: torch.dtype) -> StateDictReferen
                 tensor.copy_(_array(weights[key], root.at(key), tuple(tensor.shape), dtype))
     layers: list[nn.Module] = [_Recurrent(rnn), lin]
     return StateDictReference(layers, d.input_size, d.output_size, document.name, dtype, d.skip).eval()
+
+
+def _torch_helpers_reference(document: Any, dtype: torch.dtype) -> ReferenceModel:
+    """A state_dict file with a torch_helpers declaration as PyTorch computes it: stock ``nn.Linear``,
+    ``nn.LSTM``, ``nn.GRU`` and ``nn.Conv1d`` (run causally) holding the file's arrays in PyTorch's own
+    layout, with the declared activations between them. None of the helpers' transposes, gate swaps or
+    summed biases is in it, so a mistake of the conversion cannot cancel out."""
+    doc = document.tree
+    refuse_on_error(check_torch_helpers(doc, Limits(), float32=False), document.name)
+    chain = declared_layers(doc)
+    modules: list[nn.Module] = []
+    for kind, width, out, arrays, entry in chain:
+        if kind == "activation":
+            modules.append(_ACTIVATIONS[entry["activation"]]())
+            continue
+        if kind in ("loadLSTM", "loadGRU"):
+            module: nn.Module = (nn.LSTM if kind == "loadLSTM" else nn.GRU)(width, out, batch_first=True)
+            names = {f"{name}_l0": name for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        elif kind == "loadDense":
+            module, names = nn.Linear(width, out), {"weight": "weight", "bias": "bias"}
+        else:
+            kernel = arrays["weight"].shape[2]
+            groups, dilation = int(entry.get("groups", 1)), int(entry.get("dilation", 1))
+            module = nn.Conv1d(width, out, kernel, dilation=dilation, groups=groups)
+            names = {"weight": "weight", "bias": "bias"}
+        module.to(dtype)
+        with torch.no_grad():
+            for parameter, name in names.items():
+                module.get_parameter(parameter).copy_(torch.as_tensor(arrays[name], dtype=dtype))
+        wrapped = {"loadLSTM": _Recurrent, "loadGRU": _Recurrent, "loadConv1D": _Causal}.get(kind)
+        modules.append(wrapped(module) if wrapped else module)
+    return ReferenceModel(modules, chain[0][1], chain[-1][2], document.name, dtype).eval()
 
 
 @dataclass(frozen=True)

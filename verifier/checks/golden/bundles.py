@@ -9,11 +9,13 @@
   state) and ``stream`` (state carried from step to step, reset once at the start of the case);
 * ``README.md``: what the bundle is and how to check it.
 
-The expected outputs come from the PyTorch module when one is given (reference kind ``torch``), else from
-our engine in float64 (``engine-float64``): the bundle says which, because an engine-made bundle shows that
-the plugin's RTNeural computes what our engine computes, not what PyTorch does. Inputs are exact float32
-values, so a float32 and a float64 build see the same numbers. ``read_bundle`` is the Python reader of the
-same format (tests, tools); the C++ reader is ``verifier/cpp/include/rtneural_verifier/golden.hpp``.
+The expected outputs come from the PyTorch module when one is given (reference kind ``torch``); for a
+GuitarML state_dict file without one, from PyTorch's ``nn.LSTM``/``nn.GRU`` + ``nn.Linear`` loaded from its
+state_dict, skip included (``state-dict``), so that the plugin's own hand loader is what the C++ test checks;
+else from our engine in float64 (``engine-float64``): the bundle says which, because an engine-made bundle
+shows that the plugin's RTNeural computes what our engine computes, not what PyTorch does. Inputs are exact
+float32 values, so a float32 and a float64 build see the same numbers. ``read_bundle`` is the Python reader
+of the same format (tests, tools); the C++ reader is ``verifier/cpp/include/rtneural_verifier/golden.hpp``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from verifier.errors import ConfigurationError, ModelFormatError, VerifierError
+from verifier.errors import ConfigurationError, VerifierError
 from verifier.quoting import exception_text
 
 if TYPE_CHECKING:
@@ -57,10 +59,9 @@ PATTERNS = ("frame", "stream")
 DTYPES = ("float32", "float64")
 # The short cases need enough steps for a recurrent state to settle after an impulse or a constant step.
 SHORT_CASE_STEPS = 32
-NO_STATE_DICT_BUNDLE = (
-    "a GuitarML state_dict file: RTNeural's parser, which the C++ checker uses, cannot load it; write the "
-    "keras-json first (verify convert FILE --to keras-json -o OUT) and bundle that, adding input 0 to the "
-    "output in the harness when its skip is 1"
+STATE_DICT_SOURCE = "PyTorch nn.LSTM/nn.GRU + nn.Linear loaded from the file's state_dict, skip included"
+TORCH_HELPERS_SOURCE = (
+    "PyTorch modules loaded from the file's state_dict as the manifest's torch_helpers lists"
 )
 
 
@@ -158,6 +159,10 @@ def _readme(index: Mapping[str, str]) -> str:
         "torch": f"the PyTorch module `{index['reference_source']}`, in float64",
         "engine-float64": "rtneural-verifier's engine in float64 (no PyTorch module was given: the bundle "
         "checks that a build computes what that engine computes, not what PyTorch computes)",
+        "torch-helpers": f"{TORCH_HELPERS_SOURCE}, in float64 (the plugin's torch_helpers calls are what a "
+        "C++ test holds to it)",
+        "state-dict": f"{STATE_DICT_SOURCE}, in float64 (a GuitarML state_dict file: the plugin's hand "
+        "loader, adding input 0 to the output when skip is 1, is what a C++ test holds to it)",
     }[index["reference"]]
     cases = index["cases"].replace(",", ", ")
     return f"""# Golden bundle: {index["model_file"]}
@@ -212,13 +217,18 @@ def write_bundle(
     steps: int = 256,
     seed: int = 0,
     created_by: str = "rtneural-verifier",
+    torch_helpers: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the bundle of ``model_file`` into ``directory`` (created; an earlier bundle there is replaced).
 
     ``tolerance(dtype)`` gives (atol, rtol) for "float32" and "float64". ``expected``, when given, computes
     the reference outputs of the cases (a torch module run where it cannot end this process) instead of
-    ``torch_module`` in this process. The model must load in our engine
-    (``ModelFormatError`` otherwise). Raises :class:`GoldenError` when ``directory`` exists and is not a
+    ``torch_module`` in this process; without either, a GuitarML state_dict file's come from its PyTorch
+    rebuild, any other file's from our engine. The model must load in our engine (``ModelFormatError``
+    otherwise). ``torch_helpers`` is a manifest entry's declaration for a state_dict file loaded with
+    RTNeural's torch_helpers: the model is the layers it lists, and without a torch module the expected
+    outputs come from PyTorch's own modules holding the file's arrays (``torch-helpers``). Raises
+    :class:`GoldenError` when ``directory`` exists and is not a
     bundle, so nothing of the user's is overwritten. Written into a temporary sibling and renamed, so a
     failure leaves no half bundle.
     """
@@ -227,14 +237,24 @@ def write_bundle(
     target = Path(directory)
     if not _replaceable(target):
         raise GoldenError(f"{target} exists and is not a golden bundle; not overwriting it")
-    model = load(Path(model_file), "float64")  # refuses what the engine refuses, before anything is written
-    if isinstance(model, PluginModel):  # the C++ checker loads the bundle's file with RTNeural's parser
-        raise ModelFormatError("", NO_STATE_DICT_BUNDLE, source=os.fspath(model_file))
+    source: Any = Path(model_file)  # a Path: a file name is never read as JSON text
+    if torch_helpers is not None:
+        from verifier.format.loaders.torch_helpers import declared
+        from verifier.format.reader.document import read
+
+        source = declared(read(source), torch_helpers)
+    model = load(source, "float64")  # refuses what the engine refuses, before anything is written
     # The bundle is for the plugin's float32 engine too (its tolerances name both): a number float32 cannot
     # hold is refused here as load refuses it (RTN-E208), not written into expectations no plugin meets.
-    load(Path(model_file), "float32")
+    load(source, "float32")
     cases = golden_inputs(model.in_size, steps, seed)
     from_torch = torch_module is not None or expected is not None
+    kind = "torch" if from_torch else "engine-float64"
+    # Not the engine: it runs the same conversion a hand loader does, so a shared mistake would pass.
+    if not from_torch and isinstance(model, PluginModel):
+        expected, kind, reference_source = _rebuilt_expected(source), "state-dict", STATE_DICT_SOURCE
+    elif not from_torch and torch_helpers is not None:
+        expected, kind, reference_source = _rebuilt_expected(source), "torch-helpers", TORCH_HELPERS_SOURCE
     if expected is None:
         outputs = {name: reference_outputs(model_file, xs, torch_module) for name, xs in cases.items()}
     else:  # before anything is written: a reference that fails leaves no staging folder behind
@@ -248,7 +268,7 @@ def write_bundle(
         "model_sha256": _sha256(model_file),
         "in_size": str(model.in_size),
         "out_size": str(model.out_size),
-        "reference": "torch" if from_torch else "engine-float64",
+        "reference": kind,
         "reference_source": reference_source or ("torch module" if from_torch else "engine"),
         "seed": str(seed),
         "patterns": ",".join(PATTERNS),
@@ -280,6 +300,18 @@ def write_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _rebuilt_expected(source: Any) -> Expected:
+    """The expected outputs of a state_dict file (GuitarML's, or declared for torch_helpers): its PyTorch
+    rebuild, in this process (stock torch layers from the file's own numbers: no user code runs)."""
+    import torch
+
+    from verifier.pytorch.rebuild import reference
+    from verifier.pytorch.run import frames, stream
+
+    module = reference(source, torch.float64)
+    return lambda cases: [(frames(module, xs), stream(module, xs)) for xs in cases]
 
 
 def _read_csv(path: Path, rows: int, columns: int) -> np.ndarray:
@@ -508,11 +540,17 @@ def _save_golden(
                 steps=options.steps,
                 seed=options.seed,
                 created_by=f"rtneural-verifier {__version__}",
+                torch_helpers=entry.torch_helpers if entry is not None else None,
             )
         except Exception as exc:  # the reference or a bad file: one line, never a traceback
             written.append(_not_written(path, exc))
             continue
-        kind = "torch module " + source if expected is not None else "the engine in float64 (no torch module)"
+        kind = {
+            "torch": "torch module " + source,
+            "state-dict": STATE_DICT_SOURCE,
+            "torch-helpers": TORCH_HELPERS_SOURCE,
+            "engine-float64": "the engine in float64 (no torch module)",
+        }[_index(bundle)["reference"]]
         written.append(Written(path, str(bundle), f"bundle {bundle} from {kind}"))
     return written
 
@@ -540,7 +578,7 @@ def _embed_golden(
     references: References,
 ) -> list[Written]:
     from verifier.checks.run.embedded import write_embedded
-    from verifier.engine.model import load
+    from verifier.engine.model import PluginModel, load
 
     targets = _targets(paths, _folder(directory, "--embed-golden"), lambda p: p.name)
     for path, target in targets.items():
@@ -549,8 +587,15 @@ def _embed_golden(
     for path, target in targets.items():
         try:
             expected, source = _expected(path, options, manifest, references)
-            in_size = load(Path(path), "float64").in_size
-            xs = golden_inputs(in_size, options.steps, options.seed)["random"]
+            kind = (
+                "torch module " + source
+                if expected is not None
+                else "the engine in float64 (no torch module)"
+            )
+            model = load(Path(path), "float64")
+            if expected is None and isinstance(model, PluginModel):  # as --save-golden: not the engine
+                expected, kind = _rebuilt_expected(Path(path)), STATE_DICT_SOURCE
+            xs = golden_inputs(model.in_size, options.steps, options.seed)["random"]
             load(Path(path), "float32")  # the embedded data is for the float32 engine too
             frame, ys = reference_outputs(path, xs, None) if expected is None else expected([xs])[0]
             finite_expectations(frame, ys, "the random case")
@@ -558,7 +603,6 @@ def _embed_golden(
         except Exception as exc:
             written.append(_not_written(path, exc))
             continue
-        kind = "torch module " + source if expected is not None else "the engine in float64 (no torch module)"
         written.append(Written(path, str(target), f"{target}: {len(xs)} steps of golden data from {kind}"))
     return written
 

@@ -49,6 +49,8 @@ class ModelEntry:
     torch_call: str | None = None
     plugin_call: str = "stream"
     tolerance: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # For a state_dict file loaded with RTNeural's torch_helpers: {"root", "layers"} (the schema's form).
+    torch_helpers: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
             torch_call=m.get("torch_call"),
             plugin_call=m.get("plugin_call", "stream"),
             tolerance=_tolerances(m.get("tolerance"), source, f"/models/{i}/tolerance"),
+            torch_helpers=m.get("torch_helpers"),
         )
         for i, m in enumerate(data["models"])
     )

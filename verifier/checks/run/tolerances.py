@@ -9,6 +9,7 @@ from typing import Any
 from verifier.checks.run.manifest import Manifest, ModelEntry
 from verifier.checks.run.options import Options
 from verifier.checks.tolerance import tolerance_for
+from verifier.format.loaders import state_dict, torch_helpers
 from verifier.format.reader.document import read
 from verifier.format.validate import KEY_ORDER
 
@@ -33,7 +34,11 @@ def resolve_tolerances(
     if declared is not None:
         return Tolerances(declared, declared, "manifest")
     # The declarations only: weight arrays stay in C++ (a full Python tree of a 200 MB file is gigabytes).
-    doc = read(source).skeleton(KEY_ORDER)
+    document = read(source)
+    if entry is not None and entry.torch_helpers is not None and "layers" not in document.outline():
+        document = torch_helpers.declared(document, entry.torch_helpers)
+    # A state_dict file is held to the tolerance of the layers its plugin builds from it.
+    doc = state_dict.converted(document) or torch_helpers.converted(document) or document.skeleton(KEY_ORDER)
     # A stream of a recurrent model integrates round-off: its tolerance widens with the steps
     # (docs/tolerance.md); a frame is one step from zero state.
     return Tolerances(

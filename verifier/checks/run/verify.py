@@ -69,6 +69,7 @@ from verifier.checks.run.reference import (
 from verifier.checks.run.tolerances import Tolerances, resolve_tolerances
 from verifier.checks.validation import orientation_confirmed, validate_check
 from verifier.errors import ConfigurationError
+from verifier.format.loaders import torch_helpers
 from verifier.format.loaders.state_dict import converted, is_state_dict
 from verifier.quoting import exception_text
 
@@ -156,6 +157,11 @@ STATE_DICT_REFERENCE = {
     "summary": "against PyTorch's nn.LSTM/nn.GRU and nn.Linear loaded from the file's state_dict (plus "
     "input 0 when skip is 1), as GuitarML's training code computes it: this checks the plugin's conversion "
     "and the engine, not the training",
+}
+TORCH_HELPERS_REFERENCE = {
+    "kind": "torch-helpers",
+    "summary": "against PyTorch's nn.Linear/nn.LSTM/nn.GRU/nn.Conv1d loaded from the file's state_dict as "
+    "the manifest's torch_helpers declaration lists them: this checks the helpers' conversion and the engine",
 }
 EMBEDDED_REFERENCE = {
     "kind": "embedded",
@@ -260,6 +266,12 @@ def _read_once(path: str) -> Any:
         return Path(path)
 
 
+def _declared(source: Any, declaration: Any) -> Any:
+    """The file's document with the manifest's torch_helpers declaration in it (the file is not changed;
+    the pointers of every finding stay the file's own), or ``source`` when it is not a JSON object."""
+    return source if isinstance(source, Path) else torch_helpers.declared(source, declaration)
+
+
 def _drop_tree(source: Any) -> None:
     if not isinstance(source, Path):
         source.drop_tree()
@@ -343,10 +355,14 @@ def prepare_file(path: str, options: Options = Options(), manifest: Manifest | N
     # The file is read and parsed once (in C++): validate, load, the tolerance model, the embedded data and
     # the JSON rebuild all take this one document.
     source = _read_once(path)
+    if entry is not None and entry.torch_helpers is not None:
+        source = _declared(source, entry.torch_helpers)
     checks: list[Check] = [validate_check(path, source, dtype)]
     plugin_file = not isinstance(source, Path) and is_state_dict(source.outline())
-    keras = converted(source) if plugin_file else None
-    reference = STATE_DICT_REFERENCE if plugin_file and spec is None else reference
+    helpers_file = not isinstance(source, Path) and torch_helpers.is_torch_helpers(source.outline())
+    keras = converted(source) if plugin_file else torch_helpers.converted(source) if helpers_file else None
+    if spec is None and (plugin_file or helpers_file):
+        reference = STATE_DICT_REFERENCE if plugin_file else TORCH_HELPERS_REFERENCE
     _drop_tree(source)  # rebuilt from the C++ document if the tolerance model or the JSON rebuild need it
     model, load_check = _load(path, source, dtype)
     load_check = _once(load_check, checks[0])

@@ -9,7 +9,8 @@ rules do not apply: the file has its own schema (``schemas/state-dict.schema.jso
 
 :func:`to_keras` is the plugin's arithmetic done once, in memory: the keras-json RTNeural's own parser loads
 to the same layers. The residual ``skip`` is not part of that model (the plugin adds input 0 itself), so it
-is returned beside it, never written into it.
+is returned beside it, never written into it. :func:`from_keras` is the way back, for the keras-json models
+this format can hold (one LSTM or GRU, then one dense layer without activation).
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from verifier.quoting import quoted
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
 
-__all__ = ["STATE_DICT_KEYS", "Declared", "check_state_dict", "declared", "is_state_dict", "to_keras"]
+__all__ = [
+    "STATE_DICT_KEYS",
+    "Declared",
+    "check_state_dict",
+    "declared",
+    "from_keras",
+    "is_state_dict",
+    "to_keras",
+]
 
 STATE_DICT_KEYS = ("model_data", "state_dict")
 SCHEMA = "state-dict"
@@ -72,7 +81,13 @@ class Declared:
 def is_state_dict(doc: Any) -> bool:
     """Whether ``doc`` (a parsed document or its skeleton) is a GuitarML state_dict file rather than
     keras-json: it has ``model_data`` or ``state_dict`` at the top and no ``layers``."""
-    return isinstance(doc, dict) and "layers" not in doc and any(k in doc for k in STATE_DICT_KEYS)
+    # A torch_helpers declaration (loaders.torch_helpers) says how the state_dict is loaded instead.
+    return (
+        isinstance(doc, dict)
+        and "layers" not in doc
+        and "torch_helpers" not in doc
+        and any(k in doc for k in STATE_DICT_KEYS)
+    )
 
 
 def declared(doc: dict[str, Any]) -> Declared:
@@ -368,7 +383,8 @@ def _numbers(value: Any) -> np.ndarray:
 
 
 def _gru_order(rows: np.ndarray, hidden: int) -> np.ndarray:
-    """PyTorch's GRU row blocks r, z, n reordered to RTNeural's z, r, n."""
+    """PyTorch's GRU row blocks r, z, n reordered to RTNeural's z, r, n (and back: the swap is its own
+    inverse)."""
     return np.concatenate([rows[hidden : 2 * hidden], rows[:hidden], rows[2 * hidden :]])
 
 
@@ -423,3 +439,65 @@ def refuse_on_error(findings: list[Finding], source: str) -> None:
             source=source,
             rule=first.rule,
         )
+
+
+# --- from keras-json ------------------------------------------------------------------------------------
+
+# What a GuitarML SimpleRNN is, in keras-json terms: one recurrent layer, then one dense layer (nn.Linear).
+_SIMPLE_RNN = (
+    "a GuitarML state_dict file holds one LSTM or GRU layer, then one dense layer without activation"
+)
+
+
+def from_keras(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The GuitarML state_dict document (``skip`` 0) that computes what the keras-json ``doc`` computes, and
+    no reason; or None and, per JSON pointer, why the format cannot hold ``doc``. ``doc`` is a document (or
+    its skeleton) ``validate`` found no error in.
+
+    The LSTM's one bias becomes ``bias_ih`` with a zero ``bias_hh``: PyTorch adds the two, so the outputs are
+    the same, though the trained file's split between them is not recovered."""
+    layers = doc["layers"]
+    kinds = [entry.get("type") for entry in layers]
+    if len(layers) != 2:
+        return None, [("/layers", f"{len(layers)} layers ({', '.join(map(str, kinds))}): {_SIMPLE_RNN}")]
+    why = []
+    if kinds[0] not in ("lstm", "gru"):
+        why.append(("/layers/0/type", f"{quoted(kinds[0])} is not an LSTM or a GRU: {_SIMPLE_RNN}"))
+    if kinds[1] != "dense":
+        why.append(("/layers/1/type", f"{quoted(kinds[1])} is not a dense layer: {_SIMPLE_RNN}"))
+    elif layers[1].get("activation", ""):
+        why.append(
+            (
+                "/layers/1/activation",
+                f"activation {quoted(layers[1]['activation'])}: GuitarML's nn.Linear has none, and the "
+                "plugins add none",
+            )
+        )
+    if why:
+        return None, why
+    unit = kinds[0].upper()
+    w, u, b = (_numbers(array) for array in layers[0]["weights"])
+    kernel, bias = (_numbers(array) for array in layers[1]["weights"])
+    inputs, hidden = w.shape[0], u.shape[0]
+    if unit == "LSTM":
+        rec = {"weight_ih_l0": w.T, "weight_hh_l0": u.T, "bias_ih_l0": b, "bias_hh_l0": np.zeros_like(b)}
+    else:  # the z, r block swap is its own inverse
+        rec = {
+            "weight_ih_l0": _gru_order(w.T, hidden),
+            "weight_hh_l0": _gru_order(u.T, hidden),
+            "bias_ih_l0": _gru_order(b[0], hidden),
+            "bias_hh_l0": _gru_order(b[1], hidden),
+        }
+    state = {f"rec.{key}": value.tolist() for key, value in rec.items()}
+    state.update({"lin.weight": kernel.T.tolist(), "lin.bias": bias.tolist()})
+    data = {
+        "model": "SimpleRNN",
+        "unit_type": unit,
+        "input_size": int(inputs),
+        "hidden_size": int(hidden),
+        "output_size": int(kernel.shape[1]),
+        "num_layers": 1,
+        "skip": 0,
+        "bias_fl": True,
+    }
+    return {"model_data": data, "state_dict": state}, []
