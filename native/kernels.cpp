@@ -110,19 +110,30 @@ RTV_INLINE void panel(T* out, const T* init, const T* w, std::size_t width, cons
     }
 }
 
+// The last, narrower panel of a matrix whose rows are not a whole number of panels (rows - first < P): it
+// goes through a padded local copy so that nothing past `rows` is touched.
+template <std::size_t B, typename T>
+RTV_INLINE void last_panel(T* out, const T* init, const T* w, const T* x, std::size_t rest, std::size_t cols) {
+    constexpr std::size_t P = panel_rows<T>();
+    alignas(64) T tmp[P] = {};
+    for (std::size_t k = 0; k < rest; ++k) tmp[k] = init[k];
+    panel<B>(tmp, tmp, w, padded_rows(rest, P), x, cols);
+    for (std::size_t k = 0; k < rest; ++k) out[k] = tmp[k];
+}
+
 template <std::size_t B, typename T>
 RTV_INLINE void matvec_impl(T* out, const T* init, const T* packed, const T* x, std::size_t rows,
-                            std::size_t cols) {
+                            std::size_t cols, PanelOrder order) {
     constexpr std::size_t P = panel_rows<T>();
-    std::size_t r = 0;
-    for (; r + P <= rows; r += P, packed += P * cols) panel<B>(out + r, init + r, packed, P, x, cols);
-    if (r < rows) {
-        // The last, narrower panel goes through a padded local copy so that nothing past `rows` is touched.
-        alignas(64) T tmp[P] = {};
-        const std::size_t rest = rows - r;
-        for (std::size_t k = 0; k < rest; ++k) tmp[k] = init[r + k];
-        panel<B>(tmp, tmp, packed, padded_rows(rest, P), x, cols);
-        for (std::size_t k = 0; k < rest; ++k) out[r + k] = tmp[k];
+    const std::size_t whole = rows / P, rest = rows - whole * P;
+    const auto full = [&](std::size_t k) { panel<B>(out + k * P, init + k * P, packed + k * P * cols, P, x, cols); };
+    const auto tail = [&] { last_panel<B>(out + whole * P, init + whole * P, packed + whole * P * cols, x, rest, cols); };
+    if (order == PanelOrder::first_to_last) {
+        for (std::size_t k = 0; k < whole; ++k) full(k);
+        if (rest != 0) tail();
+    } else {
+        if (rest != 0) tail();
+        for (std::size_t k = whole; k-- > 0;) full(k);
     }
 }
 
@@ -414,8 +425,9 @@ RTV_INLINE float read_sweep_impl(const float* data, std::size_t n, bool ahead) {
 // compiled for it. The choice of table is made once, when the module is loaded (kChoice below).
 struct Table {
     const char* name;
-    void (*matvec32)(float*, const float*, const float*, const float*, std::size_t, std::size_t) noexcept;
-    void (*matvec64)(double*, const double*, const double*, const double*, std::size_t, std::size_t) noexcept;
+    void (*matvec32)(float*, const float*, const float*, const float*, std::size_t, std::size_t, PanelOrder) noexcept;
+    void (*matvec64)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
+                      PanelOrder) noexcept;
     void (*tanh32)(float*, const float*, std::size_t) noexcept;
     void (*tanh64)(double*, const double*, std::size_t) noexcept;
     void (*sigmoid32)(float*, const float*, std::size_t) noexcept;
@@ -436,12 +448,12 @@ struct Table {
 #define RTV_LEVEL(ns, B, TARGET, level)                                                                     \
     namespace ns {                                                                                          \
     TARGET void matvec(float* o, const float* i, const float* w, const float* x, std::size_t r,             \
-                       std::size_t c) noexcept {                                                            \
-        matvec_impl<B>(o, i, w, x, r, c);                                                                   \
+                       std::size_t c, PanelOrder order) noexcept {                                          \
+        matvec_impl<B>(o, i, w, x, r, c, order);                                                            \
     }                                                                                                       \
     TARGET void matvec(double* o, const double* i, const double* w, const double* x, std::size_t r,         \
-                       std::size_t c) noexcept {                                                            \
-        matvec_impl<B>(o, i, w, x, r, c);                                                                   \
+                       std::size_t c, PanelOrder order) noexcept {                                          \
+        matvec_impl<B>(o, i, w, x, r, c, order);                                                            \
     }                                                                                                       \
     RTV_ACTIVATION(TARGET, B, tanh, float)                                                                  \
     RTV_ACTIVATION(TARGET, B, tanh, double)                                                                 \
@@ -541,12 +553,12 @@ const Choice kChoice = choose();
 }  // namespace
 
 void matvec(float* out, const float* init, const float* packed, const float* x, std::size_t rows,
-            std::size_t cols) noexcept {
-    kChoice.table->matvec32(out, init, packed, x, rows, cols);
+            std::size_t cols, PanelOrder order) noexcept {
+    kChoice.table->matvec32(out, init, packed, x, rows, cols, order);
 }
 void matvec(double* out, const double* init, const double* packed, const double* x, std::size_t rows,
-            std::size_t cols) noexcept {
-    kChoice.table->matvec64(out, init, packed, x, rows, cols);
+            std::size_t cols, PanelOrder order) noexcept {
+    kChoice.table->matvec64(out, init, packed, x, rows, cols, order);
 }
 void tanh(float* out, const float* in, std::size_t n) noexcept { kChoice.table->tanh32(out, in, n); }
 void tanh(double* out, const double* in, std::size_t n) noexcept { kChoice.table->tanh64(out, in, n); }

@@ -36,12 +36,16 @@ constexpr std::size_t padded_rows(std::size_t rows, std::size_t panel) noexcept 
     return rows - tail + (tail + kRowPadding - 1) / kRowPadding * kRowPadding;
 }
 
+// The order the panels of one matrix are visited in. Each panel is a block of whole rows, so the order
+// changes which memory is read first and nothing else: every row's sum is the same either way.
+enum class PanelOrder : bool { first_to_last, last_to_first };
+
 // out[r] = init[r] + sum_c W[r][c] x[c], summed over c in order, with W packed as above. `out` may equal
 // `init` (accumulate in place); neither is read or written past `rows`.
 void matvec(float* out, const float* init, const float* packed, const float* x, std::size_t rows,
-            std::size_t cols) noexcept;
+            std::size_t cols, PanelOrder order) noexcept;
 void matvec(double* out, const double* init, const double* packed, const double* x, std::size_t rows,
-            std::size_t cols) noexcept;
+            std::size_t cols, PanelOrder order) noexcept;
 
 // --- activations (docs/format.md §4 formulas; error figures in kernels.cpp) ----------------------------------
 
