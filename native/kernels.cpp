@@ -52,11 +52,13 @@ using simd::splat;
 using simd::store;
 using simd::Vec;
 
-// Asks for the cache line kPrefetchBytes ahead of p into L1. The weights are read front to back, so the
-// hardware prefetchers find them too, but not early enough once a model outgrows L2: on the Zen 5 this was
-// tuned on, a 2.5 MB chain of matrices ran 1.17x its plain read time without it and 1.03x with it (512 to
-// 2048 bytes ahead all did as well; prefetching only into L2 did worse). The bandwidth probe reads the same
-// way, so the floor it measures is not the slower, non-prefetching read.
+// Asks for the cache line kPrefetchBytes ahead of p into L1: the bandwidth probe's prefetching read
+// (read_sweep with `ahead`). The matrix kernels do not prefetch: on the Zen 5 the engine was first tuned on,
+// a 2.5 MB chain of matrices read in one order ran 1.17x its plain read time without it, but with the panel
+// order alternating every step (PackedMatrix::apply) most of a step's weights come from L2, and on a
+// 2-core Xeon (AVX-512, 2 MB L2) the four prefetches per column cost more than they saved: p50 per step
+// 39.7 -> 35.7 us on MelodyTransformer, 2.55 -> 2.28 us on HarmonyPredictor, 0.52 -> 0.47 us on
+// DynamicsEngine.
 constexpr std::size_t kPrefetchBytes = 1024;
 template <typename T>
 RTV_INLINE void prefetch(const T* p) {
@@ -80,7 +82,6 @@ RTV_INLINE void rows_pass(T* out, const T* init, const T* w, std::size_t stride,
     V acc[NV];
     for (int v = 0; v < NV; ++v) acc[v] = load<V>(init + v * L);
     for (std::size_t c = 0; c < cols; ++c, w += stride) {
-        for (int v = 0; v < NV; ++v) prefetch(w + v * L);
         const T xc = x[c];
         for (int v = 0; v < NV; ++v) acc[v] += load<V>(w + v * L) * xc;
     }

@@ -89,8 +89,8 @@ const char* dispatch_variable() noexcept;
 // nullptr when it was honoured or not set.
 const char* dispatch_problem() noexcept;
 
-// Reads n floats front to back with the same vector width the kernels use, with (`ahead`) or without the
-// kernels' software prefetch, and returns their sum (so the reads cannot be optimised away): the bandwidth
+// Reads n floats front to back with the same vector width the kernels use, with (`ahead`) or without a
+// software prefetch 1 KB ahead, and returns their sum (so the reads cannot be optimised away): the bandwidth
 // probe the latency floor is measured with.
 float read_sweep(const float* data, std::size_t n, bool ahead) noexcept;
 
