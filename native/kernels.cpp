@@ -122,19 +122,22 @@ RTV_INLINE void last_panel(T* out, const T* init, const T* w, const T* x, std::s
     for (std::size_t k = 0; k < rest; ++k) out[k] = tmp[k];
 }
 
+// No lambdas here (see Exp below): one left out of line would run baseline code inside a wider level.
 template <std::size_t B, typename T>
 RTV_INLINE void matvec_impl(T* out, const T* init, const T* packed, const T* x, std::size_t rows,
                             std::size_t cols, PanelOrder order) {
     constexpr std::size_t P = panel_rows<T>();
     const std::size_t whole = rows / P, rest = rows - whole * P;
-    const auto full = [&](std::size_t k) { panel<B>(out + k * P, init + k * P, packed + k * P * cols, P, x, cols); };
-    const auto tail = [&] { last_panel<B>(out + whole * P, init + whole * P, packed + whole * P * cols, x, rest, cols); };
+    const std::size_t tail = whole * P;
     if (order == PanelOrder::first_to_last) {
-        for (std::size_t k = 0; k < whole; ++k) full(k);
-        if (rest != 0) tail();
+        for (std::size_t r = 0; r < tail; r += P) panel<B>(out + r, init + r, packed + r * cols, P, x, cols);
+        if (rest != 0) last_panel<B>(out + tail, init + tail, packed + tail * cols, x, rest, cols);
     } else {
-        if (rest != 0) tail();
-        for (std::size_t k = whole; k-- > 0;) full(k);
+        if (rest != 0) last_panel<B>(out + tail, init + tail, packed + tail * cols, x, rest, cols);
+        for (std::size_t r = tail; r > 0;) {
+            r -= P;
+            panel<B>(out + r, init + r, packed + r * cols, P, x, cols);
+        }
     }
 }
 
