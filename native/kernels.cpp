@@ -102,6 +102,7 @@ RTV_INLINE void rows_pass_of(int count, T* out, const T* init, const T* w, std::
 template <std::size_t B, typename T>
 RTV_INLINE void panel(T* out, const T* init, const T* w, std::size_t width, const T* x, std::size_t cols) {
     constexpr std::size_t L = kLanes<Vec<T, B>>;
+    static_assert(kRowPadding % L == 0, "a padded panel must be whole vectors");
     constexpr int kPanelVectors = static_cast<int>(panel_rows<T>() / L);
     constexpr int kPass = kPanelVectors < kMaxAccumulators ? kPanelVectors : kMaxAccumulators;
     for (std::size_t first = 0; first < width; first += kPass * L) {
@@ -116,6 +117,9 @@ RTV_INLINE void panel(T* out, const T* init, const T* w, std::size_t width, cons
 template <std::size_t B, typename T>
 RTV_INLINE void last_panel(T* out, const T* init, const T* w, const T* x, std::size_t rest, std::size_t cols) {
     constexpr std::size_t P = panel_rows<T>();
+    // A panel of whole vectors (rest a multiple of kRowPadding, which every level's lane count divides)
+    // is read and written in place, like a full one: no row past `rest` is touched then.
+    if (rest % kRowPadding == 0) return panel<B>(out, init, w, rest, x, cols);
     alignas(64) T tmp[P] = {};
     for (std::size_t k = 0; k < rest; ++k) tmp[k] = init[k];
     panel<B>(tmp, tmp, w, padded_rows(rest, P), x, cols);
