@@ -44,12 +44,16 @@ inline double read_bandwidth(std::size_t bytes, std::size_t repeats) {
         sink = sweep();
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
-    auto forward = [&](bool prefetch) { return [&, prefetch] { return kernels::read_sweep(data.data(), n, prefetch); }; };
+    auto forward = [&](bool prefetch) {
+        return [&, prefetch] { return kernels::read_sweep(data.data(), n, prefetch); };
+    };
     for (std::size_t i = 0; i < passes; ++i) {
         plain[i] = time(forward(false));
         ahead[i] = time(forward(true));
     }
-    for (std::size_t i = 0; i < passes; ++i) alternating[i] = i % 2 == 0 ? time(backwards) : time(forward(false));
+    // The loop above ended front to back, so this series starts back to front.
+    for (std::size_t i = 0; i < passes; ++i)
+        alternating[i] = i % 2 == 0 ? time(backwards) : time(forward(false));
     (void)sink;
     auto median = [](std::vector<double>& v) {
         std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());

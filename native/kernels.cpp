@@ -115,7 +115,8 @@ RTV_INLINE void panel(T* out, const T* init, const T* w, std::size_t width, cons
 // The last, narrower panel of a matrix whose rows are not a whole number of panels (rows - first < P): it
 // goes through a padded local copy so that nothing past `rows` is touched.
 template <std::size_t B, typename T>
-RTV_INLINE void last_panel(T* out, const T* init, const T* w, const T* x, std::size_t rest, std::size_t cols) {
+RTV_INLINE void last_panel(T* out, const T* init, const T* w, const T* x, std::size_t rest,
+                           std::size_t cols) {
     constexpr std::size_t P = panel_rows<T>();
     // A panel of whole vectors (rest a multiple of kRowPadding, which every level's lane count divides)
     // is read and written in place, like a full one: no row past `rest` is touched then.
@@ -493,7 +494,8 @@ RTV_INLINE float read_sweep_impl(const float* data, std::size_t n, bool ahead) {
 // compiled for it. The choice of table is made once, when the module is loaded (kChoice below).
 struct Table {
     const char* name;
-    void (*matvec32)(float*, const float*, const float*, const float*, std::size_t, std::size_t, PanelOrder) noexcept;
+    void (*matvec32)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
+                     PanelOrder) noexcept;
     void (*matvec64)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
                       PanelOrder) noexcept;
     void (*tanh32)(float*, const float*, std::size_t) noexcept;
