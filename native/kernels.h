@@ -17,7 +17,8 @@ namespace rtv::kernels {
 //
 // A rows x cols matrix applied as y = b + sum_c W[:, c] x[c] is stored in panels of kPanelBytes worth of
 // rows. Within a panel, column c's rows are contiguous ([cols][panel rows]), and panels follow each other,
-// so one step reads the whole matrix front to back exactly once, in the order the kernel consumes it.
+// so one step reads the whole matrix exactly once, each panel front to back in the order the kernel consumes
+// it (the panels themselves first to last or last to first: PanelOrder).
 // Accumulating whole columns vectorises across rows without reassociating any row's sum, which is why the
 // layout is column-major in panels rather than one dot product per row. The last panel holds the remaining
 // rows rounded up to kRowPadding (zeros past the last row); kRowPadding is a count of values, not bytes, so
