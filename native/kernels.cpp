@@ -52,11 +52,13 @@ using simd::splat;
 using simd::store;
 using simd::Vec;
 
-// Asks for the cache line kPrefetchBytes ahead of p into L1. The weights are read front to back, so the
-// hardware prefetchers find them too, but not early enough once a model outgrows L2: on the Zen 5 this was
-// tuned on, a 2.5 MB chain of matrices ran 1.17x its plain read time without it and 1.03x with it (512 to
-// 2048 bytes ahead all did as well; prefetching only into L2 did worse). The bandwidth probe reads the same
-// way, so the floor it measures is not the slower, non-prefetching read.
+// Asks for the cache line kPrefetchBytes ahead of p into L1: the bandwidth probe's prefetching read
+// (read_sweep with `ahead`). The matrix kernels do not prefetch: on the Zen 5 the engine was first tuned on,
+// a 2.5 MB chain of matrices read in one order ran 1.17x its plain read time without it, but with the panel
+// order alternating every step (PackedMatrix::apply) most of a step's weights come from L2, and on a
+// 2-core Xeon (AVX-512, 2 MB L2) the four prefetches per column cost more than they saved: p50 per step
+// 39.7 -> 35.7 us on MelodyTransformer, 2.55 -> 2.28 us on HarmonyPredictor, 0.52 -> 0.47 us on
+// DynamicsEngine.
 constexpr std::size_t kPrefetchBytes = 1024;
 template <typename T>
 RTV_INLINE void prefetch(const T* p) {
@@ -80,7 +82,6 @@ RTV_INLINE void rows_pass(T* out, const T* init, const T* w, std::size_t stride,
     V acc[NV];
     for (int v = 0; v < NV; ++v) acc[v] = load<V>(init + v * L);
     for (std::size_t c = 0; c < cols; ++c, w += stride) {
-        for (int v = 0; v < NV; ++v) prefetch(w + v * L);
         const T xc = x[c];
         for (int v = 0; v < NV; ++v) acc[v] += load<V>(w + v * L) * xc;
     }
@@ -101,6 +102,7 @@ RTV_INLINE void rows_pass_of(int count, T* out, const T* init, const T* w, std::
 template <std::size_t B, typename T>
 RTV_INLINE void panel(T* out, const T* init, const T* w, std::size_t width, const T* x, std::size_t cols) {
     constexpr std::size_t L = kLanes<Vec<T, B>>;
+    static_assert(kRowPadding % L == 0, "a padded panel must be whole vectors");
     constexpr int kPanelVectors = static_cast<int>(panel_rows<T>() / L);
     constexpr int kPass = kPanelVectors < kMaxAccumulators ? kPanelVectors : kMaxAccumulators;
     for (std::size_t first = 0; first < width; first += kPass * L) {
@@ -110,19 +112,37 @@ RTV_INLINE void panel(T* out, const T* init, const T* w, std::size_t width, cons
     }
 }
 
+// The last, narrower panel of a matrix whose rows are not a whole number of panels (rows - first < P): it
+// goes through a padded local copy so that nothing past `rows` is touched.
+template <std::size_t B, typename T>
+RTV_INLINE void last_panel(T* out, const T* init, const T* w, const T* x, std::size_t rest,
+                           std::size_t cols) {
+    constexpr std::size_t P = panel_rows<T>();
+    // A panel of whole vectors (rest a multiple of kRowPadding, which every level's lane count divides)
+    // is read and written in place, like a full one: no row past `rest` is touched then.
+    if (rest % kRowPadding == 0) return panel<B>(out, init, w, rest, x, cols);
+    alignas(64) T tmp[P] = {};
+    for (std::size_t k = 0; k < rest; ++k) tmp[k] = init[k];
+    panel<B>(tmp, tmp, w, padded_rows(rest, P), x, cols);
+    for (std::size_t k = 0; k < rest; ++k) out[k] = tmp[k];
+}
+
+// No lambdas here (see Exp below): one left out of line would run baseline code inside a wider level.
 template <std::size_t B, typename T>
 RTV_INLINE void matvec_impl(T* out, const T* init, const T* packed, const T* x, std::size_t rows,
-                            std::size_t cols) {
+                            std::size_t cols, PanelOrder order) {
     constexpr std::size_t P = panel_rows<T>();
-    std::size_t r = 0;
-    for (; r + P <= rows; r += P, packed += P * cols) panel<B>(out + r, init + r, packed, P, x, cols);
-    if (r < rows) {
-        // The last, narrower panel goes through a padded local copy so that nothing past `rows` is touched.
-        alignas(64) T tmp[P] = {};
-        const std::size_t rest = rows - r;
-        for (std::size_t k = 0; k < rest; ++k) tmp[k] = init[r + k];
-        panel<B>(tmp, tmp, packed, padded_rows(rest, P), x, cols);
-        for (std::size_t k = 0; k < rest; ++k) out[r + k] = tmp[k];
+    const std::size_t whole = rows / P, rest = rows - whole * P;
+    const std::size_t tail = whole * P;
+    if (order == PanelOrder::first_to_last) {
+        for (std::size_t r = 0; r < tail; r += P) panel<B>(out + r, init + r, packed + r * cols, P, x, cols);
+        if (rest != 0) last_panel<B>(out + tail, init + tail, packed + tail * cols, x, rest, cols);
+    } else {
+        if (rest != 0) last_panel<B>(out + tail, init + tail, packed + tail * cols, x, rest, cols);
+        for (std::size_t r = tail; r > 0;) {
+            r -= P;
+            panel<B>(out + r, init + r, packed + r * cols, P, x, cols);
+        }
     }
 }
 
@@ -223,37 +243,65 @@ RTV_INLINE V sigmoid_v(V x) {
 }
 
 // |x| < 0.625: Cephes' odd polynomial (float) or rational function (double), where 1 - 2 / (e^2|x| + 1)
-// would lose relative precision; above, that formula. In double both branches end in a division, the
-// costliest instruction here, so the operands are chosen first and divided once. Both branches run on |x|
-// and the sign is put back last: tanh is odd, and tanh(-0) stays -0.
+// would lose relative precision; above, that formula. Both branches run on |x| and the sign is put back
+// last: tanh is odd, and tanh(-0) stays -0. tanh_small_v is the first branch alone, for |x| = ax, z = ax^2.
+constexpr double kTanhSmall = 0.625;
+
 template <typename V>
-RTV_INLINE V tanh_v(V x) {
-    using I = Mask<V>;
-    const I sign = bits<I>(x) & bits<I>(splat<V>(-0.0));
-    const V ax = bits<V>(bits<I>(x) ^ sign);
-    const V z = ax * ax;
-    const auto small = ax < 0.625f;
-    V y;
+RTV_INLINE V tanh_small_v(V ax, V z) {
     if constexpr (std::is_same_v<Element<V>, float>) {
         V p = z * -5.70498872745e-3f + 2.06390887954e-2f;
         p = p * z + -5.37397155531e-2f;
         p = p * z + 1.33314422036e-1f;
         p = p * z + -3.33332819422e-1f;
-        // Beyond 9.25 (from 9.01 on, in fact) 1 - 2 / (e^2|x| + 1) rounds to 1: clamping there keeps
-        // 2|x| <= 18.5 in exp_narrow_v's range and gives tanh(+-inf) = +-1.
-        const V cap = splat<V>(9.25f);
-        const V a = select(ax > cap, cap, ax);
-        y = select(small, p * z * ax + ax, 1.0f - 2.0f / (exp_narrow_v(a + a) + 1.0f));
+        return p * z * ax + ax;
     } else {
         V p = z * -9.64399179425052238628e-1 + -9.92877231001918586564e1;
         p = p * z + -1.61468768441708447952e3;
         V q = z + 1.12811678491632931402e2;
         q = q * z + 2.23548839060100448583e3;
         q = q * z + 4.84406305325125486048e3;
-        const V quotient = select(small, (ax * q + ax * (z * p)) / q, 2.0 / (exp_v(ax + ax) + 1.0));
-        y = select(small, quotient, 1.0 - quotient);
+        return (ax * q + ax * (z * p)) / q;
+    }
+}
+
+// The sign of x as integer lanes, and |x|.
+template <typename V>
+RTV_INLINE Mask<V> sign_of(V x, V& ax) {
+    using I = Mask<V>;
+    const I sign = bits<I>(x) & bits<I>(splat<V>(-0.0));
+    ax = bits<V>(bits<I>(x) ^ sign);
+    return sign;
+}
+
+template <typename V>
+RTV_INLINE V tanh_v(V x) {
+    using I = Mask<V>;
+    V ax;
+    const I sign = sign_of(x, ax);
+    const V z = ax * ax;
+    const auto small = ax < Element<V>(kTanhSmall);
+    V y;
+    if constexpr (std::is_same_v<Element<V>, float>) {
+        // Beyond 9.25 (from 9.01 on, in fact) 1 - 2 / (e^2|x| + 1) rounds to 1: clamping there keeps
+        // 2|x| <= 18.5 in exp_narrow_v's range and gives tanh(+-inf) = +-1.
+        const V cap = splat<V>(9.25f);
+        const V a = select(ax > cap, cap, ax);
+        y = select(small, tanh_small_v(ax, z), 1.0f - 2.0f / (exp_narrow_v(a + a) + 1.0f));
+    } else {
+        y = select(small, tanh_small_v(ax, z), 1.0 - 2.0 / (exp_v(ax + ax) + 1.0));
     }
     return bits<V>(bits<I>(y) | sign);
+}
+
+// tanh_v where every lane is known to be below kTanhSmall in magnitude: the same bits without the
+// exponential and the division it never selects there.
+template <typename V>
+RTV_INLINE V tanh_all_small_v(V x) {
+    using I = Mask<V>;
+    V ax;
+    const I sign = sign_of(x, ax);
+    return bits<V>(bits<I>(tanh_small_v(ax, ax * ax)) | sign);
 }
 
 template <typename V>
@@ -270,6 +318,10 @@ struct Exp {
 struct Tanh {
     template <typename V>
     RTV_INLINE V operator()(V x) const { return tanh_v(x); }
+};
+struct TanhAllSmall {
+    template <typename V>
+    RTV_INLINE V operator()(V x) const { return tanh_all_small_v(x); }
 };
 struct Sigmoid {
     template <typename V>
@@ -301,8 +353,36 @@ RTV_INLINE void map(T* out, const T* in, std::size_t n, F f) {
     }
 }
 
+// Whether |in[i]| < bound for every i (false for a NaN), looked at a vector at a time.
 template <std::size_t B, typename T>
-RTV_INLINE void tanh_impl(T* out, const T* in, std::size_t n) { map<B>(out, in, n, Tanh{}); }
+RTV_INLINE bool all_below(const T* in, std::size_t n, T bound) {
+    using V = Vec<T, B>;
+    constexpr std::size_t L = kLanes<V>;
+    using I = Mask<V>;
+    I below = splat<V>(T(0)) < T(1);  // every lane set
+    std::size_t i = 0;
+    for (; i + L <= n; i += L) {
+        V ax;
+        sign_of(load<V>(in + i), ax);
+        below = below & (ax < bound);
+    }
+    bool all = true;
+    for (std::size_t k = 0; k < L; ++k) all = all && below[k] != 0;
+    for (; i < n; ++i) all = all && (in[i] < bound && -in[i] < bound);
+    return all;
+}
+
+// A layer's pre-activations are often all in tanh's polynomial range (in the production models, 99% of
+// the steps of every tanh layer after the first): one test of the whole vector then spares every lane the
+// exponential and the division, which dominate tanh's cost (on a 2-core Xeon at v4, 64 values: 54 -> 27 ns).
+// The lanes compute what tanh_v would select for them, so the bits do not depend on the path.
+template <std::size_t B, typename T>
+RTV_INLINE void tanh_impl(T* out, const T* in, std::size_t n) {
+    if (all_below<B>(in, n, T(kTanhSmall)))
+        map<B>(out, in, n, TanhAllSmall{});
+    else
+        map<B>(out, in, n, Tanh{});
+}
 template <std::size_t B, typename T>
 RTV_INLINE void sigmoid_impl(T* out, const T* in, std::size_t n) { map<B>(out, in, n, Sigmoid{}); }
 template <std::size_t B, typename T>
@@ -414,8 +494,10 @@ RTV_INLINE float read_sweep_impl(const float* data, std::size_t n, bool ahead) {
 // compiled for it. The choice of table is made once, when the module is loaded (kChoice below).
 struct Table {
     const char* name;
-    void (*matvec32)(float*, const float*, const float*, const float*, std::size_t, std::size_t) noexcept;
-    void (*matvec64)(double*, const double*, const double*, const double*, std::size_t, std::size_t) noexcept;
+    void (*matvec32)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
+                     PanelOrder) noexcept;
+    void (*matvec64)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
+                      PanelOrder) noexcept;
     void (*tanh32)(float*, const float*, std::size_t) noexcept;
     void (*tanh64)(double*, const double*, std::size_t) noexcept;
     void (*sigmoid32)(float*, const float*, std::size_t) noexcept;
@@ -436,12 +518,12 @@ struct Table {
 #define RTV_LEVEL(ns, B, TARGET, level)                                                                     \
     namespace ns {                                                                                          \
     TARGET void matvec(float* o, const float* i, const float* w, const float* x, std::size_t r,             \
-                       std::size_t c) noexcept {                                                            \
-        matvec_impl<B>(o, i, w, x, r, c);                                                                   \
+                       std::size_t c, PanelOrder order) noexcept {                                          \
+        matvec_impl<B>(o, i, w, x, r, c, order);                                                            \
     }                                                                                                       \
     TARGET void matvec(double* o, const double* i, const double* w, const double* x, std::size_t r,         \
-                       std::size_t c) noexcept {                                                            \
-        matvec_impl<B>(o, i, w, x, r, c);                                                                   \
+                       std::size_t c, PanelOrder order) noexcept {                                          \
+        matvec_impl<B>(o, i, w, x, r, c, order);                                                            \
     }                                                                                                       \
     RTV_ACTIVATION(TARGET, B, tanh, float)                                                                  \
     RTV_ACTIVATION(TARGET, B, tanh, double)                                                                 \
@@ -541,12 +623,12 @@ const Choice kChoice = choose();
 }  // namespace
 
 void matvec(float* out, const float* init, const float* packed, const float* x, std::size_t rows,
-            std::size_t cols) noexcept {
-    kChoice.table->matvec32(out, init, packed, x, rows, cols);
+            std::size_t cols, PanelOrder order) noexcept {
+    kChoice.table->matvec32(out, init, packed, x, rows, cols, order);
 }
 void matvec(double* out, const double* init, const double* packed, const double* x, std::size_t rows,
-            std::size_t cols) noexcept {
-    kChoice.table->matvec64(out, init, packed, x, rows, cols);
+            std::size_t cols, PanelOrder order) noexcept {
+    kChoice.table->matvec64(out, init, packed, x, rows, cols, order);
 }
 void tanh(float* out, const float* in, std::size_t n) noexcept { kChoice.table->tanh32(out, in, n); }
 void tanh(double* out, const double* in, std::size_t n) noexcept { kChoice.table->tanh64(out, in, n); }

@@ -17,7 +17,8 @@ namespace rtv::kernels {
 //
 // A rows x cols matrix applied as y = b + sum_c W[:, c] x[c] is stored in panels of kPanelBytes worth of
 // rows. Within a panel, column c's rows are contiguous ([cols][panel rows]), and panels follow each other,
-// so one step reads the whole matrix front to back exactly once, in the order the kernel consumes it.
+// so one step reads the whole matrix exactly once, each panel front to back in the order the kernel consumes
+// it (the panels themselves first to last or last to first: PanelOrder).
 // Accumulating whole columns vectorises across rows without reassociating any row's sum, which is why the
 // layout is column-major in panels rather than one dot product per row. The last panel holds the remaining
 // rows rounded up to kRowPadding (zeros past the last row); kRowPadding is a count of values, not bytes, so
@@ -36,12 +37,16 @@ constexpr std::size_t padded_rows(std::size_t rows, std::size_t panel) noexcept 
     return rows - tail + (tail + kRowPadding - 1) / kRowPadding * kRowPadding;
 }
 
+// The order the panels of one matrix are visited in. Each panel is a block of whole rows, so the order
+// changes which memory is read first and nothing else: every row's sum is the same either way.
+enum class PanelOrder : bool { first_to_last, last_to_first };
+
 // out[r] = init[r] + sum_c W[r][c] x[c], summed over c in order, with W packed as above. `out` may equal
 // `init` (accumulate in place); neither is read or written past `rows`.
 void matvec(float* out, const float* init, const float* packed, const float* x, std::size_t rows,
-            std::size_t cols) noexcept;
+            std::size_t cols, PanelOrder order) noexcept;
 void matvec(double* out, const double* init, const double* packed, const double* x, std::size_t rows,
-            std::size_t cols) noexcept;
+            std::size_t cols, PanelOrder order) noexcept;
 
 // --- activations (docs/format.md §4 formulas; error figures in kernels.cpp) ----------------------------------
 
@@ -85,8 +90,8 @@ const char* dispatch_variable() noexcept;
 // nullptr when it was honoured or not set.
 const char* dispatch_problem() noexcept;
 
-// Reads n floats front to back with the same vector width the kernels use, with (`ahead`) or without the
-// kernels' software prefetch, and returns their sum (so the reads cannot be optimised away): the bandwidth
+// Reads n floats front to back with the same vector width the kernels use, with (`ahead`) or without a
+// software prefetch 1 KB ahead, and returns their sum (so the reads cannot be optimised away): the bandwidth
 // probe the latency floor is measured with.
 float read_sweep(const float* data, std::size_t n, bool ahead) noexcept;
 

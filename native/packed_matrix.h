@@ -30,8 +30,18 @@ public:
     }
 
     // out = init + W x; `out` may equal `init`.
-    void apply(T* out, const T* init, const T* x) const noexcept {
-        kernels::matvec(out, init, data_.data(), x, rows_, cols_);
+    //
+    // Each call visits the panels in the opposite order to the call before. A model steps through the same
+    // weights again and again; once they outgrow the core's L2 cache, reading them in one fixed order evicts
+    // every line shortly before the next step needs it, and the whole matrix streams from L3 each step.
+    // Starting each step where the previous one ended reads first what is still cached. Measured on a
+    // 2-core Xeon (AVX-512, 2 MB L2), p50 per step, MelodyTransformer (2.5 MB of weights): 59.7 us with one
+    // order, 39.7 us alternating; EmotionRecognizer (1.6 MB) 20.1 -> 15.3 us. The results cannot differ:
+    // panels are blocks of whole rows (kernels::PanelOrder).
+    void apply(T* out, const T* init, const T* x) noexcept {
+        order_ = order_ == kernels::PanelOrder::first_to_last ? kernels::PanelOrder::last_to_first
+                                                              : kernels::PanelOrder::first_to_last;
+        kernels::matvec(out, init, data_.data(), x, rows_, cols_, order_);
     }
 
     std::size_t rows() const noexcept { return rows_; }
@@ -41,6 +51,7 @@ public:
 private:
     std::size_t rows_ = 0, cols_ = 0;
     AlignedBuffer<T> data_;
+    kernels::PanelOrder order_ = kernels::PanelOrder::first_to_last;  // of the last apply()
 };
 
 }  // namespace rtv
