@@ -1,5 +1,5 @@
-"""The C++ timing workers of the side-by-side speed benchmark (tests/bench/side_by_side.py): how each is built,
-and how a test or the benchmark talks to one.
+"""The C++ timing workers of the side-by-side speed benchmark (tests/bench/side_by_side.py): how each is
+built, and how a test or the benchmark talks to one.
 
 Every runtime is a C++ worker with the same timing loop (tests/bench/cpp/harness.h): RTNeural's dynamic
 ``Model<float>`` and its ``ModelT`` (``rtneural_worker.cpp``, compiled against an unmodified RTNeural
@@ -54,7 +54,7 @@ class RTNeuralBuild:
             "eigen": ["-DRTNEURAL_USE_EIGEN=1", f"-I{rtneural_dir / 'modules' / 'Eigen'}"],
             "xsimd": ["-DRTNEURAL_USE_XSIMD=1", f"-I{rtneural_dir / 'modules' / 'xsimd' / 'include'}"],
         }[self.backend]
-        # The large Eigen ModelTs hold fixed-size kernels above Eigen's limit (modelt.EIGEN_STACK_LIMIT_BYTES).
+        # The large Eigen ModelTs hold fixed-size kernels above Eigen's limit (EIGEN_STACK_LIMIT_BYTES).
         eigen_limit = ["-DEIGEN_STACK_ALLOCATION_LIMIT=0"] if self.backend == "eigen" else []
         simd = (
             ["-mavx2", "-mfma", "-DRTNEURAL_AVX_ENABLED=1", "-DRTNEURAL_DEFAULT_ALIGNMENT=32"]
@@ -218,21 +218,28 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            bufsize=0,
         )
-        if core is not None:
-            os.sched_setaffinity(self._process.pid, {core})
-        self.models = self.ask("info")["models"]
+        try:
+            if core is not None:
+                os.sched_setaffinity(self._process.pid, {core})
+            self.models = self.ask("info")["models"]
+        except (WorkerError, OSError):
+            self.close()
+            raise
 
     def ask(self, command: str) -> dict[str, Any]:
         """The answer to *command*; WorkerError when the worker refuses it, dies or does not answer."""
         process = self._process
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         if process.poll() is None:
             try:
                 process.stdin.write(command.encode() + b"\n")
+                process.stdin.flush()
             except BrokenPipeError:
                 pass
+        # One line answers one command, so nothing is left in the reader's buffer between commands and
+        # select on the pipe tells whether an answer has come.
         ready, _, _ = select.select([process.stdout], [], [], ANSWER_TIMEOUT_S)
         line = process.stdout.readline() if ready else b""
         if not line:

@@ -1,8 +1,8 @@
-"""Issue 26's side-by-side table: our engine beside every way a plugin builds RTNeural, in one run, on one core.
+"""Issue 26's side-by-side table: the engine beside every way a plugin builds RTNeural, one run, one core.
 
     python tests/bench/side_by_side.py --rounds 21 --json build/side_by_side.json
 
-Runtimes (each a C++ worker with the same timing loop, tests/bench/cpp/harness.h; see tests/timing_workers.py):
+Runtimes (each a C++ worker with one timing loop, tests/bench/cpp/harness.h; see tests/timing_workers.py):
 ``engine`` (native/ of this checkout, compiled with native/engine.cmake's options), ``engine-before`` when
 $RTV_BENCH_BASELINE_ENGINE names a git revision of this repository (or a checkout holding native/), and
 RTNeural from $RTNEURAL_DIR (default ../shared/rtneural) as each production model's dynamic ``Model<float>``
@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from timing_workers import (  # noqa: E402
+from timing_workers import (
     BUILDS,
     ROOT,
     RTNeuralBuild,
@@ -72,8 +72,9 @@ CASES = (("stream", False), ("frame", False), ("silence", False), ("silence", Tr
 ENGINE = "engine"
 BASELINE = "engine-before"
 # Student's t, two-sided 95 %, by degrees of freedom; above 30 the normal's 1.96 is within 4 %.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+         2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
 
 
 def t975(df: int) -> float:
@@ -225,7 +226,7 @@ def machine(rtneural_dir: Path, builds: Sequence[RTNeuralBuild], core: int) -> d
         "rtneural_dir": str(rtneural_dir),
         "rtneural_commit": rtneural_commit(rtneural_dir),
         "rtneural_flags": {b.name: " ".join(b.flags(Path("$RTNEURAL_DIR"))) for b in builds},
-        "engine_flags": "native/engine.cmake: -O3 -fno-math-errno -ffp-contract=off, kernels dispatched at load",
+        "engine_flags": "engine.cmake: -O3 -fno-math-errno -ffp-contract=off; kernels dispatched at load",
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
 
@@ -256,7 +257,9 @@ def start_workers(
     return workers, runtimes
 
 
-def measure(worker: Worker, runtime: Runtime, model: str, pattern: str, ftz: bool, block: int) -> tuple[float, float]:
+def measure(
+    worker: Worker, runtime: Runtime, model: str, pattern: str, ftz: bool, block: int
+) -> tuple[float, float]:
     block = 1 if pattern == "frame" else block
     ns = worker.time(model, runtime.kind, pattern, SPANS if block == 1 else BLOCK_SPANS, block, ftz)
     return percentile(ns, 0.5), percentile(ns, 0.99)
@@ -306,20 +309,43 @@ def _us(ns: float) -> str:
     return f"{ns / 1000:.3g} µs" if ns < 1e5 else f"{ns / 1e6:.3g} ms"
 
 
+def _short(label: str) -> str:
+    return label.replace(" dynamic", " dyn")
+
+
 def table_speed(result: Campaign, case: str = "stream") -> str:
-    """Per model: the engine, the baseline, every RTNeural runtime's p50, and the engine against the fastest."""
-    others = [r.label for r in result.runtimes if r.label != ENGINE]
+    """Per model: every runtime's p50 per step (median over rounds)."""
+    labels = [r.label for r in result.runtimes]
     lines = [
-        f"| {case}, p50 per step | engine | " + " | ".join(others) + " | engine / fastest RTNeural [95% CI] |",
-        "|---" * (len(others) + 3) + "|",
+        f"| {case}: p50 per step | " + " | ".join(_short(label) for label in labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
     ]
     for model in result.models:
-        cells = [_us(result.median(case, model, label, 0)) for label in (ENGINE, *others)]
+        block = f" (blocks of {result.blocks[model]})" if result.blocks[model] > 1 else ""
+        cells = [_us(result.median(case, model, label, 0)) for label in labels]
+        lines.append(f"| {model}{block} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def table_verdicts(result: Campaign, case: str = "stream") -> str:
+    """The engine against the fastest RTNeural build of each model, the default build, and the baseline."""
+    default = "eigen dynamic"  # what `RTNEURAL_DIR=... pip install` and a plugin without a ModelT get
+    labels = [r.label for r in result.runtimes]
+    compared = [label for label in (default, BASELINE) if label in labels]
+    heading = " | ".join(f"engine / {_short(label)} [95% CI]" for label in compared)
+    lines = [
+        f"| {case} | fastest RTNeural build (p50) | engine / fastest [95% CI] | verdict | {heading} |",
+        "|---" * (4 + len(compared)) + "|",
+    ]
+    for model in result.models:
         fastest = result.fastest_rtneural(case, model)
         ratio = result.ratio(case, model, fastest)
-        block = f" (blocks of {result.blocks[model]})" if result.blocks[model] > 1 else ""
+        others = [result.ratio(case, model, label) for label in compared]
+        p50 = _us(result.median(case, model, fastest, 0))
         lines.append(
-            f"| {model}{block} | " + " | ".join(cells) + f" | {ratio.text()} vs {fastest}: {ratio.verdict} |"
+            f"| {model} | {_short(fastest)} ({p50}) | {ratio.text()} | {ratio.verdict} | "
+            + " | ".join(f"{o.text()} {o.verdict}" for o in others)
+            + " |"
         )
     return "\n".join(lines)
 
@@ -327,7 +353,10 @@ def table_speed(result: Campaign, case: str = "stream") -> str:
 def table_ratios(result: Campaign, case: str = "stream") -> str:
     """engine / runtime with its interval and verdict, for every runtime."""
     others = [r.label for r in result.runtimes if r.label != ENGINE]
-    lines = [f"| {case}: engine / runtime | " + " | ".join(others) + " |", "|---" * (len(others) + 1) + "|"]
+    lines = [
+        f"| {case}: engine / runtime | " + " | ".join(_short(label) for label in others) + " |",
+        "|---" * (len(others) + 1) + "|",
+    ]
     for model in result.models:
         cells = []
         for label in others:
@@ -338,20 +367,19 @@ def table_ratios(result: Campaign, case: str = "stream") -> str:
 
 
 def table_silence(result: Campaign) -> str:
-    """p50 / p99 after signal then silence, flush-to-zero off and on, every runtime."""
+    """Signal then silence: p50 / p99 per step of every runtime, flush-to-zero off, then on."""
     cases = [c for c in result.figures if c.startswith("silence")]
-    labels = [r.label for r in result.runtimes]
     lines = [
-        "| model | case | " + " | ".join(labels) + " |",
-        "|---" * (len(labels) + 2) + "|",
+        "| silence after signal: p50 / p99 | " + " | ".join(result.models) + " |",
+        "|---" * (len(result.models) + 1) + "|",
     ]
-    for model in result.models:
+    for runtime in result.runtimes:
         for case in cases:
             cells = [
-                f"{_us(result.median(case, model, label, 0))} / {_us(result.median(case, model, label, 1))}"
-                for label in labels
+                " / ".join(_us(result.median(case, m, runtime.label, i)) for i in (0, 1))
+                for m in result.models
             ]
-            lines.append(f"| {model} | {case} p50 / p99 | " + " | ".join(cells) + " |")
+            lines.append(f"| {_short(runtime.label)}, {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -365,10 +393,12 @@ def report(result: Campaign) -> str:
     parts = [head]
     for case in result.figures:
         if not case.startswith("silence"):
-            parts += [table_speed(result, case), table_ratios(result, case)]
+            parts += [table_speed(result, case), table_verdicts(result, case), table_ratios(result, case)]
     if any(c.startswith("silence") for c in result.figures):
         parts.append(table_silence(result))
-    parts.append("RTNeural flags per build: " + "; ".join(f"{k}: {v}" for k, v in m["rtneural_flags"].items()))
+    parts.append(
+        "RTNeural flags per build: " + "; ".join(f"{k}: {v}" for k, v in m["rtneural_flags"].items())
+    )
     return "\n\n".join(parts)
 
 
@@ -378,7 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every figure and the machine as JSON here")
     parser.add_argument("--core", type=int, help="the core to pin every worker to (default: the last one)")
     parser.add_argument(
-        "--cases", default=",".join(case_name(*c) for c in CASES), help="comma-separated, e.g. 'stream,silence +FTZ'"
+        "--cases",
+        default=",".join(case_name(*c) for c in CASES),
+        help="comma-separated, e.g. 'stream,silence +FTZ'",
     )
     args = parser.parse_args(argv)
     known = {case_name(*c): c for c in CASES}

@@ -34,14 +34,17 @@ int main(int argc, char** argv) {
                                  bench::count(argv[2], "max_total_parameters", 1, big),
                                  bench::count(argv[3], "max_state_values", 1, big), bench::count(argv[4], "max_depth", 1, 4096)};
         std::vector<bench::Entry> entries;
-        for (const auto& [name, path] : bench::model_arguments(argc, argv, 5))
-            entries.push_back({name, "engine", std::make_unique<EngineRunner>(path, limits)});
+        for (const auto& [name, path] : bench::model_arguments(argc, argv, 5)) {
+            try {
+                entries.push_back({name, "engine", std::make_unique<EngineRunner>(path, limits)});
+            } catch (const rtv::FormatError& e) {
+                throw bench::Error("cannot load '" + path + "': " + e.rule + " at '" + e.pointer + "': " + e.what());
+            } catch (const rtv::ReadError& e) {
+                throw bench::Error("cannot read '" + path + "': " + e.note.rule + " at '" + e.note.pointer + "': " + e.what());
+            }
+        }
         bench::Worker worker(std::move(entries));
         return worker.serve(std::cin, std::cout);
-    } catch (const rtv::FormatError& e) {
-        std::cout << R"({"ok":false,"fatal":true,"error":")" << e.rule << " at '" << bench::escaped(e.pointer) << "': "
-                  << bench::escaped(e.what()) << R"("})" << std::endl;
-        return 1;
     } catch (const std::exception& e) {
         std::cout << R"({"ok":false,"fatal":true,"error":")" << bench::escaped(e.what()) << R"("})" << std::endl;
         return 1;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -106,6 +107,13 @@ public:
 private:
     unsigned saved_ = 0;
 };
+
+// A FIFO or a device would block the worker or never end: only regular files are read.
+inline void require_regular(const std::string& path, const char* what) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(path, error))
+        throw Error(std::string("cannot open ") + what + " '" + escaped(path) + "': not a regular file");
+}
 
 class Worker {
 public:
@@ -226,6 +234,7 @@ private:
     std::string run(Runner& r, const std::string& pattern, const std::string& path) {
         if (pattern != "stream" && pattern != "frame")
             throw Error("run's PATTERN must be stream or frame, found '" + escaped(pattern) + "'");
+        require_regular(path, "input file");
         std::ifstream file(path, std::ios::binary | std::ios::ate);
         if (!file) throw Error("cannot open input file '" + escaped(path) + "'");
         const std::streamoff size = file.tellg();
@@ -273,6 +282,7 @@ inline std::vector<std::pair<std::string, std::string>> model_arguments(int argc
 }
 
 inline std::string read_text(const std::string& path) {
+    require_regular(path, "model file");
     std::ifstream file(path, std::ios::binary);
     if (!file) throw Error("cannot open model file '" + escaped(path) + "'");
     std::ostringstream text;

@@ -13,6 +13,7 @@ namespace {
 class DynamicRunner final : public bench::Runner {
 public:
     explicit DynamicRunner(const std::string& path) {
+        bench::require_regular(path, "model file");
         std::ifstream stream(path, std::ios::binary);
         if (!stream) throw bench::Error("cannot open model file '" + bench::escaped(path) + "'");
         model_ = RTNeural::json_parser::parseJson<float>(stream, false);
@@ -66,8 +67,13 @@ int main(int argc, char** argv) {
             using M = std::remove_pointer_t<decltype(tag)>;
             if (index >= models.size()) throw bench::Error("fewer NAME=PATH arguments than built ModelTs");
             const auto& [name, path] = models[index++];
-            entries.push_back({name, "dynamic", std::make_unique<DynamicRunner>(path)});
-            entries.push_back({name, "modelt", std::make_unique<StaticRunner<M>>(path)});
+            // RTNeural's loader throws nlohmann's exceptions on a file it cannot read; the file is named here.
+            try {
+                entries.push_back({name, "dynamic", std::make_unique<DynamicRunner>(path)});
+                entries.push_back({name, "modelt", std::make_unique<StaticRunner<M>>(path)});
+            } catch (const std::exception& e) {
+                throw bench::Error("cannot load '" + path + "': " + e.what());
+            }
         };
 #define BENCH_ADD(i) add_static(static_cast<BenchModelT_##i*>(nullptr));
         BENCH_MODELTS(BENCH_ADD)
