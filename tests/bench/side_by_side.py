@@ -15,14 +15,16 @@ states decaying towards zero is where denormals appear) with flush-to-zero/denor
 Every timed span starts and stops ``steady_clock`` inside C++. A model whose step takes under
 ``BLOCK_BELOW_NS`` (calibrated on the engine at start) is timed over spans of ``BLOCK`` forward() calls,
 divided, so that the ~30 ns of clock reads do not decide the ratio; its p99 is then the p99 of those block
-means. Each measurement takes 2,000 spans of one call, or 250 spans of ``BLOCK`` calls.
+means. Each measurement takes 1,000 spans of one call, or 250 spans of ``BLOCK`` calls.
 
-The statistical rule. All workers are pinned to the same single core. In each of R rounds, every
-(case, model, runtime) is measured once, in an order shuffled per round by a seeded RNG, so that a change of
-the machine's load during the run falls on every runtime alike. A measurement's figure is its p50 (and
-p99). Per round, the ratio engine p50 / runtime p50 pairs two measurements made seconds apart; the
-reported ratio is the geometric mean over rounds, with a 95 % confidence interval from Student's t on the
-log ratios (R - 1 degrees of freedom): ratios are multiplicative, their logs are close to normal with
+The statistical rule. All workers are pinned to the same single core and started afresh every round
+(where a process's weights land in memory changes its speed for its whole life: two processes of one and
+the same engine differed by 13 % when kept for the whole run). In each of R rounds, every (case, model,
+runtime) is measured once, in an order shuffled per round by a seeded RNG, so that a change of the
+machine's load during the run falls on every runtime alike. A measurement's figure is its p50 (and p99).
+Per round, the ratio engine p50 / runtime p50 pairs two measurements made seconds apart; the reported
+ratio is the geometric mean over rounds, with a 95 % confidence interval from Student's t on the log
+ratios (R - 1 degrees of freedom): ratios are multiplicative, their logs are close to normal with
 symmetric noise, and t is exact for small R where a bootstrap's percentile interval is too narrow. Verdict
 per model and runtime: "faster" when the interval's upper bound is below 1, "slower" when its lower bound
 is above 1, else "indistinguishable". The p50 and p99 shown are medians over rounds.
@@ -65,7 +67,7 @@ from timing_workers import (
 MANIFEST = ROOT / "fixtures" / "production" / "manifest.json"
 BLOCK = 64
 BLOCK_BELOW_NS = 1000.0
-SPANS = 2000  # per measurement of one call per span (the manifest's latency steps)
+SPANS = 1000  # per measurement of one call per span
 BLOCK_SPANS = 250  # per measurement of BLOCK calls per span
 SEED = 26
 CASES = (("stream", False), ("frame", False), ("silence", False), ("silence", True))
@@ -231,30 +233,25 @@ def machine(rtneural_dir: Path, builds: Sequence[RTNeuralBuild], core: int) -> d
     }
 
 
-def start_workers(
+def prepare_workers(
     rtneural_dir: Path,
     models: list[tuple[str, Path]],
     builds: Sequence[RTNeuralBuild],
     baseline: str | None,
-    core: int,
-) -> tuple[dict[str, Worker], list[Runtime]]:
+) -> tuple[dict[str, tuple[Path, list[str]]], list[Runtime]]:
+    """Each worker's program (built or reused) and arguments, and the runtimes they serve."""
     pairs = [f"{name}={path}" for name, path in models]
-    programs = {ENGINE: build_engine_worker(ROOT / "native")}
-    if baseline:
-        programs[BASELINE] = build_engine_worker(baseline_native(baseline))
-    for build in builds:
-        programs[build.name] = build_rtneural_worker(build, rtneural_dir, models)
-    workers: dict[str, Worker] = {}
+    engine = [*engine_arguments(), *pairs]
+    commands = {ENGINE: (build_engine_worker(ROOT / "native"), engine)}
     runtimes = [Runtime(ENGINE, ENGINE, "engine")]
-    for key, program in programs.items():
-        engine = key in (ENGINE, BASELINE)
-        workers[key] = Worker(program, [*engine_arguments(), *pairs] if engine else pairs, core)
     if baseline:
+        commands[BASELINE] = (build_engine_worker(baseline_native(baseline)), engine)
         runtimes.append(Runtime(BASELINE, BASELINE, "engine"))
     for build in builds:
+        commands[build.name] = (build_rtneural_worker(build, rtneural_dir, models), pairs)
         runtimes.append(Runtime(f"{build.name} dynamic", build.name, "dynamic"))
         runtimes.append(Runtime(f"{build.name} ModelT", build.name, "modelt"))
-    return workers, runtimes
+    return commands, runtimes
 
 
 def measure(
@@ -279,28 +276,35 @@ def campaign(
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as folder:
         models = production_models(Path(folder))
         info = machine(rtneural_dir, builds, core)
-        workers, runtimes = start_workers(rtneural_dir, models, builds, baseline, core)
-        try:
-            names = [name for name, _ in models]
-            blocks = {}
-            for name in names:
-                calibration = workers[ENGINE].time(name, "engine", "stream", 200, 1, False)
-                blocks[name] = BLOCK if percentile(calibration, 0.5) < BLOCK_BELOW_NS else 1
-            result = Campaign(info, runtimes, names, blocks, rounds)
-            cells = [(case, n, r) for case in cases for n in names for r in runtimes]
-            for case in cases:
-                result.figures[case_name(*case)] = {n: {r.label: [] for r in runtimes} for n in names}
-            rng = random.Random(SEED)
-            for round_ in range(rounds):
+        commands, runtimes = prepare_workers(rtneural_dir, models, builds, baseline)
+        names = [name for name, _ in models]
+        result = Campaign(info, runtimes, names, {}, rounds)
+        cells = [(case, n, r) for case in cases for n in names for r in runtimes]
+        for case in cases:
+            result.figures[case_name(*case)] = {n: {r.label: [] for r in runtimes} for n in names}
+        rng = random.Random(SEED)
+        for round_ in range(rounds):
+            # Fresh processes every round (module docstring): the memory layout a process drew becomes
+            # part of each round's noise instead of a bias paired into every round.
+            workers: dict[str, Worker] = {}
+            try:
+                for key, (program, arguments) in commands.items():
+                    workers[key] = Worker(program, arguments, core)
+                if not result.blocks:
+                    for name in names:
+                        calibration = workers[ENGINE].time(name, "engine", "stream", 200, 1, False)
+                        result.blocks[name] = BLOCK if percentile(calibration, 0.5) < BLOCK_BELOW_NS else 1
                 rng.shuffle(cells)
                 for (pattern, ftz), name, runtime in cells:
-                    figure = measure(workers[runtime.worker], runtime, name, pattern, ftz, blocks[name])
+                    figure = measure(
+                        workers[runtime.worker], runtime, name, pattern, ftz, result.blocks[name]
+                    )
                     result.figures[case_name(pattern, ftz)][name][runtime.label].append(figure)
-                if progress:
-                    print(f"round {round_ + 1}/{rounds} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
-        finally:
-            for worker in workers.values():
-                worker.close()
+            finally:
+                for worker in workers.values():
+                    worker.close()
+            if progress:
+                print(f"round {round_ + 1}/{rounds} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
     result.machine["load_average_after"] = os.getloadavg()
     return result
 

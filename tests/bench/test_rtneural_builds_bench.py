@@ -5,7 +5,8 @@ tests/bench/side_by_side.py, which also runs alone and prints the same tables).
     RTNEURAL_DIR=../shared/rtneural pytest tests/bench/test_rtneural_builds_bench.py --benchmark-enable \\
         --benchmark-only -s
 
-Environment: RTV_BENCH_ROUNDS (default 15), RTV_BENCH_BASELINE_ENGINE (a git revision or checkout of an
+Environment: RTV_BENCH_ROUNDS (default 15), RTV_BENCH_CASES (comma-separated, default every case:
+"stream,frame,silence,silence +FTZ"), RTV_BENCH_BASELINE_ENGINE (a git revision or checkout of an
 older engine, timed in the same rounds as ``engine-before``), RTV_BENCH_SIDE_BY_SIDE_JSON (a file to write
 every figure and the machine to; they are also in the benchmark's ``extra_info``). Skips, saying why, when
 RTNEURAL_DIR names no RTNeural checkout or no compiler or CMake is there.
@@ -19,7 +20,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from side_by_side import campaign, report
+from side_by_side import CASES, campaign, case_name, report
 from timing_workers import compiler
 
 
@@ -31,9 +32,17 @@ def test_engine_beside_every_rtneural_build(benchmark, capsys: pytest.CaptureFix
         pytest.skip("no C++ compiler or no cmake to build the timing workers")
     rounds = int(os.environ.get("RTV_BENCH_ROUNDS", "15"))
     baseline = os.environ.get("RTV_BENCH_BASELINE_ENGINE") or None
+    known = {case_name(*case): case for case in CASES}
+    wanted = [c.strip() for c in os.environ.get("RTV_BENCH_CASES", ",".join(known)).split(",")]
+    if any(c not in known for c in wanted):
+        pytest.fail(f"RTV_BENCH_CASES={wanted}: each must be one of {sorted(known)}", pytrace=False)
 
     result = benchmark.pedantic(
-        campaign, args=(rounds, Path(named)), kwargs={"baseline": baseline}, rounds=1, iterations=1
+        campaign,
+        args=(rounds, Path(named)),
+        kwargs={"baseline": baseline, "cases": [known[c] for c in wanted]},
+        rounds=1,
+        iterations=1,
     )
 
     figures = result.as_json()
