@@ -150,6 +150,17 @@ def test_a_model_file_the_worker_cannot_read_is_named_in_its_error(tmp_path: Pat
     assert f"cannot read '{broken}'" in str(refused.value)
 
 
+def test_an_engine_worker_asked_for_a_dispatch_level_it_cannot_run_refuses_to_start(
+    models: list[tuple[str, Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _toolchain()
+    program = build_engine_worker(ROOT / "native")
+    monkeypatch.setenv("RTV_DISPATCH", "x86-64-v99")
+    with pytest.raises(WorkerError) as refused:
+        Worker(program, [*engine_arguments(), *(f"{name}={path}" for name, path in models[:1])])
+    assert "x86-64-v99" in str(refused.value)
+
+
 def test_the_ratio_interval_is_students_t_on_the_log_ratios() -> None:
     # log ratios -0.1, 0.1, 0: mean 0, standard deviation 0.1, t(0.975, 2) = 4.303, half-width
     # 4.303 * 0.1 / sqrt(3) = 0.24844

@@ -219,6 +219,12 @@ def machine(rtneural_dir: Path, builds: Sequence[RTNeuralBuild], core: int) -> d
     except OSError:
         pass
     cxx = compiler() or "none"
+    try:  # the engine workers pick the level the module picks: same dispatch code, CPU and environment
+        import _verifier_engine
+
+        level = str(_verifier_engine.simd_level())
+    except ImportError:
+        level = "unknown (_verifier_engine not importable)"
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -228,6 +234,7 @@ def machine(rtneural_dir: Path, builds: Sequence[RTNeuralBuild], core: int) -> d
         "rtneural_dir": str(rtneural_dir),
         "rtneural_commit": rtneural_commit(rtneural_dir),
         "rtneural_flags": {b.name: " ".join(b.flags(Path("$RTNEURAL_DIR"))) for b in builds},
+        "engine_level": level,
         "engine_flags": "engine.cmake: -O3 -fno-math-errno -ffp-contract=off; kernels dispatched at load",
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
@@ -392,7 +399,8 @@ def report(result: Campaign) -> str:
     head = (
         f"{m['cpu']}, {m['cores']} cores, all workers pinned to core {m['pinned_core']}; load average "
         f"{m['load_average_before'][0]:.2f} before, {m['load_average_after'][0]:.2f} after; {m['compiler']}; "
-        f"RTNeural {m['rtneural_commit']}; {result.rounds} rounds; started {m['started']}"
+        f"RTNeural {m['rtneural_commit']}; engine level {m['engine_level']}; {result.rounds} rounds; "
+        f"started {m['started']}"
     )
     parts = [head]
     for case in result.figures:

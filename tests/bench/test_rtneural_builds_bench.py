@@ -37,13 +37,14 @@ def test_engine_beside_every_rtneural_build(benchmark, capsys: pytest.CaptureFix
     if any(c not in known for c in wanted):
         pytest.fail(f"RTV_BENCH_CASES={wanted}: each must be one of {sorted(known)}", pytrace=False)
 
-    result = benchmark.pedantic(
-        campaign,
-        args=(rounds, Path(named)),
-        kwargs={"baseline": baseline, "cases": [known[c] for c in wanted]},
-        rounds=1,
-        iterations=1,
-    )
+    with capsys.disabled():  # the campaign's progress lines, a round at a time
+        result = benchmark.pedantic(
+            campaign,
+            args=(rounds, Path(named)),
+            kwargs={"baseline": baseline, "cases": [known[c] for c in wanted]},
+            rounds=1,
+            iterations=1,
+        )
 
     figures = result.as_json()
     benchmark.extra_info["side_by_side"] = figures

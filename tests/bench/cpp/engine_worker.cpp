@@ -4,6 +4,7 @@
 // the Python side), then NAME=PATH pairs.
 #include "harness.h"
 #include "json_reader.h"
+#include "kernels.h"
 #include "loader.h"
 
 namespace {
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
     std::ios::sync_with_stdio(false);
     try {
         if (argc < 5) throw bench::Error("usage: engine_worker WIDTH PARAMETERS STATE DEPTH NAME=PATH...");
+        // The module refuses to import on a dispatch level it cannot run (RTV_DISPATCH); so does the worker.
+        const char* problem = rtv::kernels::dispatch_problem();
+        if (problem != nullptr && *problem != '\0') throw bench::Error(problem);
         const std::size_t big = std::size_t(1) << 40;
         const rtv::Limits limits{bench::count(argv[1], "max_layer_width", 1, big),
                                  bench::count(argv[2], "max_total_parameters", 1, big),
