@@ -33,7 +33,15 @@ from timing_workers import (
 import verifier
 
 sys.path.insert(0, str(ROOT / "tests" / "bench"))
-from side_by_side import paired_ratio, production_models
+from side_by_side import (
+    Campaign,
+    Runtime,
+    campaign_from_json,
+    main,
+    paired_ratio,
+    production_models,
+    report,
+)
 
 MANIFEST = json.loads((ROOT / "fixtures" / "production" / "manifest.json").read_text())
 ATOL = MANIFEST["tolerance"]["float32"]["atol"]
@@ -177,3 +185,56 @@ def test_the_verdict_needs_the_whole_interval_on_one_side_of_one() -> None:
     assert paired_ratio([2.0, 2.08], [1.0, 1.0]).verdict == "slower"
     # 0.9 and 1.05: the geometric mean is below 1, but the interval holds 1
     assert paired_ratio([0.9, 1.05], [1.0, 1.0]).verdict == "indistinguishable"
+
+
+def _small_campaign() -> Campaign:
+    runtimes = [Runtime("engine", "engine", "engine"), Runtime("eigen dynamic", "eigen", "dynamic")]
+    machine = {
+        "cpu": "test CPU",
+        "cores": 2,
+        "pinned_core": 1,
+        "load_average_before": [0.5, 0.5, 0.5],
+        "load_average_after": [0.6, 0.5, 0.5],
+        "compiler": "c++ 12",
+        "rtneural_commit": "1fb1f07",
+        "engine_level": "x86-64-v3",
+        "rtneural_flags": {"eigen": "-O3"},
+        "started": "2026-12-08",
+    }
+    result = Campaign(machine, runtimes, ["Tiny"], {"Tiny": 64}, 2)
+    result.figures["stream"] = {
+        "Tiny": {
+            "engine": [(500.0, 900.0), (510.0, 800.0)],
+            "eigen dynamic": [(1000.0, 1500.0), (1050.0, 1400.0)],
+        }
+    }
+    result.figures["silence"] = {
+        "Tiny": {
+            "engine": [(400.0, 700.0), (420.0, 650.0)],
+            "eigen dynamic": [(900.0, 1200.0), (950.0, 1250.0)],
+        }
+    }
+    return result
+
+
+def test_a_saved_run_prints_the_same_tables_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    original = _small_campaign()
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(original.as_json()))
+    assert main(["--from-json", str(saved)]) == 0
+    assert capsys.readouterr().out == report(original) + "\n"
+    # medians over the two rounds: 505 ns and 1,025 ns
+    assert "| Tiny (blocks of 64) | 0.505 µs | 1.02 µs |" in report(campaign_from_json(original.as_json()))
+
+
+@pytest.mark.parametrize(
+    "content", [None, "", "[1, 2]", '{"runtimes": []}', '{"machine": {}, "runtimes": [], "models": ["x"]}']
+)
+def test_a_file_that_is_not_a_saved_run_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None
+) -> None:
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["--from-json", str(path)]) == 2
+    assert f"side_by_side: {path}: not a run written by --json" in capsys.readouterr().err

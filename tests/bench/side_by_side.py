@@ -172,10 +172,25 @@ class Campaign:
                     rows.append(row)
         return {
             "machine": self.machine,
+            "rounds": self.rounds,
+            "models": self.models,
+            "runtimes": [asdict(r) for r in self.runtimes],
             "rule": "geometric mean of per-round engine/runtime p50 ratios, 95% Student t interval on logs",
             "blocks": self.blocks,
             "rows": rows,
         }
+
+
+def campaign_from_json(data: dict[str, Any]) -> Campaign:
+    """A campaign written by :meth:`Campaign.as_json`, for printing its tables again without a run."""
+    runtimes = [Runtime(**r) for r in data["runtimes"]]
+    result = Campaign(
+        data["machine"], runtimes, list(data["models"]), dict(data["blocks"]), int(data["rounds"])
+    )
+    for row in data["rows"]:
+        cells = result.figures.setdefault(row["case"], {}).setdefault(row["model"], {})
+        cells[row["runtime"]] = [(float(p50), float(p99)) for p50, p99 in row["per_round"]]
+    return result
 
 
 def case_name(pattern: str, ftz: bool) -> str:
@@ -420,11 +435,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every figure and the machine as JSON here")
     parser.add_argument("--core", type=int, help="the core to pin every worker to (default: the last one)")
     parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="print the tables of a run written by --json, run nothing",
+    )
+    parser.add_argument(
         "--cases",
         default=",".join(case_name(*c) for c in CASES),
         help="comma-separated, e.g. 'stream,silence +FTZ'",
     )
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        return _print_saved(args.from_json)
     known = {case_name(*c): c for c in CASES}
     wanted = [c.strip() for c in args.cases.split(",")]
     if args.rounds < 2 or any(c not in known for c in wanted):
@@ -447,6 +470,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result.as_json(), indent=1) + "\n")
+    return 0
+
+
+MAX_SAVED_BYTES = 64 * 1024 * 1024  # a 21-round run of every case writes about 0.3 MB
+
+
+def _print_saved(path: Path) -> int:
+    try:
+        if not path.is_file():
+            raise ValueError("not a regular file")
+        if path.stat().st_size > MAX_SAVED_BYTES:
+            raise ValueError(f"larger than {MAX_SAVED_BYTES} bytes")
+        result = campaign_from_json(json.loads(path.read_text(encoding="utf-8")))
+        text = report(result)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, StopIteration, ZeroDivisionError) as error:
+        print(
+            f"side_by_side: {path}: not a run written by --json: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return 2
+    print(text)
     return 0
 
 
