@@ -254,15 +254,24 @@ def measure_silence(
 
 
 def measure_patterns(
-    model: Any, *, steps: int, warmup: int, seed: int = 0, flush_to_zero_available: bool = True
+    model: Any,
+    *,
+    steps: int,
+    warmup: int,
+    seed: int = 0,
+    flush_to_zero_available: bool = True,
+    silence: bool = True,
 ) -> PatternLatency:
-    """Every pattern of the latency check on ``model`` (either backend), one after the other."""
+    """Every pattern of the latency check on ``model`` (either backend), one after the other; ``silence``
+    False times the random-input patterns only (an RTNeural module built before the silence pattern)."""
     frame, stream = measure_latency(model, steps=steps, warmup=warmup, seed=seed)
-    silence = measure_silence(model, steps=steps, warmup=warmup, seed=seed)
+    if not silence:
+        return PatternLatency(frame, stream)
+    quiet = measure_silence(model, steps=steps, warmup=warmup, seed=seed)
     ftz = None
     if flush_to_zero_available:
         ftz = measure_silence(model, steps=steps, warmup=warmup, seed=seed, flush_to_zero=True)
-    return PatternLatency(frame, stream, silence, ftz)
+    return PatternLatency(frame, stream, quiet, ftz)
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ _LATENCY_PATTERNS = {
 _LATENCY_SOURCES = (("", None), ("RTNeural ", "rtneural"), ("plugin ", "plugin"))
 
 
-def _latency_rows(figures: dict[str, Any]) -> list[tuple[str, str, dict[str, float]]]:
+def _latency_rows(figures: Mapping[str, Any]) -> list[tuple[str, str, dict[str, float]]]:
     """(label, pattern, µs figures) of every pattern of every source the check measured or was given."""
     rows = []
     for prefix, key in _LATENCY_SOURCES:

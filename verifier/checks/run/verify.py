@@ -573,12 +573,18 @@ def _latency(
 
     entry = prepared.entry
     ftz = FLUSH_TO_ZERO_AVAILABLE
+    engine = options.backend == "engine"
     beside = None
     with timing_turn():
         measured = measure_patterns(
-            runner, steps=steps, warmup=warmup, seed=options.seed, flush_to_zero_available=ftz
+            runner,
+            steps=steps,
+            warmup=warmup,
+            seed=options.seed,
+            flush_to_zero_available=ftz,
+            silence=engine or rtneural_times_silence(),
         )
-        if options.backend == "engine" and rtneural_times_silence():
+        if engine and rtneural_times_silence():
             beside = _rtneural_latency(path, prepared.dtype, steps, warmup, options.seed)
     names = model_names(path, entry.name if entry else None)
     plugin = next((given for given in options.plugin_latency if given.model in names), None)
@@ -588,7 +594,7 @@ def _latency(
         entry.latency_budget_p99_ns if entry else None,
         silence=measured.silence,
         silence_ftz=measured.silence_ftz,
-        runtime="the engine" if options.backend == "engine" else "RTNeural",
+        runtime="the engine" if engine else "RTNeural",
         rtneural=beside,
         plugin=plugin,
     )
