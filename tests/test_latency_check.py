@@ -414,3 +414,31 @@ def test_verify_refuses_a_bad_plugin_latency_file_as_a_usage_error_naming_it(
     assert code == 2
     assert f"--plugin-latency {plugin}" in err
     assert words in err
+
+
+def test_without_timing_the_plugins_figures_are_judged_alone() -> None:
+    check = check_latency(None, None, BUDGET, plugin=_plugin(silence=12_000))
+    assert check.status == FAIL
+    assert check.summary.startswith("the engine not timed (--no-timing); the plugin's build")
+    assert check.figures["verdict_on"]["source"] == "the plugin's build"
+    data = json.loads(format_json(_run(check)))
+    assert list(validator("report").iter_errors(data)) == []
+
+
+def test_a_latency_check_with_neither_figures_is_refused_by_the_schema() -> None:
+    data = json.loads(format_json(_run(check_latency(None, None, BUDGET, plugin=_plugin()))))
+    del data["files"][0]["checks"][0]["figures"]["plugin"]
+    assert list(validator("report").iter_errors(data))
+
+
+def test_verify_no_timing_still_judges_the_plugin_latency_file(
+    capsys: pytest.CaptureFixture[str], small_export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_json, checkpoint = small_export
+    plugin = _write(tmp_path, _document(model="small"))
+    report = tmp_path / "report.json"
+    arguments = [model_json, "--against", checkpoint, "--no-manifest", "--steps", 8, "--rss-copies", 0]
+    _verify(capsys, *arguments, "--no-timing", "--plugin-latency", plugin, "--format", "json", "-o", report)
+    latency = next(c for c in json.loads(report.read_text())["files"][0]["checks"] if c["name"] == "latency")
+    assert latency["status"] == "pass"
+    assert latency["figures"]["verdict_on"]["source"] == "the plugin's build"

@@ -319,8 +319,8 @@ def _worst(figures: Mapping[str, Mapping[str, Any]]) -> tuple[str, float]:
 
 
 def check_latency(
-    frame: LatencyStats,
-    stream: LatencyStats,
+    frame: LatencyStats | None,
+    stream: LatencyStats | None,
     budget_p99_ns: float | None,
     *,
     silence: LatencyStats | None = None,
@@ -335,15 +335,19 @@ def check_latency(
     ``rtneural`` (RTNeural's dynamic model beside the engine) is shown, never judged. ``plugin`` (the
     plugin's own build, timed by the C++ golden checker) is judged instead of ``runtime`` when given: it is
     what the plugin ships. The verdict is on the worst p99 over the patterns without flush-to-zero
-    (:data:`HONEST_PATTERNS`), and the summary says which figure it was.
+    (:data:`HONEST_PATTERNS`), and the summary says which figure it was. ``frame`` and ``stream`` are None
+    when nothing was timed here (``--no-timing``): the plugin's figures are then judged alone.
     """
-    measured = PatternLatency(frame, stream, silence, silence_ftz)
-    figures: dict[str, Any] = {"budget_p99_ns": budget_p99_ns, **measured.to_dict()}
-    text = f"p50/p99 {_patterns_text(figures)}"
+    found = {"frame": frame, "stream": stream, "silence": silence, "silence_ftz": silence_ftz}
+    measured = {name: stats.to_dict() for name, stats in found.items() if stats is not None}
+    if not measured and plugin is None:
+        raise ValueError("check_latency needs the runtime's figures or the plugin's")
+    figures: dict[str, Any] = {"budget_p99_ns": budget_p99_ns, **measured}
+    text = f"p50/p99 {_patterns_text(measured)}" if measured else f"{runtime} not timed (--no-timing)"
     if rtneural is not None:
         figures["rtneural"] = rtneural.to_dict()
         text += f"; RTNeural's dynamic model (shown, not judged): {_patterns_text(figures['rtneural'])}"
-    judged, source = measured.to_dict(), runtime
+    judged, source = measured, runtime
     if plugin is not None:
         figures["plugin"] = plugin.to_dict()
         text += f"; the plugin's build ({plugin.build or 'unnamed'}): {_patterns_text(plugin.figures)}"

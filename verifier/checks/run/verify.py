@@ -36,6 +36,7 @@ from verifier.checks.agreement import (
 from verifier.checks.budgets import (
     RSS_TARGET_BYTES,
     PatternLatency,
+    PluginLatency,
     RssMeasurement,
     check_latency,
     check_memory,
@@ -542,6 +543,9 @@ def finish_file(
             else (manifest and manifest.latency_warmup) or DEFAULT_WARMUP
         )
         checks.append(_latency(path, prepared, runner, options, steps=steps, warmup=warmup))
+    elif plugin := _plugin_figures(path, prepared, options):
+        budget = prepared.entry.latency_budget_p99_ns if prepared.entry else None
+        checks.append(check_latency(None, None, budget, plugin=plugin))
     else:
         checks.append(Check("latency", SKIP, "timing disabled (--no-timing)", {}))
 
@@ -586,8 +590,7 @@ def _latency(
         )
         if engine and rtneural_times_silence():
             beside = _rtneural_latency(path, prepared.dtype, steps, warmup, options.seed)
-    names = model_names(path, entry.name if entry else None)
-    plugin = next((given for given in options.plugin_latency if given.model in names), None)
+    plugin = _plugin_figures(path, prepared, options)
     return check_latency(
         measured.frame,
         measured.stream,
@@ -598,6 +601,12 @@ def _latency(
         rtneural=beside,
         plugin=plugin,
     )
+
+
+def _plugin_figures(path: str, prepared: PreparedFile, options: Options) -> PluginLatency | None:
+    """The plugin's own figures (--plugin-latency) naming this file, if any."""
+    names = model_names(path, prepared.entry.name if prepared.entry else None)
+    return next((given for given in options.plugin_latency if given.model in names), None)
 
 
 def _rtneural_latency(path: str, dtype: str, steps: int, warmup: int, seed: int) -> PatternLatency | None:
