@@ -21,6 +21,8 @@
 #include "kernels.h"
 #include "loader.h"
 #include "reader_bindings.h"
+#include "rtneural_verifier/denormals.hpp"
+#include "rtneural_verifier/latency.hpp"
 
 namespace py = pybind11;
 
@@ -209,31 +211,43 @@ public:
     }
 
     // Per-step latency in ns around forward() only (a reset, when asked for, happens outside the timed
-    // span). Inputs are drawn before timing from a pool of uniform [-1, 1] vectors. Leaves the model reset.
-    py::array_t<std::int64_t> time_forward(std::size_t steps, std::size_t warmup, bool reset_each, std::uint64_t seed) {
-        constexpr std::size_t kPool = 1024;
-        const std::size_t pool = std::min(kPool, std::max<std::size_t>(steps + warmup, 1));
-        std::vector<T> inputs(pool * in_size());
-        std::mt19937_64 rng(seed);
-        std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-        for (T& v : inputs) v = static_cast<T>(uniform(rng));
+    // span). Inputs come from rtv::InputPattern, drawn before timing: random rows in [-1, 1] for the first
+    // `signal_steps` steps (counting warm-up; -1: every step), exact zeros afterwards, so that the hidden
+    // states decaying after the signal are what is timed. `flush_to_zero` sets FTZ+DAZ around the loop only
+    // (ValueError where the CPU has no such switch). `outputs`, when given, is a C-contiguous [steps,
+    // out_size] array of the model's type that receives each timed step's output, copied outside the timed
+    // span. Leaves the model reset.
+    py::array_t<std::int64_t> time_forward(std::size_t steps, std::size_t warmup, bool reset_each, std::uint64_t seed,
+                                           std::int64_t signal_steps, bool flush_to_zero, py::object outputs) {
+        if (flush_to_zero && !rtv::kFlushToZeroAvailable)
+            throw py::value_error("flush_to_zero: this CPU has no flush-to-zero switch the engine can set");
+        T* out_rows = writable_rows(outputs, steps);
+        const std::size_t signal =
+            signal_steps < 0 ? rtv::InputPattern<T>::kAllSignal : static_cast<std::size_t>(signal_steps);
+        const rtv::InputPattern<T> inputs(in_size(), steps + warmup, seed, signal);
         py::array_t<std::int64_t> times(static_cast<py::ssize_t>(steps));
         std::int64_t* dst = times.mutable_data();
+        const std::size_t width = out_size();
         {
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(mutex_);
             using clock = std::chrono::steady_clock;
             volatile T sink = T(0);
             model().reset();
-            for (std::size_t i = 0; i < warmup + steps; ++i) {
-                if (reset_each) model().reset();
-                const T* x = inputs.data() + (i % pool) * in_size();
-                const auto start = clock::now();
-                const T* out = model().forward(x);
-                const auto stop = clock::now();
-                sink = out[0];
-                if (i >= warmup)
-                    dst[i - warmup] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+            {
+                const rtv::ScopedFlushToZero ftz(flush_to_zero);
+                for (std::size_t i = 0; i < warmup + steps; ++i) {
+                    if (reset_each) model().reset();
+                    const T* x = inputs.row(i);
+                    const auto start = clock::now();
+                    const T* out = model().forward(x);
+                    const auto stop = clock::now();
+                    sink = out[0];
+                    if (i >= warmup) {
+                        dst[i - warmup] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+                        if (out_rows != nullptr) std::copy(out, out + width, out_rows + (i - warmup) * width);
+                    }
+                }
             }
             (void)sink;
             model().reset();
@@ -250,6 +264,21 @@ private:
     }
 
     rtv::Model<T>& model() { return loaded_.model; }
+
+    // The caller's own array, written in place: never a converted copy, which would take the outputs away.
+    T* writable_rows(const py::object& outputs, std::size_t steps) const {
+        if (outputs.is_none()) return nullptr;
+        if (!py::isinstance<py::array>(outputs)) throw py::value_error("outputs must be a numpy array or None");
+        auto array = py::reinterpret_borrow<py::array>(outputs);
+        const bool fits = array.dtype().is(py::dtype::of<T>()) && array.ndim() == 2 &&
+                          array.shape(0) == static_cast<py::ssize_t>(steps) &&
+                          array.shape(1) == static_cast<py::ssize_t>(out_size()) && array.writeable() &&
+                          (array.flags() & py::array::c_style) != 0;
+        if (!fits)
+            throw py::value_error("outputs must be a writable C-contiguous [" + std::to_string(steps) + ", " +
+                                  std::to_string(out_size()) + "] array of the model's dtype");
+        return static_cast<T*>(array.mutable_data());
+    }
 
     // verifier/engine/model.py validates first; this keeps a direct caller from reading out of bounds.
     void check(const Array<T>& a, py::ssize_t ndim, const char* name) const {
@@ -280,7 +309,8 @@ void bind_engine(py::module_& m, const char* name) {
         .def("run", &Engine<T>::run, py::arg("xs"), py::arg("reset_each"))
         .def("layer_outputs", &Engine<T>::layer_outputs, py::arg("x"))
         .def("time_forward", &Engine<T>::time_forward, py::arg("steps"), py::arg("warmup"), py::arg("reset_each"),
-             py::arg("seed"));
+             py::arg("seed"), py::arg("signal_steps") = -1, py::arg("flush_to_zero") = false,
+             py::arg("outputs") = py::none());
 }
 
 }  // namespace
@@ -327,6 +357,9 @@ PYBIND11_MODULE(_verifier_engine, m) {
 #else
     m.attr("COMPILER") = "unknown";
 #endif
+    m.attr("FLUSH_TO_ZERO") = rtv::kFlushToZeroAvailable;
+    m.def("flush_to_zero_active", &rtv::flush_to_zero_active,
+          "Whether the calling thread runs with flush-to-zero and denormals-are-zero set (x86 MXCSR).");
     m.def("allocation_count", &rtv::allocation_count,
           "Calls to operator new made by this module's code so far (compare differences).");
     m.def(

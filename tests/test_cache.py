@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import verifier
+from verifier.checks.budgets import PluginLatency
 from verifier.checks.results import FAIL, PASS, Check, FileResult
 from verifier.checks.run import cache as cache_module
 from verifier.checks.run.cache import CACHE_FOLDER, MAX_ENTRY_BYTES, ResultCache
@@ -265,6 +266,9 @@ CHANGED_OPTIONS = {
     "backend": "rtneural",
     "reference_timeout": 10.0,
     "long_streams": 2.0,
+    "plugin_latency": (
+        PluginLatency("p.json", "small", "ModelT", "float32", {"stream": {"p50_ns": 1.0, "p99_ns": 2.0}}),
+    ),
 }
 
 

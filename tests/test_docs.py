@@ -252,6 +252,9 @@ HEAVY = {
     "verify reduce melody.json --against verifier.production:melody_transformer -o repro": (
         "needs a broken export of the 2.5 MB MelodyTransformer (tests/test_reduce.py reduces small ones)"
     ),
+    "verify --manifest fixtures/production/manifest.json --plugin-latency latency/EmotionRecognizer.json": (
+        "the main job with the plugin test's latency file (tests/test_golden_cpp_latency.py runs it)"
+    ),
     "python tools/measure.py tolerance --models 2000": "a measurement campaign: minutes",
     "python tools/measure.py tolerance --models 150 --steps 2000": "a measurement campaign: minutes",
     "python tools/measure.py detection --examples 200": "a measurement campaign: minutes",

@@ -8,7 +8,9 @@
 
 #include <RTNeural/RTNeural.h>
 
+#include <rtneural_verifier/denormals.hpp>
 #include <rtneural_verifier/heap.hpp>
+#include <rtneural_verifier/latency.hpp>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -122,19 +124,21 @@ public:
     py::array_t<T> run(const Input<T>& xs) { return stream(xs, false, "run(xs)"); }
     py::array_t<T> run_frames(const Input<T>& xs) { return stream(xs, true, "run_frames(xs)"); }
 
-    // Per-step latency in ns of forward() alone, measured exactly as _verifier_engine measures it (same
-    // input pool drawn from the same seed, reset outside the timed region, GIL released), so that the two
-    // backends' figures can be put side by side.
+    // Per-step latency in ns of forward() alone, measured exactly as _verifier_engine measures it (the same
+    // rtv::InputPattern from the same seed, signal then silence and flush-to-zero as there, reset outside the
+    // timed region, GIL released), so that the two backends' figures can be put side by side. `outputs`
+    // receives RTNeural's raw outputs (getOutputs, without the verifier's skip connection).
     py::array_t<std::int64_t> time_forward(std::size_t steps, std::size_t warmup, bool reset_each,
-                                           std::uint64_t seed) {
-        constexpr std::size_t kPool = 1024;
+                                           std::uint64_t seed, std::int64_t signal_steps, bool flush_to_zero,
+                                           py::object outputs) {
+        if (flush_to_zero && !rtv::kFlushToZeroAvailable)
+            throw py::value_error("flush_to_zero: this CPU has no flush-to-zero switch the adapter can set");
+        T* out_rows = writable_rows(outputs, steps);
         const std::size_t width = static_cast<std::size_t>(in_size_);
-        const std::size_t pool = std::min(kPool, std::max<std::size_t>(steps + warmup, 1));
-        std::vector<T> inputs(pool * width);
-        std::mt19937_64 rng(seed);
-        std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-        for (T& v : inputs)
-            v = static_cast<T>(uniform(rng));
+        const std::size_t out_width = static_cast<std::size_t>(out_size_);
+        const std::size_t signal =
+            signal_steps < 0 ? rtv::InputPattern<T>::kAllSignal : static_cast<std::size_t>(signal_steps);
+        const rtv::InputPattern<T> inputs(width, steps + warmup, seed, signal);
         py::array_t<std::int64_t> times(static_cast<py::ssize_t>(steps));
         std::int64_t* dst = times.mutable_data();
         {
@@ -142,16 +146,22 @@ public:
             using clock = std::chrono::steady_clock;
             volatile T sink = T(0);  // keeps the compiler from discarding the work
             model_->reset();
-            for (std::size_t i = 0; i < warmup + steps; ++i) {
-                if (reset_each)
-                    model_->reset();
-                // The aligned copy a plugin makes once per block; outside the timed region, like the reset.
-                std::copy_n(inputs.data() + (i % pool) * width, width, input_.data());
-                const auto start = clock::now();
-                sink = model_->forward(input_.data());
-                const auto stop = clock::now();
-                if (i >= warmup)
-                    dst[i - warmup] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+            {
+                const rtv::ScopedFlushToZero ftz(flush_to_zero);
+                for (std::size_t i = 0; i < warmup + steps; ++i) {
+                    if (reset_each)
+                        model_->reset();
+                    // The aligned copy a plugin makes once per block; outside the timed region, like the reset.
+                    std::copy_n(inputs.row(i), width, input_.data());
+                    const auto start = clock::now();
+                    sink = model_->forward(input_.data());
+                    const auto stop = clock::now();
+                    if (i >= warmup) {
+                        dst[i - warmup] = std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count();
+                        if (out_rows != nullptr)
+                            std::copy_n(model_->getOutputs(), out_width, out_rows + (i - warmup) * out_width);
+                    }
+                }
             }
             (void)sink;
             model_->reset();
@@ -160,6 +170,22 @@ public:
     }
 
 private:
+    // The caller's own array, written in place: never a converted copy, which would take the outputs away.
+    T* writable_rows(const py::object& outputs, std::size_t steps) const {
+        if (outputs.is_none())
+            return nullptr;
+        if (!py::isinstance<py::array>(outputs))
+            throw py::value_error("outputs must be a numpy array or None");
+        auto array = py::reinterpret_borrow<py::array>(outputs);
+        const bool fits = array.dtype().is(py::dtype::of<T>()) && array.ndim() == 2 &&
+                          array.shape(0) == static_cast<py::ssize_t>(steps) && array.shape(1) == out_size_ &&
+                          array.writeable() && (array.flags() & py::array::c_style) != 0;
+        if (!fits)
+            throw py::value_error("outputs must be a writable C-contiguous [" + std::to_string(steps) + ", " +
+                                  std::to_string(out_size_) + "] array of the model's dtype");
+        return static_cast<T*>(array.mutable_data());
+    }
+
     void check_width(py::ssize_t found, const char* what) const {
         if (found != in_size_)
             throw py::value_error(std::string(what) + ": expected " + std::to_string(in_size_) +
@@ -213,7 +239,10 @@ void bind_model(py::module_& m, const char* name) {
         .def("run", &M::run, py::arg("xs"), "Stream [steps, in] from the current state.")
         .def("run_frames", &M::run_frames, py::arg("xs"), "Each step from reset state.")
         .def("time_forward", &M::time_forward, py::arg("steps"), py::arg("warmup"), py::arg("reset_each"),
-             py::arg("seed") = 0, "Per-step latency in ns (steady_clock), random inputs in [-1, 1].");
+             py::arg("seed") = 0, py::arg("signal_steps") = -1, py::arg("flush_to_zero") = false,
+             py::arg("outputs") = py::none(),
+             "Per-step latency in ns (steady_clock), random inputs in [-1, 1] for the first signal_steps "
+             "steps (-1: all), zeros after; flush_to_zero sets FTZ+DAZ around the loop only.");
 }
 
 }  // namespace
@@ -225,6 +254,7 @@ PYBIND11_MODULE(_verifier_rtneural, m) {
     m.attr("backend") = VERIFIER_RTNEURAL_BACKEND;
     m.attr("alignment") = RTNEURAL_DEFAULT_ALIGNMENT;
     m.attr("rtneural_dir") = VERIFIER_RTNEURAL_DIR;
+    m.attr("FLUSH_TO_ZERO") = rtv::kFlushToZeroAvailable;
     m.attr("build_flags") = VERIFIER_RTNEURAL_FLAGS;
 #if RTNEURAL_AVX_ENABLED
     m.attr("avx") = true;

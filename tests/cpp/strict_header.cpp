@@ -1,5 +1,5 @@
 // Compiled with strict warnings as errors (CMakeLists.txt): a plugin that builds its tests with -Werror must
-// be able to include the checker. Instantiates check_golden for float and double models.
+// be able to include the checker. Instantiates check_golden, time_latency and write_latency_json for float and double models.
 #include <rtneural_verifier/golden.hpp>
 
 namespace {
@@ -19,5 +19,7 @@ struct Identity {
 bool strict_header_instantiations() {
     Identity<float> f;
     Identity<double> d;
-    return rtv::check_golden(f, "missing").passed || rtv::check_golden(d, "missing").passed;
+    const bool timed = rtv::write_latency_json(rtv::time_latency(f, 4), "missing/f.json", "f", "") ||
+                       rtv::write_latency_json(rtv::time_latency(d, 4), "missing/d.json", "d", "");
+    return rtv::check_golden(f, "missing").passed || rtv::check_golden(d, "missing").passed || timed;
 }

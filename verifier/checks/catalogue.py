@@ -12,7 +12,7 @@ FILE_CHECKS: dict[str, str] = {
     "rtneural-builds": "Where RTNeural's own builds (Eigen, xsimd, STL; Model, ModelT) disagree.",
     "parameters": "Parameter count: JSON vs PyTorch vs the manifest.",
     "widths": "Input, output and layer widths vs the manifest and PyTorch.",
-    "latency": "Per-inference latency (p99) against the manifest's budget.",
+    "latency": "Per-inference p99 (frame, stream, silence after signal) against the manifest's budget.",
     "memory": "Bytes the engine holds for the model (cross-checked with RSS).",
 }
 # Run only when asked for (``verify --long-streams``): not an item of every model under the pytest plugin.

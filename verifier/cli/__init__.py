@@ -195,6 +195,14 @@ def _add_golden_options(parser: argparse.ArgumentParser) -> None:
         help="run the numeric, latency and memory checks on our engine (default) or on the RTNeural "
         "build compiled in with RTNEURAL_DIR at install time",
     )
+    group.add_argument(
+        "--plugin-latency",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="the plugin's own build timed by the C++ golden checker (rtv::write_latency_json): the latency "
+        "check judges its figures for the model the file names (repeat for each model)",
+    )
     writers = group.add_mutually_exclusive_group()
     writers.add_argument(
         "--save-golden",
@@ -207,6 +215,19 @@ def _add_golden_options(parser: argparse.ArgumentParser) -> None:
         help="instead of checking, write a copy of each file to DIR/<file name> carrying input_batch and "
         "output_batch (the input files are never modified; DIR must not be their directory)",
     )
+
+
+def _plugin_latency(paths: list[str], files: list[str], manifest) -> tuple:  # -> tuple[PluginLatency, ...]
+    from verifier.checks.run.plugin_latency import match_plugin_latency, read_plugin_latency
+    from verifier.format.reader.guarded import InputError
+
+    try:
+        given = [read_plugin_latency(path) for path in paths]
+        names = [(f, entry.name if (entry := manifest and manifest.entry_for(f)) else None) for f in files]
+        match_plugin_latency(given, names)
+    except InputError as exc:
+        raise UsageError(f"--plugin-latency {exc}") from None
+    return tuple(given)
 
 
 def _manifest(args: argparse.Namespace):  # -> Manifest | None
@@ -297,6 +318,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         backend=args.backend,
         reference_timeout=args.reference_timeout,
         long_streams=LONG_STREAM_SECONDS if args.long_streams else 0.0,
+        plugin_latency=_plugin_latency(args.plugin_latency, files, manifest),
     )
     if not (args.save_golden or args.embed_golden):
         require_torch("comparing a file with PyTorch")
@@ -307,7 +329,8 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
         require_matplotlib()
     baseline = read_report(args.baseline) if args.baseline else None
-    read = [*files, *(p for p in (manifest and str(manifest.path), args.baseline, args.against) if p)]
+    named = (manifest and str(manifest.path), args.baseline, args.against, *args.plugin_latency)
+    read = [*files, *(p for p in named if p)]
     check_output(args.output, read)
     if args.format == "github":
         check_output(os.environ.get("GITHUB_STEP_SUMMARY"), read, "$GITHUB_STEP_SUMMARY")

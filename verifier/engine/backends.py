@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from verifier.engine.model import load, real_array
+from verifier.engine.model import load, real_array, timing_arguments
 from verifier.errors import ModelFormatError
 from verifier.format.loaders.state_dict import is_state_dict, to_keras
 from verifier.format.loaders.torch_helpers import is_torch_helpers
@@ -63,7 +63,17 @@ class BackendModel(Protocol):
     def reset(self) -> None: ...
     def run(self, xs: ArrayLike) -> np.ndarray: ...
     def run_frames(self, xs: ArrayLike) -> np.ndarray: ...
-    def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray: ...
+    def time_forward(
+        self,
+        steps: int,
+        warmup: int,
+        reset_each: bool,
+        seed: int = 0,
+        *,
+        signal_steps: int | None = None,
+        flush_to_zero: bool = False,
+        outputs: np.ndarray | None = None,
+    ) -> np.ndarray: ...
 
 
 def available_backends() -> list[str]:
@@ -136,6 +146,13 @@ def describe_backend(backend: str = "engine") -> str:
         f"RTNeural ({native.backend} backend, alignment {native.alignment}, {isa}; {flags}; "
         f"headers from {native.rtneural_dir})"
     )
+
+
+def rtneural_times_silence() -> bool:
+    """Whether ``_verifier_rtneural`` is built and has the signal-then-silence and flush-to-zero timing (a
+    module built before it has only the random-input patterns)."""
+    module = _rtneural_module()
+    return module is not None and hasattr(module, "FLUSH_TO_ZERO")
 
 
 def _rtneural_module() -> ModuleType | None:
@@ -220,8 +237,20 @@ class RTNeuralModel:
     def _with_skip(self, out: np.ndarray, x: np.ndarray) -> np.ndarray:
         return out + x[..., :1].astype(out.dtype) if self.skip else out
 
-    def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray:
-        for name, value in (("steps", steps), ("warmup", warmup), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        return self.native.time_forward(int(steps), int(warmup), bool(reset_each), int(seed))
+    def time_forward(
+        self,
+        steps: int,
+        warmup: int,
+        reset_each: bool,
+        seed: int = 0,
+        *,
+        signal_steps: int | None = None,
+        flush_to_zero: bool = False,
+        outputs: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """As :meth:`verifier.Model.time_forward`; ``outputs`` receives RTNeural's own outputs (without a
+        state_dict file's skip connection). ``TypeError`` from a module built before signal_steps existed."""
+        arguments = timing_arguments(steps, warmup, reset_each, seed, signal_steps, flush_to_zero)
+        if arguments[4:] == (-1, False) and outputs is None:  # the old call: any build of the module has it
+            return self.native.time_forward(*arguments[:4])
+        return self.native.time_forward(*arguments, outputs)

@@ -39,6 +39,24 @@ from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 _NATIVE = {"float32": _engine.Model32, "float64": _engine.Model64}
 
+#: Whether ``time_forward(..., flush_to_zero=True)`` can set flush-to-zero on this CPU (x86 MXCSR FTZ+DAZ).
+FLUSH_TO_ZERO_AVAILABLE: bool = bool(getattr(_engine, "FLUSH_TO_ZERO", False))
+
+
+def timing_arguments(
+    steps: int, warmup: int, reset_each: bool, seed: int, signal_steps: int | None, flush_to_zero: bool
+) -> tuple[int, int, bool, int, int, bool]:
+    """``time_forward``'s arguments checked and in the native order (``signal_steps`` None becomes -1, "all
+    signal"); both backends' ``time_forward`` take them so."""
+    counts = (("steps", steps), ("warmup", warmup), ("seed", seed))
+    for name, value in (*counts, ("signal_steps", 0 if signal_steps is None else signal_steps)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if not isinstance(flush_to_zero, bool | np.bool_):
+        raise ValueError(f"flush_to_zero must be True or False, got {flush_to_zero!r}")
+    signal = -1 if signal_steps is None else int(signal_steps)
+    return int(steps), int(warmup), bool(reset_each), int(seed), signal, bool(flush_to_zero)
+
 
 @dataclass(frozen=True)
 class LayerInfo:
@@ -107,13 +125,28 @@ class Model:
         entry's own activation."""
         return self._native.layer_outputs(self._vector(x, "x"))
 
-    def time_forward(self, steps: int, warmup: int, reset_each: bool, seed: int = 0) -> np.ndarray:
-        """Per-step latency of ``forward`` in ns, measured in C++ with steady_clock on random inputs in
-        [-1, 1]; ``reset_each`` resets before every step (outside the timed span). Leaves the model reset."""
-        for name, value in (("steps", steps), ("warmup", warmup), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        return self._native.time_forward(int(steps), int(warmup), bool(reset_each), int(seed))
+    def time_forward(
+        self,
+        steps: int,
+        warmup: int,
+        reset_each: bool,
+        seed: int = 0,
+        *,
+        signal_steps: int | None = None,
+        flush_to_zero: bool = False,
+        outputs: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Per-step latency of ``forward`` in ns, measured in C++ with steady_clock; ``reset_each`` resets
+        before every step (outside the timed span). Leaves the model reset.
+
+        Inputs are random in [-1, 1] for the first ``signal_steps`` steps, counting the ``warmup`` ones
+        (``None``: every step), and exact zeros afterwards: ``signal_steps=warmup`` times silence after
+        signal, the hidden states decaying towards zero (the subnormal case). ``flush_to_zero`` sets FTZ and
+        DAZ around the timed loop only, as a plugin under ``ScopedNoDenormals`` runs (``ValueError`` where
+        ``FLUSH_TO_ZERO_AVAILABLE`` is false). ``outputs``, a C-contiguous ``(steps, out_size)`` array of the
+        model's dtype, receives each timed step's output."""
+        arguments = timing_arguments(steps, warmup, reset_each, seed, signal_steps, flush_to_zero)
+        return self._native.time_forward(*arguments, outputs)
 
     def _vector(self, x: Any, name: str) -> np.ndarray:
         array = real_array(x, name)

@@ -88,8 +88,12 @@ def compare_file(before: FileResult, now: FileResult, margins: Margins = Margins
                 f"{name} error grew {old:.3g} -> {new:.3g} ({new / old if old else float('inf'):.1f}x)"
             )
 
-    for pattern in ("frame", "stream"):
+    # A report written before the silence pattern existed has no silence figure: it is compared from the
+    # first report that has one on both sides.
+    for pattern in ("frame", "stream", "silence"):
         old, new = _figure(before, "latency", pattern, "p50_ns"), _figure(now, "latency", pattern, "p50_ns")
+        if pattern == "silence" and old is None:
+            continue
         figures[f"latency_{pattern}_p50_ns"] = {"before": old, "now": new}
         if (
             old

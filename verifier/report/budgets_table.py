@@ -1,7 +1,8 @@
 """The budgets of a set of verified files as a plain-text table (the pytest plugin's terminal summary).
 
-Per model: parameters (JSON as PyTorch counts them), p99 latency per frame and streamed against the p99
-budget, bytes the engine holds; then the memory of all models against the shared budget.
+Per model: parameters (JSON as PyTorch counts them), p99 latency per frame, streamed and on silence after
+signal (without flush-to-zero) against the p99 budget, bytes the engine holds; then the memory of all models
+against the shared budget.
 """
 
 from __future__ import annotations
@@ -30,7 +31,18 @@ def _count(value: Any) -> str:
 
 def budget_lines(files: Sequence[FileResult], total: Check | None = None) -> list[str]:
     """Fixed-width lines: a header, one row per file, and the memory total when ``total`` is given."""
-    rows = [("model", "parameters", "p99 frame", "p99 stream", "p99 budget", "engine bytes", "result")]
+    rows = [
+        (
+            "model",
+            "parameters",
+            "p99 frame",
+            "p99 stream",
+            "p99 silence",
+            "p99 budget",
+            "engine bytes",
+            "result",
+        )
+    ]
     for f in files:
         rows.append(
             (
@@ -38,6 +50,7 @@ def budget_lines(files: Sequence[FileResult], total: Check | None = None) -> lis
                 _count(_figure(f, "parameters", "json_as_torch")),
                 _us(_figure(f, "latency", "frame", "p99_ns")),
                 _us(_figure(f, "latency", "stream", "p99_ns")),
+                _us(_figure(f, "latency", "silence", "p99_ns")),
                 _us(_figure(f, "latency", "budget_p99_ns")),
                 _count(_figure(f, "memory", "bytes_held")),
                 "FAIL" if f.failed else "ok",

@@ -30,7 +30,14 @@ from verifier.report.figures import finite, mapping, real, reals
 from verifier.report.stats import number, place, snr, statistics_rows
 
 CHARTS = ("error-steps", "error-histogram", "latency")
-_COLOURS = {"frame": "#1f77b4", "stream": "#ff7f0e", "budget": "#d62728", "tolerance": "#d62728"}
+_COLOURS = {
+    "frame": "#1f77b4",
+    "stream": "#ff7f0e",
+    "silence": "#2ca02c",
+    "silence_ftz": "#9467bd",
+    "budget": "#d62728",
+    "tolerance": "#d62728",
+}
 _STATUS_CLASS = {PASS: "pass", FAIL: "fail", WARN: "warn", SKIP: "skip"}
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;
@@ -216,25 +223,48 @@ def _histogram_plot(result: FileResult) -> str:
 
 
 def _latency_us(value: Any) -> dict[str, float] | None:
-    """min, max, p50 and p99 of one call pattern in µs, when all are positive and finite (a log axis)."""
+    """min (p50 where not given: the plugin's file has none), max, p50 and p99 of one call pattern in µs,
+    when all are positive and finite (a log axis)."""
     lat = mapping(value)
-    found = {key: finite(lat.get(f"{key}_ns")) for key in ("min", "max", "p50", "p99")}
+    found = {key: finite(lat.get(f"{key}_ns")) for key in ("max", "p50", "p99")}
+    found["min"] = finite(lat.get("min_ns", lat.get("p50_ns")))
     us = {key: ns / 1000 for key, ns in found.items() if ns is not None}
     return us if len(us) == len(found) and all(v > 0 for v in us.values()) else None
+
+
+_LATENCY_PATTERNS = {
+    "frame": "frame\n(reset each)",
+    "stream": "stream",
+    "silence": "silence\nafter signal",
+    "silence_ftz": "silence\nflush-to-zero",
+}
+# Figures shown beside the measured runtime's: RTNeural's dynamic model, the plugin's own build.
+_LATENCY_SOURCES = (("", None), ("RTNeural ", "rtneural"), ("plugin ", "plugin"))
+
+
+def _latency_rows(figures: Mapping[str, Any]) -> list[tuple[str, str, dict[str, float]]]:
+    """(label, pattern, µs figures) of every pattern of every source the check measured or was given."""
+    rows = []
+    for prefix, key in _LATENCY_SOURCES:
+        source = figures if key is None else mapping(figures.get(key))
+        if key == "plugin":
+            source = mapping(source.get("figures"))
+        for pattern, label in _LATENCY_PATTERNS.items():
+            if (us := _latency_us(source.get(pattern))) is not None:
+                rows.append((prefix + label, pattern, us))
+    return rows
 
 
 def _latency_plot(result: FileResult) -> str:
     check = result.check("latency")
     figures = mapping(check.figures) if check is not None else {}
-    with _figure(height=2.2) as fig:
-        rows = {p: us for p in ("frame", "stream") if (us := _latency_us(figures.get(p))) is not None}
-        patterns = list(rows)
-        if not patterns:
+    rows = _latency_rows(figures)
+    with _figure(height=max(2.2, 0.45 * len(rows) + 0.8)) as fig:
+        if not rows:
             _empty(fig, f"latency not measured: {check.summary if check else 'no latency check'}")
             return _svg(fig)
         ax = fig.add_subplot()
-        for row, pattern in enumerate(patterns):
-            lat = rows[pattern]
+        for row, (_, pattern, lat) in enumerate(rows):
             ax.plot([lat["min"], lat["max"]], [row, row], color="#8c959f", lw=1.0)
             ax.plot(lat["p50"], row, "o", color=_COLOURS[pattern], label="p50" if row == 0 else None)
             ax.plot(lat["p99"], row, "D", color="#24292f", ms=5, label="p99" if row == 0 else None)
@@ -243,8 +273,8 @@ def _latency_plot(result: FileResult) -> str:
             ax.axvline(
                 budget / 1000, color=_COLOURS["budget"], ls="--", lw=1.2, label=f"budget {budget / 1e6:g} ms"
             )
-        ax.set_yticks(range(len(patterns)), [f"{p}\n(reset each)" if p == "frame" else p for p in patterns])
-        ax.set_ylim(-0.6, len(patterns) - 0.4)
+        ax.set_yticks(range(len(rows)), [label for label, _, _ in rows])
+        ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set_xscale("log")
         ax.set_xlabel("µs per inference (line: min to max)")
         ax.grid(True, axis="x", alpha=0.3)
@@ -417,6 +447,7 @@ def _baseline_section(run: RunResult) -> str:
         "numeric-stream": "max abs error, stream",
         "latency_frame_p50_ns": "p50 latency ns, frame",
         "latency_stream_p50_ns": "p50 latency ns, stream",
+        "latency_silence_p50_ns": "p50 latency ns, silence after signal",
     }
     for f in run.files:
         check = f.check("baseline")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported for its type only: the CLI reads Options before numpy is wanted
+    from verifier.checks.budgets import PluginLatency
 
 DEFAULT_TIMING_STEPS = 2000
 DEFAULT_WARMUP = 200
@@ -32,3 +36,6 @@ class Options:
     reference_timeout: float = DEFAULT_REFERENCE_TIMEOUT  # seconds (verifier.checks.run.reference)
     # The long-streams check (verifier.checks.longstreams): seconds of audio per case; 0 leaves it out.
     long_streams: float = 0.0
+    # The plugin's own build timed by the C++ golden checker (--plugin-latency; plugin_latency.py): the
+    # latency check judges a file's figures from here instead of the engine's when one names the file.
+    plugin_latency: tuple[PluginLatency, ...] = ()

@@ -35,6 +35,8 @@ from verifier.checks.agreement import (
 )
 from verifier.checks.budgets import (
     RSS_TARGET_BYTES,
+    PatternLatency,
+    PluginLatency,
     RssMeasurement,
     check_latency,
     check_memory,
@@ -43,7 +45,7 @@ from verifier.checks.budgets import (
     check_widths,
     folded_lstm_biases,
     json_widths,
-    measure_latency,
+    measure_patterns,
     measure_rss_in_fresh_process,
     measure_rss_of_files,
 )
@@ -54,6 +56,7 @@ from verifier.checks.run.cache import ResultCache
 from verifier.checks.run.isolation import check_in_processes, guarded, internal_error, timing_turn
 from verifier.checks.run.manifest import Manifest, ModelEntry
 from verifier.checks.run.options import DEFAULT_TIMING_STEPS, DEFAULT_WARMUP, Options
+from verifier.checks.run.plugin_latency import model_names
 from verifier.checks.run.reference import (
     ReferenceError,
     ReferenceFailure,
@@ -555,9 +558,10 @@ def finish_file(
             if options.warmup is not None
             else (manifest and manifest.latency_warmup) or DEFAULT_WARMUP
         )
-        with timing_turn():
-            frame, stream = measure_latency(runner, steps=steps, warmup=warmup, seed=options.seed)
-        checks.append(check_latency(frame, stream, entry.latency_budget_p99_ns if entry else None))
+        checks.append(_latency(path, prepared, runner, options, steps=steps, warmup=warmup))
+    elif plugin := _plugin_figures(path, prepared, options):
+        budget = prepared.entry.latency_budget_p99_ns if prepared.entry else None
+        checks.append(check_latency(None, None, budget, plugin=plugin))
     else:
         checks.append(Check("latency", SKIP, "timing disabled (--no-timing)", {}))
 
@@ -577,6 +581,64 @@ def finish_file(
             )
         )
     return FileResult(path, tuple(checks), entry.name if entry else None, reference)
+
+
+def _latency(
+    path: str, prepared: PreparedFile, runner: Any, options: Options, *, steps: int, warmup: int
+) -> Check:
+    """The latency check: every pattern on the runtime checked; RTNeural's dynamic model beside the engine
+    when that backend is built (shown, not judged); the plugin's own figures when given (judged)."""
+    from verifier.engine.backends import rtneural_times_silence
+    from verifier.engine.model import FLUSH_TO_ZERO_AVAILABLE
+
+    entry = prepared.entry
+    ftz = FLUSH_TO_ZERO_AVAILABLE
+    engine = options.backend == "engine"
+    beside = None
+    with timing_turn():
+        measured = measure_patterns(
+            runner,
+            steps=steps,
+            warmup=warmup,
+            seed=options.seed,
+            flush_to_zero_available=ftz,
+            silence=engine or rtneural_times_silence(),
+        )
+        if engine and rtneural_times_silence():
+            beside = _rtneural_latency(path, prepared.dtype, steps, warmup, options.seed)
+    plugin = _plugin_figures(path, prepared, options)
+    return check_latency(
+        measured.frame,
+        measured.stream,
+        entry.latency_budget_p99_ns if entry else None,
+        silence=measured.silence,
+        silence_ftz=measured.silence_ftz,
+        runtime="the engine" if engine else "RTNeural",
+        rtneural=beside,
+        plugin=plugin,
+    )
+
+
+def _plugin_figures(path: str, prepared: PreparedFile, options: Options) -> PluginLatency | None:
+    """The plugin's own figures (--plugin-latency) naming this file, if any."""
+    names = model_names(path, prepared.entry.name if prepared.entry else None)
+    return next((given for given in options.plugin_latency if given.model in names), None)
+
+
+def _rtneural_latency(path: str, dtype: str, steps: int, warmup: int, seed: int) -> PatternLatency | None:
+    """RTNeural's dynamic model on the same patterns; None when RTNeural refuses the file (the numeric
+    checks under --backend rtneural say why)."""
+    from verifier.engine.backends import load_backend
+    from verifier.engine.model import FLUSH_TO_ZERO_AVAILABLE
+    from verifier.errors import ModelFormatError
+
+    try:
+        model = load_backend(path, "rtneural", dtype)
+    except (ModelFormatError, ValueError):
+        return None
+    return measure_patterns(
+        model, steps=steps, warmup=warmup, seed=seed, flush_to_zero_available=FLUSH_TO_ZERO_AVAILABLE
+    )
 
 
 # --------------------------------------------------------------------------------------------- the run

@@ -17,6 +17,8 @@
 // and compares every output element with |actual - expected| <= atol + rtol * |expected|, using the
 // bundle's tolerance for the model's type. It also times every forward() (steady_clock; p50/p99) and,
 // when count_heap.hpp is compiled into the program, counts operator new calls made while it runs.
+// To time the model as the plugin builds it and feed the figure back to `verify --plugin-latency`, see
+// latency.hpp (included here): rtv::time_latency and rtv::write_latency_json.
 // A bundle is untrusted input: check_golden never throws, and a bad bundle fails with a one-line message
 // naming the file (and line) and the problem.
 #pragma once
@@ -62,6 +64,7 @@
 #endif
 
 #include "heap.hpp"
+#include "latency.hpp"
 
 namespace rtv {
 
