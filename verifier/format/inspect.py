@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 from array import array
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, overload
@@ -86,6 +85,30 @@ class LayerRow:
         }
 
 
+def _grouped(findings: Sequence[Finding], count: int) -> tuple[array[int], array[int]]:
+    """Findings grouped by row once (a million entries with a finding each must not compare every finding
+    with every entry), by counting, in columns: finding indices ``order[first[i]:first[i + 1]]`` are row
+    ``i``'s in validate's order; those on no row (or beyond the rows) are not in ``order``."""
+    rows = array("q", (_row_of(f.pointer, count) for f in findings))
+    first = array("q", bytes(8 * (count + 1)))
+    for row in rows:
+        if row >= 0:
+            first[row + 1] += 1
+    for i in range(count):
+        first[i + 1] += first[i]
+    order, place = array("q", bytes(8 * first[count])), first[:-1]
+    for at, row in enumerate(rows):
+        if row >= 0:
+            order[place[row]] = at
+            place[row] += 1
+    return first, order
+
+
+def _row_of(pointer: str, count: int) -> int:
+    index = _row_index(pointer)
+    return index if index is not None and index < count else -1
+
+
 _NONE = -1  # a width that is not known, in LayerRows' columns (widths are never negative)
 
 
@@ -94,18 +117,14 @@ class LayerRows(Sequence[LayerRow]):
     for: a file of a million one-line layers held a row object (and its dict) per layer, several times the
     file's own size. Types and activations are kept once each (a file repeats a handful of them)."""
 
-    def __init__(self, findings: Sequence[Finding]) -> None:
+    def __init__(self, findings: Sequence[Finding], count: int) -> None:
         self._findings = findings
         self._names: list[str | None] = []
         self._name_ids: dict[str | None, int] = {}
         self._kinds, self._activations = array("i"), array("i")
         self._applied = bytearray()
         self._widths, self._counts = array("q"), array("q")  # in, out / parameters, state per row
-        # Findings grouped by row once (a million entries with a finding each must not compare every finding
-        # with every entry): their indices sorted by row, stably (each row's keep validate's order).
-        keys = array("q", ((_row_index(f.pointer) if _row_index(f.pointer) is not None else -1) for f in findings))
-        self._order = array("q", sorted(range(len(findings)), key=keys.__getitem__))
-        self._keys = array("q", (keys[i] for i in self._order))
+        self._first, self._order = _grouped(findings, count)
 
     def _name(self, text: str | None) -> int:
         if text not in self._name_ids:
@@ -113,8 +132,14 @@ class LayerRows(Sequence[LayerRow]):
             self._names.append(text)
         return self._name_ids[text]
 
-    def append(self, kind: str | None, activation: str | None, widths: tuple[int | None, int | None],
-               parameters: int, state: int) -> None:
+    def append(
+        self,
+        kind: str | None,
+        activation: str | None,
+        widths: tuple[int | None, int | None],
+        parameters: int,
+        state: int,
+    ) -> None:
         self._kinds.append(self._name(kind))
         self._activations.append(self._name(activation))
         self._applied.append(kind in _APPLIES_ACTIVATION and bool(activation))
@@ -135,7 +160,7 @@ class LayerRows(Sequence[LayerRow]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("layer row index out of range")
-        first, last = bisect_left(self._keys, index), bisect_right(self._keys, index)
+        first, last = self._first[index], self._first[index + 1]
         width_in, width_out = self._widths[2 * index], self._widths[2 * index + 1]
         return LayerRow(
             index=index,
@@ -191,7 +216,6 @@ class Inspection:
     @property
     def state(self) -> int:
         return sum(r.state for r in self.rows)
-
 
     @property
     def errors(self) -> int:
@@ -364,7 +388,7 @@ def _width_at(widths: array[int], at: int) -> int | None:
 
 def _rows(doc: dict[str, Any], findings: tuple[Finding, ...]) -> LayerRows:
     widths = _chained_widths(doc)
-    rows = LayerRows(findings)
+    rows = LayerRows(findings, len(doc["layers"]))
     for index, body in enumerate(doc["layers"]):
         entry: Mapping[str, Any] = body if isinstance(body, dict) else {}
         kind = entry.get("type") if isinstance(entry.get("type"), str) else None

@@ -26,7 +26,7 @@ def inspection_pieces(inspections: Sequence[Inspection], fmt: str) -> Iterator[s
         raise ValueError(f"unknown inspect format {fmt!r}; one of {', '.join(INSPECT_FORMATS)}")
     if fmt == "json":
         data = {"inspect_version": 1, "files": [i.to_dict() for i in inspections]}
-        # An indent makes json use its pure-Python encoder, which iterates the rows lazily (Inspection.to_dict)
+        # An indent makes json use its pure-Python encoder, which iterates the rows lazily (see to_dict)
         encoder = json.JSONEncoder(indent=2, allow_nan=False)
         return _gathered(_then(encoder.iterencode(data)))
     return _gathered(_text_pieces(inspections))
@@ -93,7 +93,9 @@ def _cells(row: LayerRow) -> tuple[str, ...]:
 
 
 def _table_line(cells: tuple[str, ...], widths: list[int]) -> str:
-    aligned = [cells[c].rjust(widths[c]) if c in _RIGHT else cells[c].ljust(widths[c]) for c in range(len(cells))]
+    aligned = [
+        cells[c].rjust(widths[c]) if c in _RIGHT else cells[c].ljust(widths[c]) for c in range(len(cells))
+    ]
     return "  " + "  ".join(aligned).rstrip() + "\n"
 
 
@@ -121,7 +123,8 @@ def _inspection_lines(inspection: Inspection) -> Iterator[str]:
         for row in inspection.rows:
             yield _table_line(_cells(row), widths)
         yield _table_line(total, widths)
-        yield f"  state: {s:,} values carried between steps ({4 * s:,} B at float32, {8 * s:,} B at float64)\n"
+        carried = f"({4 * s:,} B at float32, {8 * s:,} B at float64)"
+        yield f"  state: {s:,} values carried between steps {carried}\n"
     if inspection.extra_keys:
         yield "  keys outside the format (information):\n"
         for key in inspection.extra_keys:
