@@ -115,11 +115,25 @@ class _Series:
     allowed: list[float] | None
 
     def points(self, values: list[float], floor: float = 0.0) -> tuple[list[float], list[float]]:
-        """The steps and ``values`` a log axis can show (finite, positive after ``floor``)."""
+        """The steps and ``values`` a log axis can show (finite, positive after ``floor``, within
+        :func:`on_axis`)."""
         pairs = zip(self.steps, values, strict=True)
         kept = [(x, max(y, floor)) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
-        kept = [(x, y) for x, y in kept if y > 0]
+        kept = [(on_axis(x), on_axis(y)) for x, y in kept if y > 0]
         return [x for x, _ in kept], [y for _, y in kept]
+
+
+#: the largest magnitude drawn (and, on a log axis, the smallest): matplotlib pads an axis's limits by a
+#: share of their span, which over 5e-324..1.8e308 on a log axis overflows a double; beyond this a value is
+#: drawn at the edge (the tables keep it as it is)
+AXIS_MAGNITUDE = 1e150
+
+
+def on_axis(value: float) -> float:
+    """``value`` with its magnitude brought within [1 / AXIS_MAGNITUDE, AXIS_MAGNITUDE] (0 stays 0)."""
+    if value == 0:
+        return value
+    return math.copysign(min(max(abs(value), 1 / AXIS_MAGNITUDE), AXIS_MAGNITUDE), value)
 
 
 def _series(figures: Mapping[str, Any]) -> _Series | None:
@@ -186,7 +200,7 @@ def _histogram(figures: Mapping[str, Any]) -> tuple[list[float], list[float]] | 
         return None
     if edges[0] <= 0 or any(b <= a for a, b in itertools.pairwise(edges)):
         return None
-    return counts, edges
+    return counts, [on_axis(e) for e in edges]
 
 
 def _histogram_plot(result: FileResult) -> str:
@@ -206,7 +220,9 @@ def _histogram_plot(result: FileResult) -> str:
                 ax.stairs(h[0], h[1], color=_COLOURS[pattern], lw=width, label=label)
             atol = finite(next(iter(numeric.values())).get("atol"))
             if atol is not None and atol > 0:
-                ax.axvline(atol, color=_COLOURS["tolerance"], ls="--", lw=1.0, label=f"atol {atol:g}")
+                ax.axvline(
+                    on_axis(atol), color=_COLOURS["tolerance"], ls="--", lw=1.0, label=f"atol {atol:g}"
+                )
             ax.set_xscale("log")
             ax.set_xlabel("|error| of an element")
             ax.set_ylabel("elements")
@@ -219,7 +235,7 @@ def _latency_us(value: Any) -> dict[str, float] | None:
     """min, max, p50 and p99 of one call pattern in µs, when all are positive and finite (a log axis)."""
     lat = mapping(value)
     found = {key: finite(lat.get(f"{key}_ns")) for key in ("min", "max", "p50", "p99")}
-    us = {key: ns / 1000 for key, ns in found.items() if ns is not None}
+    us = {key: on_axis(ns / 1000) for key, ns in found.items() if ns is not None}
     return us if len(us) == len(found) and all(v > 0 for v in us.values()) else None
 
 
@@ -241,7 +257,11 @@ def _latency_plot(result: FileResult) -> str:
         budget = finite(figures.get("budget_p99_ns"))
         if budget is not None and budget / 1000 > 0:
             ax.axvline(
-                budget / 1000, color=_COLOURS["budget"], ls="--", lw=1.2, label=f"budget {budget / 1e6:g} ms"
+                on_axis(budget / 1000),
+                color=_COLOURS["budget"],
+                ls="--",
+                lw=1.2,
+                label=f"budget {budget / 1e6:g} ms",
             )
         ax.set_yticks(range(len(patterns)), [f"{p}\n(reset each)" if p == "frame" else p for p in patterns])
         ax.set_ylim(-0.6, len(patterns) - 0.4)
