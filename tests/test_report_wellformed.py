@@ -437,6 +437,13 @@ def test_html_draws_finite_errors_spanning_the_whole_double_range(folder):
     assert "step errors NaN or infinite" not in page
 
 
+def test_html_of_memory_held_near_the_largest_double_says_it_is_too_large_to_draw(folder):
+    # Found by the HTML property too: an axis up to 1e308 overflowed matplotlib's tick steps (a warning).
+    run = _one_file("m.json", Check("memory", FAIL, "over", {"bytes_held": 1e308}))
+    page = format_report(run, "html")
+    assert "memory figures too large to draw" in page
+
+
 def test_html_of_a_series_with_no_finite_error_says_so(folder):
     page = _format(_series_report(folder, [math.inf, None, -math.inf]), "html")
     assert "no step with a finite error to draw (3 NaN or infinite)" in page

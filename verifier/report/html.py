@@ -200,7 +200,7 @@ def _histogram(figures: Mapping[str, Any]) -> tuple[list[float], list[float]] | 
         return None
     if edges[0] <= 0 or any(b <= a for a, b in itertools.pairwise(edges)):
         return None
-    return counts, [on_axis(e) for e in edges]
+    return [on_axis(c) for c in counts], [on_axis(e) for e in edges]
 
 
 def _histogram_plot(result: FileResult) -> str:
@@ -313,7 +313,7 @@ def memory_plot(run: RunResult) -> str:
         if not by_model:
             _empty(fig, "no memory figures (no file loaded)")
             return _svg(fig)
-        if not math.isfinite(right):
+        if not math.isfinite(right) or right > AXIS_MAGNITUDE:  # see AXIS_MAGNITUDE
             _empty(fig, "memory figures too large to draw (see the checks)")
             return _svg(fig)
         ax = fig.add_subplot()
