@@ -263,7 +263,7 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-class _RowDicts(list):  # type: ignore[type-arg]
+class _RowDicts(list[dict[str, Any]]):
     """A list that makes each row's dict as it is iterated: json's pure-Python encoder (used whenever it
     indents) only iterates a list and asks its length, so a million rows are never all dicts at once."""
 
@@ -271,7 +271,7 @@ class _RowDicts(list):  # type: ignore[type-arg]
         super().__init__()
         self._rows = rows
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         return (row.to_dict() for row in self._rows)
 
     def __len__(self) -> int:
@@ -282,8 +282,6 @@ class _RowDicts(list):  # type: ignore[type-arg]
 
     def __repr__(self) -> str:
         return repr(list(iter(self)))
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def _on_a_row(index: int | None, rows: Sequence[LayerRow], count: int) -> bool:
