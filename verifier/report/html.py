@@ -235,7 +235,7 @@ def _latency_us(value: Any) -> dict[str, float] | None:
     """min, max, p50 and p99 of one call pattern in µs, when all are positive and finite (a log axis)."""
     lat = mapping(value)
     found = {key: finite(lat.get(f"{key}_ns")) for key in ("min", "max", "p50", "p99")}
-    us = {key: on_axis(ns / 1000) for key, ns in found.items() if ns is not None}
+    us = {key: ns / 1000 for key, ns in found.items() if ns is not None}
     return us if len(us) == len(found) and all(v > 0 for v in us.values()) else None
 
 
@@ -257,11 +257,7 @@ def _latency_plot(result: FileResult) -> str:
         budget = finite(figures.get("budget_p99_ns"))
         if budget is not None and budget / 1000 > 0:
             ax.axvline(
-                on_axis(budget / 1000),
-                color=_COLOURS["budget"],
-                ls="--",
-                lw=1.2,
-                label=f"budget {budget / 1e6:g} ms",
+                budget / 1000, color=_COLOURS["budget"], ls="--", lw=1.2, label=f"budget {budget / 1e6:g} ms"
             )
         ax.set_yticks(range(len(patterns)), [f"{p}\n(reset each)" if p == "frame" else p for p in patterns])
         ax.set_ylim(-0.6, len(patterns) - 0.4)
