@@ -635,3 +635,20 @@ def test_the_pytest_plugin_bounds_its_counts_as_verify_does(tmp_path, argv):
     done = run_child("-p", "no:cacheprovider", *argv, cwd=tmp_path, module="pytest")
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
     assert argv[0] in done.stderr
+
+
+def test_a_report_written_in_pieces_leaves_nothing_behind_when_making_a_piece_fails(tmp_path):
+    def pieces():
+        yield "first part\n"
+        raise ValueError("a piece could not be made")
+
+    target = tmp_path / "out.txt"
+    with pytest.raises(ValueError, match="could not be made"):
+        write_file(target, pieces())
+    assert list(tmp_path.iterdir()) == []  # neither the target nor its staging file
+
+
+def test_a_report_in_pieces_is_written_whole(tmp_path):
+    target = tmp_path / "out.txt"
+    write_file(target, (f"line {i}\n" for i in range(3)))
+    assert target.read_text() == "line 0\nline 1\nline 2\n"

@@ -169,3 +169,37 @@ def test_inspecting_a_large_file_takes_memory_within_three_times_its_size(tmp_pa
     assert growth <= 3 * path.stat().st_size, (
         f"{growth / 2**20:.0f} MB for {path.stat().st_size / 2**20:.0f} MB"
     )
+
+
+def _many_layers(path: Path, count: int) -> None:
+    layer = '{"type": "dense", "activation": "tanh", "shape": [null, null, 1], "weights": [[[0.5]], [0.0]]}'
+    path.write_text('{"in_shape": [null, null, 1], "layers": [' + ",".join([layer] * count) + "]}")
+
+
+_INSPECT_TO_NOTHING = """
+import contextlib, os
+from verifier.cli import main
+from verifier.format.inspect import inspect
+from verifier.report.inspect import inspection_pieces
+if sys.argv[2] == "validate":
+    validate(sys.argv[1])
+else:
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        main(["inspect", sys.argv[1], "--format", sys.argv[2]])
+answer = []
+"""
+
+
+@MEASURABLE
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_inspecting_many_layers_takes_little_memory_beyond_validating_them_whatever_the_format(tmp_path, fmt):
+    # 20,000 one-line layers (95 bytes each), each with a finding (RTN-W003). The rows' columns and the
+    # findings grouped by row take about 100 bytes a layer, once; a row object and its dict per layer, and
+    # the whole table or JSON (up to 12x the file) held before writing, took several times the file more.
+    path = tmp_path / "many.json"
+    _many_layers(path, 20_000)
+    validating, _ = memory_growth(_INSPECT_TO_NOTHING, str(path), "validate")
+    inspecting, _ = memory_growth(_INSPECT_TO_NOTHING, str(path), fmt)
+    assert inspecting - validating <= 2 * path.stat().st_size, (
+        f"{(inspecting - validating) / 2**20:.1f} MB beyond validate for {path.stat().st_size / 2**20:.1f} MB"
+    )

@@ -308,8 +308,9 @@ def test_every_format_renders_every_schema_valid_report_well_formed(real_report,
         _check_format(fmt, _format(report, fmt), report)
 
 
-# Seconds per example (matplotlib). After the other property in one run it stopped twice with Hypothesis's
-# FlakyStrategyDefinition (alone it passed 3 runs of 3): until that is understood it runs in `thorough`.
+# Seconds per example (matplotlib). Its FlakyStrategyDefinition is a real failure of the page whose final
+# replay did not fail the same way (the first found: errors spanning the double range, fixed by
+# verifier.report.html.on_axis); under the ci profile it still finds another, so it stays in `thorough`.
 @pytest.mark.skipif(
     os.environ.get("HYPOTHESIS_PROFILE") != "thorough",
     reason="HTML property runs under HYPOTHESIS_PROFILE=thorough (see the comment above it)",
@@ -426,6 +427,21 @@ def _series_report(folder: Path, errors: list[Any]) -> dict[str, Any]:
 def test_html_draws_an_infinite_error_series_with_a_note_instead_of_failing(folder):
     page = _format(_series_report(folder, [1e-3, math.inf, math.nan]), "html")
     assert "2 step errors NaN or infinite, not drawn" in page
+
+
+def test_html_draws_finite_errors_spanning_the_whole_double_range(folder):
+    # Found by the HTML property: a log axis over 5e-323..1.7e308 made matplotlib's margins overflow (a
+    # RuntimeWarning in np.exp, an error here), a failure its final replay did not repeat, so that it
+    # surfaced as Hypothesis's FlakyStrategyDefinition instead of itself.
+    page = _format(_series_report(folder, [5e-323, 1e-10, 1.7e308]), "html")
+    assert "step errors NaN or infinite" not in page
+
+
+def test_html_of_memory_held_near_the_largest_double_says_it_is_too_large_to_draw(folder):
+    # Found by the HTML property too: an axis up to 1e308 overflowed matplotlib's tick steps (a warning).
+    run = _one_file("m.json", Check("memory", FAIL, "over", {"bytes_held": 1e308}))
+    page = format_report(run, "html")
+    assert "memory figures too large to draw" in page
 
 
 def test_html_of_a_series_with_no_finite_error_says_so(folder):

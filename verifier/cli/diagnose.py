@@ -105,12 +105,11 @@ def run_subcommand(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
 
 def _inspect(args: argparse.Namespace, stdout: TextIO) -> int:
     from verifier.format.inspect import inspect
-    from verifier.report.inspect import format_inspections
+    from verifier.report.inspect import inspection_pieces
 
     files = expand_files(args.files)
     inspections = [inspect(path) for path in files]
-    text = format_inspections(inspections, args.format)
-    emit(text, args.output, stdout, inputs=files)
+    emit(inspection_pieces(inspections, args.format), args.output, stdout, inputs=files)
     return EXIT_FAILED if any(i.errors or not i.readable for i in inspections) else EXIT_OK
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from verifier.checks.results import RunResult
@@ -95,9 +95,10 @@ def check_output(output: str | None, inputs: Sequence[str], what: str = "--outpu
             raise UsageError(str(exc)) from None
 
 
-def emit(text: str, output: str | None, stdout: TextIO, inputs: Sequence[str] = ()) -> None:
-    """The report to the file ``output``, else to ``stdout``; a failed write is one line, not a traceback.
-    ``output`` is never one of ``inputs`` (the files the run read), never a FIFO or a device."""
+def emit(text: str | Iterable[str], output: str | None, stdout: TextIO, inputs: Sequence[str] = ()) -> None:
+    """The report (whole, or in pieces written as they come) to the file ``output``, else to ``stdout``; a
+    failed write is one line, not a traceback. ``output`` is never one of ``inputs`` (the files the run
+    read), never a FIFO or a device."""
     from verifier.format.reader.guarded import InputError, write_file
 
     if output:
@@ -109,9 +110,10 @@ def emit(text: str, output: str | None, stdout: TextIO, inputs: Sequence[str] = 
         write_text(stdout, text)
 
 
-def write_text(stream: TextIO, text: str) -> None:
+def write_text(stream: TextIO, text: str | Iterable[str]) -> None:
     try:
-        stream.write(text)
+        for piece in [text] if isinstance(text, str) else text:
+            stream.write(piece)
         stream.flush()
     except OSError as exc:
         raise OutputError(f"cannot write the report to stdout: {exc.strerror or exc}") from None

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, overload
 
 from verifier.format.findings import Finding, pointer_join
 from verifier.format.loaders.state_dict import STATE_DICT_KEYS, is_state_dict, to_keras
 from verifier.format.reader.document import is_numeric_array
 from verifier.format.structure import is_known_entry, last_int, layer_entries, shape_width
 
-__all__ = ["KNOWN_EXTRA_KEYS", "ExtraKey", "Inspection", "LayerRow", "inspect"]
+__all__ = ["KNOWN_EXTRA_KEYS", "ExtraKey", "Inspection", "LayerRow", "LayerRows", "inspect"]
 
 FORMAT_KEYS = frozenset({"in_shape", "layers"})
 # Top-level keys other projects write (docs/format.md §18): who writes them and what they mean around
@@ -84,6 +85,105 @@ class LayerRow:
         }
 
 
+def _grouped(findings: Sequence[Finding], count: int) -> tuple[array[int], array[int]]:
+    """Findings grouped by row once (a million entries with a finding each must not compare every finding
+    with every entry), by counting, in columns: finding indices ``order[first[i]:first[i + 1]]`` are row
+    ``i``'s in validate's order; those on no row (or beyond the rows) are not in ``order``."""
+    rows = array("q", (_row_of(f.pointer, count) for f in findings))
+    first = array("q", bytes(8 * (count + 1)))
+    for row in rows:
+        if row >= 0:
+            first[row + 1] += 1
+    for i in range(count):
+        first[i + 1] += first[i]
+    order, place = array("q", bytes(8 * first[count])), first[:-1]
+    for at, row in enumerate(rows):
+        if row >= 0:
+            order[place[row]] = at
+            place[row] += 1
+    return first, order
+
+
+def _row_of(pointer: str, count: int) -> int:
+    index = _row_index(pointer)
+    return index if index is not None and index < count else -1
+
+
+_NONE = -1  # a width that is not known, in LayerRows' columns (widths are never negative)
+
+
+class LayerRows(Sequence[LayerRow]):
+    """The rows of a file, held as columns of machine integers and each :class:`LayerRow` made when asked
+    for: a file of a million one-line layers held a row object (and its dict) per layer, several times the
+    file's own size. Types and activations are kept once each (a file repeats a handful of them)."""
+
+    def __init__(self, findings: Sequence[Finding], count: int) -> None:
+        self._findings = findings
+        self._names: list[str | None] = []
+        self._name_ids: dict[str | None, int] = {}
+        self._kinds, self._activations = array("i"), array("i")
+        self._applied = bytearray()
+        self._widths, self._counts = array("q"), array("q")  # in, out / parameters, state per row
+        self._first, self._order = _grouped(findings, count)
+
+    def _name(self, text: str | None) -> int:
+        if text not in self._name_ids:
+            self._name_ids[text] = len(self._names)
+            self._names.append(text)
+        return self._name_ids[text]
+
+    def append(
+        self,
+        kind: str | None,
+        activation: str | None,
+        widths: tuple[int | None, int | None],
+        parameters: int,
+        state: int,
+    ) -> None:
+        self._kinds.append(self._name(kind))
+        self._activations.append(self._name(activation))
+        self._applied.append(kind in _APPLIES_ACTIVATION and bool(activation))
+        self._widths.extend(_NONE if w is None else w for w in widths)
+        self._counts.extend((parameters, state))
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    @overload
+    def __getitem__(self, index: int) -> LayerRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[LayerRow]: ...
+    def __getitem__(self, index: int | slice) -> LayerRow | Sequence[LayerRow]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("layer row index out of range")
+        first, last = self._first[index], self._first[index + 1]
+        width_in, width_out = self._widths[2 * index], self._widths[2 * index + 1]
+        return LayerRow(
+            index=index,
+            pointer=pointer_join("/layers", index),
+            type=self._names[self._kinds[index]],
+            activation=self._names[self._activations[index]],
+            activation_applied=bool(self._applied[index]),
+            in_width=None if width_in == _NONE else width_in,
+            out_width=None if width_out == _NONE else width_out,
+            parameters=self._counts[2 * index],
+            state=self._counts[2 * index + 1],
+            findings=tuple(self._findings[self._order[j]] for j in range(first, last)),
+        )
+
+    def __iter__(self) -> Iterator[LayerRow]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class ExtraKey:
     """A top-level key that is not part of the format."""
@@ -105,7 +205,7 @@ class Inspection:
     readable: bool  # parsed as a JSON object with a layers list
     in_width: int | None
     out_width: int | None
-    rows: tuple[LayerRow, ...]
+    rows: Sequence[LayerRow]
     extra_keys: tuple[ExtraKey, ...]
     findings: tuple[Finding, ...]  # all of them, errors first (the rows hold theirs too)
 
@@ -124,16 +224,18 @@ class Inspection:
     @property
     def document_findings(self) -> tuple[Finding, ...]:
         """Findings on no row (the file, in_shape, a top-level key, an entry of an unreadable file)."""
-        shown = {r.index for r in self.rows}
-        return tuple(f for f in self.findings if _row_index(f.pointer) not in shown)
+        count = len(self.rows)
+        return tuple(f for f in self.findings if not _on_a_row(_row_index(f.pointer), self.rows, count))
 
     def to_dict(self) -> dict[str, Any]:
+        """As JSON data; ``layers`` is a list whose entries are made as it is iterated (a JSON encoder with
+        an indent writes it piece by piece: see :mod:`verifier.report.inspect`)."""
         return {
             "path": self.source,
             "readable": self.readable,
             "in_width": self.in_width,
             "out_width": self.out_width,
-            "layers": [r.to_dict() for r in self.rows],
+            "layers": _RowDicts(self.rows),
             "totals": {
                 "layers": len(self.rows),
                 "parameters": self.parameters,
@@ -159,6 +261,35 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
         "expected": f.expected,
         "found": f.found,
     }
+
+
+class _RowDicts(list[dict[str, Any]]):
+    """A list that makes each row's dict as it is iterated: json's pure-Python encoder (used whenever it
+    indents) only iterates a list and asks its length, so a million rows are never all dicts at once."""
+
+    def __init__(self, rows: Sequence[LayerRow]) -> None:
+        super().__init__()
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (row.to_dict() for row in self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, list) and list(iter(self)) == list(other)
+
+    def __repr__(self) -> str:
+        return repr(list(iter(self)))
+
+
+def _on_a_row(index: int | None, rows: Sequence[LayerRow], count: int) -> bool:
+    if index is None:
+        return False
+    if isinstance(rows, LayerRows):
+        return 0 <= index < count
+    return any(r.index == index for r in rows)
 
 
 def _row_index(pointer: str) -> int | None:
@@ -233,44 +364,47 @@ def _extra_keys(doc: Any) -> tuple[ExtraKey, ...]:
     return tuple(extra)
 
 
-def _chained_widths(doc: dict[str, Any]) -> dict[int, tuple[int | None, int | None]]:
-    """Entry index -> (in, out) widths as the chain gives them; empty when the document is too broken."""
+_UNCHAINED = -2  # an entry the chain does not reach, in the columns of _chained_widths
+
+
+def _chained_widths(doc: dict[str, Any]) -> array[int]:
+    """(in, out) widths of each entry as the chain gives them, two per entry in one column (a dict of pairs
+    cost more than the entry's text); all :data:`_UNCHAINED` when the document is too broken."""
+    widths = array("q", [_UNCHAINED]) * (2 * len(doc["layers"]))
     try:
-        return {e.index: (e.in_width, e.out_width) for e in layer_entries(doc)}
+        for e in layer_entries(doc):
+            widths[2 * e.index] = _NONE if e.in_width is None else e.in_width
+            widths[2 * e.index + 1] = _NONE if e.out_width is None else e.out_width
     except (KeyError, TypeError, AttributeError, IndexError):
-        return {}
+        return array("q", [_UNCHAINED]) * (2 * len(doc["layers"]))
+    return widths
 
 
-def _rows(doc: dict[str, Any], findings: tuple[Finding, ...]) -> tuple[LayerRow, ...]:
+def _width_at(widths: array[int], at: int) -> int | None:
+    return None if widths[at] == _NONE else widths[at]
+
+
+def _rows(doc: dict[str, Any], findings: tuple[Finding, ...]) -> LayerRows:
     widths = _chained_widths(doc)
-    # Grouped once: a million entries with a finding each must not compare every finding with every entry.
-    per_row: dict[int | None, list[Finding]] = {}
-    for f in findings:
-        per_row.setdefault(_row_index(f.pointer), []).append(f)
-    rows = []
+    rows = LayerRows(findings, len(doc["layers"]))
     for index, body in enumerate(doc["layers"]):
         entry: Mapping[str, Any] = body if isinstance(body, dict) else {}
         kind = entry.get("type") if isinstance(entry.get("type"), str) else None
         activation = entry.get("activation") if isinstance(entry.get("activation"), str) else None
-        in_width, out_width = widths.get(index, (None, shape_width(entry.get("shape"))))
+        if widths[2 * index] == _UNCHAINED:
+            in_width, out_width = None, shape_width(entry.get("shape"))
+        else:
+            in_width, out_width = _width_at(widths, 2 * index), _width_at(widths, 2 * index + 1)
         if kind in ("activation", "prelu", "batchnorm", "batchnorm2d") and in_width is not None:
             out_width = in_width  # built with the width that flows in
-        pointer = pointer_join("/layers", index)
         rows.append(
-            LayerRow(
-                index=index,
-                pointer=pointer,
-                type=kind,
-                activation=activation,
-                activation_applied=kind in _APPLIES_ACTIVATION and bool(activation),
-                in_width=in_width,
-                out_width=out_width,
-                parameters=_count_numbers(entry.get("weights", [])),
-                state=_state(entry, kind, in_width, out_width),
-                findings=tuple(per_row.get(index, ())),
-            )
+            kind,
+            activation,
+            (in_width, out_width),
+            _count_numbers(entry.get("weights", [])),
+            _state(entry, kind, in_width, out_width),
         )
-    return tuple(rows)
+    return rows
 
 
 def _count_numbers(value: Any) -> int:

@@ -122,11 +122,25 @@ class _Series:
     allowed: list[float] | None
 
     def points(self, values: list[float], floor: float = 0.0) -> tuple[list[float], list[float]]:
-        """The steps and ``values`` a log axis can show (finite, positive after ``floor``)."""
+        """The steps and ``values`` a log axis can show (finite, positive after ``floor``, within
+        :func:`on_axis`)."""
         pairs = zip(self.steps, values, strict=True)
         kept = [(x, max(y, floor)) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
-        kept = [(x, y) for x, y in kept if y > 0]
+        kept = [(on_axis(x), on_axis(y)) for x, y in kept if y > 0]
         return [x for x, _ in kept], [y for _, y in kept]
+
+
+#: the largest magnitude drawn (and, on a log axis, the smallest): matplotlib pads an axis's limits by a
+#: share of their span, which over 5e-324..1.8e308 on a log axis overflows a double; beyond this a value is
+#: drawn at the edge (the tables keep it as it is)
+AXIS_MAGNITUDE = 1e150
+
+
+def on_axis(value: float) -> float:
+    """``value`` with its magnitude brought within [1 / AXIS_MAGNITUDE, AXIS_MAGNITUDE] (0 stays 0)."""
+    if value == 0:
+        return value
+    return math.copysign(min(max(abs(value), 1 / AXIS_MAGNITUDE), AXIS_MAGNITUDE), value)
 
 
 def _series(figures: Mapping[str, Any]) -> _Series | None:
@@ -193,7 +207,7 @@ def _histogram(figures: Mapping[str, Any]) -> tuple[list[float], list[float]] | 
         return None
     if edges[0] <= 0 or any(b <= a for a, b in itertools.pairwise(edges)):
         return None
-    return counts, edges
+    return [on_axis(c) for c in counts], [on_axis(e) for e in edges]
 
 
 def _histogram_plot(result: FileResult) -> str:
@@ -213,7 +227,9 @@ def _histogram_plot(result: FileResult) -> str:
                 ax.stairs(h[0], h[1], color=_COLOURS[pattern], lw=width, label=label)
             atol = finite(next(iter(numeric.values())).get("atol"))
             if atol is not None and atol > 0:
-                ax.axvline(atol, color=_COLOURS["tolerance"], ls="--", lw=1.0, label=f"atol {atol:g}")
+                ax.axvline(
+                    on_axis(atol), color=_COLOURS["tolerance"], ls="--", lw=1.0, label=f"atol {atol:g}"
+                )
             ax.set_xscale("log")
             ax.set_xlabel("|error| of an element")
             ax.set_ylabel("elements")
@@ -323,7 +339,7 @@ def memory_plot(run: RunResult) -> str:
         if not by_model:
             _empty(fig, "no memory figures (no file loaded)")
             return _svg(fig)
-        if not math.isfinite(right):
+        if not math.isfinite(right) or right > AXIS_MAGNITUDE:  # see AXIS_MAGNITUDE
             _empty(fig, "memory figures too large to draw (see the checks)")
             return _svg(fig)
         ax = fig.add_subplot()

@@ -193,25 +193,27 @@ def check_target(
 
 def write_file(
     path: str | os.PathLike[str],
-    content: str | bytes,
+    content: str | bytes | Iterable[str],
     *,
     inputs: Iterable[str | os.PathLike[str]] = (),
     what: str = "output",
 ) -> None:
-    """Write ``content`` (text as UTF-8) to ``path``, refusing (:class:`InputError`, naming ``what``) a path
-    that is one of ``inputs`` or that exists and is not a regular file. Until the last byte is written the
-    target is untouched: a failed write leaves no half file."""
+    """Write ``content`` (text as UTF-8, or text in pieces) to ``path``, refusing (:class:`InputError`,
+    naming ``what``) a path that is one of ``inputs`` or that exists and is not a regular file. Until the last
+    byte is written the target is untouched: a failed write leaves no half file."""
     name = os.fspath(path)
     check_target(name, inputs, what)
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    # Pieces are written as they come: an output several times its input (a layer table) is never held whole.
+    pieces = [content] if isinstance(content, str | bytes) else content
     folder, base = os.path.split(name)
     staging = os.path.join(folder, f".{base[:200]}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for piece in pieces:
+                view = memoryview(piece.encode("utf-8") if isinstance(piece, str) else piece)
+                while view:
+                    view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         os.replace(staging, name)
@@ -219,6 +221,10 @@ def write_file(
         with contextlib.suppress(OSError):  # the staging file may not have been created
             os.unlink(staging)
         raise InputError(name, "", f"cannot write the {what}: {error.strerror or error}") from None
+    except BaseException:  # pieces made while writing can fail too: still no half file left behind
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+        raise
 
 
 def append_file(
