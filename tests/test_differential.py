@@ -22,9 +22,12 @@ What counts as agreement, for each output value:
 The same agreement is checked against RTNeural's compile-time ``ModelT`` in tests/test_differential_modelt.py
 (:func:`check_agreement`).
 
-Under the default profiles a short sample (``NORMAL_EXAMPLES`` per dtype); under ``thorough`` the profile's
-count ($VERIFIER_THOROUGH_EXAMPLES). ``pytest --hypothesis-show-statistics`` prints the events (refusals,
-build-dependent cases, chaotic horizons) and the worst relative error met (the target score).
+Under the default profiles a short sample (``NORMAL_EXAMPLES`` per dtype, and ``PER_TYPE_EXAMPLES`` per
+entry type and dtype at ordinary magnitudes); under ``thorough`` the profile's count
+($VERIFIER_THOROUGH_EXAMPLES). ``pytest --hypothesis-show-statistics`` prints the events (loads, refusals,
+entry types met, build-dependent cases, chaotic horizons) and, as the target score, the worst
+``|engine - other| / (atol + rtol·|other|)`` over the values held to agreement (with ``atol = rtol`` the
+score times ``atol`` is ``|engine - other| / (1 + |other|)``).
 """
 
 from __future__ import annotations
