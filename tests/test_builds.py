@@ -253,6 +253,33 @@ def test_verify_skips_the_builds_check_of_a_file_that_does_not_load(tmp_path):
     assert check.status == "skip"
 
 
+def _recurrent_of_overflowing_input(kind: str, big: float) -> dict[str, Any]:
+    # One unit fed three inputs: each gate's kernel column is big, big, -big. From inputs of 1 the exact sum
+    # is big, but (big + big) overflows first in one order and (big - big) cancels first in another.
+    gates = 4 if kind == "lstm" else 3
+    bias = [0.0] * gates if kind == "lstm" else [[0.0] * gates] * 2
+    return {
+        "in_shape": [None, None, 3],
+        "layers": [{"type": kind, "activation": "tanh", "shape": [None, None, 1],
+                    "weights": [[[big] * gates, [big] * gates, [-big] * gates], [[0.5] * gates], bias]}],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_recurrent_gate_whose_input_product_can_overflow_warns_that_builds_may_give_inf_or_nan(kind):
+    # Found by tests/test_differential_modelt.py: a 279-wide LSTM fed float32's largest value gave NaN in
+    # RTNeural's Eigen builds and finite outputs in this engine, and the check passed: it recomputes W x
+    # exactly, rounded once, which no build does when a partial sum overflows.
+    doc = _recurrent_of_overflowing_input(kind, float(np.finfo(np.float32).max) * 0.75)
+    model = load(doc, "float32")
+    check = check_builds(model, doc, np.ones((2, 3)), atol=1e-5, rtol=1e-5)
+    assert check.status == WARN
+    [finding] = check.figures["findings"]
+    assert (finding["pointer"], finding["kind"], finding["step"]) == ("/layers/0", "overflow", 0)
+    calm = check_builds(model, doc, np.full((2, 3), 1e-3), atol=1e-5, rtol=1e-5)
+    assert calm.status == PASS
+
+
 # --------------------------------------------------------------------------- against the real RTNeural
 
 
