@@ -280,6 +280,27 @@ def test_a_recurrent_gate_whose_input_product_can_overflow_warns_that_builds_may
     assert calm.status == PASS
 
 
+@pytest.mark.parametrize(("activation", "kind"), [("", "overflow"), ("relu", "nan-into-relu")])
+def test_a_conv2d_sum_that_can_overflow_warns_that_builds_may_give_inf_or_nan(activation, kind):
+    # Found by tests/test_differential_modelt.py: a conv2d fed float32's largest values (and one of weights
+    # near it) gave NaN in RTNeural's Eigen ModelT and finite values in this engine, and the check passed.
+    big = float(np.finfo(np.float32).max) * 0.75
+    doc = {
+        "in_shape": [None, None, 3, 1],
+        "layers": [{"type": "conv2d", "activation": activation, "shape": [None, None, 1, 1],
+                    "kernel_size_time": 1, "kernel_size_feature": 3, "dilation": 1, "strides": 1,
+                    "num_filters_in": 1, "num_features_in": 3, "num_filters_out": 1, "padding": "valid",
+                    "weights": [[[[[big]], [[big]], [[-big]]]], [0.0]]}],
+    }  # fmt: skip
+    model = load(doc, "float32")
+    check = check_builds(model, doc, np.ones((2, 3)), atol=1e-5, rtol=1e-5)
+    assert check.status == WARN
+    [finding] = check.figures["findings"]
+    assert (finding["pointer"], finding["kind"], finding["step"]) == ("/layers/0", kind, 0)
+    calm = check_builds(model, doc, np.full((2, 3), 1e-3), atol=1e-5, rtol=1e-5)
+    assert calm.status == PASS
+
+
 # --------------------------------------------------------------------------- against the real RTNeural
 
 

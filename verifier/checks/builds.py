@@ -21,7 +21,7 @@ through the cell, and compared with the stream tolerance. On ordinary models tha
 tolerance: at most 1% of it on every recurrent model of fixtures/good, fixtures/production and the
 conformance corpus (float32 and float64, 256 random steps). A NaN reaching ``relu`` is another case: Eigen
 propagates it, the STL builds (and this engine) output 0 (§15.25). A sum whose terms can overflow the run's
-type (a dense, conv1d or recurrent gate's) is the last: each order of additions gives inf, -inf or NaN.
+type (a dense, convolution or recurrent gate's) is the last: each order of additions gives inf, -inf or NaN.
 
 A finding is a ``warn``: the engine's answer is one of the answers RTNeural gives, but a pass (or a failure)
 of the numeric checks then says nothing about the build a plugin ships.
@@ -238,7 +238,7 @@ def _spread(
 
 _RECURRENT: dict[str, Callable[..., Spread]] = {"gru": gru_spread, "lstm": lstm_spread}
 _DENSE = ("dense", "time-distributed-dense")
-_CONVOLUTIONS = ("conv1d",)
+_CONVOLUTIONS = ("conv1d", "conv2d")
 _IGNORE_ACTIVATION = ("lstm", "gru", "prelu", "batchnorm", "batchnorm2d")  # docs/format.md §3.4
 _OVERFLOW = "the builds add its terms in different orders, so one gives inf, another -inf or NaN (inf - inf)"
 _NAN_INTO_RELU = (
@@ -258,7 +258,7 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
         return Check(
             NAME,
             PASS,
-            "no layer whose result depends on RTNeural's build (no GRU, LSTM, dense or conv1d)",
+            "no layer whose result depends on RTNeural's build (no GRU, LSTM, dense or convolution)",
             {},
         )
     if len(xs) == 0:
@@ -267,7 +267,7 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
     entries = _entries(source)
     with np.errstate(all="ignore"):  # inf and NaN are findings here, not warnings on stderr
         findings = _findings(layers, xs, outputs, entries, model.dtype, atol, rtol)
-    checked = f"{len(recurrent)} recurrent layer(s), {len(relu)} relu, {len(sums)} dense/conv1d sums"
+    checked = f"{len(recurrent)} recurrent layer(s), {len(relu)} relu, {len(sums)} dense/convolution sums"
     if not findings:
         return Check(
             NAME,
