@@ -34,6 +34,20 @@ def toolchain_or_skip() -> None:
         skip_or_fail(f"no {' and no '.join(missing)} to build the C++ checker's test program")
 
 
+def rtneural_toolchain() -> tuple[str, Path]:
+    """(C++ compiler, RTNeural checkout in $RTNEURAL_DIR) to compile ModelT types against, or skip (fail
+    under CI)."""
+    cxx = compiler()
+    root = os.environ.get("RTNEURAL_DIR")
+    if cxx is None or not root or not (Path(root) / "RTNeural" / "ModelT.h").is_file():
+        skip_or_fail(
+            "no C++ compiler or no RTNeural checkout in $RTNEURAL_DIR to compile ModelT types against"
+        )
+    assert cxx is not None
+    assert root
+    return cxx, Path(root)
+
+
 def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason}; under CI that is a failure", pytrace=False)

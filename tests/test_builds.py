@@ -253,6 +253,54 @@ def test_verify_skips_the_builds_check_of_a_file_that_does_not_load(tmp_path):
     assert check.status == "skip"
 
 
+def _recurrent_of_overflowing_input(kind: str, big: float) -> dict[str, Any]:
+    # One unit fed three inputs: each gate's kernel column is big, big, -big. From inputs of 1 the exact sum
+    # is big, but (big + big) overflows first in one order and (big - big) cancels first in another.
+    gates = 4 if kind == "lstm" else 3
+    bias = [0.0] * gates if kind == "lstm" else [[0.0] * gates] * 2
+    return {
+        "in_shape": [None, None, 3],
+        "layers": [{"type": kind, "activation": "tanh", "shape": [None, None, 1],
+                    "weights": [[[big] * gates, [big] * gates, [-big] * gates], [[0.5] * gates], bias]}],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_recurrent_gate_whose_input_product_can_overflow_warns_that_builds_may_give_inf_or_nan(kind):
+    # Found by tests/test_differential_modelt.py: a 279-wide LSTM fed float32's largest value gave NaN in
+    # RTNeural's Eigen builds and finite outputs in this engine, and the check passed: it recomputes W x
+    # exactly, rounded once, which no build does when a partial sum overflows.
+    doc = _recurrent_of_overflowing_input(kind, float(np.finfo(np.float32).max) * 0.75)
+    model = load(doc, "float32")
+    check = check_builds(model, doc, np.ones((2, 3)), atol=1e-5, rtol=1e-5)
+    assert check.status == WARN
+    [finding] = check.figures["findings"]
+    assert (finding["pointer"], finding["kind"], finding["step"]) == ("/layers/0", "overflow", 0)
+    calm = check_builds(model, doc, np.full((2, 3), 1e-3), atol=1e-5, rtol=1e-5)
+    assert calm.status == PASS
+
+
+@pytest.mark.parametrize(("activation", "kind"), [("", "overflow"), ("relu", "nan-into-relu")])
+def test_a_conv2d_sum_that_can_overflow_warns_that_builds_may_give_inf_or_nan(activation, kind):
+    # Found by tests/test_differential_modelt.py: a conv2d fed float32's largest values (and one of weights
+    # near it) gave NaN in RTNeural's Eigen ModelT and finite values in this engine, and the check passed.
+    big = float(np.finfo(np.float32).max) * 0.75
+    doc = {
+        "in_shape": [None, None, 3, 1],
+        "layers": [{"type": "conv2d", "activation": activation, "shape": [None, None, 1, 1],
+                    "kernel_size_time": 1, "kernel_size_feature": 3, "dilation": 1, "strides": 1,
+                    "num_filters_in": 1, "num_features_in": 3, "num_filters_out": 1, "padding": "valid",
+                    "weights": [[[[[big]], [[big]], [[-big]]]], [0.0]]}],
+    }  # fmt: skip
+    model = load(doc, "float32")
+    check = check_builds(model, doc, np.ones((2, 3)), atol=1e-5, rtol=1e-5)
+    assert check.status == WARN
+    [finding] = check.figures["findings"]
+    assert (finding["pointer"], finding["kind"], finding["step"]) == ("/layers/0", kind, 0)
+    calm = check_builds(model, doc, np.full((2, 3), 1e-3), atol=1e-5, rtol=1e-5)
+    assert calm.status == PASS
+
+
 # --------------------------------------------------------------------------- against the real RTNeural
 
 

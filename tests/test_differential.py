@@ -1,7 +1,8 @@
 """Differential property: random models run through our engine and through the real RTNeural must agree.
 
-Models are drawn from the architecture schema (every layer type and activation the exporter makes), with
-widths into the hundreds, weight arrays rescaled across float32's whole range, and inputs of any float32
+Models are drawn from the architecture schema: every entry type and activation RTNeural's dynamic loader
+builds (the exporter's, and time-distributed-dense, conv2d and batchnorm2d written directly), with widths
+into the hundreds, weight arrays rescaled across float32's whole range, and inputs of any float32
 magnitude with NaN and ±inf mixed in; each runs in float32 and float64, streamed and frame by frame.
 
 What counts as agreement, for each output value:
@@ -18,9 +19,15 @@ What counts as agreement, for each output value:
 * otherwise RTNeural's own builds disagree on the model (GRU/LSTM cancellation, a NaN into relu): then
   check_builds must warn, which is what ``verify`` shows the user. Anything else is a failure.
 
-Under the default profiles a short sample (``NORMAL_EXAMPLES`` per dtype); under ``thorough`` the profile's
-count ($VERIFIER_THOROUGH_EXAMPLES). ``pytest --hypothesis-show-statistics`` prints the events (refusals,
-build-dependent cases, chaotic horizons) and the worst relative error met (the target score).
+The same agreement is checked against RTNeural's compile-time ``ModelT`` in tests/test_differential_modelt.py
+(:func:`check_agreement`).
+
+Under the default profiles a short sample (``NORMAL_EXAMPLES`` per dtype, and ``PER_TYPE_EXAMPLES`` per
+entry type and dtype at ordinary magnitudes); under ``thorough`` the profile's count
+($VERIFIER_THOROUGH_EXAMPLES). ``pytest --hypothesis-show-statistics`` prints the events (loads, refusals,
+entry types met, build-dependent cases, chaotic horizons) and, as the target score, the worst
+``|engine - other| / (atol + rtol·|other|)`` over the values held to agreement (with ``atol = rtol`` the
+score times ``atol`` is ``|engine - other| / (1 + |other|)``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -45,12 +53,13 @@ from verifier.errors import ModelFormatError
 from verifier.format.reader.float32 import FLOAT32_MAX
 from verifier.format.validate import validate
 from verifier.testing.strategies import (
+    ALL_LAYER_TYPES,
     Range,
     architectures,
     bounds,
     describe,
+    documents,
     inputs,
-    modules,
     rescaled,
 )
 
@@ -71,19 +80,45 @@ SLACK = 8.0
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
-    """(spec, keras-json document, input stream)."""
-    from verifier.pytorch.export import export
-
+def cases(
+    draw: st.DrawFn, required: str | None = None, *, ordinary: bool = False
+) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
+    """(spec, keras-json document, input stream); the spec holds a layer of type *required* (default: a
+    drawn type, so that a short sample still meets every type, conv2d as often as dense, not only the types
+    a uniform draw per layer happens to reach). *ordinary*: see :func:`weights_and_inputs`."""
     tier = draw(st.sampled_from(WIDTH_TIERS), label="widest")
     wide = dataclasses.replace(bounds(), width=Range(1, tier), in_size=Range(1, tier))
-    spec = draw(architectures(limits=wide, max_layers=None if tier == WIDTH_TIERS[0] else 3), label="spec")
-    doc = export(modules(spec), in_size=spec["in_size"])
-    if draw(st.booleans(), label="rescaled"):
+    if required is None:
+        required = draw(st.sampled_from(ALL_LAYER_TYPES), label="required type")
+    spec = draw(
+        architectures(
+            types=ALL_LAYER_TYPES,
+            required=(required,),
+            limits=wide,
+            max_layers=None if tier == WIDTH_TIERS[0] else 3,
+        ),
+        label="spec",
+    )
+    doc, xs = draw(weights_and_inputs(spec, ordinary=ordinary), label="weights and inputs")
+    return spec, doc, xs
+
+
+@st.composite
+def weights_and_inputs(
+    draw: st.DrawFn, spec: dict[str, Any], *, ordinary: bool = False
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The document of *spec*, its weight arrays rescaled across float32's range or not, and an input stream
+    of ordinary or any float32 magnitude, with NaN and ±inf or without. *ordinary*: the weights as drawn and
+    finite inputs of the schema's magnitude, where every layer's mistake shows in the outputs (a flipped
+    kernel under weights of 1e-30 or inputs that saturate every tanh does not)."""
+    doc = documents(spec)
+    if not ordinary and draw(st.booleans(), label="rescaled"):
         doc = draw(rescaled(doc), label="doc")
+    if ordinary:
+        return doc, draw(inputs(spec["in_size"]), label="xs")
     magnitude = draw(st.sampled_from((bounds().magnitude, FLOAT32_MAX)), label="magnitude")
     xs = draw(inputs(spec["in_size"], magnitude=magnitude, non_finite=draw(st.booleans())), label="xs")
-    return spec, doc, xs
+    return doc, xs
 
 
 @pytest.mark.rtneural
@@ -95,33 +130,86 @@ def test_engine_agrees_with_rtneural_or_rtneural_builds_disagree(
     dtype: str,
     case: tuple[dict[str, Any], dict[str, Any], np.ndarray],
 ) -> None:
-    spec, doc, xs = case
+    _agrees_with_rtneural(rtneural, dtype, *case)
+
+
+# A few examples per entry type at ordinary magnitudes: a mistake in any one layer type fails every CI run,
+# whatever the short mixed sample above happens to draw.
+PER_TYPE_EXAMPLES = 3
+
+
+@pytest.mark.rtneural
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ALL_LAYER_TYPES)
+@settings(max_examples=max(PER_TYPE_EXAMPLES, EXAMPLES // len(ALL_LAYER_TYPES)))
+@given(data=st.data())
+def test_engine_agrees_with_rtneural_on_every_entry_type_at_ordinary_magnitudes(
+    rtneural: ModuleType,  # noqa: F811
+    kind: str,
+    dtype: str,
+    data: st.DataObject,
+) -> None:
+    _agrees_with_rtneural(rtneural, dtype, *data.draw(cases(kind, ordinary=True), label="case"))
+
+
+def _agrees_with_rtneural(
+    native: ModuleType, dtype: str, spec: dict[str, Any], doc: dict[str, Any], xs: np.ndarray
+) -> None:
     try:
         engine = load_backend(doc, backend="engine", dtype=dtype)
     except ModelFormatError as refusal:
-        _check_refused_by_rtneural(rtneural, doc, dtype, refusal)
+        _check_refused_by_rtneural(native, doc, dtype, refusal)
         return
     try:
         real = load_backend(doc, backend="rtneural", dtype=dtype)
     except ModelFormatError as error:
         pytest.fail(f"{dtype}: our engine loads {describe(spec)} and RTNeural does not: {error}")
     event("loaded by both")
-    atol = rtol = ENGINE_VS_RTNEURAL_ATOL[dtype]
-    for pattern in ("run", "run_frames"):
-        engine.reset()
+    for kind in sorted({layer["type"] for layer in doc["layers"]}):
+        event(f"loaded by both, with {kind}")
+
+    def dynamic(pattern: str) -> np.ndarray:
         real.reset()
+        return np.asarray(getattr(real, pattern)(xs), np.float64)
+
+    check_agreement(engine, dynamic, doc, xs, dtype, spec, against="RTNeural")
+
+
+PATTERNS = ("run", "run_frames")  # streamed, state carried; and a reset before every step
+
+
+def check_agreement(
+    engine: Any,
+    theirs_for: Callable[[str], np.ndarray],
+    doc: dict[str, Any],
+    xs: np.ndarray,
+    dtype: str,
+    spec: dict[str, Any],
+    *,
+    against: str,
+) -> None:
+    """The engine (loaded from ``doc``) and another implementation whose outputs on ``xs`` for a pattern of
+    :data:`PATTERNS` ``theirs_for`` gives agree, as the module docstring defines it, or RTNeural's builds
+    disagree and check_builds warns; ``against`` names the other side in messages and statistics."""
+    atol = rtol = ENGINE_VS_RTNEURAL_ATOL[dtype]
+    for pattern in PATTERNS:
+        engine.reset()
         with np.errstate(all="ignore"):
             ours = np.asarray(getattr(engine, pattern)(xs), np.float64)
-            theirs = np.asarray(getattr(real, pattern)(xs), np.float64)
-        _record_worst(ours, theirs, atol, rtol, pattern)
+            theirs = theirs_for(pattern)
+        assert theirs.shape == ours.shape, f"{against} gives {theirs.shape} outputs, the engine {ours.shape}"
         bad = _disagreeing(ours, theirs, atol, rtol, 0.0)
+        judged = np.ones_like(bad)
         if bad.any() and pattern == "run":
-            bad = _before_horizon(bad, doc, xs, dtype, atol, rtol)
+            judged[_horizon(doc, xs, dtype, atol, rtol) :] = False
+            bad &= judged
         if bad.any():
             spread = _rounding_spread(doc, xs, dtype, pattern, ours)
             bad = bad & _disagreeing(ours, theirs, atol, rtol, spread)
         if bad.any():
-            _check_builds_warn(engine, doc, xs, dtype, pattern, bad, ours, theirs, spec)
+            _check_builds_warn(engine, doc, xs, dtype, pattern, bad, ours, theirs, spec, against)
+        else:  # the figure of what was held to agreement: not a chaotic tail, not a build-dependent case
+            _record_worst(ours[judged], theirs[judged], atol, rtol, f"{against}, {dtype}, {pattern}")
 
 
 def _check_refused_by_rtneural(
@@ -158,28 +246,24 @@ def _disagreeing(
         return ~(same | (np.abs(ours - theirs) <= allowed))
 
 
-def _record_worst(ours: np.ndarray, theirs: np.ndarray, atol: float, rtol: float, pattern: str) -> None:
+def _record_worst(ours: np.ndarray, theirs: np.ndarray, atol: float, rtol: float, where: str) -> None:
     finite = np.isfinite(ours) & np.isfinite(theirs)
     if finite.any():
         with np.errstate(all="ignore"):
             ratio = np.abs(ours - theirs)[finite] / (atol + rtol * np.abs(theirs[finite]))
-        target(float(np.nan_to_num(ratio.max(), posinf=FLOAT32_MAX)), label=f"error / tolerance, {pattern}")
+        target(float(np.nan_to_num(ratio.max(), posinf=FLOAT32_MAX)), label=f"error / tolerance, {where}")
 
 
-def _before_horizon(
-    bad: np.ndarray, doc: dict[str, Any], xs: np.ndarray, dtype: str, atol: float, rtol: float
-) -> np.ndarray:
-    """``bad`` over the steps a chaotic recurrent model reproduces (all of them for any other model)."""
+def _horizon(doc: dict[str, Any], xs: np.ndarray, dtype: str, atol: float, rtol: float) -> int:
+    """The steps a chaotic recurrent model reproduces when streamed (all of them for any other model)."""
     if not any(layer["type"] in ("lstm", "gru") for layer in doc["layers"]):
-        return bad
+        return len(xs)
     with np.errstate(all="ignore"):
         horizon = stream_horizon(doc, np.nan_to_num(xs), dtype, atol, rtol)
     if horizon.step is None:
-        return bad
+        return len(xs)
     event("chaotic: streamed comparison up to its horizon")
-    kept = bad.copy()
-    kept[horizon.step :] = False
-    return kept
+    return int(horizon.step)
 
 
 def _rounding_spread(doc: dict[str, Any], xs: np.ndarray, dtype: str, pattern: str, ours: np.ndarray) -> Any:
@@ -222,6 +306,7 @@ def _check_builds_warn(
     ours: np.ndarray,
     theirs: np.ndarray,
     spec: dict[str, Any],
+    against: str,
 ) -> None:
     """A disagreement is allowed only where RTNeural's own builds disagree: check_builds must warn there,
     on the stream or on the failing frame (a frame is a one-step stream from a reset state)."""
@@ -231,8 +316,8 @@ def _check_builds_warn(
     builds = check_builds(engine, doc, stream, atol=atol, rtol=rtol)
     unit = int(np.flatnonzero(bad[step])[0])
     assert builds.status == WARN, (
-        f"{pattern} ({dtype}) step {step}, output {unit}: engine {ours[step, unit]!r}, RTNeural "
+        f"{pattern} ({dtype}) step {step}, output {unit}: engine {ours[step, unit]!r}, {against} "
         f"{theirs[step, unit]!r}, and RTNeural's builds agree ({builds.summary}); model {describe(spec)}"
     )
     kinds = sorted({f["kind"] for f in builds.figures["findings"]})
-    event(f"build-dependent ({', '.join(kinds)}): check_builds warns")
+    event(f"{against}: build-dependent ({', '.join(kinds)}): check_builds warns")

@@ -17,25 +17,13 @@ from pathlib import Path
 import corpus
 import numpy as np
 import pytest
-from cpp_build import compiler, skip_or_fail
+from cpp_build import rtneural_toolchain
 
 from verifier.checks.passrule import outside
 from verifier.format.loaders.modelt import check_type, file_errors, model_type, parse_type
 
 STEPS = 24
 ATOL, RTOL = 1e-4, 1e-4  # float32 engine vs float32 RTNeural STL: summation order only
-
-
-def _toolchain() -> tuple[str, Path]:
-    cxx = compiler()
-    root = os.environ.get("RTNEURAL_DIR")
-    if cxx is None or not root or not (Path(root) / "RTNeural" / "ModelT.h").is_file():
-        skip_or_fail(
-            "no C++ compiler or no RTNeural checkout in $RTNEURAL_DIR to compile ModelT types against"
-        )
-    assert cxx is not None
-    assert root
-    return cxx, Path(root)
 
 
 def _keras_models() -> list[tuple[str, Path]]:
@@ -132,7 +120,7 @@ BACKENDS = {
 def built(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, list[tuple[str, Path, str]]]:
-    cxx, root = _toolchain()
+    cxx, root = rtneural_toolchain()
     models = []
     for name, path in _keras_models():
         doc = json.loads(path.read_text())
@@ -207,7 +195,7 @@ def test_check_names_a_problem_exactly_when_real_parsejson_leaves_the_model_unli
 @pytest.mark.skipif(not THOROUGH, reason="thorough only: three Eigen compiles")
 @pytest.mark.parametrize("width", [255, 256])
 def test_eigen_limit_note_appears_exactly_when_eigen_refuses_the_type(tmp_path: Path, width: int) -> None:
-    cxx, root = _toolchain()
+    cxx, root = rtneural_toolchain()
     doc = {
         "in_shape": [None, width],
         "layers": [

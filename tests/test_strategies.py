@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import find, given
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from verifier.checks.tolerance import CALIBRATED_STEPS
@@ -16,12 +16,14 @@ from verifier.format.schema.validator import validator
 from verifier.pytorch.export import export
 from verifier.testing.mistakes import MISTAKES
 from verifier.testing.strategies import (
+    ALL_LAYER_TYPES,
     ARCHITECTURE_SCHEMA_ID,
     architecture_schema,
     architectures,
     bounds,
     corrupted_exports,
     describe,
+    documents,
     edge_values,
     inputs,
     modules,
@@ -149,3 +151,55 @@ def test_a_corruption_changes_a_copy_and_leaves_the_export_alone(mistake, data):
     case = data.draw(corrupted_exports(mistake))
     assert case.doc == export(case.module, in_size=case.spec["in_size"])  # the original is untouched
     assert case.bad != case.doc
+
+
+# --- keras-json only layer types: time-distributed-dense, conv2d, batchnorm2d ---------------------------
+
+
+@given(spec=architectures(types=ALL_LAYER_TYPES))
+def test_architectures_of_every_entry_type_satisfy_their_schema(spec):
+    errors = [e.message for e in validator(ARCHITECTURE_SCHEMA_ID).iter_errors(spec)]
+    assert not errors, f"{describe(spec)}: {errors}"
+
+
+@settings(max_examples=30)
+@given(spec=architectures())
+def test_the_document_of_an_exportable_spec_is_the_export_of_its_module(spec):
+    assert documents(spec) == export(modules(spec), in_size=spec["in_size"])
+
+
+@settings(max_examples=40)
+@given(spec=architectures(types=ALL_LAYER_TYPES, required=("conv2d",)))
+def test_documents_chain_their_widths_and_load_unless_a_same_window_overhangs_the_frame(spec):
+    from verifier.engine.model import load
+    from verifier.errors import ModelFormatError
+
+    doc = documents(spec)
+    try:
+        model = load(doc, "float64")
+    except ModelFormatError as refusal:  # the one refusal the generator draws on purpose
+        rule = refusal.rule
+    else:
+        rule = None
+        assert (model.in_size, model.out_size) == (widths(spec)[0], widths(spec)[-1])
+    assert rule in (None, "RTN-E207"), describe(spec)
+
+
+def test_modules_refuses_a_keras_only_layer_naming_documents():
+    spec = {"in_size": 4, "layers": [{"type": "batchnorm2d", "filters_in": 2}]}
+    with pytest.raises(ValueError, match=r"documents\(spec\)"):
+        modules(spec)
+
+
+@pytest.mark.parametrize(
+    ("what", "predicate"),
+    [
+        ("bias-free time-distributed dense", _with_layer("time-distributed-dense", bias=False)),
+        ("strided same conv2d", _with_layer("conv2d", padding="same", stride=_more_than_one)),
+        ("dilated valid conv2d", _with_layer("conv2d", padding="valid", dilation=_more_than_one)),
+        ("conv2d over channels", _with_layer("conv2d", filters_in=_more_than_one)),
+        ("batchnorm2d without affine", _with_layer("batchnorm2d", affine=False)),
+    ],
+)
+def test_every_keras_only_layer_kind_is_reachable(what, predicate):
+    assert predicate(find(architectures(types=ALL_LAYER_TYPES), predicate))

@@ -19,8 +19,9 @@ each build's order in the run's type; the spread is widened by one rounding at t
 largest terms (``u · Σ|term|``: the order inside each dot product differs between builds too), carried
 through the cell, and compared with the stream tolerance. On ordinary models that spread is far inside the
 tolerance: at most 1% of it on every recurrent model of fixtures/good, fixtures/production and the
-conformance corpus (float32 and float64, 256 random steps). A NaN reaching ``relu`` is the other case: Eigen
-propagates it, the STL builds (and this engine) output 0 (§15.25).
+conformance corpus (float32 and float64, 256 random steps). A NaN reaching ``relu`` is another case: Eigen
+propagates it, the STL builds (and this engine) output 0 (§15.25). A sum whose terms can overflow the run's
+type (a dense, convolution or recurrent gate's) is the last: each order of additions gives inf, -inf or NaN.
 
 A finding is a ``warn``: the engine's answer is one of the answers RTNeural gives, but a pass (or a failure)
 of the numeric checks then says nothing about the build a plugin ships.
@@ -237,7 +238,7 @@ def _spread(
 
 _RECURRENT: dict[str, Callable[..., Spread]] = {"gru": gru_spread, "lstm": lstm_spread}
 _DENSE = ("dense", "time-distributed-dense")
-_CONVOLUTIONS = ("conv1d",)
+_CONVOLUTIONS = ("conv1d", "conv2d")
 _IGNORE_ACTIVATION = ("lstm", "gru", "prelu", "batchnorm", "batchnorm2d")  # docs/format.md §3.4
 _OVERFLOW = "the builds add its terms in different orders, so one gives inf, another -inf or NaN (inf - inf)"
 _NAN_INTO_RELU = (
@@ -257,7 +258,7 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
         return Check(
             NAME,
             PASS,
-            "no layer whose result depends on RTNeural's build (no GRU, LSTM, dense or conv1d)",
+            "no layer whose result depends on RTNeural's build (no GRU, LSTM, dense or convolution)",
             {},
         )
     if len(xs) == 0:
@@ -266,7 +267,7 @@ def check_builds(model: Any, source: Any, xs: np.ndarray, *, atol: float, rtol: 
     entries = _entries(source)
     with np.errstate(all="ignore"):  # inf and NaN are findings here, not warnings on stderr
         findings = _findings(layers, xs, outputs, entries, model.dtype, atol, rtol)
-    checked = f"{len(recurrent)} recurrent layer(s), {len(relu)} relu, {len(sums)} dense/conv1d sums"
+    checked = f"{len(recurrent)} recurrent layer(s), {len(relu)} relu, {len(sums)} dense/convolution sums"
     if not findings:
         return Check(
             NAME,
@@ -315,6 +316,7 @@ def _findings(
             spread = _RECURRENT[info.type](inputs, outputs[k], weights, dtype, atol, rtol)
             if spread.excess > 1:
                 findings.append(_spread_finding(info, spread, atol, rtol))
+                continue
         if info.activation == "relu" and info.type not in _IGNORE_ACTIVATION:
             step = _nan_before_relu(info, inputs, entries, dtype)
             if step is not None:
@@ -324,7 +326,7 @@ def _findings(
                      f"{_NAN_INTO_RELU}"}
                 )  # fmt: skip
                 continue
-        if info.type in _DENSE + _CONVOLUTIONS:
+        if info.type in _DENSE + _CONVOLUTIONS + tuple(_RECURRENT):
             step = _overflowing_sum(info, inputs, entries, dtype)
             if step is not None:
                 findings.append(
@@ -342,9 +344,15 @@ def _overflowing_sum(info: Any, inputs: np.ndarray, entries: list[dict[str, Any]
     this engine; below it every order gives a finite number."""
     with np.errstate(all="ignore"):
         x = np.abs(np.asarray(inputs, np.float64))
-        weights = np.abs(np.asarray(entries[info.index]["weights"][0], np.float64))
+        arrays = entries[info.index]["weights"]
+        weights = np.abs(np.asarray(arrays[0], np.float64))
         if info.type in _DENSE:
             size = x @ weights.reshape(x.shape[1], -1)  # [steps, outputs]: Σ |x_j| |w_jk|
+        elif info.type in _RECURRENT:  # a gate's W·x, plus U·h (|h| <= 1 in both cells) and the bias(es)
+            gates = weights.shape[1]
+            reach = np.abs(np.asarray(arrays[1], np.float64)).sum(axis=0)
+            bias = np.abs(np.asarray(arrays[2], np.float64)).reshape(-1, gates).sum(axis=0)
+            size = x @ weights + reach + bias
         else:  # a convolution's sum over its window: bounded by its largest input times the kernel's Σ|w|
             size = x.max(axis=1, keepdims=True) * weights.sum()
         over = ~np.isfinite(x).all(axis=1) | (size >= np.finfo(dtype).max).any(axis=1)

@@ -41,6 +41,11 @@ ARCHITECTURE_SCHEMA_ID = "https://rtneural-verifier.dev/schemas/architecture.sch
 
 # Layer types in the order Hypothesis shrinks towards: a failing case prefers a dense layer, the simplest.
 LAYER_TYPES = ("dense", "lstm", "gru", "conv1d", "batchnorm", "prelu", "activation")
+# Entry types of RTNeural's keras-json that no PyTorch module exports to: :func:`documents` writes them
+# directly (time-distributed-dense is dense per step, but only Keras labels it so).
+KERAS_ONLY_TYPES = ("time-distributed-dense", "conv2d", "batchnorm2d")
+# Every entry type RTNeural's dynamic loader builds a layer for (docs/format.md §3.3).
+ALL_LAYER_TYPES = LAYER_TYPES + KERAS_ONLY_TYPES
 
 
 # --------------------------------------------------------------------------------------------- bounds
@@ -68,6 +73,11 @@ class Bounds:
     kernel_size: Range
     dilation: Range
     groups: Range
+    filters_in: Range
+    kernel_time: Range
+    kernel_feature: Range
+    frame_dilation: Range
+    stride: Range
     activations: tuple[str, ...]
     standalone_activations: tuple[str, ...]
     eps: tuple[float, ...]
@@ -105,6 +115,7 @@ def _read_bounds(schema: Mapping[str, Any]) -> Bounds:
         return Range(int(node["minimum"]), int(node["maximum"]))
 
     conv = defs["conv1d"]["properties"]
+    conv2d = defs["conv2d"]["properties"]
     stream = defs["stream"]["properties"]
     return Bounds(
         in_size=rng(schema["properties"]["in_size"]),
@@ -114,6 +125,11 @@ def _read_bounds(schema: Mapping[str, Any]) -> Bounds:
         kernel_size=rng(conv["kernel_size"]),
         dilation=rng(conv["dilation"]),
         groups=rng(conv["groups"]),
+        filters_in=rng(conv2d["filters_in"]),
+        kernel_time=rng(conv2d["kernel_time"]),
+        kernel_feature=rng(conv2d["kernel_feature"]),
+        frame_dilation=rng(conv2d["dilation"]),
+        stride=rng(conv2d["stride"]),
         activations=tuple(defs["activation"]["enum"]),
         standalone_activations=tuple(defs["activation_layer"]["properties"]["activation"]["enum"]),
         eps=tuple(float(e) for e in defs["batchnorm"]["properties"]["eps"]["enum"]),
@@ -128,11 +144,24 @@ def _read_bounds(schema: Mapping[str, Any]) -> Bounds:
 def output_width(layer: Mapping[str, Any], in_width: int) -> int:
     """The width a spec layer produces from an input of *in_width*."""
     kind = layer["type"]
-    if kind in ("dense", "conv1d"):
+    if kind in ("dense", "conv1d", "time-distributed-dense"):
         return int(layer["out"])
+    if kind == "conv2d":
+        return frame_features_out(layer, in_width) * int(layer["filters_out"])
     if kind in ("lstm", "gru"):
         return int(layer["hidden"])
     return in_width
+
+
+def frame_features_out(layer: Mapping[str, Any], in_width: int) -> int:
+    """Features per output frame of a spec conv2d over *in_width* inputs (docs/format.md §10; 0: none)."""
+    features, kernel, stride = (
+        in_width // int(layer["filters_in"]),
+        int(layer["kernel_feature"]),
+        int(layer.get("stride", 1)),
+    )
+    span = features if layer["padding"] == "same" else features - kernel + 1
+    return max(-(-span // stride), 0)
 
 
 def widths(spec: Mapping[str, Any]) -> list[int]:
@@ -159,10 +188,10 @@ def layer_specs(
     """One spec layer that accepts *in_width* inputs, with every choice drawn."""
     b = b or bounds()
     kind = draw(st.sampled_from(list(types)))
-    if kind == "dense":
+    if kind in ("dense", "time-distributed-dense"):
         out = draw(b.width.strategy())
         return {
-            "type": "dense",
+            "type": kind,
             "out": out,
             "activation": draw(_activation(out, b.activations)),
             "bias": draw(_TRUE_FIRST),
@@ -186,7 +215,44 @@ def layer_specs(
         return {"type": "batchnorm", "affine": draw(_TRUE_FIRST), "eps": draw(st.sampled_from(b.eps))}
     if kind == "prelu":
         return {"type": "prelu", "shared": draw(st.booleans())}
+    if kind == "conv2d":
+        return draw(_conv2d_specs(in_width, b))
+    if kind == "batchnorm2d":
+        return {
+            "type": "batchnorm2d",
+            "filters_in": draw(st.sampled_from(_divisors(in_width, b.filters_in))),
+            "affine": draw(_TRUE_FIRST),
+            "eps": draw(st.sampled_from(b.eps)),
+        }
     return {"type": "activation", "activation": draw(_activation(in_width, b.standalone_activations))}
+
+
+def _divisors(width: int, bound: Range) -> list[int]:
+    return [n for n in range(bound.lo, bound.hi + 1) if width % n == 0] or [1]
+
+
+@st.composite
+def _conv2d_specs(draw: st.DrawFn, in_width: int, b: Bounds) -> dict[str, Any]:
+    """A conv2d over frames of ``in_width / filters_in`` features: any kernel with "same" (some of which
+    RTNeural reads outside its frame for, RTN-E207), one no wider than the frame with "valid"; ``filters_out``
+    keeps the output frame within the widest width (or one channel)."""
+    filters_in = draw(st.sampled_from(_divisors(in_width, b.filters_in)))
+    features = in_width // filters_in
+    padding = draw(st.sampled_from(["same", "valid"]))
+    kernel = draw(b.kernel_feature.strategy(None if padding == "same" else features))
+    layer: dict[str, Any] = {
+        "type": "conv2d",
+        "filters_in": filters_in,
+        "kernel_time": draw(b.kernel_time.strategy()),
+        "kernel_feature": kernel,
+        "dilation": draw(b.frame_dilation.strategy()),
+        "stride": draw(b.stride.strategy()),
+        "padding": padding,
+    }
+    f_out = frame_features_out(layer, in_width)
+    layer["filters_out"] = draw(st.integers(b.width.lo, max(b.width.lo, b.width.hi // max(f_out, 1))))
+    layer["activation"] = draw(_activation(f_out * layer["filters_out"], b.activations))
+    return layer
 
 
 @st.composite
@@ -201,7 +267,8 @@ def architectures(
 ) -> dict[str, Any]:
     """Architecture specs within the schema's bounds.
 
-    ``types`` restricts the layer types drawn; ``required`` lists types that must appear at least once
+    ``types`` restricts the layer types drawn (:data:`ALL_LAYER_TYPES` adds those only :func:`documents`
+    can build); ``required`` lists types that must appear at least once
     (each is inserted at a drawn position, so shrinking can still move it). ``min_layers``/``max_layers``
     narrow the schema's layer count, never widen it. ``limits`` replaces the schema's bounds (e.g.
     ``bounds(my_schema)`` for a project with its own size limits).
@@ -318,6 +385,10 @@ def _build(spec: Mapping[str, Any], seed: int | None) -> Any:
             parts.append(prelu)
         elif kind == "activation":
             parts.extend(_activation_modules(layer["activation"]))
+        elif kind in KERAS_ONLY_TYPES:
+            raise ValueError(
+                f"{kind} has no PyTorch module here: documents(spec) writes its keras-json entry"
+            )
         else:
             raise ValueError(f"unknown layer type {kind!r} in spec")
         width = output_width(layer, width)
@@ -337,6 +408,90 @@ def _activation_modules(name: str) -> list:
     }
     make = table[name]
     return [] if make is None else [make()]
+
+
+# ------------------------------------------------------------------------------------ keras-json files
+
+
+def documents(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The keras-json document of a spec of any layer types (:data:`ALL_LAYER_TYPES`).
+
+    Each run of exportable layers is ``export(modules(...))`` of that run (the whole spec when it has no
+    keras-only layer: then this is exactly the export of ``modules(spec)``); each keras-only layer is written
+    as its entry, weights drawn as :func:`modules` draws them (uniform, ``gain * sqrt(3 / fan_in)``; batchnorm
+    statistics away from the identity) from a generator seeded by the spec's seed and the layer's place."""
+    from verifier.pytorch.export import export
+
+    seed = int(spec.get("seed", 0))
+    width = int(spec["in_size"])
+    layers: list[dict[str, Any]] = []
+    run: list[Mapping[str, Any]] = []
+    run_width, run_start = width, 0
+    for index, layer in enumerate([*spec["layers"], None]):
+        if layer is not None and layer["type"] not in KERAS_ONLY_TYPES:
+            run.append(layer)
+            width = output_width(layer, width)
+            continue
+        if run:
+            part = {"in_size": run_width, "seed": (seed + run_start) % 2**32, "layers": run}
+            layers += export(modules(part), in_size=run_width)["layers"]
+        if layer is None:
+            break
+        rng = np.random.default_rng((seed, index))
+        layers.append(_keras_only_entry(layer, width, rng))
+        width = output_width(layer, width)
+        run, run_width, run_start = [], width, index + 1
+    first = spec["layers"][0] if spec["layers"] else {}
+    in_shape: list[Any] = [None, None, int(spec["in_size"])]
+    if first.get("type") in ("conv2d", "batchnorm2d"):  # Keras writes a frame model's input as F x C
+        in_shape = [None, None, int(spec["in_size"]) // int(first["filters_in"]), int(first["filters_in"])]
+    return {"in_shape": in_shape, "layers": layers}
+
+
+def _keras_only_entry(layer: Mapping[str, Any], in_width: int, rng: np.random.Generator) -> dict[str, Any]:
+    def uniform(shape: Sequence[int], bound: float) -> list[Any]:
+        return rng.uniform(-bound, bound, size=tuple(shape)).tolist()
+
+    kind = layer["type"]
+    out = output_width(layer, in_width)
+    entry: dict[str, Any] = {"type": kind, "activation": layer.get("activation", "")}
+    if kind == "time-distributed-dense":
+        weights = [uniform((in_width, out), _GAIN * math.sqrt(3.0 / in_width))]
+        if layer.get("bias", True):
+            weights.append(uniform((out,), _BIAS))
+        return {**entry, "shape": [None, None, out], "weights": weights}
+    filters = int(layer["filters_in"])
+    features = in_width // filters
+    if kind == "batchnorm2d":
+        mean, var = uniform((filters,), 0.5), (0.25 + np.abs(uniform((filters,), 1.0)) * 1.75).tolist()
+        affine = [(0.5 + np.abs(uniform((filters,), 1.0))).tolist(), uniform((filters,), 0.3)]
+        return {
+            **entry,
+            "shape": [None, None, features, filters],
+            "epsilon": layer.get("eps", 1e-5),
+            "num_filters_in": filters,
+            "num_features_in": features,
+            "weights": [*(affine if layer.get("affine", True) else []), mean, var],
+        }
+    k_time, k_feature = int(layer["kernel_time"]), int(layer["kernel_feature"])
+    filters_out = int(layer["filters_out"])
+    fan_in = k_time * k_feature * filters
+    return {
+        **entry,
+        "shape": [None, None, frame_features_out(layer, in_width), filters_out],
+        "kernel_size_time": [k_time],
+        "kernel_size_feature": [k_feature],
+        "dilation": [int(layer.get("dilation", 1))],
+        "strides": [int(layer.get("stride", 1))],
+        "num_filters_in": [filters],
+        "num_features_in": [features],
+        "num_filters_out": [filters_out],
+        "padding": layer["padding"],
+        "weights": [
+            uniform((k_time, k_feature, filters, filters_out), _GAIN * math.sqrt(3.0 / fan_in)),
+            uniform((filters_out,), _BIAS),
+        ],
+    }
 
 
 # -------------------------------------------------------------------------------------------- inputs
