@@ -44,7 +44,7 @@ from verifier.cli.arguments import (
     timing_steps,
     tolerance,
 )
-from verifier.cli.config import PRECEDENCE, parse_with_config
+from verifier.cli.config import PRECEDENCE, parse_with_config_source
 from verifier.cli.files import (
     OutputError,
     append_step_summary,
@@ -217,16 +217,32 @@ def _add_golden_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _plugin_latency(paths: list[str], files: list[str], manifest) -> tuple:  # -> tuple[PluginLatency, ...]
+def _plugin_latency_files(paths: list[str], place: str | None, files: list[str], manifest) -> list:
+    """Each plugin-latency file of the run with the place that named it: the command line's or the table's
+    (``place``) replace the manifest's entries of the checked files (config.PRECEDENCE)."""
+    if paths:
+        return [(path, f"{place}:" if place else "--plugin-latency") for path in paths]
+    if manifest is None:
+        return []
+    checked = [entry for f in files if (entry := manifest.entry_for(f)) is not None]
+    return [
+        (str(entry.plugin_latency), f"manifest {manifest.path}: /models/{i}/plugin_latency:")
+        for i, entry in enumerate(manifest.models)
+        if entry.plugin_latency is not None and entry in checked
+    ]
+
+
+def _plugin_latency(named: list, files: list[str], manifest) -> tuple:  # -> tuple[PluginLatency, ...]
     from verifier.checks.run.plugin_latency import match_plugin_latency, read_plugin_latency
     from verifier.format.reader.guarded import InputError
 
+    places = dict(named)  # each file -> who named it ("--plugin-latency", a table key, a manifest pointer)
     try:
-        given = [read_plugin_latency(path) for path in paths]
+        given = [read_plugin_latency(path) for path, _ in named]
         names = [(f, entry.name if (entry := manifest and manifest.entry_for(f)) else None) for f in files]
         match_plugin_latency(given, names)
     except InputError as exc:
-        raise UsageError(f"--plugin-latency {exc}") from None
+        raise UsageError(f"{places.get(exc.source, '--plugin-latency')} {exc}") from None
     return tuple(given)
 
 
@@ -293,7 +309,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         from verifier.cli.validate import run as validate_only
 
         return (validate_only if argv[0] == "validate" else render)(argv[1:], stdout, Parser)
-    args = parse_with_config(build_parser(), argv, Path.cwd())
+    args, config = parse_with_config_source(build_parser(), argv, Path.cwd())
     # Imported after parsing so that --help, --version and usage errors start without numpy or torch.
     from verifier.checks.run.cache import ResultCache
     from verifier.checks.run.options import Options
@@ -305,6 +321,9 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
     manifest = _manifest(args)
     files = expand_files(args.files) if args.files else _manifest_files(manifest)
+    latency_files = _plugin_latency_files(
+        args.plugin_latency, config.place("plugin_latency"), files, manifest
+    )
     options = Options(
         dtype=args.dtype,
         atol=args.atol,
@@ -318,7 +337,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         backend=args.backend,
         reference_timeout=args.reference_timeout,
         long_streams=LONG_STREAM_SECONDS if args.long_streams else 0.0,
-        plugin_latency=_plugin_latency(args.plugin_latency, files, manifest),
+        plugin_latency=_plugin_latency(latency_files, files, manifest),
     )
     if not (args.save_golden or args.embed_golden):
         require_torch("comparing a file with PyTorch")
@@ -329,7 +348,7 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
         require_matplotlib()
     baseline = read_report(args.baseline) if args.baseline else None
-    named = (manifest and str(manifest.path), args.baseline, args.against, *args.plugin_latency)
+    named = (manifest and str(manifest.path), args.baseline, args.against, *(p for p, _ in latency_files))
     read = [*files, *(p for p in named if p)]
     check_output(args.output, read)
     if args.format == "github":

@@ -13,9 +13,10 @@ can be set there, spelt like the option without its dashes::
 Precedence, highest first: the command line, then ``[tool.verifier]``, then the manifest, then the built-in
 defaults. An option given on the command line also overrides the table's options that contradict it
 (``--no-manifest`` a table's ``manifest``, ``-q`` a table's ``verbose``). Relative paths in the table are
-taken from the folder of the ``pyproject.toml``. A table value goes through the command line's own parser
-(the same types and bounds); an unknown key, a value of the wrong TOML type or out of bounds is a usage
-error naming the file and the key, as ruff and pytest treat their tables.
+taken from the folder of the ``pyproject.toml``; a repeated option (``plugin-latency``) takes a path or an
+array of paths, and the command line's values replace the table's. A table value goes through the command
+line's own parser (the same types and bounds); an unknown key, a value of the wrong TOML type or out of
+bounds is a usage error naming the file and the key, as ruff and pytest treat their tables.
 
 The ``pyproject.toml`` is the nearest one upward from the current directory (the project root).
 """
@@ -62,12 +63,22 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
     "quiet": (bool,),
     "verbose": (bool,),
     "backend": (str,),
+    "plugin-latency": (str, list),
     "cache": (bool,),
     "no-cache": (bool,),
 }
-_TYPE_NAMES = {(str,): "a string", (bool,): "true or false", (int,): "an integer", (int, float): "a number"}
+_TYPE_NAMES = {
+    (str,): "a string",
+    (bool,): "true or false",
+    (int,): "an integer",
+    (int, float): "a number",
+    (str, list): "a path or an array of paths",
+}
 # Paths in the table are the project's: taken from the pyproject's folder, not from wherever verify runs.
-PATH_KEYS = frozenset({"manifest", "output", "baseline"})
+PATH_KEYS = frozenset({"manifest", "output", "baseline", "plugin-latency"})
+# Options given once per value (action="append"): the command line's values replace the table's, never add
+# to them, as any other option's do.
+REPEATED = frozenset({"plugin_latency"})
 # Options that undo one another: one given on the command line drops the table's values of the others.
 EXCLUSIVE = (
     frozenset({"manifest", "no_manifest"}),
@@ -83,6 +94,10 @@ class Config:
 
     source: Path | None = None
     values: dict[str, Any] = field(default_factory=dict)
+
+    def place(self, dest: str) -> str | None:
+        """Where the value of ``dest`` was set in the table, for messages (None if it was not)."""
+        return f"{self.source}: [tool.verifier] {dest.replace('_', '-')}" if dest in self.values else None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -142,6 +157,10 @@ def _checked(parser: argparse.ArgumentParser, pyproject: Path, key: str, value: 
         raise UsageError(f"{where}: expected {_TYPE_NAMES[types]}, got {_toml_type(value)}")
     if types == (bool,):
         argv = [f"--{key}"] if value else []
+    elif isinstance(value, list):  # a repeated option: each element as one --key
+        if not value or not all(isinstance(item, str) for item in value):
+            raise UsageError(f"{where}: expected {_TYPE_NAMES[types]}, got {_toml_type(value)}")
+        argv = [f"--{key}={pyproject.parent / item}" for item in value]
     else:
         text = str(pyproject.parent / str(value)) if key in PATH_KEYS else str(value)
         argv = [f"--{key}={text}"]
@@ -170,14 +189,23 @@ def parse_with_config(
 
     The command line is parsed first, so ``--help``, ``--version`` and its usage errors do not depend on the
     pyproject being readable."""
+    args, _ = parse_with_config_source(parser, argv, start)
+    return args
+
+
+def parse_with_config_source(
+    parser: argparse.ArgumentParser, argv: Sequence[str], start: Path
+) -> tuple[argparse.Namespace, Config]:
+    """:func:`parse_with_config`, with the table whose values the namespace holds (their places named in
+    messages about files they name: :meth:`Config.place`)."""
     given = _given_on_command_line(parser, argv)
     config = load_config(parser, start)
     values = dict(config.values)
-    for group in EXCLUSIVE:
+    for group in (*EXCLUSIVE, *(frozenset({dest}) for dest in REPEATED)):
         if group & given:
             for dest in group:
                 values.pop(dest, None)
-    return parser.parse_args(argv, namespace=argparse.Namespace(**values))
+    return parser.parse_args(argv, namespace=argparse.Namespace(**values)), Config(config.source, values)
 
 
 _UNSET = object()
@@ -187,5 +215,7 @@ def _given_on_command_line(parser: argparse.ArgumentParser, argv: Sequence[str])
     """The settable options ``argv`` gives: argparse only fills the attributes a namespace lacks, so those
     still holding the marker were not given."""
     dests = [key.replace("-", "_") for key in KEY_TYPES]
-    probe = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(dests, _UNSET)))
-    return {dest for dest in dests if getattr(probe, dest) is not _UNSET}
+    # A repeated option copies the list it finds and appends to it: its marker is a list of its own.
+    markers = {dest: [] if dest in REPEATED else _UNSET for dest in dests}
+    probe = parser.parse_args(argv, namespace=argparse.Namespace(**markers))
+    return {dest for dest in dests if getattr(probe, dest) is not markers[dest]}

@@ -69,6 +69,15 @@ _RULES = (
         "The team's legacy export (in_size/out_size, weights_ih/weights_hh, per-gate bias lists, "
         "metadata): re-export with verifier.export.",
     ),
+    Rule(
+        "RTN-E008",
+        "other-guitarml-format",
+        "error",
+        "exception",
+        "A GuitarML file of another plugin's format, not RTNeural's: SmartAmp's WaveNet JSON (dilations, "
+        "residual_channels, variables) or SmartAmpPro's Keras weight dictionary (conv1d, conv1d_stride, "
+        "lstm, dense). Only that plugin reads it.",
+    ),
     # --- keys and types (the JSON Schema) -------------------------------------------------------------
     Rule(
         "RTN-E101",

@@ -51,6 +51,8 @@ class ModelEntry:
     tolerance: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     # For a state_dict file loaded with RTNeural's torch_helpers: {"root", "layers"} (the schema's form).
     torch_helpers: Mapping[str, Any] | None = None
+    # The plugin's own latency figures for this model (verify --plugin-latency), resolved like ``file``.
+    plugin_latency: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,11 @@ def parse_manifest(data: Any, path: str | os.PathLike) -> Manifest:
             plugin_call=m.get("plugin_call", "stream"),
             tolerance=_tolerances(m.get("tolerance"), source, f"/models/{i}/tolerance"),
             torch_helpers=m.get("torch_helpers"),
+            plugin_latency=(
+                _model_file(base, m["plugin_latency"], source, i, "plugin_latency")
+                if "plugin_latency" in m
+                else None
+            ),
         )
         for i, m in enumerate(data["models"])
     )
@@ -160,13 +167,14 @@ def _refuse_files_outside(models: Sequence[ModelEntry], path: Path, source: str)
 
     root = project_root(path.absolute().parent)
     for i, entry in enumerate(models):
-        if escapes(entry.file, root):
-            raise ManifestError(
-                source,
-                f"/models/{i}/file",
-                f"{entry.file} is outside the project root {root} (the folder holding pyproject.toml, else "
-                "the git root, above the manifest): a manifest names files of its own project only",
-            )
+        for key, named in (("file", entry.file), ("plugin_latency", entry.plugin_latency)):
+            if named is not None and escapes(named, root):
+                raise ManifestError(
+                    source,
+                    f"/models/{i}/{key}",
+                    f"{named} is outside the project root {root} (the folder holding pyproject.toml, else "
+                    "the git root, above the manifest): a manifest names files of its own project only",
+                )
 
 
 def _whole(value: int | float | None) -> int | None:
@@ -174,11 +182,11 @@ def _whole(value: int | float | None) -> int | None:
     return None if value is None else int(value)
 
 
-def _model_file(base: Path, name: str, source: str, index: int) -> Path:
+def _model_file(base: Path, name: str, source: str, index: int, key: str = "file") -> Path:
     try:
         return (base / name).resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # a NUL in the name, a symlink loop
-        raise ManifestError(source, f"/models/{index}/file", f"not a usable path: {exc}") from None
+        raise ManifestError(source, f"/models/{index}/{key}", f"not a usable path: {exc}") from None
 
 
 def load_manifest(path: str | os.PathLike) -> Manifest:
