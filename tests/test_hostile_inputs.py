@@ -440,6 +440,68 @@ def test_a_hostile_file_in_a_repro_folder_is_a_usage_error(tmp_path, repro, kind
     usage_error(done, str(target))
 
 
+def test_a_check_json_over_its_cap_is_a_usage_error_naming_the_file(capsys, repro):
+    # 3 MB of numbers here peaked at 75 MB while read; check.json is a dozen short keys.
+    path = repro / "check.json"
+    text = path.read_text()
+    path.write_text(text + " " * (guarded.MAX_REPRO_META_BYTES + 1 - len(text)))
+    code, out, err = verify(capsys, "replay", repro)
+    assert code == 2, out
+    assert str(path) in err
+    assert f"{guarded.MAX_REPRO_META_BYTES:,}" in err or str(guarded.MAX_REPRO_META_BYTES) in err
+
+
+def test_the_largest_check_json_the_writer_makes_replays(tmp_path, model):
+    # Every free-form text at its worst: astral characters (12 bytes each once escaped), a module name from
+    # the user's code far beyond any cut, the longest path an origin can be.
+    from verifier.checks.diagnose.diverge import Divergence
+    from verifier.checks.diagnose.reduce import Reduction
+    from verifier.checks.diagnose.repro import read_meta, write_repro
+
+    wide = "\U0001f600" * 100_000
+    divergence = Divergence(wide, 0, wide, wide, 0, wide, 1.0, 0.0, wide, 1.0, wide, wide)
+    doc = json.loads(model.read_text())
+    reduction = Reduction(
+        check="numeric-frame",
+        doc=doc,
+        layers=(0, 1),
+        original_layers=1,
+        original_parameters=0,
+        parameters=0,
+        dtype="float32",
+        atol=1e-5,
+        rtol=0.0,
+        steps=(0, 1),
+        original_steps=1,
+        inputs=np.zeros((1, 6)),
+        expected=np.zeros((1, 4)),
+        actual=np.ones((1, 4)),
+        divergence=divergence,
+    )
+    origin = "\udcff" * 4096  # PATH_MAX bytes in no encoding, as os.fsdecode gives them
+    write_repro(reduction, tmp_path / "repro", origin=origin, command="verify reduce")
+    meta = read_meta(tmp_path / "repro")
+    # The cap is the writer's worst with room to spare, not a bound that lets a file of numbers grow the
+    # reader's peak tenfold (4 MiB read 3 MB of numbers at 75 MB).
+    assert (tmp_path / "repro" / "check.json").stat().st_size * 2 > guarded.MAX_REPRO_META_BYTES
+    assert meta["origin"] == "\\udcff" * 4096
+    assert meta["diverging_layer"]["module"].startswith("\U0001f600" * 100)
+
+
+def test_a_repro_of_a_file_named_in_no_encoding_is_written_with_the_name_escaped(tmp_path, model):
+    # It raised UnicodeEncodeError writing README.md: argv holds such a name as lone surrogates.
+    from verifier.checks.diagnose.reduce import Reduction
+    from verifier.checks.diagnose.repro import read_meta, write_repro
+
+    doc = json.loads(model.read_text())
+    reduction = Reduction("validate", doc, (0, 1), 1, 0, 0, "float32", rule="RTN-E106", message="unknown")
+    write_repro(
+        reduction, tmp_path / "repro", origin="caf\udce9.json", command="verify reduce caf\udce9.json"
+    )
+    assert "caf\\udce9.json" in (tmp_path / "repro" / "README.md").read_text(encoding="utf-8")
+    assert read_meta(tmp_path / "repro")["origin"] == "caf\\udce9.json"
+
+
 def test_expected_outputs_of_another_length_are_a_usage_error_not_a_reproduction(repro):
     (repro / "expected.csv").write_text("0,0,0,0\n" * 3)
     with pytest.raises(ReproError, match=r"3 rows, inputs\.csv has 4"):

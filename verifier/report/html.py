@@ -18,6 +18,7 @@ import html
 import io
 import itertools
 import math
+import warnings
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,7 +85,11 @@ def _figure(width: float = 4.6, height: float = 2.8) -> Iterator[Any]:
     from matplotlib.figure import Figure
 
     # A Figure without pyplot: no global backend state, nothing opened on a display.
-    yield Figure(figsize=(width, height), layout="constrained")
+    with warnings.catch_warnings():
+        # A name holding a character the plot font lacks: matplotlib warns while measuring it (for layout),
+        # yet the SVG keeps text as text (svg.fonttype none), which the browser draws with its own fonts.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from font", UserWarning)
+        yield Figure(figsize=(width, height), layout="constrained")
 
 
 def _svg(fig: Any) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 from verifier.checks.diagnose.reduce import Reduction
 from verifier.checks.results import FAIL, PASS, Check
 from verifier.errors import VerifierError
+from verifier.quoting import MAX_FIELD, shown
 
 __all__ = ["ReproError", "check_target", "replay", "write_repro"]
 
@@ -76,10 +77,10 @@ def write_repro(
         "atol": reduction.atol,
         "rtol": reduction.rtol,
         "rule": reduction.rule,
-        "origin": origin,
+        "origin": _unicode(origin),
         "layers": list(reduction.layers),
         "steps": None if reduction.steps is None else list(reduction.steps),
-        "diverging_layer": None if reduction.divergence is None else reduction.divergence.to_dict(),
+        "diverging_layer": None if reduction.divergence is None else _cut(reduction.divergence.to_dict()),
     }
     # check.json first: it marks the folder as ours, so that a folder left half written by an interrupted
     # run may be written again.
@@ -99,6 +100,21 @@ def write_repro(
     except InputError as exc:
         raise ReproError(str(exc)) from None
     return [out / name for name in FILES if name in contents]
+
+
+def _unicode(text: str) -> str:
+    """``text`` with any lone surrogate written as its escape (``\\udcff``): a file name of bytes in no
+    encoding reaches us as os.fsdecode's surrogates, which neither UTF-8 nor a JSON reader holds."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _cut(values: dict[str, Any]) -> dict[str, Any]:
+    """The diverging layer's texts cut to MAX_FIELD characters: module names come from the user's code, and
+    check.json must stay within the cap replay reads it with (MAX_REPRO_META_BYTES)."""
+    return {
+        key: _unicode(shown(value, MAX_FIELD)) if isinstance(value, str) else value
+        for key, value in values.items()
+    }
 
 
 def check_target(out: Path, inputs: Sequence[str]) -> None:
@@ -181,7 +197,7 @@ def readme(reduction: Reduction, directory: Path, *, origin: str, command: str) 
         "```",
         "",
     ]
-    return "\n".join(lines)
+    return _unicode("\n".join(lines))
 
 
 #: check.json's keys that replay reads, and what each must be
@@ -215,11 +231,11 @@ def _meta_value_ok(key: str, value: Any) -> bool:
 def read_meta(directory: str | Path) -> dict[str, Any]:
     """check.json, every key replay reads present and usable (a missing pattern must not turn the replay
     of a numeric failure into a validation that passes)."""
-    from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_json
+    from verifier.format.reader.guarded import MAX_REPRO_META_BYTES, InputError, read_json
 
     path = Path(directory) / "check.json"
     try:
-        meta = read_json(path, MAX_SETTINGS_BYTES)
+        meta = read_json(path, MAX_REPRO_META_BYTES)
     except InputError as exc:
         raise ReproError(f"cannot read a repro description: {exc}") from None
     if meta.get("format") != FORMAT:

@@ -34,6 +34,7 @@ from verifier.quoting import MAX_FIELD, shown, shown_pointer
 
 __all__ = [
     "MAX_REPORT_BYTES",
+    "MAX_REPRO_META_BYTES",
     "MAX_SETTINGS_BYTES",
     "MAX_TABLE_BYTES",
     "InputError",
@@ -47,9 +48,16 @@ __all__ = [
     "write_file",
 ]
 
-#: a manifest, pyproject.toml, check.json, a golden index: hand-written settings (the largest manifest of
+#: a manifest, pyproject.toml, a golden index: hand-written settings (the largest manifest of
 #: the repository is under 10 kB; 4 MiB holds thousands of model entries)
 MAX_SETTINGS_BYTES = 4 << 20
+#: a repro folder's check.json (verifier.checks.diagnose.repro writes it): a dozen keys whose strings are
+#: check and rule names of at most 200 characters, the origin path (at most PATH_MAX, 4,096 bytes; a byte
+#: in no encoding is 7 bytes as an escaped escape) and the diverging layer's 7 texts, which the writer cuts
+#: to ~MAX_FIELD characters each, at most 12 bytes a character written ASCII-only (a surrogate pair as two
+#: escapes): 2 x 200 x 12 + 4,096 x 7 + 7 x 2,040 x 12 is 205 kB. A cap of 4 MiB let 3 MB of numbers peak at
+#: 75 MB while read; this one bounds that to ~7 MB.
+MAX_REPRO_META_BYTES = 256 << 10
 #: a stored JSON report: 13 kB per model file checked, so 32 MiB holds 2,500 of them; a file of numbers at
 #: the cap peaks at 480 MB while it is read (numbers-31MB of tools/hostile_inputs.py)
 MAX_REPORT_BYTES = 32 << 20
