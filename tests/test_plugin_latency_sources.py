@@ -6,6 +6,9 @@ file in any of them is a usage error (exit 2) naming who named it."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +155,64 @@ def test_the_tables_plugin_latency_replaces_the_manifests(capsys, project):
     assert code == 2
     assert "from-table.json" in err
     assert "from-manifest.json" not in err
+
+
+# The manifest's plugin_latency is read by every way of running verify, not only the command line: the pytest
+# plugin and the notebook API judged the engine's figures while the command line judged the plugin's.
+def _pytest_in(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-q", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_plugin_latency_in_the_manifest_is_judged_by_the_python_api(project):
+    import verifier
+
+    manifest = _manifest(project, "../latency/small.json")
+    result = verifier.verify(
+        project / "models" / "small.json", manifest=manifest, steps=8, timing_steps=20, rss_copies=0
+    )
+    figures = result.files[0].check("latency").figures
+    assert figures["plugin"]["build"] == PLUGIN_BUILD
+
+
+def test_a_bad_plugin_latency_in_the_manifest_is_refused_by_the_python_api_naming_the_pointer(project):
+    import verifier
+    from verifier.checks.run.plugin_latency import PluginLatencyError
+
+    (project / "latency" / "small.json").write_text("{}")
+    manifest = _manifest(project, "../latency/small.json")
+    with pytest.raises(PluginLatencyError, match=r"/models/0/plugin_latency"):
+        verifier.verify(project / "models" / "small.json", manifest=manifest, timing=False, rss_copies=0)
+
+
+def test_plugin_latency_in_the_manifest_is_judged_by_the_pytest_plugin(project):
+    # The plugin's build over a 1 ms budget that the engine's figures (well under a microsecond) meet: only a
+    # judged plugin file fails the item.
+    slow = _figures()
+    slow["patterns"]["frame"] = {"steps": 2000, "p50_ns": 1000.0, "p99_ns": 2.0e6, "max_ns": 9.0e6}
+    (project / "latency" / "small.json").write_text(json.dumps(slow))
+    entry = {"name": "small", "file": "small.json", "plugin_latency": "../latency/small.json"}
+    manifest = {"latency": {"budget_p99_ns": 1_000_000}, "models": [entry]}
+    (project / "models" / "verifier.json").write_text(json.dumps(manifest))
+    done = _pytest_in(
+        project, "--verify-manifest", "models/verifier.json", "--verify-rss-copies", "0", "-k", "latency"
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "FAILED models/verifier.json::small::latency" in done.stdout, done.stdout + done.stderr
+    assert PLUGIN_BUILD in done.stdout, done.stdout
+
+
+def test_a_bad_plugin_latency_in_the_manifest_is_a_pytest_usage_error_naming_the_pointer(project):
+    (project / "latency" / "small.json").write_text("{}")
+    _manifest(project, "../latency/small.json")
+    done = _pytest_in(project, "--verify-manifest", "models/verifier.json", "--verify-no-timing")
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
+    assert "/models/0/plugin_latency" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

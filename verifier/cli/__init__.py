@@ -217,33 +217,13 @@ def _add_golden_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _plugin_latency_files(paths: list[str], place: str | None, files: list[str], manifest) -> list:
-    """Each plugin-latency file of the run with the place that named it: the command line's or the table's
-    (``place``) replace the manifest's entries of the checked files (config.PRECEDENCE)."""
-    if paths:
-        return [(path, f"{place}:" if place else "--plugin-latency") for path in paths]
-    if manifest is None:
-        return []
-    checked = [entry for f in files if (entry := manifest.entry_for(f)) is not None]
-    return [
-        (str(entry.plugin_latency), f"manifest {manifest.path}: /models/{i}/plugin_latency:")
-        for i, entry in enumerate(manifest.models)
-        if entry.plugin_latency is not None and entry in checked
-    ]
-
-
 def _plugin_latency(named: list, files: list[str], manifest) -> tuple:  # -> tuple[PluginLatency, ...]
-    from verifier.checks.run.plugin_latency import match_plugin_latency, read_plugin_latency
-    from verifier.format.reader.guarded import InputError
+    from verifier.checks.run.plugin_latency import PluginLatencyError, read_named
 
-    places = dict(named)  # each file -> who named it ("--plugin-latency", a table key, a manifest pointer)
     try:
-        given = [read_plugin_latency(path) for path, _ in named]
-        names = [(f, entry.name if (entry := manifest and manifest.entry_for(f)) else None) for f in files]
-        match_plugin_latency(given, names)
-    except InputError as exc:
-        raise UsageError(f"{places.get(exc.source, '--plugin-latency')} {exc}") from None
-    return tuple(given)
+        return read_named(named, files, manifest)
+    except PluginLatencyError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _manifest(args: argparse.Namespace):  # -> Manifest | None
@@ -321,9 +301,9 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
 
     manifest = _manifest(args)
     files = expand_files(args.files) if args.files else _manifest_files(manifest)
-    latency_files = _plugin_latency_files(
-        args.plugin_latency, config.place("plugin_latency"), files, manifest
-    )
+    from verifier.checks.run.plugin_latency import files_named
+
+    latency_files = files_named(args.plugin_latency, config.place("plugin_latency"), files, manifest)
     options = Options(
         dtype=args.dtype,
         atol=args.atol,

@@ -181,6 +181,14 @@ def pytest_configure(config: pytest.Config) -> None:
         if not 0 < timeout < float("inf"):
             raise pytest.UsageError(f"--verify-reference-timeout: must be a positive number, got {timeout}")
         options["reference_timeout"] = timeout
+    if manifest is not None:
+        from verifier.checks.run.plugin_latency import PluginLatencyError, files_named, read_named
+
+        models = [os.fspath(entry.file) for entry in manifest.models]
+        try:
+            options["plugin_latency"] = read_named(files_named([], None, models, manifest), models, manifest)
+        except PluginLatencyError as exc:
+            raise pytest.UsageError(f"rtneural-verifier: {exc}") from None
     state = _VerifyState(manifest, options)
     config.stash[_STATE] = state
     if manifest is None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from verifier.checks.budgets import HONEST_PATTERNS, PluginLatency
+from verifier.errors import VerifierError
 from verifier.format.reader.guarded import MAX_SETTINGS_BYTES, InputError, read_json
 
 SCHEMA = "plugin-latency"
@@ -99,3 +101,41 @@ def match_plugin_latency(
                 f"model {name!r} is none of the files this run checks (by manifest name or file name)",
             )
     return matched
+
+
+class PluginLatencyError(VerifierError, ValueError):
+    """A plugin-latency file that cannot be judged, its message led by whoever named it (the option, a
+    ``[tool.verifier]`` key, a manifest pointer): a usage error for the command line and the pytest plugin."""
+
+
+def files_named(paths: Sequence[str], place: str | None, files: Iterable[str], manifest: Any) -> list:
+    """Each plugin-latency file of a run with the place that named it (``(path, place)``): ``paths`` from the
+    command line or the ``[tool.verifier]`` table (``place``) replace the manifest's entries of the checked
+    ``files`` (config.PRECEDENCE). Every caller (command line, pytest plugin, ``verifier.verify``) goes
+    through here, so a manifest's ``plugin_latency`` is never judged by one and ignored by another."""
+    if paths:
+        return [(path, f"{place}:" if place else "--plugin-latency") for path in paths]
+    if manifest is None:
+        return []
+    checked = [entry for f in files if (entry := manifest.entry_for(f)) is not None]
+    return [
+        (str(entry.plugin_latency), f"manifest {manifest.path}: /models/{i}/plugin_latency:")
+        for i, entry in enumerate(manifest.models)
+        if entry.plugin_latency is not None and entry in checked
+    ]
+
+
+def read_named(
+    named: Sequence[tuple[str, str]], files: Iterable[str], manifest: Any
+) -> tuple[PluginLatency, ...]:
+    """The figures of ``files_named``'s files, each matched to one checked file; ``PluginLatencyError`` led by
+    the place that named the bad file."""
+    places = dict(named)
+    files = list(files)
+    try:
+        given = [read_plugin_latency(path) for path, _ in named]
+        names = [(f, entry.name if (entry := manifest and manifest.entry_for(f)) else None) for f in files]
+        match_plugin_latency(given, names)
+    except InputError as exc:
+        raise PluginLatencyError(f"{places.get(exc.source, '--plugin-latency')} {exc}") from None
+    return tuple(given)

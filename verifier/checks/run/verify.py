@@ -879,5 +879,10 @@ def verify(
         options = {**options, "against": IN_PROCESS}
     chosen = load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else manifest
     files = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
+    if "plugin_latency" not in options and chosen is not None:
+        from verifier.checks.run.plugin_latency import files_named, read_named
+
+        figures = read_named(files_named([], None, files, chosen), files, chosen)
+        options = {**options, "plugin_latency": figures}
     with LocalReferences(module) as references:
         return verify_files(files, Options(**options), chosen, references=references)
